@@ -1,0 +1,93 @@
+// A typed, promise-based client over grpc-js for a protobuf-es service.
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type Client as GrpcClient,
+  type ClientReadableStream,
+  Metadata,
+  makeGenericClientConstructor,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { ApiError } from "./errors.js";
+import { grpcDefinition } from "./service.js";
+
+/** Per-call options. */
+export interface CallOpts {
+  /** Milliseconds until the call fails with DEADLINE_EXCEEDED. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  metadata?: Record<string, string>;
+}
+
+type Init<M extends DescMessage> = MessageInitShape<M>;
+type Shape<M extends DescMessage> = MessageShape<M>;
+
+export type Client<S extends GenServiceMethods> = {
+  [K in keyof S]: S[K] extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? (req: Init<I>, opts?: CallOpts) => Promise<Shape<O>>
+    : S[K] extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? (req: Init<I>, opts?: CallOpts) => AsyncIterable<Shape<O>>
+      : never;
+} & { close(): void; grpc: GrpcClient };
+
+/** Creates a typed client for `service` at `target` (e.g. "unix:///run/x.sock"). */
+export function createClient<S extends GenServiceMethods>(
+  service: GenService<S>,
+  target: string,
+  credentials: ChannelCredentials,
+  options: ChannelOptions = {},
+): Client<S> {
+  const Ctor = makeGenericClientConstructor(grpcDefinition(service), service.typeName);
+  const raw = new Ctor(target, credentials, options) as unknown as Record<string, (...args: unknown[]) => unknown> & GrpcClient;
+  const out: Record<string, unknown> = { close: () => raw.close(), grpc: raw };
+  for (const m of service.methods) {
+    const call = raw[m.localName]!.bind(raw);
+    if (m.methodKind === "unary") out[m.localName] = unary(m.input, call);
+    else if (m.methodKind === "server_streaming") out[m.localName] = stream(m.input, call);
+  }
+  return out as Client<S>;
+}
+
+/** Metadata and grpc-js call options from our CallOpts. */
+function callArgs(opts: CallOpts | undefined): [Metadata, CallOptions] {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(opts?.metadata ?? {})) md.set(k, v);
+  const co: CallOptions = {};
+  if (opts?.timeoutMs !== undefined) co.deadline = Date.now() + opts.timeoutMs;
+  return [md, co];
+}
+
+/** A unary method as a promise; errors become ApiError. */
+function unary(input: DescMessage, call: (...args: unknown[]) => unknown) {
+  return (req: Init<DescMessage>, opts?: CallOpts) =>
+    new Promise((resolve, reject) => {
+      const [md, co] = callArgs(opts);
+      const c = call(create(input, req), md, co, (err: ServiceError | null, res: unknown) =>
+        err ? reject(ApiError.from(err)) : resolve(res),
+      ) as { cancel(): void };
+      opts?.signal?.addEventListener("abort", () => c.cancel(), { once: true });
+    });
+}
+
+/** A server-streaming method as an async iterable; breaking out cancels the call. */
+function stream(input: DescMessage, call: (...args: unknown[]) => unknown) {
+  return (req: Init<DescMessage>, opts?: CallOpts) => ({
+    async *[Symbol.asyncIterator]() {
+      const [md, co] = callArgs(opts);
+      const s = call(create(input, req), md, co) as ClientReadableStream<unknown>;
+      const onAbort = () => s.cancel();
+      opts?.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        for await (const msg of s) yield msg;
+      } catch (err) {
+        throw ApiError.from(err);
+      } finally {
+        opts?.signal?.removeEventListener("abort", onAbort);
+        s.cancel();
+      }
+    },
+  });
+}

@@ -1,0 +1,105 @@
+// Typed handlers for a protobuf-es service, adapted to grpc-js's callback API.
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import {
+  Metadata,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { ApiError } from "./errors.js";
+import { grpcDefinition } from "./service.js";
+
+/** What a handler learns about its call besides the request. */
+export interface CallContext {
+  /** Aborted when the client cancels or the deadline passes. */
+  signal: AbortSignal;
+  /** Request metadata (headers). */
+  metadata: Metadata;
+  /** Peer address as grpc-js reports it. */
+  peer: string;
+}
+
+type Init<M extends DescMessage> = MessageInitShape<M>;
+type Shape<M extends DescMessage> = MessageShape<M>;
+
+/** A typed implementation: unary methods return a response, server streams yield them. */
+export type ServiceImpl<S extends GenServiceMethods> = {
+  [K in keyof S]: S[K] extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? (req: Shape<I>, ctx: CallContext) => Promise<Init<O>>
+    : S[K] extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? (req: Shape<I>, ctx: CallContext) => AsyncIterable<Init<O>>
+      : never;
+};
+
+/** Adapts a typed implementation to what grpc-js `server.addService` takes. */
+export function grpcImplementation<S extends GenServiceMethods>(
+  service: GenService<S>,
+  impl: ServiceImpl<S>,
+): { definition: ReturnType<typeof grpcDefinition>; implementation: UntypedServiceImplementation } {
+  const implementation: UntypedServiceImplementation = {};
+  for (const m of service.methods) {
+    const fn = (impl as Record<string, unknown>)[m.localName] as (req: unknown, ctx: CallContext) => unknown;
+    if (m.methodKind === "unary") implementation[m.localName] = unaryHandler(m.output, fn);
+    else if (m.methodKind === "server_streaming") implementation[m.localName] = streamHandler(m.output, fn);
+  }
+  return { definition: grpcDefinition(service), implementation };
+}
+
+/** Context for a call: an AbortSignal tied to the call's cancellation. */
+function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
+  const ac = new AbortController();
+  call.on("cancelled", () => ac.abort(new ApiError(1, "cancelled by the client")));
+  return { signal: ac.signal, metadata: call.metadata, peer: call.getPeer() };
+}
+
+/** Wraps a promise-returning handler; thrown errors become gRPC statuses. */
+function unaryHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    Promise.resolve()
+      .then(() => fn(call.request, contextOf(call)))
+      .then(
+        (res) => callback(null, create(output, res as Init<DescMessage>)),
+        (err: unknown) => callback(toStatus(err)),
+      );
+  };
+}
+
+/** Wraps an async-iterable handler, honouring backpressure and cancellation. */
+function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown) {
+  return (call: ServerWritableStream<unknown, unknown>) => {
+    const ctx = contextOf(call);
+    void (async () => {
+      try {
+        const it = fn(call.request, ctx) as AsyncIterable<Init<DescMessage>>;
+        for await (const msg of it) {
+          if (ctx.signal.aborted) break;
+          if (!call.write(create(output, msg))) await drained(call, ctx.signal);
+        }
+        if (!ctx.signal.aborted) call.end();
+      } catch (err) {
+        if (!ctx.signal.aborted) call.destroy(toStatus(err) as unknown as Error);
+      }
+    })();
+  };
+}
+
+/** Resolves when the stream drains or the call is cancelled. */
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** The status object grpc-js sends for an error. */
+function toStatus(err: unknown): { code: number; details: string; metadata: Metadata } {
+  const e = ApiError.from(err);
+  return { code: e.code, details: e.message, metadata: new Metadata() };
+}

@@ -1,0 +1,117 @@
+// What a service is: a declarative definition (one file each under
+// src/services/), the runner that runs it, and the states it moves through.
+import type { Sys } from "../sys/sys.js";
+
+/** The states a service moves through; every change is an event. */
+export type ServiceStateName = "Waiting" | "Preparing" | "Running" | "Stopping" | "Finished" | "Failed" | "Skipped";
+
+/** `forever`: always restart; `once`: never; `until-success`: restart after a non-zero exit. */
+export type RestartPolicy = "forever" | "once" | "until-success";
+
+/** Where machined keeps things; paths are inside the machine's root. */
+export interface Paths {
+  /** Absolute path of a binary in the image, e.g. bin("containerd"). */
+  bin(name: string): string;
+  /** Directory for runtime state of a service, under /run (tmpfs). */
+  run(id: string): string;
+  /** The machine API's unix socket. */
+  apiSocket: string;
+  /** Persisted state (STATE partition or its stand-in). */
+  state: string;
+  /** Service logs. */
+  logDir: string;
+  /** Root of the cgroup2 hierarchy. */
+  cgroupRoot: string;
+}
+
+/** Where machined runs: decides what may touch the kernel globally. */
+export type PlatformName = "sandbox" | "metal";
+
+/** What a service definition may read while it is prepared and run. */
+export interface MachineContext {
+  paths: Paths;
+  platform: PlatformName;
+  sys: Sys;
+  /** The current machine config; undefined in maintenance mode. */
+  config: import("../config/schema.js").MachineConfig | undefined;
+  /** Extra environment for every service (machine.env). */
+  env: Record<string, string>;
+}
+
+/** How a process ended. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** Where a running service's output goes. */
+export interface LogSink {
+  write(chunk: Uint8Array): void;
+}
+
+/** A started service process. */
+export interface RunningProcess {
+  pid: number;
+  /** Resolves once the main process has exited. */
+  exited: Promise<ExitStatus>;
+  /** Sends a signal to the main process. */
+  signal(sig: NodeJS.Signals): void;
+  /** Kills every process of the service (its cgroup), grandchildren included. */
+  killAll(): void;
+}
+
+/** Runs one instance of a service. Restart policy wraps it. */
+export interface Runner {
+  start(log: LogSink): RunningProcess;
+}
+
+/** Throws (with a message) when unhealthy; resolves when healthy. */
+export type HealthCheck = (m: MachineContext, signal: AbortSignal) => Promise<void>;
+
+export interface HealthSpec {
+  check: HealthCheck;
+  /** Wait before the first check. Default 0. */
+  initialDelayMs?: number;
+  /** Between checks. Default 2000. */
+  intervalMs?: number;
+  /** One check's limit. Default 2000. */
+  timeoutMs?: number;
+}
+
+/** A condition that must hold before a service starts; `describe` names it in events. */
+export interface Condition {
+  describe: string;
+  /** Resolves when the condition holds; rejects when the signal aborts. */
+  wait(m: MachineContext, signal: AbortSignal): Promise<void>;
+}
+
+export interface ServiceDefinition {
+  id: string;
+  /** Services that must be Running (and healthy, if they have a check) first. */
+  dependsOn: string[];
+  /** Returns a reason to skip the service on this machine, or undefined to run it. */
+  skip?: (m: MachineContext) => string | undefined;
+  conditions?: Condition[];
+  /** Writes config files, creates directories; runs in state Preparing. */
+  prepare?: (m: MachineContext) => Promise<void>;
+  run: (m: MachineContext) => Runner;
+  restart: RestartPolicy;
+  health?: HealthSpec;
+  /** TERM→KILL grace period when stopping. Default 10000. */
+  stopGraceMs?: number;
+}
+
+/** A service's state as the API reports it. */
+export interface ServiceStatus {
+  id: string;
+  state: ServiceStateName;
+  message: string;
+  /** null: no check, or none has completed yet. */
+  healthy: boolean | null;
+  healthMessage: string;
+  healthChangedAt: Date | undefined;
+  pid: number;
+  restarts: number;
+  dependsOn: string[];
+  since: Date;
+}

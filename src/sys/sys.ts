@@ -1,0 +1,99 @@
+// The typed syscall boundary. Everything in kiln that needs a syscall Node
+// lacks takes a `Sys` as a parameter: machined gets the libc one
+// (src/sys/libc.ts, koffi), unit tests get the recording fake (src/sys/fake.ts).
+// Every method throws SysError on failure.
+
+/** mount(2) flags we use. */
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  REMOUNT: 0x20,
+  NOATIME: 0x400,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  SHARED: 0x100000,
+  RELATIME: 0x200000,
+} as const;
+
+/** umount2(2) flags. */
+export const MNT = { FORCE: 1, DETACH: 2, EXPIRE: 4 } as const;
+
+/** reboot(2) commands. */
+export const RB = {
+  AUTOBOOT: 0x01234567,
+  HALT_SYSTEM: 0xcdef0123,
+  POWER_OFF: 0x4321fedc,
+  KEXEC: 0x45584543,
+  ENABLE_CAD: 0x89abcdef,
+  DISABLE_CAD: 0,
+} as const;
+
+/** prctl(2) options. */
+export const PR = { SET_CHILD_SUBREAPER: 36, SET_NAME: 15 } as const;
+
+/** waitpid(2) options. */
+export const WNOHANG = 1;
+
+/** clone/unshare/setns namespace flags. */
+export const CLONE = {
+  NEWNS: 0x00020000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+/** mknod(2) file types. */
+export const S_IFCHR = 0o020000;
+
+/** A failed syscall: which call, on what, and errno. */
+export class SysError extends Error {
+  override name = "SysError";
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(`${call}${detail ? `(${detail})` : ""}: ${code} (errno ${errno})`);
+  }
+}
+
+/** Result of waitpid(2). `pid` is 0 when WNOHANG found nothing to reap. */
+export interface WaitResult {
+  pid: number;
+  status: number;
+}
+
+export interface Sys {
+  mount(source: string, target: string, fstype: string | null, flags: number, data?: string): void;
+  umount2(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  chroot(path: string): void;
+  sethostname(name: string): void;
+  reboot(cmd: number): void;
+  sync(): void;
+  /** Loads a kernel module from an open file descriptor. */
+  finitModule(fd: number, params: string, flags: number): void;
+  prctl(option: number, arg2: number): void;
+  waitpid(pid: number, options: number): WaitResult;
+  kill(pid: number, signal: number): void;
+  mknod(path: string, mode: number, dev: number): void;
+  unshare(flags: number): void;
+  setns(fd: number, nstype: number): void;
+  /** Replaces the process image; returns only by throwing. */
+  execve(path: string, argv: string[], env: string[]): never;
+  getpid(): number;
+}
+
+/** makedev(3) for mknod. */
+export function makedev(major: number, minor: number): number {
+  return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
+}
