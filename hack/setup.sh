@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything kiln's build, demo and tests need on a fresh Debian 12
+# machine: Debian packages (containerd, runc, tini, CNI plugins...) and the
+# npm packages. Idempotent; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(containerd runc tini containernetworking-plugins iproute2 util-linux ca-certificates)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "setup: installing ${missing[*]} needs root; run as root (sudo)" >&2
+    exit 1
+  fi
+  echo "setup: apt-get install ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole test suite: setup, generated-code check, type-check, lint, build,
+# then every tier — unit (no root), sandbox (root, namespaces, real
+# containerd). On CI (CI=true) a tier whose prerequisite is missing fails.
+# Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash hack/setup.sh || exit 1
+
+export PATH="$PWD/node_modules/.bin:$PATH"
+results=$(mktemp -d)
+status=0
+
+step() { # step NAME CMD... : runs a check, failing the suite if it fails
+  local name=$1; shift
+  echo "== $name" >&2
+  if ! "$@"; then echo "== $name: FAILED" >&2; status=1; fi
+}
+
+generated_up_to_date() { # src/gen must be what buf generates from proto/
+  buf generate && git diff --quiet --exit-code -- src/gen || { echo "src/gen is stale: run 'npx buf generate' and commit" >&2; return 1; }
+}
+
+tier() { # tier NAME FILES... : runs tap on the files, keeping its summary
+  local name=$1; shift
+  echo "== tier $name (${#} files)" >&2
+  tap --reporter=tap --timeout=600 "$@" | tee "$results/$name.tap"
+  [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+}
+
+sandbox_prereqs() { # the sandbox tier needs root, unshare and containerd
+  [[ $(id -u) == 0 ]] || { echo "needs root"; return 1; }
+  command -v unshare >/dev/null && command -v containerd >/dev/null || { echo "needs unshare and containerd"; return 1; }
+}
+
+step "buf lint" buf lint
+step "generated code" generated_up_to_date
+step "tsc --noEmit" tsc --noEmit -p .
+step "biome lint" biome lint --error-on-warnings .
+step "build" tsx hack/build.ts
+
+mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/sandbox/*' -not -path 'test/vm/*' | sort)
+tier unit "${unit[@]}"
+
+mapfile -t sandbox < <(find test/sandbox -name '*.test.ts' 2>/dev/null | sort)
+if why=$(sandbox_prereqs); then
+  tier sandbox "${sandbox[@]}"
+elif [[ ${CI:-} == true ]]; then
+  echo "== tier sandbox: FAILED, prerequisite missing on CI: $why" >&2; status=1
+else
+  echo "== tier sandbox: NOT RUN ($why) — run as root to include it" >&2
+fi
+
+# One closing line for humans and CI: the top-level test points of every tier.
+pass=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^ok ')
+fail=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^not ok ')
+[[ $status == 0 || $fail -gt 0 ]] || fail=1
+echo "$pass passed, $fail failed"
+exit $status

@@ -1,0 +1,28 @@
+// Writes a file so that a crash leaves either the old or the new content,
+// never a torn one: temp file, fsync, rename, fsync of the directory.
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+
+/** Replaces `path` atomically with `data`. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  const fd = openSync(tmp, "w", mode);
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+/** fsync a directory so a rename in it is durable. */
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
