@@ -1,0 +1,183 @@
+// The machine config schema: the one source of truth for validation, the
+// MachineConfig type, the JSON Schema and the reference in docs/.
+import { z } from "zod";
+import {
+  absolutePath,
+  certificatePem,
+  cidr,
+  devicePath,
+  envName,
+  extensionServiceId,
+  fileMode,
+  hostname,
+  hostOrIp,
+  httpsUrl,
+  httpUrl,
+  interfaceName,
+  ipAddress,
+  kubeletFlag,
+  moduleName,
+  privateKeyPem,
+  quotedString,
+  serviceId,
+  sysctlName,
+  token,
+  writablePath,
+} from "./formats.js";
+
+/** Attaches the description docs and editors show for a field. */
+function doc<T extends z.ZodType>(schema: T, description: string): T {
+  return schema.meta({ description });
+}
+
+const route = z.strictObject({
+  network: doc(cidr, "Destination network, e.g. 0.0.0.0/0 for the default route."),
+  gateway: doc(ipAddress, "Next hop."),
+  metric: doc(z.int().min(0).max(4294967295), "Route priority; lower wins.").optional(),
+});
+
+const networkInterface = z.strictObject({
+  name: doc(interfaceName, "Link name as the kernel knows it."),
+  dhcp: doc(z.boolean(), "Configure the interface with DHCP.").default(false),
+  addresses: doc(z.array(cidr), "Static addresses with their prefix length.").optional(),
+  routes: doc(z.array(route), "Static routes through this interface.").optional(),
+  mtu: doc(z.int().min(68).max(65535), "Link MTU in bytes.").optional(),
+});
+
+const network = z.strictObject({
+  nameservers: doc(z.array(ipAddress), "DNS resolvers, in order of preference.").optional(),
+  interfaces: doc(z.array(networkInterface), "Interfaces to configure; others stay down.").optional(),
+});
+
+const kernelModule = z.strictObject({
+  name: doc(moduleName, "Module to load at boot."),
+  parameters: doc(z.array(z.string().min(1)), "Module parameters, e.g. max_loop=64.").optional(),
+});
+
+const kernel = z.strictObject({
+  modules: doc(z.array(kernelModule), "Kernel modules to load at boot, in order.").optional(),
+});
+
+const machineFile = z.strictObject({
+  path: doc(writablePath, "Where to write; must be under /etc or /var (the root is read-only)."),
+  content: doc(z.string(), "File content, written as UTF-8."),
+  permissions: doc(fileMode, `Mode bits: an integer (420) or an octal string ("0644").`).default(0o644),
+  op: doc(
+    z.enum(["create", "append", "overwrite"]),
+    "create: write the file (replacing an earlier write); append: add to its end; overwrite: replace a file that must already exist (e.g. one from the image).",
+  ).default("create"),
+});
+
+const extraMount = z.strictObject({
+  source: doc(absolutePath, "Host path to mount."),
+  destination: doc(absolutePath, "Path inside kubelet's mount namespace."),
+  type: doc(z.string().min(1), "Filesystem type; bind when omitted.").optional(),
+  options: doc(z.array(z.string().min(1)), "Mount options, e.g. rbind, ro.").optional(),
+});
+
+const kubelet = z.strictObject({
+  extraArgs: doc(z.record(kubeletFlag, quotedString), "Extra kubelet flags, without the leading --.").optional(),
+  nodeIP: doc(
+    z.strictObject({
+      validSubnets: doc(z.array(cidr), "Subnets the node IP is chosen from."),
+    }),
+    "How kubelet picks the node's IP.",
+  ).optional(),
+  clusterDNS: doc(z.array(ipAddress), "DNS servers for pods.").optional(),
+  extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet.").optional(),
+});
+
+const install = z.strictObject({
+  disk: doc(devicePath, "Disk to install to; chosen automatically when omitted.").optional(),
+  wipe: doc(z.boolean(), "Wipe the whole disk before installing.").default(false),
+});
+
+const certificateAuthority = z.strictObject({
+  crt: doc(certificatePem, "CA certificate."),
+  key: doc(privateKeyPem, "CA private key (secret). Omitted on machines that only verify.").optional(),
+});
+
+/** Exactly one way to check health; the count is checked here, the keys by the object. */
+function exactlyOneCheck(health: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  const given = Object.keys(health).filter((k) => health[k] !== undefined);
+  if (given.length === 1) return;
+  const got = given.length === 0 ? "none" : given.join(" and ");
+  ctx.addIssue({ code: "custom", message: `expected exactly one of exec, http, unixSocket, got ${got}` });
+}
+
+const healthCheck = z
+  .strictObject({
+    exec: doc(z.tuple([absolutePath], z.string()), "Command whose zero exit means healthy: argv, argv[0] absolute.").optional(),
+    http: doc(httpUrl, "URL that answers 2xx when healthy.").optional(),
+    unixSocket: doc(absolutePath, "Unix socket that accepts a connection when healthy.").optional(),
+  })
+  .superRefine(exactlyOneCheck)
+  .meta({ minProperties: 1, maxProperties: 1 });
+
+const extensionService = z.strictObject({
+  id: doc(extensionServiceId, "Service id; not one of containerd, kubelet, apid, machined."),
+  command: doc(
+    z.tuple([absolutePath], z.string()),
+    "argv: an absolute executable path, then its arguments.",
+  ),
+  env: doc(z.record(envName, quotedString), "Environment variables, added to machine.env.").optional(),
+  dependsOn: doc(z.array(serviceId), "Services (built-in or extension) that must run first.").optional(),
+  restart: doc(
+    z.enum(["forever", "once", "until-success"]),
+    "forever: always restart; once: never; until-success: after a non-zero exit.",
+  ).default("forever"),
+  health: doc(healthCheck, "How machined checks health; exactly one of exec, http, unixSocket.").optional(),
+  oomScoreAdj: doc(z.int().min(-1000).max(1000), "OOM killer score adjustment.").optional(),
+  stopGraceMs: doc(z.int().min(0).max(3600000), "TERM to KILL grace period in milliseconds; 10000 when omitted.").optional(),
+});
+
+const machine = z.strictObject({
+  type: doc(z.enum(["worker", "controlplane"]), "The machine's role in the cluster."),
+  hostname: doc(hostname, "Hostname; chosen from the MAC address when omitted.").optional(),
+  network: doc(network, "Network configuration.").optional(),
+  sysctls: doc(z.record(sysctlName, quotedString), "Kernel parameters; values are strings.").optional(),
+  kernel: doc(kernel, "Kernel configuration.").optional(),
+  files: doc(z.array(machineFile), "Files to write at boot and on apply.").optional(),
+  env: doc(z.record(envName, quotedString), "Environment variables for every service.").optional(),
+  time: doc(
+    z.strictObject({ servers: doc(z.array(hostOrIp), "NTP servers.") }),
+    "Time synchronisation.",
+  ).optional(),
+  kubelet: doc(kubelet, "Kubelet settings.").optional(),
+  install: doc(install, "Installation to disk.").optional(),
+  ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates.").optional(),
+  token: doc(token, "Token that machines present to join (secret).").optional(),
+  certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),
+  services: doc(z.array(extensionService), "Extension services machined runs itself.").optional(),
+});
+
+const cluster = z.strictObject({
+  name: doc(z.string().min(1), "Cluster name.").optional(),
+  controlPlane: doc(
+    z.strictObject({ endpoint: doc(httpsUrl, "URL of the Kubernetes API server (a load balancer or VIP).") }),
+    "How to reach the control plane.",
+  ).optional(),
+  ca: doc(certificateAuthority, "The Kubernetes CA.").optional(),
+  token: doc(token, "Bootstrap token kubelets join with (secret).").optional(),
+});
+
+/** A whole machine config document. */
+export const machineConfigSchema = z
+  .strictObject({
+    apiVersion: doc(z.literal("kiln/v1alpha1"), "Config format version."),
+    kind: doc(z.literal("MachineConfig"), "Document kind."),
+    machine: doc(machine, "This machine."),
+    cluster: doc(cluster, "The Kubernetes cluster the machine belongs to.").optional(),
+  })
+  .meta({ title: "kiln MachineConfig", description: "The configuration of one kiln machine." });
+
+/** A validated machine config, defaults filled in. */
+export type MachineConfig = z.output<typeof machineConfigSchema>;
+/** A machine config as written, before defaults. */
+export type MachineConfigInput = z.input<typeof machineConfigSchema>;
+export type ExtensionService = z.output<typeof extensionService>;
+export type HealthCheckConfig = z.output<typeof healthCheck>;
+export type MachineFile = z.output<typeof machineFile>;
+export type NetworkInterface = z.output<typeof networkInterface>;
+export type KernelModule = z.output<typeof kernelModule>;
+export type CertificateAuthority = z.output<typeof certificateAuthority>;
