@@ -86,9 +86,13 @@ export interface Sys {
   waitpid(pid: number, options: number): WaitResult;
   kill(pid: number, signal: number): void;
   mknod(path: string, mode: number, dev: number): void;
+  /** mkdir(2): one level; EEXIST is an error like any other. */
+  mkdir(path: string, mode: number): void;
+  /** symlink(2): creates `path` pointing at `target`. */
+  symlink(target: string, path: string): void;
   unshare(flags: number): void;
   setns(fd: number, nstype: number): void;
-  /** Replaces the process image; returns only by throwing. */
+  /** Replaces the process image, keeping fds 0-2 (Node marks them close-on-exec); returns only by throwing. */
   execve(path: string, argv: string[], env: string[]): never;
   getpid(): number;
 }

@@ -1,0 +1,31 @@
+// Which processes the reaper may wait for: zombie children of ours that
+// libuv did not spawn (libuv reaps its own with waitpid(pid) and must keep
+// their status). Selection is pure; finding reads only /proc/PID/stat files.
+import { listChildren, listPids, type ProcStat, readStat } from "./proc-stat.js";
+
+/** Zombies whose parent is `ourPid` and that are not in `spawned`. */
+export function selectOrphanZombies(stats: Iterable<ProcStat>, ourPid: number, spawned: ReadonlySet<number>): number[] {
+  const pids: number[] = [];
+  for (const s of stats) {
+    if (s.state === "Z" && s.ppid === ourPid && !spawned.has(s.pid)) pids.push(s.pid);
+  }
+  return pids;
+}
+
+/**
+ * Finds orphan zombies under procRoot. Candidates are our children from the
+ * task children files when the kernel has them (cheap: only our children's
+ * stat is read), else every pid in procRoot.
+ */
+export function findOrphanZombies(procRoot: string, ourPid: number, spawned: ReadonlySet<number>): number[] {
+  const candidates = (listChildren(procRoot, ourPid) ?? listPids(procRoot)).filter((pid) => !spawned.has(pid));
+  return selectOrphanZombies(readStats(procRoot, candidates), ourPid, spawned);
+}
+
+/** The stats of those pids that still exist. */
+function* readStats(procRoot: string, pids: number[]): Generator<ProcStat> {
+  for (const pid of pids) {
+    const stat = readStat(procRoot, pid);
+    if (stat) yield stat;
+  }
+}

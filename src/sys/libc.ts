@@ -1,0 +1,132 @@
+// The real Sys: libc through koffi. This is the only file that loads native
+// code; the whole native surface kiln uses is declared in `declare()` below.
+import { constants } from "node:os";
+import koffi, { type LibraryHandle } from "koffi";
+import { type Sys, SysError, type WaitResult } from "./sys.js";
+
+type Fn = (...args: unknown[]) => number;
+
+/** Syscalls glibc has no wrapper for, by architecture. */
+const SYSCALL_NUMBERS: Record<string, { finitModule: number }> = {
+  x64: { finitModule: 313 },
+  arm64: { finitModule: 273 },
+};
+
+/** errno number → its name ("ENOENT"); the first name wins for aliases. */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
+}
+
+/** The errno name for a number, e.g. 2 → "ENOENT". */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
+/** Declares every libc function kiln calls. */
+function declare(lib: LibraryHandle) {
+  const f = (proto: string) => lib.func(proto) as unknown as Fn;
+  return {
+    mount: f("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"),
+    umount2: f("int umount2(const char *target, int flags)"),
+    pivot_root: f("int pivot_root(const char *new_root, const char *put_old)"),
+    chroot: f("int chroot(const char *path)"),
+    sethostname: f("int sethostname(const char *name, size_t len)"),
+    reboot: f("int reboot(int cmd)"),
+    sync: f("void sync(void)"),
+    prctl: f("int prctl(int option, ...)"),
+    waitpid: f("int waitpid(int pid, _Out_ int *status, int options)"),
+    kill: f("int kill(int pid, int sig)"),
+    mknod: f("int mknod(const char *path, uint32_t mode, uint64_t dev)"),
+    mkdir: f("int mkdir(const char *path, uint32_t mode)"),
+    symlink: f("int symlink(const char *target, const char *path)"),
+    unshare: f("int unshare(int flags)"),
+    setns: f("int setns(int fd, int nstype)"),
+    execve: f("int execve(const char *path, const char **argv, const char **envp)"),
+    getpid: f("int getpid(void)"),
+    fcntl: f("int fcntl(int fd, int cmd, ...)"),
+    syscall: f("long syscall(long number, ...)"),
+  };
+}
+
+type Natives = ReturnType<typeof declare>;
+let natives: Natives | undefined;
+
+/** Loads libc once per process. */
+function libc(): Natives {
+  natives ??= declare(koffi.load("libc.so.6"));
+  return natives;
+}
+
+/** Throws SysError with the current errno when `ret` is -1. */
+function check(ret: number, call: string, detail: string): number {
+  if (ret !== -1) return ret;
+  const errno = koffi.errno();
+  throw new SysError(call, errno, errnoName(errno), detail);
+}
+
+/** argv/envp as a NULL-terminated char** for koffi. */
+function cStrings(list: string[]): (string | null)[] {
+  return [...list, null];
+}
+
+const F_SETFD = 2;
+
+/**
+ * Node marks every inherited fd close-on-exec at startup, stdio included
+ * (uv_disable_stdio_inheritance); clears that on 0, 1 and 2 so the new image
+ * keeps its stdin, stdout and stderr. A closed one is left closed.
+ */
+function inheritStdio(c: Natives): void {
+  for (const fd of [0, 1, 2]) c.fcntl(fd, F_SETFD, "int", 0);
+}
+
+/** The syscall numbers for this machine's architecture. */
+function syscallNumbers(): { finitModule: number } {
+  const numbers = SYSCALL_NUMBERS[process.arch];
+  if (!numbers) throw new Error(`no syscall numbers for architecture ${process.arch}`);
+  return numbers;
+}
+
+/** A Sys over the real kernel. */
+export function createLibcSys(): Sys {
+  const c = libc();
+  return {
+    mount(source, target, fstype, flags, data) {
+      const detail = `${source} on ${target}${fstype ? ` type ${fstype}` : ""}${data ? ` (${data})` : ""}`;
+      check(c.mount(source, target, fstype, flags, data ?? null), "mount", detail);
+    },
+    umount2: (target, flags) => void check(c.umount2(target, flags), "umount2", target),
+    pivotRoot: (newRoot, putOld) => void check(c.pivot_root(newRoot, putOld), "pivot_root", `${newRoot}, ${putOld}`),
+    chroot: (path) => void check(c.chroot(path), "chroot", path),
+    sethostname: (name) => void check(c.sethostname(name, Buffer.byteLength(name)), "sethostname", name),
+    // RB values above 2^31 are passed as the int the kernel reads them as.
+    reboot: (cmd) => void check(c.reboot(cmd | 0), "reboot", `0x${(cmd >>> 0).toString(16)}`),
+    sync: () => void c.sync(),
+    finitModule(fd, params, flags) {
+      const nr = syscallNumbers().finitModule;
+      check(c.syscall(nr, "int", fd, "const char *", params, "int", flags), "finit_module", `fd ${fd}`);
+    },
+    prctl(option, arg2) {
+      const rest = ["unsigned long", arg2, "unsigned long", 0, "unsigned long", 0, "unsigned long", 0];
+      check(c.prctl(option, ...rest), "prctl", `${option}, ${arg2}`);
+    },
+    waitpid(pid, options): WaitResult {
+      const status = [0];
+      const got = check(c.waitpid(pid, status, options), "waitpid", String(pid));
+      return { pid: got, status: status[0] ?? 0 };
+    },
+    kill: (pid, signal) => void check(c.kill(pid, signal), "kill", `${pid}, ${signal}`),
+    mknod: (path, mode, dev) => void check(c.mknod(path, mode, dev), "mknod", path),
+    mkdir: (path, mode) => void check(c.mkdir(path, mode), "mkdir", path),
+    symlink: (target, path) => void check(c.symlink(target, path), "symlink", `${path} -> ${target}`),
+    unshare: (flags) => void check(c.unshare(flags), "unshare", `0x${flags.toString(16)}`),
+    setns: (fd, nstype) => void check(c.setns(fd, nstype), "setns", `fd ${fd}`),
+    execve(path, argv, env): never {
+      inheritStdio(c);
+      check(c.execve(path, cStrings(argv), cStrings(env)), "execve", path);
+      throw new Error(`execve(${path}) returned without an error`);
+    },
+    getpid: () => c.getpid(),
+  };
+}
