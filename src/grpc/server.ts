@@ -79,7 +79,8 @@ function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext)
         }
         if (!ctx.signal.aborted) call.end();
       } catch (err) {
-        if (!ctx.signal.aborted) call.destroy(toStatus(err) as unknown as Error);
+        // grpc-js sends a status for an 'error' event; destroy() would leave the client waiting.
+        if (!ctx.signal.aborted) call.emit("error", toStatus(err));
       }
     })();
   };

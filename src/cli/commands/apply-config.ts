@@ -1,0 +1,89 @@
+// `kilnctl apply-config -f FILE [--mode M] [--dry-run] [--timeout D]`.
+// Here --timeout is how long a `try` apply lasts (as in talosctl); the call
+// deadline is the global --timeout, given before the command.
+import { readFile } from "node:fs/promises";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Command, Option } from "commander";
+import { type ApplyConfiguration, ApplyMode, ApplyModeSchema } from "../../gen/kiln/machine/v1/machine_pb.js";
+import type { CliDeps } from "../deps.js";
+import { parseDurationFlag } from "../duration.js";
+import { kebabName } from "../enum-names.js";
+import { toCliError, usageError } from "../errors.js";
+import { addGlobalOptions } from "../global-options.js";
+import { nodeOf, okMessages } from "../node-messages.js";
+import { renderList, renderOne } from "../output.js";
+import { type MachineSession, withMachine } from "../session.js";
+import type { Column } from "../table.js";
+
+const modes: Record<string, ApplyMode> = {
+  auto: ApplyMode.AUTO,
+  "no-reboot": ApplyMode.NO_REBOOT,
+  reboot: ApplyMode.REBOOT,
+  staged: ApplyMode.STAGED,
+  try: ApplyMode.TRY,
+};
+
+interface ApplyOptions {
+  file: string;
+  mode: string;
+  dryRun?: boolean;
+  timeout?: string;
+}
+
+/** The JSON/YAML shape of `apply-config`. */
+export interface ApplyRecord {
+  node: string;
+  /** The mode used: auto resolves to no-reboot or reboot. */
+  mode: string;
+  details: string;
+  changes: string[];
+  needsReboot: string[];
+  warnings: string[];
+  dryRun: boolean;
+}
+
+const columns: Column<ApplyRecord>[] = [
+  { header: "NODE", value: (r) => r.node, optional: true },
+  { header: "MODE", value: (r) => r.mode },
+  { header: "CHANGES", value: (r) => r.changes.join(", ") || "-" },
+  { header: "NEEDS-REBOOT", value: (r) => r.needsReboot.join(", ") || "-" },
+  { header: "DETAILS", value: (r) => (r.dryRun ? `(dry run) ${r.details}` : r.details) },
+];
+
+/** `apply-config`: sends a machine config; the machine validates it and applies it per the mode. */
+export function createApplyConfigCommand(deps: CliDeps): Command {
+  const cmd = new Command("apply-config")
+    .description("apply a machine config to the machine")
+    .requiredOption("-f, --file <file>", "machine config (YAML)")
+    .addOption(new Option("--mode <mode>", "how to apply it").choices(Object.keys(modes)).default("auto"))
+    .option("--dry-run", "validate and report what would change; change nothing")
+    .option("--timeout <duration>", "with --mode try: revert after this long unless confirmed (default 1m)");
+  return addGlobalOptions(cmd, { connect: true, timeout: false }).action(async (o: ApplyOptions, c: Command) => {
+    const req = await applyRequest(o);
+    return withMachine(c, deps, `applying ${o.file}`, (m) => apply(m, req), ["timeout"]);
+  });
+}
+
+/** The request for these options, reading the file. */
+async function applyRequest(o: ApplyOptions) {
+  if (o.timeout !== undefined && o.mode !== "try") throw usageError("--timeout", "applies only to --mode try");
+  const tryMs = o.timeout === undefined ? undefined : parseDurationFlag("--timeout", o.timeout);
+  const data = await readFile(o.file).catch((err: unknown) => {
+    throw toCliError(err, { what: `reading ${o.file}` });
+  });
+  return { data, mode: modes[o.mode]!, dryRun: o.dryRun === true, tryTimeout: tryMs === undefined ? undefined : durationFromMs(tryMs) };
+}
+
+/** Applies the config and prints the outcome; warnings also go to stderr in table output. */
+async function apply(m: MachineSession, req: Awaited<ReturnType<typeof applyRequest>>): Promise<void> {
+  const res = await m.client.applyConfiguration(req, m.call);
+  const records = okMessages(res.messages).map((r) => applyRecord(r, req.dryRun));
+  if (m.format === "table") for (const w of records.flatMap((r) => r.warnings)) m.warn(w);
+  m.print(records.length === 1 ? renderOne(m.format, records[0]!, columns) : renderList(m.format, records, columns));
+}
+
+/** The record of one node's answer. */
+function applyRecord(r: ApplyConfiguration, dryRun: boolean): ApplyRecord {
+  const { modeDetails: details, changes, needsReboot, warnings } = r;
+  return { node: nodeOf(r), mode: kebabName(ApplyModeSchema, r.mode), details, changes, needsReboot, warnings, dryRun };
+}

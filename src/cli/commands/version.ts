@@ -1,0 +1,47 @@
+// `kilnctl version`: the OS version the machine runs.
+import { Command } from "commander";
+import type { Version } from "../../gen/kiln/machine/v1/machine_pb.js";
+import type { CliDeps } from "../deps.js";
+import { addGlobalOptions } from "../global-options.js";
+import { nodeOf, okMessages } from "../node-messages.js";
+import { renderList, renderOne } from "../output.js";
+import { withMachine } from "../session.js";
+import type { Column } from "../table.js";
+
+/** The JSON/YAML shape of `version`. */
+export interface VersionRecord {
+  node: string;
+  tag: string;
+  nodeVersion: string;
+  arch: string;
+  platform: string;
+  kernel: string;
+  maintenance: boolean;
+}
+
+const columns: Column<VersionRecord>[] = [
+  { header: "NODE", value: (r) => r.node, optional: true },
+  { header: "TAG", value: (r) => r.tag },
+  { header: "NODE.JS", value: (r) => r.nodeVersion },
+  { header: "ARCH", value: (r) => r.arch },
+  { header: "PLATFORM", value: (r) => r.platform },
+  { header: "KERNEL", value: (r) => r.kernel },
+  { header: "MAINTENANCE", value: (r) => (r.maintenance ? "yes" : "no") },
+];
+
+/** The record of one node's version. */
+function versionRecord(v: Version): VersionRecord {
+  const { tag, nodeVersion, arch, platform, kernel, maintenance } = v;
+  return { node: nodeOf(v), tag, nodeVersion, arch, platform, kernel, maintenance };
+}
+
+/** `version`: one object (an array when several nodes answer). */
+export function createVersionCommand(deps: CliDeps): Command {
+  const cmd = new Command("version").description("show the version of kiln the machine runs");
+  return addGlobalOptions(cmd, { connect: true }).action((_opts, c: Command) =>
+    withMachine(c, deps, "getting the version", async (m) => {
+      const records = okMessages((await m.client.version({}, m.call)).messages).map(versionRecord);
+      m.print(records.length === 1 ? renderOne(m.format, records[0]!, columns) : renderList(m.format, records, columns));
+    }),
+  );
+}

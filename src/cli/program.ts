@@ -1,0 +1,66 @@
+// kilnctl's command tree and the one place failures become exit codes and
+// the single `kilnctl: <what failed>: <reason>` line on stderr.
+import { Command, CommanderError } from "commander";
+import { createApplyConfigCommand } from "./commands/apply-config.js";
+import { createClusterCommand } from "./commands/cluster.js";
+import { createEventsCommand } from "./commands/events.js";
+import { createGetCommand } from "./commands/get.js";
+import { createLogsCommand } from "./commands/logs.js";
+import { createRebootCommand } from "./commands/reboot.js";
+import { createServiceCommand } from "./commands/service.js";
+import { createShutdownCommand } from "./commands/shutdown.js";
+import { createValidateCommand } from "./commands/validate.js";
+import { createVersionCommand } from "./commands/version.js";
+import type { CliDeps } from "./deps.js";
+import { CliError, describeError, formatFailure, usageError } from "./errors.js";
+import { ExitCode } from "./exit-codes.js";
+import { addGlobalOptions } from "./global-options.js";
+
+/** The kilnctl program with every command. */
+export function createProgram(deps: CliDeps): Command {
+  const program = new Command("kilnctl")
+    .description("manage kiln machines through their API")
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => deps.io.stdout.write(s),
+      writeErr: (s) => deps.io.stderr.write(s),
+      outputError: () => undefined,
+    });
+  addGlobalOptions(program, { connect: true });
+  const commands = [createVersionCommand, createServiceCommand, createLogsCommand, createEventsCommand, createRebootCommand,
+    createShutdownCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
+  for (const create of commands) program.addCommand(inherit(create(deps), program));
+  return program;
+}
+
+/** Gives a command and its subcommands the program's error and output settings. */
+function inherit(cmd: Command, program: Command): Command {
+  cmd.copyInheritedSettings(program);
+  for (const sub of cmd.commands) inherit(sub, program);
+  return cmd;
+}
+
+/** Runs kilnctl with `argv` (without node and script); resolves with the exit code. */
+export async function runCli(argv: string[], deps: CliDeps): Promise<number> {
+  try {
+    await createProgram(deps).parseAsync(argv, { from: "user" });
+    return ExitCode.ok;
+  } catch (err) {
+    const failure = asCliError(err);
+    if (failure.exitCode === ExitCode.ok) return ExitCode.ok;
+    deps.io.stderr.write(formatFailure(failure));
+    return failure.exitCode;
+  }
+}
+
+/** Commander's errors are usage errors (help and --version exit 0); anything else unexpected is a failure. */
+function asCliError(err: unknown): CliError {
+  if (err instanceof CliError) return err;
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0) return new CliError("", "", ExitCode.ok);
+    if (err.code === "commander.help") return usageError("usage", "a command is required (see kilnctl --help)");
+    return usageError("usage", err.message.replace(/^error: /, ""));
+  }
+  return new CliError("unexpected error", describeError(err), ExitCode.failure, { cause: err });
+}

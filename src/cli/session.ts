@@ -1,0 +1,87 @@
+// What a command runs with: its output format and writers, and for commands
+// that call the machine, a connected client. Errors leave named by `what`.
+import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import { credentials } from "@grpc/grpc-js";
+import type { Command } from "commander";
+import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
+import { type CallOpts, type Client, createClient } from "../grpc/client.js";
+import { ApiError, Code } from "../grpc/errors.js";
+import type { CliDeps } from "./deps.js";
+import { checkSocket } from "./endpoint.js";
+import { toCliError } from "./errors.js";
+import { type Globals, requireEndpoint, resolveGlobals } from "./global-options.js";
+import type { Format } from "./output.js";
+
+type Methods = typeof MachineService extends GenService<infer M> ? M : never;
+export type MachineClient = Client<Methods>;
+
+export interface Session {
+  format: Format;
+  deps: CliDeps;
+  print(text: string | Uint8Array): void;
+  /** Progress for long work: to stderr, only when it is a terminal. */
+  progress(step: string): void;
+  /** A warning on stderr. */
+  warn(text: string): void;
+}
+
+export interface MachineSession extends Session {
+  client: MachineClient;
+  endpoint: string;
+  /** Options for a unary call (its deadline). */
+  call: CallOpts;
+  /** Runs a stream until it ends or Ctrl-C; Ctrl-C is a clean end. */
+  untilInterrupted(run: (signal: AbortSignal) => Promise<void>): Promise<void>;
+}
+
+/** A session for an offline command. */
+export function createSession(cmd: Command, deps: CliDeps, skipOwn: string[] = []): Session & { globals: Globals } {
+  const globals = resolveGlobals(cmd, deps.io.env, skipOwn);
+  const { stdout, stderr } = deps.io;
+  return {
+    globals,
+    format: globals.format,
+    deps,
+    print: (text) => stdout.write(text),
+    progress: (step) => {
+      if (stderr.isTTY) stderr.write(`kilnctl: ${step}…\n`);
+    },
+    warn: (text) => stderr.write(`kilnctl: warning: ${text}\n`),
+  };
+}
+
+/** Connects to the machine API, runs `fn`, and closes the connection; failures name `what`. */
+export async function withMachine(
+  cmd: Command,
+  deps: CliDeps,
+  what: string,
+  fn: (m: MachineSession) => Promise<void>,
+  skipOwn: string[] = [],
+): Promise<void> {
+  const base = createSession(cmd, deps, skipOwn);
+  const endpoint = requireEndpoint(base.globals);
+  await checkSocket(endpoint);
+  const client = createClient(MachineService, endpoint, credentials.createInsecure());
+  const call = base.globals.timeoutMs > 0 ? { timeoutMs: base.globals.timeoutMs } : {};
+  const session = { ...base, client, endpoint, call, untilInterrupted: (run: (s: AbortSignal) => Promise<void>) => untilInterrupted(deps, run) };
+  try {
+    await fn(session);
+  } catch (err) {
+    throw toCliError(err, { what, endpoint, timeout: base.globals.timeoutText });
+  } finally {
+    client.close();
+  }
+}
+
+/** Runs `run` with a signal that Ctrl-C aborts; the CANCELLED that follows is not a failure. */
+async function untilInterrupted(deps: CliDeps, run: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const ac = new AbortController();
+  const off = deps.io.onInterrupt(() => ac.abort());
+  try {
+    await run(ac.signal);
+  } catch (err) {
+    if (!(ac.signal.aborted && err instanceof ApiError && err.code === Code.CANCELLED)) throw err;
+  } finally {
+    off();
+  }
+}

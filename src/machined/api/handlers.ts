@@ -1,0 +1,90 @@
+// The MachineService implementation: each RPC maps its request to one call
+// of the Machine facade and the answer back to protobuf, tagged with the node.
+import type { GenService } from "@bufbuild/protobuf/codegenv2";
+import type { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
+import { ApiError, Code } from "../../grpc/errors.js";
+import type { ServiceImpl } from "../../grpc/server.js";
+import type { Machine } from "../machine.js";
+import { toEventsResponse } from "./event-mapping.js";
+import {
+  configText,
+  eventId,
+  fromApplyMode,
+  fromRebootMode,
+  serviceId,
+  toApplyMode,
+  tryTimeoutMs,
+} from "./request-mapping.js";
+import { toServiceInfo } from "./service-mapping.js";
+
+type Methods = typeof MachineService extends GenService<infer M> ? M : never;
+export type MachineServiceImpl = ServiceImpl<Methods>;
+
+/** Handlers for every MachineService RPC; `node` names this machine in metadata. */
+export function createMachineHandlers(machine: Machine, node: () => string): MachineServiceImpl {
+  const metadata = () => ({ node: node() });
+  return {
+    version: async () => ({ messages: [{ metadata: metadata(), ...machine.version() }] }),
+    serviceList: async () => ({ messages: [{ metadata: metadata(), services: machine.services().map(toServiceInfo) }] }),
+    serviceStart: async (req) => action(req.id, await machine.serviceStart(serviceId(req.id)), metadata()),
+    serviceStop: async (req) => action(req.id, await machine.serviceStop(serviceId(req.id)), metadata()),
+    serviceRestart: async (req) => action(req.id, await machine.serviceRestart(serviceId(req.id)), metadata()),
+    logs: (req, ctx) => logs(machine, req, ctx.signal, node),
+    events: (req, ctx) => events(machine, req, ctx.signal, node),
+    reboot: async (req) => {
+      await machine.reboot(fromRebootMode(req.mode), req.force);
+      return { messages: [{ metadata: metadata() }] };
+    },
+    shutdown: async (req) => {
+      await machine.shutdown(req.force);
+      return { messages: [{ metadata: metadata() }] };
+    },
+    applyConfiguration: async (req) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req)) }] }),
+    getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
+  };
+}
+
+/** The answer to a service start, stop or restart. */
+function action(id: string, result: string, metadata: { node: string }) {
+  return { messages: [{ metadata, id, result }] };
+}
+
+/** A service's log chunks, each tagged with the node. */
+async function* logs(
+  machine: Machine,
+  req: { id: string; follow: boolean; tailLines: number },
+  signal: AbortSignal,
+  node: () => string,
+) {
+  const query = { id: serviceId(req.id), tailLines: req.tailLines, follow: req.follow, signal };
+  for await (const data of machine.logs(query)) yield { metadata: { node: node() }, data };
+}
+
+/** Machine events per the request, each tagged with the node. */
+async function* events(
+  machine: Machine,
+  req: { tailEvents: number; sinceId: bigint; follow: boolean },
+  signal: AbortSignal,
+  node: () => string,
+) {
+  const query = { tail: req.tailEvents, sinceId: eventId(req.sinceId), follow: req.follow, signal };
+  for await (const e of machine.events(query)) yield toEventsResponse(e, node());
+}
+
+/** Applies a config through the facade and maps the result. */
+async function apply(
+  machine: Machine,
+  req: Parameters<MachineServiceImpl["applyConfiguration"]>[0],
+) {
+  const mode = fromApplyMode(req.mode);
+  const yaml = configText(req.data);
+  const r = await machine.applyConfiguration({ yaml, mode, dryRun: req.dryRun, tryTimeoutMs: tryTimeoutMs(mode, req.tryTimeout) });
+  return { mode: toApplyMode(r.mode), modeDetails: r.details, warnings: r.warnings, changes: r.changes, needsReboot: r.needsReboot };
+}
+
+/** The current config as bytes; NOT_FOUND in maintenance mode. */
+function configuration(machine: Machine): Uint8Array {
+  const yaml = machine.configuration();
+  if (yaml === undefined) throw new ApiError(Code.NOT_FOUND, "no machine config: the machine is in maintenance mode");
+  return new TextEncoder().encode(yaml);
+}
