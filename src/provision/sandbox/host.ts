@@ -1,0 +1,88 @@
+// The sandbox host program: `node dist/sandbox-host.cjs <stateDir>`, started
+// detached by createMachine. It runs the sandbox, records PID 1 in
+// machine.json, starts it again when it rebooted (PID 1 died of SIGHUP) and
+// marks the machine stopped when it powered off or was killed.
+import { appendFileSync, rmSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { afterExit } from "./restart.js";
+import { runSandbox } from "./run-sandbox.js";
+import { type ProcRef, procRef, signalProc } from "./proc.js";
+import { readRecord, type StateLayout, stateLayout, updateRecord } from "./state.js";
+
+/** What a stop request changes: the flag, and PID 1 to pass SIGTERM to. */
+interface Control {
+  stopping: boolean;
+  pidOne?: ProcRef;
+}
+
+/** Runs the machine in `stateDir` until it stops. */
+async function main(stateDir: string | undefined): Promise<void> {
+  if (!stateDir) throw new Error("usage: sandbox-host <stateDir>");
+  const layout = stateLayout(basename(stateDir), dirname(stateDir));
+  const self = procRef(process.pid);
+  updateRecord(layout, { host: self, stopReason: undefined });
+  const ctl = control(layout);
+  const reason = await supervise(layout, ctl);
+  updateRecord(layout, { status: "stopped", pid: 0, pidOne: undefined, stopReason: reason });
+  rmSync(layout.socket, { force: true });
+  log(`stopped: ${reason}`);
+}
+
+/** Stop requests: SIGTERM/SIGINT mark the machine stopping and pass SIGTERM to PID 1. */
+function control(layout: StateLayout): Control {
+  const ctl: Control = { stopping: false };
+  const stop = (sig: string) => {
+    log(`${sig}: stopping ${layout.dir}`);
+    ctl.stopping = true;
+    signalProc(ctl.pidOne, "SIGTERM");
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => {});
+  return ctl;
+}
+
+/** Starts the sandbox, again after each reboot; resolves with why it stopped. */
+async function supervise(layout: StateLayout, ctl: Control): Promise<string> {
+  for (;;) {
+    if (ctl.stopping) return "stopped on request";
+    const rec = readRecord(layout)!;
+    const exit = await runSandbox(rec, layout, {
+      started: (pidOne) => {
+        ctl.pidOne = pidOne;
+        if (ctl.stopping) signalProc(pidOne, "SIGTERM");
+        updateRecord(layout, { pidOne, pid: pidOne.pid, status: "running" });
+        log(`started: PID 1 is host pid ${pidOne.pid}`);
+      },
+      log,
+    });
+    ctl.pidOne = undefined;
+    const next = afterExit(exit, { stopping: ctl.stopping, restarts: rec.restarts, now: Date.now() });
+    if (next.t === "stop") return next.reason;
+    log("PID 1 rebooted (SIGHUP): starting the sandbox again");
+    appendFileSync(layout.consoleLog, "\n--- kiln sandbox: reboot ---\n\n");
+    updateRecord(layout, { restarts: [...rec.restarts, Date.now()].slice(-10), status: "running", pid: 0 });
+  }
+}
+
+/** One timestamped line on stdout (host.log). */
+function log(message: string): void {
+  process.stdout.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+main(process.argv[2]).catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  markFailed(process.argv[2], err);
+  process.exitCode = 1;
+});
+
+/** Best effort: record that the host program failed. */
+function markFailed(stateDir: string | undefined, err: unknown): void {
+  if (!stateDir) return;
+  try {
+    const layout = stateLayout(basename(stateDir), dirname(stateDir));
+    updateRecord(layout, { status: "stopped", pid: 0, stopReason: `host program failed: ${String(err)}` });
+  } catch {
+    // Nothing more to do: the error is in host.log.
+  }
+}

@@ -1,0 +1,134 @@
+// The state directory: layout, machine.json, live status, listing, and the
+// checks createMachine/destroyMachine make before touching anything.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t, { type Test } from "tap";
+import { createMachine, destroyMachine, listMachines } from "../../src/provision/index.js";
+import { liveInfo } from "../../src/provision/sandbox/live.js";
+import { procRef } from "../../src/provision/sandbox/proc.js";
+import { sandboxArgv } from "../../src/provision/sandbox/run-sandbox.js";
+import { type MachineRecord, machineNames, readRecord, stateLayout, stateRoot, toInfo, writeRecord } from "../../src/provision/sandbox/state.js";
+
+/** A temporary $KILN_STATE_DIR for one test. */
+function stateDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-state-"));
+  const before = process.env.KILN_STATE_DIR;
+  process.env.KILN_STATE_DIR = dir;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.KILN_STATE_DIR;
+    else process.env.KILN_STATE_DIR = before;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+/** A record for machine `name` under `root`. */
+function record(name: string, root: string, change: Partial<MachineRecord> = {}): MachineRecord {
+  const l = stateLayout(name, root);
+  return {
+    name,
+    provisioner: "sandbox",
+    endpoint: `unix://${l.socket}`,
+    pid: 0,
+    status: "stopped",
+    stateDir: l.dir,
+    consoleLog: l.consoleLog,
+    rootfs: "/cache/rootfs/abc",
+    stage1: "/repo/dist/stage1-sandbox.cjs",
+    restarts: [],
+    ...change,
+  };
+}
+
+/** Writes a record into a fresh state dir. */
+function saveRecord(rec: MachineRecord, root: string): void {
+  const l = stateLayout(rec.name, root);
+  mkdirSync(l.platformState, { recursive: true });
+  writeRecord(l, rec);
+}
+
+t.test("lays a machine out under $KILN_STATE_DIR (default /var/lib/kiln/sandboxes)", async (t) => {
+  t.equal(stateRoot({}), "/var/lib/kiln/sandboxes");
+  t.equal(stateRoot({ KILN_STATE_DIR: "/s" }), "/s");
+  t.same(stateLayout("a", "/s"), {
+    dir: "/s/a",
+    record: "/s/a/machine.json",
+    platform: "/s/a/platform",
+    platformState: "/s/a/platform/state",
+    config: "/s/a/platform/state/config.yaml",
+    consoleLog: "/s/a/console.log",
+    hostLog: "/s/a/host.log",
+    socket: "/s/a/machined.sock",
+  });
+});
+
+t.test("runs stage 1 under unshare with every namespace and a clean environment", async (t) => {
+  const argv = sandboxArgv({ rootfs: "/r", stage1: "/d/stage1-sandbox.cjs" }, stateLayout("a", "/s"));
+  t.same(argv.slice(0, 8), ["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--kill-child"]);
+  t.same(argv.slice(8, 10), ["env", "-i"]);
+  t.same(argv.slice(-4), [process.execPath, "/d/stage1-sandbox.cjs", "/r", "/s/a/platform"]);
+});
+
+t.test("machine.json round-trips; the public contract has exactly MachineInfo's keys", async (t) => {
+  const root = stateDir(t);
+  const rec = record("a", root, { pidOne: { pid: 5, start: 7 }, host: { pid: 4, start: 6 } });
+  saveRecord(rec, root);
+  t.same(readRecord(stateLayout("a", root)), rec);
+  t.same(Object.keys(toInfo(rec)).sort(), ["consoleLog", "endpoint", "name", "pid", "provisioner", "stateDir", "status"]);
+  t.equal(readFileSync(stateLayout("a", root).record, "utf8").endsWith("}\n"), true);
+});
+
+t.test("live status comes from /proc, not from the record", async (t) => {
+  const root = stateDir(t);
+  const self = procRef(process.pid)!;
+  t.match(liveInfo(record("a", root, { status: "running", pid: 99, pidOne: { pid: self.pid, start: self.start + 1 } })), {
+    status: "stopped",
+    pid: 0,
+  }, "a reused PID is not our PID 1");
+  t.match(liveInfo(record("a", root, { status: "stopped", pid: self.pid, pidOne: self })), { status: "running", pid: self.pid });
+  t.match(liveInfo(record("a", root, { status: "running", pid: 0, host: self })), { status: "running", pid: 0 }, "rebooting");
+});
+
+t.test("lists machines sorted, skipping directories without machine.json", async (t) => {
+  const root = stateDir(t);
+  saveRecord(record("b", root), root);
+  saveRecord(record("a", root), root);
+  mkdirSync(join(root, "junk"));
+  t.same(machineNames(root), ["a", "b"]);
+  t.same((await listMachines()).map((m) => [m.name, m.status, m.endpoint]), [
+    ["a", "stopped", `unix://${root}/a/machined.sock`],
+    ["b", "stopped", `unix://${root}/b/machined.sock`],
+  ]);
+  t.same(await listMachines("nope"), []);
+  await t.rejects(listMachines("Bad"), /Expected the machine name/);
+});
+
+t.test("createMachine refuses bad names, other provisioners and a running machine of that name", async (t) => {
+  const root = stateDir(t);
+  await t.rejects(createMachine({ name: "No_Good", provisioner: "sandbox" }), /got "No_Good"/);
+  await t.rejects(createMachine({ name: "a", provisioner: "qemu" as "sandbox" }), /Expected the provisioner to be "sandbox", got "qemu"/);
+  saveRecord(record("a", root, { status: "running", pid: process.pid, pidOne: procRef(process.pid) }), root);
+  await t.rejects(createMachine({ name: "a", provisioner: "sandbox" }), /a machine named "a" is already running \(pid \d+/);
+});
+
+t.test("createMachine validates --config before creating anything", async (t) => {
+  const root = stateDir(t);
+  const cfg = join(root, "bad.yaml");
+  writeFileSync(cfg, "apiVersion: kiln/v1alpha1\nkind: MachineConfig\nmachine:\n  nope: 1\n");
+  await t.rejects(createMachine({ name: "a", provisioner: "sandbox", configPath: cfg }), /the machine config .*bad\.yaml is invalid:\n/);
+  await t.rejects(createMachine({ name: "a", provisioner: "sandbox", configPath: join(root, "missing.yaml") }), /reading the machine config/);
+  t.notOk(existsSync(join(root, "a")), "no state directory");
+});
+
+t.test("destroyMachine of an unknown name is a clear error", async (t) => {
+  const root = stateDir(t);
+  await t.rejects(destroyMachine("ghost"), new RegExp(`no sandbox machine named "ghost" \\(no ${root}/ghost/machine.json`));
+});
+
+t.test("destroyMachine of a stopped machine removes its state directory", async (t) => {
+  const root = stateDir(t);
+  saveRecord(record("old", root), root);
+  await destroyMachine("old");
+  t.notOk(existsSync(join(root, "old")));
+});
