@@ -51,9 +51,10 @@ else
   echo "== tier sandbox: NOT RUN ($why) — run as root to include it" >&2
 fi
 
-# One closing line for humans and CI: the top-level test points of every tier.
-pass=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^ok ')
-fail=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^not ok ')
+# One closing line for humans and CI: the tests of every file of every tier
+# (tap nests a file's tests four spaces deep).
+pass=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^    ok ')
+fail=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^(    )?not ok ')
 [[ $status == 0 || $fail -gt 0 ]] || fail=1
 echo "$pass passed, $fail failed"
 exit $status

@@ -60,9 +60,17 @@ export interface RunningProcess {
   killAll(): void;
 }
 
+/** What the supervisor tells a runner about the service it runs. */
+export interface RunScope {
+  /** The service's id: its default cgroup is `<cgroupRoot>/system/<id>`. */
+  id: string;
+  /** Root of the cgroup2 hierarchy (Paths.cgroupRoot). */
+  cgroupRoot: string;
+}
+
 /** Runs one instance of a service. Restart policy wraps it. */
 export interface Runner {
-  start(log: LogSink): RunningProcess;
+  start(log: LogSink, scope?: RunScope): RunningProcess;
 }
 
 /** Throws (with a message) when unhealthy; resolves when healthy. */

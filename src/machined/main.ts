@@ -1,0 +1,76 @@
+// machined: PID 1 of a kiln machine. main() reads as a table of contents;
+// each step lives in its own module.
+import { mountAll, mountTable } from "../init/mounts.js";
+import { startReaper, becomeSubreaper } from "../init/reaper.js";
+import { disableCtrlAltDel, installSignalHandlers } from "../init/signals.js";
+import { startMachineApi } from "./api/server.js";
+import { createLibcSys } from "../sys/libc.js";
+import { createConfigStore } from "./config-store.js";
+import { createEventBus } from "./event-bus.js";
+import { loadMachineId } from "./machine-id.js";
+import { createPaths } from "./paths.js";
+import { detectPlatform } from "./platform.js";
+import { emergencyReboot, powerDown } from "./power.js";
+import { createRuntime } from "./runtime.js";
+import { createSequencer } from "./sequencer.js";
+import type { MachineContext } from "./service.js";
+import { createSupervisor } from "./supervisor/supervisor.js";
+import { kilnVersion } from "./version.js";
+
+/** machined's console: stdout, one line per message. */
+function log(line: string): void {
+  process.stdout.write(`[machined] ${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const sys = createLibcSys();
+  const platform = detectPlatform();
+  log(`kiln ${kilnVersion} starting on ${platform} as pid ${process.pid}`);
+  let halt: (action: "reboot" | "poweroff") => void = () => emergencyReboot(sys, new Error("signal before boot finished"), log);
+  installSignalHandlers({
+    onShutdown: (why) => {
+      log(`shutdown: ${why}`);
+      halt("poweroff");
+    },
+    onReboot: (why) => {
+      log(`reboot: ${why}`);
+      halt("reboot");
+    },
+    onFatal: (err) => emergencyReboot(sys, err, log),
+    sigintMeansReboot: platform === "metal" && disableCtrlAltDel(sys),
+    log,
+  });
+  if (process.pid !== 1) becomeSubreaper(sys);
+  mountAll(sys, mountTable(platform), log);
+  const reaper = startReaper({ sys, onError: (err) => log(`reaper: ${err.message}`) });
+
+  const paths = createPaths();
+  const events = createEventBus({ capacity: 1000 });
+  events.publish({ t: "machine", stage: "booting", message: `kiln ${kilnVersion} on ${platform}` });
+  const machineId = loadMachineId(paths.state);
+  const ctx: MachineContext = { paths, platform, sys, config: undefined, env: {} };
+  const supervisor = createSupervisor({ context: ctx, events });
+  const sequencer = createSequencer(events);
+  let api: { close(): Promise<void> } | undefined;
+  const runtime = createRuntime({
+    ctx,
+    applyEnv: { sys, platform, root: "/" },
+    events,
+    supervisor,
+    sequencer,
+    store: createConfigStore(paths.state),
+    machineId,
+    powerDown: (action, force) =>
+      powerDown({ sys, events, log, stopServices: () => supervisor.stopAll(), closeApi: async () => api?.close(), stopReaper: () => reaper.stop() }, action, force),
+    log,
+  });
+  halt = (action) => void runtime.halt(action, false).catch((err: Error) => log(`${action}: ${err.message}`));
+  api = await startMachineApi(runtime, paths.apiSocket);
+  log(`machine API on ${paths.apiSocket}`);
+  await runtime.boot();
+}
+
+main().catch((err: unknown) => {
+  // PID 1 must never exit: a failed boot is fatal, so sync and reboot.
+  emergencyReboot(createLibcSys(), err, log);
+});

@@ -1,0 +1,144 @@
+// machined's state and the Machine facade the API calls: the current config,
+// the services it implies, and the sequences that change them.
+import { release } from "node:os";
+import { isDeepStrictEqual } from "node:util";
+import { stringifyConfig } from "../config/stringify.js";
+import { ApiError, Code } from "../grpc/errors.js";
+import { containerd } from "../services/containerd.js";
+import { extensionService } from "../services/extension.js";
+import { kubelet } from "../services/kubelet.js";
+import type { ApplyEnv } from "./apply/apply-env.js";
+import { applySystem } from "./apply/apply-system.js";
+import { applyEtcFiles } from "./apply/etc-files.js";
+import { applyHostname, hostnameFor } from "./apply/hostname.js";
+import { type Current, createApplier } from "./apply-config.js";
+import type { ConfigStore } from "./config-store.js";
+import type { EventBus } from "./events.js";
+import type { Machine, RebootMode } from "./machine.js";
+import type { PowerAction } from "./power.js";
+import { phase, type Sequencer, task } from "./sequencer.js";
+import type { MachineContext } from "./service.js";
+import type { Supervisor } from "./supervisor/supervisor.js";
+import { version } from "./version.js";
+
+export interface RuntimeDeps {
+  ctx: MachineContext;
+  applyEnv: ApplyEnv;
+  events: EventBus;
+  supervisor: Supervisor;
+  sequencer: Sequencer;
+  store: ConfigStore;
+  machineId: string;
+  /** Takes the machine down (stop services, unmount, reboot(2)). */
+  powerDown(action: PowerAction, force: boolean): Promise<void>;
+  log(line: string): void;
+}
+
+export interface Runtime extends Machine {
+  /** Loads the persisted config and starts what it asks for, or enters maintenance mode. */
+  boot(): Promise<void>;
+  /** Runs the reboot or shutdown sequence (signals and the API come here). */
+  halt(action: PowerAction, force: boolean): Promise<void>;
+}
+
+export function createRuntime(d: RuntimeDeps): Runtime {
+  let current: Current | undefined;
+  const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
+    d.events.publish({ t: "config", source, accepted, errors, warnings, message });
+  const halt = (action: PowerAction, force: boolean) =>
+    d.sequencer.run(action === "reboot" ? "reboot" : "shutdown", [phase("power", task(action, () => d.powerDown(action, force)))], {
+      preempts: ["boot"],
+    });
+  // Halting after the reply has been sent, so the caller sees it succeed.
+  const haltSoon = (action: PowerAction, force: boolean) =>
+    setTimeout(() => void halt(action, force).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
+  const applyLive = async (next: Current, prev: Current | undefined) => {
+    const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.machineId);
+    current = next;
+    d.ctx.config = next.config;
+    d.ctx.env = next.config.machine.env ?? {};
+    await reconcileServices(d, next, prev);
+    return warnings;
+  };
+  const applier = createApplier({
+    current: () => current,
+    save: (yaml) => d.store.save(yaml),
+    applyLive,
+    reboot: () => haltSoon("reboot", false),
+    configEvent,
+  });
+
+  return {
+    boot: () => d.sequencer.run("boot", [phase("config", task("loadConfig", () => bootConfig(d, applyLive, configEvent)))]),
+    halt,
+    version: () => version(d.ctx.platform, release(), current === undefined),
+    services: () => d.supervisor.status(),
+    serviceStart: (id) => serviceAction(d, id, "start"),
+    serviceStop: (id) => serviceAction(d, id, "stop"),
+    serviceRestart: (id) => serviceAction(d, id, "restart"),
+    logs: (q) => d.supervisor.logs(q.id, q.tailLines, q.follow, q.signal),
+    events: (q) => d.events.watch(q),
+    reboot: async (_mode: RebootMode, force) => void haltSoon("reboot", force),
+    shutdown: async (force) => void haltSoon("poweroff", force),
+    applyConfiguration: (req) => applier(req),
+    configuration: () => (current ? stringifyConfig(current.config) : undefined),
+  };
+}
+
+/** At boot: the config on STATE, else maintenance mode. */
+async function bootConfig(
+  d: RuntimeDeps,
+  applyLive: (next: Current, prev: undefined) => Promise<string[]>,
+  configEvent: (ok: boolean, msg: string, errors: string[], warnings: string[], source: string) => void,
+): Promise<void> {
+  const stored = d.store.load();
+  if (stored.t === "ok") {
+    const warnings = await applyLive({ config: stored.config, yaml: stored.yaml }, undefined);
+    configEvent(true, `loaded ${d.store.path}`, [], [...stored.warnings, ...warnings], "state");
+    d.events.publish({ t: "machine", stage: "running", message: "configured from STATE" });
+    return;
+  }
+  const name = hostnameFor(undefined, d.machineId);
+  applyHostname(d.applyEnv, name);
+  applyEtcFiles(d.applyEnv, name, undefined);
+  if (stored.t === "invalid") configEvent(false, `${d.store.path} is invalid; staying in maintenance mode`, stored.errors, stored.warnings, "state");
+  d.events.publish({ t: "machine", stage: "maintenance", message: "no config yet: waiting for ApplyConfiguration" });
+}
+
+/** Brings the services in line with the config: built-ins once, extensions by diff. */
+async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | undefined): Promise<void> {
+  const s = d.supervisor;
+  if (!prev) {
+    s.register(containerd);
+    s.register(kubelet);
+  }
+  const before = new Map((prev?.config.machine.services ?? []).map((x) => [x.id, x]));
+  const after = new Map((next.config.machine.services ?? []).map((x) => [x.id, x]));
+  for (const [id, spec] of before) if (!isDeepStrictEqual(after.get(id), spec)) await s.unregister(id);
+  for (const [id, spec] of after) if (!isDeepStrictEqual(before.get(id), spec)) s.register(extensionService(spec));
+  if (!prev) return void s.startAll();
+  for (const [id, spec] of after) if (!isDeepStrictEqual(before.get(id), spec)) void s.start(id);
+  if (!isDeepStrictEqual(prev.config.machine.env, next.config.machine.env)) await restartRunning(d);
+  else if (kubeletChanged(prev, next)) await restartIfRunning(d, "kubelet");
+}
+
+/** machine.kubelet or cluster changed: kubelet must restart to pick them up. */
+function kubeletChanged(prev: Current, next: Current): boolean {
+  return !isDeepStrictEqual(prev.config.machine.kubelet, next.config.machine.kubelet) || !isDeepStrictEqual(prev.config.cluster, next.config.cluster);
+}
+
+/** Restarts every running service (machine.env changed). */
+async function restartRunning(d: RuntimeDeps): Promise<void> {
+  for (const st of d.supervisor.status()) await restartIfRunning(d, st.id);
+}
+
+async function restartIfRunning(d: RuntimeDeps, id: string): Promise<void> {
+  if (d.supervisor.status().find((s) => s.id === id)?.state === "Running") await d.supervisor.restart(id);
+}
+
+/** start/stop/restart with NOT_FOUND for unknown ids. */
+async function serviceAction(d: RuntimeDeps, id: string, action: "start" | "stop" | "restart"): Promise<string> {
+  if (!d.supervisor.status().some((s) => s.id === id)) throw new ApiError(Code.NOT_FOUND, `service "${id}" not found`);
+  await d.supervisor[action](id);
+  return `service ${id}: ${action} requested`;
+}

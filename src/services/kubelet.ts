@@ -1,0 +1,31 @@
+// kubelet: joins the machine to its Kubernetes cluster. Skipped where the
+// image carries no kubelet binary.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { hostname } from "node:os";
+import { httpHealth } from "../machined/health/checks.js";
+import type { ServiceDefinition } from "../machined/service.js";
+import { processRunner } from "../machined/supervisor/process-runner.js";
+import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, kubeletPaths as p } from "./kubelet-config.js";
+import { serviceEnv } from "./service-env.js";
+
+export const kubelet: ServiceDefinition = {
+  id: "kubelet",
+  dependsOn: ["containerd"],
+  skip: (m) => (existsSync(m.paths.bin("kubelet")) ? undefined : `no kubelet binary in the image (${m.paths.bin("kubelet")})`),
+  prepare: async (m) => {
+    const config = m.config!;
+    for (const dir of [dirname(p.config), dirname(p.ca), p.certDir, p.staticPods, p.rootDir]) mkdirSync(dir, { recursive: true });
+    writeFileSync(p.config, kubeletConfigFile(config));
+    writeFileSync(p.bootstrapKubeconfig, bootstrapKubeconfig(config), { mode: 0o600 });
+    writeFileSync(p.ca, Buffer.from(config.cluster?.ca?.crt ?? "", "base64"));
+  },
+  run: (m) =>
+    processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname())], {
+      env: serviceEnv(m),
+      oomScoreAdj: -450,
+      cgroup: "/system/kubelet",
+    }, m),
+  restart: "forever",
+  health: { check: httpHealth("http://127.0.0.1:10248/healthz"), initialDelayMs: 2000, intervalMs: 5000 },
+};
