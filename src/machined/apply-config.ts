@@ -29,8 +29,8 @@ export function createApplier(deps: ApplyDeps): (req: ApplyRequest) => Promise<A
     if (busy) throw new ApiError(Code.FAILED_PRECONDITION, "another configuration is being applied; try again when it has finished");
     busy = true;
     try {
-      clearTimeout(revert);
-      const out = await apply(deps, req);
+      // Only an apply that saves confirms (cancels) a pending try; a rejected or dry-run one does not.
+      const out = await apply(deps, req, () => clearTimeout(revert));
       if (out.revertTo) revert = scheduleRevert(deps, out.revertTo, req.tryTimeoutMs);
       return out.result;
     } finally {
@@ -40,13 +40,14 @@ export function createApplier(deps: ApplyDeps): (req: ApplyRequest) => Promise<A
 }
 
 /** One apply: parse, plan, then carry out the plan unless dry-run. */
-async function apply(deps: ApplyDeps, req: ApplyRequest): Promise<{ result: ApplyResult; revertTo?: Current | undefined }> {
+async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): Promise<{ result: ApplyResult; revertTo?: Current | undefined }> {
   const next = parse(deps, req.yaml);
   const prev = deps.current();
   const { changes, needsReboot } = diffConfig(prev?.config, next.config);
   const mode = resolveMode(req.mode, prev ? needsReboot : []);
   const base = { mode, warnings: next.warnings, changes, needsReboot: prev ? needsReboot : [] };
   if (req.dryRun) return { result: { ...base, details: `dry run: ${plan(mode, changes.length)}; nothing was changed` } };
+  confirm();
   deps.save(req.yaml);
   const warnings = mode === "staged" || mode === "reboot" ? [] : await deps.applyLive({ config: next.config, yaml: req.yaml }, prev);
   deps.configEvent(true, `applied (${mode})`, [], [...next.warnings, ...warnings]);

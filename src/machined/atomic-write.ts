@@ -1,6 +1,6 @@
 // Writes a file so that a crash leaves either the old or the new content,
 // never a torn one: temp file, fsync, rename, fsync of the directory.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Replaces `path` atomically with `data`. */
@@ -13,7 +13,12 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } finally {
     closeSync(fd);
   }
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   fsyncDir(dirname(path));
 }
 

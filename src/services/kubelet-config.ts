@@ -1,4 +1,5 @@
 // kubelet's config file, bootstrap kubeconfig and flags, from the machine config.
+import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import YAML from "yaml";
 import type { MachineConfig } from "../config/schema.js";
@@ -54,8 +55,12 @@ export function nodeIp(config: MachineConfig, addrs = localAddresses()): string 
   return subnets.length === 0 ? undefined : addrs.find((a) => subnets.some((s) => inSubnet(a, s)));
 }
 
-/** kubelet's flags; extraArgs override the defaults of the same name. */
-export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: string[]): string[] {
+/**
+ * kubelet's flags; extraArgs override the defaults of the same name.
+ * `--container-runtime=remote` is needed before 1.24 (else kubelet looks for
+ * docker) and refused from 1.27 on, so it depends on the kubelet's version.
+ */
+export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: string[], version?: KubeletVersion): string[] {
   const ip = nodeIp(config, addrs);
   const flags: Record<string, string> = {
     config: kubeletPaths.config,
@@ -63,7 +68,7 @@ export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: str
     "bootstrap-kubeconfig": kubeletPaths.bootstrapKubeconfig,
     "cert-dir": kubeletPaths.certDir,
     "root-dir": kubeletPaths.rootDir,
-    "container-runtime": "remote",
+    ...(version && version.minor < 27 ? { "container-runtime": "remote" } : {}),
     "container-runtime-endpoint": `unix://${containerdPaths.socket}`,
     "hostname-override": hostname,
     ...(ip ? { "node-ip": ip } : {}),
@@ -80,13 +85,23 @@ function localAddresses(): string[] {
     .map((a) => a!.address);
 }
 
-/** Whether an IPv4 address lies in an IPv4 CIDR (IPv6 compares the prefix text). */
+/** Whether an address lies in a CIDR of the same family (node's BlockList does the arithmetic). */
 export function inSubnet(addr: string, cidr: string): boolean {
-  const [net, bitsText] = cidr.split("/");
-  const bits = Number(bitsText);
-  if (!net || addr.includes(":") !== net.includes(":")) return false;
-  if (addr.includes(":")) return addr.startsWith(net.replace(/::$/, ":"));
-  const toInt = (ip: string) => ip.split(".").reduce((n, o) => (n << 8) + Number(o), 0) >>> 0;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return (toInt(addr) & mask) === (toInt(net) & mask);
+  const [network, bits] = cidr.split("/");
+  const family = isIP(addr);
+  if (!network || family === 0 || isIP(network) !== family) return false;
+  const list = new BlockList();
+  list.addSubnet(network, Number(bits), family === 4 ? "ipv4" : "ipv6");
+  return list.check(addr, family === 4 ? "ipv4" : "ipv6");
+}
+
+export interface KubeletVersion {
+  major: number;
+  minor: number;
+}
+
+/** Parses `kubelet --version` output ("Kubernetes v1.20.2"). */
+export function parseKubeletVersion(text: string): KubeletVersion | undefined {
+  const m = /v(\d+)\.(\d+)/.exec(text);
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
 }

@@ -1,12 +1,13 @@
 // kubelet: joins the machine to its Kubernetes cluster. Skipped where the
 // image carries no kubelet binary.
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
 import { httpHealth } from "../machined/health/checks.js";
 import type { ServiceDefinition } from "../machined/service.js";
 import { processRunner } from "../machined/supervisor/process-runner.js";
-import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, kubeletPaths as p } from "./kubelet-config.js";
+import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, kubeletPaths as p, parseKubeletVersion } from "./kubelet-config.js";
 import { serviceEnv } from "./service-env.js";
 
 export const kubelet: ServiceDefinition = {
@@ -21,7 +22,7 @@ export const kubelet: ServiceDefinition = {
     writeFileSync(p.ca, Buffer.from(config.cluster?.ca?.crt ?? "", "base64"));
   },
   run: (m) =>
-    processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname())], {
+    processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname(), undefined, kubeletVersion(m.paths.bin("kubelet")))], {
       env: serviceEnv(m),
       oomScoreAdj: -450,
       cgroup: "/system/kubelet",
@@ -29,3 +30,12 @@ export const kubelet: ServiceDefinition = {
   restart: "forever",
   health: { check: httpHealth("http://127.0.0.1:10248/healthz"), initialDelayMs: 2000, intervalMs: 5000 },
 };
+
+/** The image's kubelet version, asked once per start (its flags depend on it). */
+function kubeletVersion(bin: string) {
+  try {
+    return parseKubeletVersion(execFileSync(bin, ["--version"], { encoding: "utf8", timeout: 10_000 }));
+  } catch {
+    return undefined;
+  }
+}

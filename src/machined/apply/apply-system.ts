@@ -15,7 +15,7 @@ export function applySystem(env: ApplyEnv, prev: MachineConfig | undefined, next
   const name = hostnameFor(next, machineId);
   if (!prev || hostnameFor(prev, machineId) !== name || changed(prev, next, (c) => c.machine.network?.nameservers)) {
     applyHostname(env, name);
-    applyEtcFiles(env, name, next);
+    applyEtcFiles(env, name, next, prev);
   }
   if (!prev || changed(prev, next, (c) => c.machine.sysctls)) warnings.push(...applySysctls(env, next.machine.sysctls ?? {}));
   warnings.push(...applyFiles(env, changedFiles(prev, next)));

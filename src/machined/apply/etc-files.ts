@@ -16,16 +16,21 @@ export function hostsFile(hostname: string): string {
   ].join("\n");
 }
 
-/** resolv.conf for the configured nameservers; undefined leaves the image's. */
-export function resolvConf(config: MachineConfig | undefined): string | undefined {
-  const servers = config?.machine.network?.nameservers ?? [];
-  if (servers.length === 0) return undefined;
+const nameserversOf = (c: MachineConfig | undefined) => c?.machine.network?.nameservers ?? [];
+
+/**
+ * resolv.conf for the configured nameservers. With none, undefined leaves the
+ * image's file alone — unless a previous config had some: those must go.
+ */
+export function resolvConf(config: MachineConfig | undefined, prev?: MachineConfig): string | undefined {
+  const servers = nameserversOf(config);
+  if (servers.length === 0) return nameserversOf(prev).length ? "# no nameservers configured (machine.network.nameservers)\n" : undefined;
   return `${servers.map((s) => `nameserver ${s}`).join("\n")}\n`;
 }
 
 /** Writes /etc/hosts and (when configured) /etc/resolv.conf. */
-export function applyEtcFiles(env: ApplyEnv, hostname: string, config: MachineConfig | undefined): void {
+export function applyEtcFiles(env: ApplyEnv, hostname: string, config: MachineConfig | undefined, prev?: MachineConfig): void {
   writeFileSync(join(env.root, "etc/hosts"), hostsFile(hostname), { mode: 0o644 });
-  const resolv = resolvConf(config);
+  const resolv = resolvConf(config, prev);
   if (resolv !== undefined) writeFileSync(join(env.root, "etc/resolv.conf"), resolv, { mode: 0o644 });
 }

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { sysctlAllowed } from "../platform.js";
 import type { ApplyEnv } from "./apply-env.js";
 
-/** /proc/sys path of a dotted sysctl name. */
+/** /proc/sys path of a dotted sysctl name; '/' stands for a '.' inside one part (eth0/100 → eth0.100), as in sysctl.conf. */
 export function sysctlPath(root: string, key: string): string {
-  return join(root, "proc/sys", ...key.split("."));
+  return join(root, "proc/sys", ...key.split(".").map((part) => part.replaceAll("/", ".")));
 }
 
 /** Writes each sysctl; returns warnings for those skipped or refused by the kernel. */

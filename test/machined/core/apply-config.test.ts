@@ -1,0 +1,299 @@
+// ApplyConfiguration over fake deps: validation changes nothing, modes decide
+// what is saved, applied and rebooted, one apply at a time, try reverts.
+import t from "tap";
+import { ApiError, Code } from "../../../src/grpc/errors.js";
+import { type ApplyDeps, type Current, createApplier } from "../../../src/machined/apply-config.js";
+import type { ApplyRequest } from "../../../src/machined/machine.js";
+import { configOf, worker } from "../../config/fixtures.js";
+
+interface ConfigEvent {
+  accepted: boolean;
+  message: string;
+  errors: string[];
+  warnings: string[];
+}
+
+/** Fake deps recording every call; applyLive makes `next` current, like machined. */
+function fakeDeps(initial?: Current, opts: { liveWarnings?: string[]; hold?: Promise<void> } = {}) {
+  const rec = {
+    current: initial,
+    saved: [] as string[],
+    live: [] as { next: string; prev: string | undefined }[],
+    reboots: 0,
+    events: [] as ConfigEvent[],
+    failLive: undefined as Error | undefined,
+  };
+  const deps: ApplyDeps = {
+    current: () => rec.current,
+    save: (yaml) => void rec.saved.push(yaml),
+    applyLive: async (next, prev) => {
+      rec.live.push({ next: next.yaml, prev: prev?.yaml });
+      await opts.hold;
+      if (rec.failLive) throw rec.failLive;
+      rec.current = next;
+      return opts.liveWarnings ?? [];
+    },
+    reboot: () => void rec.reboots++,
+    configEvent: (accepted, message, errors, warnings) => void rec.events.push({ accepted, message, errors, warnings }),
+  };
+  return { deps, rec };
+}
+
+/** A Current from YAML text. */
+function current(yaml: string): Current {
+  return { config: configOf(yaml), yaml };
+}
+
+/** A request with defaults: auto, not a dry run. */
+function req(yaml: string, over: Partial<ApplyRequest> = {}): ApplyRequest {
+  return { yaml, mode: "auto", dryRun: false, tryTimeoutMs: 0, ...over };
+}
+
+/** The ApiError a promise rejects with. */
+async function apiErrorOf(p: Promise<unknown>): Promise<ApiError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
+  return err;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const nodeA = worker({ hostname: "node-a" });
+const nodeB = worker({ hostname: "node-b" });
+const nodeC = worker({ hostname: "node-c" });
+// node-a turned into a control plane: machine.type needs a reboot.
+const nodeAControlPlane = worker({ hostname: "node-a" }, { cluster: { controlPlane: { endpoint: "https://10.0.0.1:6443" } } }).replace(
+  "type: worker",
+  "type: controlplane",
+);
+
+t.test("rejects an invalid config with every error and changes nothing", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  const err = await apiErrorOf(apply(req(worker({ hostname: "Bad_Name", sysctls: { "vm.swappiness": 10 } }))));
+  const errors = [
+    "machine.hostname: expected a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all), got \"Bad_Name\"",
+    'machine.sysctls["vm.swappiness"]: expected a string (quote numbers and booleans, as in "1"), got 10',
+  ];
+  t.equal(err.code, Code.INVALID_ARGUMENT);
+  t.equal(err.message, `the config is invalid; nothing was changed:\n${errors.join("\n")}`);
+  t.same(rec.saved, []);
+  t.same(rec.live, []);
+  t.equal(rec.reboots, 0);
+  t.same(rec.events, [{ accepted: false, message: "rejected: invalid config", errors, warnings: [] }]);
+});
+
+t.test("rejects YAML that does not parse as INVALID_ARGUMENT", async (t) => {
+  const { deps, rec } = fakeDeps();
+  const err = await apiErrorOf(createApplier(deps)(req("machine: [oops")));
+  t.equal(err.code, Code.INVALID_ARGUMENT);
+  t.equal(
+    err.message,
+    "the config is invalid; nothing was changed:\nYAML syntax error at line 1, column 15: Flow sequence in block collection must be sufficiently indented and end with a ]",
+  );
+  t.same(rec.saved, []);
+  t.same(rec.live, []);
+});
+
+t.test("applies the first config live in auto mode", async (t) => {
+  const { deps, rec } = fakeDeps();
+  const result = await createApplier(deps)(req(nodeA));
+  t.same(result, {
+    mode: "no-reboot",
+    warnings: [],
+    changes: ["machine.type", "machine.hostname"],
+    needsReboot: [],
+    details: "applied 2 changes live",
+  });
+  t.same(rec.saved, [nodeA]);
+  t.same(rec.live, [{ next: nodeA, prev: undefined }]);
+  t.equal(rec.reboots, 0);
+  t.same(rec.events, [{ accepted: true, message: "applied (no-reboot)", errors: [], warnings: [] }]);
+});
+
+t.test("resolves auto to no-reboot when every change applies live", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const result = await createApplier(deps)(req(nodeB));
+  t.same(result, {
+    mode: "no-reboot",
+    warnings: [],
+    changes: ["machine.hostname"],
+    needsReboot: [],
+    details: "applied 1 change live",
+  });
+  t.same(rec.saved, [nodeB]);
+  t.same(rec.live, [{ next: nodeB, prev: nodeA }]);
+  t.equal(rec.reboots, 0);
+});
+
+t.test("resolves auto to reboot when a change needs one, saving without applying live", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const result = await createApplier(deps)(req(nodeAControlPlane));
+  t.same(result, {
+    mode: "reboot",
+    warnings: [],
+    changes: ["machine.type", "cluster.controlPlane.endpoint"],
+    needsReboot: ["machine.type", "cluster.controlPlane.endpoint"],
+    details: "saved 2 changes; rebooting to apply them",
+  });
+  t.same(rec.saved, [nodeAControlPlane]);
+  t.same(rec.live, []);
+  t.equal(rec.reboots, 1);
+  t.same(rec.events, [{ accepted: true, message: "applied (reboot)", errors: [], warnings: [] }]);
+});
+
+t.test("refuses no-reboot and try for changes that need a reboot, naming the paths", async (t) => {
+  for (const mode of ["no-reboot", "try"] as const) {
+    const { deps, rec } = fakeDeps(current(nodeA));
+    const err = await apiErrorOf(createApplier(deps)(req(nodeAControlPlane, { mode, tryTimeoutMs: 20 })));
+    t.equal(err.code, Code.FAILED_PRECONDITION, mode);
+    t.equal(
+      err.message,
+      "these changes need a reboot: machine.type, cluster.controlPlane.endpoint; apply with --mode reboot or --mode staged",
+      mode,
+    );
+    t.same(rec.saved, [], `${mode}: nothing saved`);
+    t.same(rec.live, [], `${mode}: nothing applied`);
+    t.equal(rec.reboots, 0);
+  }
+});
+
+t.test("stages a config: saved, not applied live, no reboot", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const result = await createApplier(deps)(req(nodeAControlPlane, { mode: "staged" }));
+  t.equal(result.mode, "staged");
+  t.equal(result.details, "staged 2 changes: they take effect at the next boot");
+  t.same(rec.saved, [nodeAControlPlane]);
+  t.same(rec.live, []);
+  t.equal(rec.reboots, 0);
+  t.equal(rec.current?.yaml, nodeA, "the running config stays");
+});
+
+t.test("reboots in reboot mode even for live changes", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const result = await createApplier(deps)(req(nodeB, { mode: "reboot" }));
+  t.equal(result.details, "saved 1 change; rebooting to apply them");
+  t.same(rec.saved, [nodeB]);
+  t.same(rec.live, []);
+  t.equal(rec.reboots, 1);
+});
+
+t.test("saves and applies nothing on a dry run, reporting the plan", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  const live = await apply(req(nodeB, { dryRun: true }));
+  t.same(live, {
+    mode: "no-reboot",
+    warnings: [],
+    changes: ["machine.hostname"],
+    needsReboot: [],
+    details: "dry run: applied 1 change live; nothing was changed",
+  });
+  const reboot = await apply(req(nodeAControlPlane, { dryRun: true }));
+  t.equal(reboot.mode, "reboot");
+  t.equal(reboot.details, "dry run: saved 2 changes; rebooting to apply them; nothing was changed");
+  t.same(rec.saved, []);
+  t.same(rec.live, []);
+  t.equal(rec.reboots, 0);
+  t.same(rec.events, []);
+});
+
+t.test("returns the config's warnings with those of the live apply", async (t) => {
+  const { deps, rec } = fakeDeps(undefined, { liveWarnings: ["sysctl vm.swappiness: skipped"] });
+  const controlPlane = worker({}).replace("type: worker", "type: controlplane");
+  const result = await createApplier(deps)(req(controlPlane));
+  const warnings = [
+    "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
+    "sysctl vm.swappiness: skipped",
+  ];
+  t.same(result.warnings, warnings);
+  t.same(rec.events, [{ accepted: true, message: "applied (no-reboot)", errors: [], warnings }]);
+});
+
+t.test("refuses a second apply while one is in flight, then takes the next", async (t) => {
+  let release!: () => void;
+  const hold = new Promise<void>((r) => (release = r));
+  const { deps, rec } = fakeDeps(current(nodeA), { hold });
+  const apply = createApplier(deps);
+  const first = apply(req(nodeB));
+  const err = await apiErrorOf(apply(req(nodeC)));
+  t.equal(err.code, Code.FAILED_PRECONDITION);
+  t.equal(err.message, "another configuration is being applied; try again when it has finished");
+  t.same(rec.saved, [nodeB], "the refused apply saved nothing");
+  release();
+  await first;
+  await apply(req(nodeC));
+  t.same(rec.saved, [nodeB, nodeC]);
+});
+
+t.test("takes the next apply after one that failed", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  await apiErrorOf(apply(req("machine: {}")));
+  rec.failLive = new Error("disk full");
+  await t.rejects(apply(req(nodeB)), { message: "disk full" });
+  rec.failLive = undefined;
+  await apply(req(nodeC));
+  t.equal(rec.current?.yaml, nodeC);
+});
+
+t.test("reverts a try after its timeout", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA), { liveWarnings: [] });
+  const result = await createApplier(deps)(req(nodeB, { mode: "try", tryTimeoutMs: 20 }));
+  t.equal(result.mode, "try");
+  t.equal(result.details, "applied 1 change live; they revert unless confirmed by another apply");
+  t.equal(rec.current?.yaml, nodeB);
+  await sleep(80);
+  t.same(rec.saved, [nodeB, nodeA]);
+  t.same(rec.live, [
+    { next: nodeB, prev: nodeA },
+    { next: nodeA, prev: nodeB },
+  ]);
+  t.equal(rec.current?.yaml, nodeA);
+  t.same(rec.events.at(-1), { accepted: true, message: "try timed out: reverted to the previous config", errors: [], warnings: [] });
+});
+
+t.test("keeps a try that another apply confirms before its timeout", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  await apply(req(nodeB, { mode: "try", tryTimeoutMs: 30 }));
+  await apply(req(nodeB));
+  await sleep(90);
+  t.same(rec.saved, [nodeB, nodeB]);
+  t.equal(rec.current?.yaml, nodeB);
+});
+
+t.test("reports a revert that fails as a rejected config event", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  await createApplier(deps)(req(nodeB, { mode: "try", tryTimeoutMs: 20 }));
+  rec.failLive = new Error("sethostname: EPERM");
+  await sleep(80);
+  t.same(rec.events.at(-1), {
+    accepted: false,
+    message: "try timed out; revert failed: sethostname: EPERM",
+    errors: ["sethostname: EPERM"],
+    warnings: [],
+  });
+});
+
+t.test("has nothing to revert to after trying the first config", async (t) => {
+  const { deps, rec } = fakeDeps();
+  await createApplier(deps)(req(nodeA, { mode: "try", tryTimeoutMs: 20 }));
+  await sleep(80);
+  t.same(rec.saved, [nodeA]);
+  t.same(rec.live, [{ next: nodeA, prev: undefined }]);
+});
+
+t.test("keeps the pending try revert when a later apply changes nothing", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  await apply(req(nodeB, { mode: "try", tryTimeoutMs: 40 }));
+  await apiErrorOf(apply(req("machine: {}")));
+  await apply(req(nodeC, { dryRun: true }));
+  await sleep(120);
+  t.equal(rec.current?.yaml, nodeA, "reverted to node-a");
+  t.same(rec.saved, [nodeB, nodeA]);
+});
