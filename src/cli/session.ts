@@ -1,15 +1,14 @@
 // What a command runs with: its output format and writers, and for commands
 // that call the machine, a connected client. Errors leave named by `what`.
 import type { GenService } from "@bufbuild/protobuf/codegenv2";
-import { credentials } from "@grpc/grpc-js";
 import type { Command } from "commander";
 import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
 import { type CallOpts, type Client, createClient } from "../grpc/client.js";
 import { ApiError, Code } from "../grpc/errors.js";
 import type { CliDeps } from "./deps.js";
-import { checkSocket } from "./endpoint.js";
 import { toCliError } from "./errors.js";
-import { type Globals, requireEndpoint, resolveGlobals } from "./global-options.js";
+import { type Globals, resolveGlobals } from "./global-options.js";
+import { explainRefusal, openConnection } from "./kilnconfig-connection.js";
 import type { Format } from "./output.js";
 
 type Methods = typeof MachineService extends GenService<infer M> ? M : never;
@@ -27,7 +26,10 @@ export interface Session {
 
 export interface MachineSession extends Session {
   client: MachineClient;
+  /** The endpoint connected to, as messages name it. */
   endpoint: string;
+  /** The nodes the calls target through it (the `nodes` metadata); empty: the endpoint itself. */
+  nodes: string[];
   /** Options for a unary call (its deadline). */
   call: CallOpts;
   /** Runs a stream until it ends or Ctrl-C; Ctrl-C is a clean end. */
@@ -50,7 +52,7 @@ export function createSession(cmd: Command, deps: CliDeps, skipOwn: string[] = [
   };
 }
 
-/** Connects to the machine API, runs `fn`, and closes the connection; failures name `what`. */
+/** Connects to the machine API (see kilnconfig-connection.ts), runs `fn`, and closes the connection; failures name `what`. */
 export async function withMachine(
   cmd: Command,
   deps: CliDeps,
@@ -59,15 +61,15 @@ export async function withMachine(
   skipOwn: string[] = [],
 ): Promise<void> {
   const base = createSession(cmd, deps, skipOwn);
-  const endpoint = requireEndpoint(base.globals);
-  await checkSocket(endpoint);
-  const client = createClient(MachineService, endpoint, credentials.createInsecure());
+  const conn = await openConnection(base.globals, deps.io.env);
+  const { endpoint, nodes } = conn;
+  const client = createClient(MachineService, conn.target, conn.credentials, conn.options);
   const call = base.globals.timeoutMs > 0 ? { timeoutMs: base.globals.timeoutMs } : {};
-  const session = { ...base, client, endpoint, call, untilInterrupted: (run: (s: AbortSignal) => Promise<void>) => untilInterrupted(deps, run) };
+  const session = { ...base, client, endpoint, nodes, call, untilInterrupted: (run: (s: AbortSignal) => Promise<void>) => untilInterrupted(deps, run) };
   try {
     await fn(session);
   } catch (err) {
-    throw toCliError(err, { what, endpoint, timeout: base.globals.timeoutText });
+    throw toCliError(explainRefusal(err, endpoint), { what, endpoint, timeout: base.globals.timeoutText });
   } finally {
     client.close();
   }

@@ -40,12 +40,12 @@ t.test("formats ages in their two largest units", async (t) => {
   t.equal(formatDuration(3_600_000), "1h");
 });
 
-t.test("accepts unix endpoints in three spellings and refuses others", async (t) => {
+t.test("accepts unix endpoints in three spellings, TCP endpoints, and refuses others", async (t) => {
   t.equal(parseEndpoint("unix:///run/m.sock"), "unix:///run/m.sock");
   t.equal(parseEndpoint("unix:/run/m.sock"), "unix:///run/m.sock");
   t.equal(parseEndpoint("/run/m.sock"), "unix:///run/m.sock");
   t.equal(parseEndpoint("./m.sock"), `unix://${process.cwd()}/m.sock`);
-  t.match(caught(() => parseEndpoint("10.0.0.1:50000")), { exitCode: ExitCode.usage });
+  t.equal(parseEndpoint("10.0.0.1:50000"), "dns:10.0.0.1:50000");
   t.match(caught(() => parseEndpoint("https://x")), { exitCode: ExitCode.usage });
   t.match(caught(() => parseEndpoint("/a.sock,/b.sock")), { reason: /expected one endpoint, got 2/ });
 });

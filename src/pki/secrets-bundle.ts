@@ -1,0 +1,81 @@
+// The secrets bundle (secrets.yaml): everything secret about one cluster in
+// one file — the machine CA, the Kubernetes CA and their tokens. Certificates
+// and keys are stored as base64 PEM, as in the machine config.
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { parse, stringify } from "yaml";
+import { z } from "zod";
+import { certificatePem, privateKeyPem, token } from "../config/formats.js";
+import { humanize } from "../config/issues.js";
+import { type CertAndKey, createCA, type Validity } from "./certs.js";
+import { decodeBase64Pem, encodeBase64Pem } from "./pem.js";
+import { generateToken } from "./token.js";
+
+/** The bundle in memory: certificates and keys as PEM. */
+export interface SecretsBundle {
+  /** The cluster's name, also the default kilnconfig context name. */
+  name: string;
+  machine: { ca: CertAndKey; token: string };
+  cluster: { ca: CertAndKey; token: string };
+}
+
+const caSchema = z.strictObject({ crt: certificatePem, key: privateKeyPem });
+const bundleSchema = z.strictObject({
+  apiVersion: z.literal("kiln/v1alpha1"),
+  kind: z.literal("SecretsBundle"),
+  name: z.string().min(1),
+  machine: z.strictObject({ ca: caSchema, token }),
+  cluster: z.strictObject({ ca: caSchema, token }),
+});
+
+/** Fresh CAs and tokens for cluster `name`. */
+export async function generateSecrets(name: string, opts: Validity = {}): Promise<SecretsBundle> {
+  const [machineCa, clusterCa] = await Promise.all([createCA(`${name} machine CA`, opts), createCA(`${name} kubernetes CA`, opts)]);
+  return { name, machine: { ca: machineCa, token: generateToken() }, cluster: { ca: clusterCa, token: generateToken() } };
+}
+
+/** The bundle as the YAML of secrets.yaml. */
+export function stringifySecrets(b: SecretsBundle): string {
+  const doc = { apiVersion: "kiln/v1alpha1", kind: "SecretsBundle", name: b.name, machine: encodeSecrets(b.machine), cluster: encodeSecrets(b.cluster) };
+  const header = `# kiln secrets bundle of cluster "${b.name}": CA keys and tokens. Keep it private (mode 0600).\n`;
+  return header + stringify(doc, { lineWidth: 0 });
+}
+
+/** A CA and token with the CA's PEM as base64. */
+function encodeSecrets(s: { ca: CertAndKey; token: string }) {
+  return { ca: { crt: encodeBase64Pem(s.ca.crt), key: encodeBase64Pem(s.ca.key) }, token: s.token };
+}
+
+/** Reads secrets.yaml, reporting every problem with its path. */
+export function parseSecrets(text: string): { value: SecretsBundle } | { errors: string[] } {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    return { errors: [`YAML syntax error: ${(err as Error).message.split("\n")[0]}`] };
+  }
+  const result = bundleSchema.safeParse(doc ?? {}, { reportInput: true });
+  if (!result.success) return { errors: humanize(result.error.issues, bundleSchema) };
+  const value = { name: result.data.name, machine: decodeSecrets(result.data.machine), cluster: decodeSecrets(result.data.cluster) };
+  const errors = [...keyMismatch("machine.ca", value.machine.ca), ...keyMismatch("cluster.ca", value.cluster.ca)];
+  return errors.length > 0 ? { errors } : { value };
+}
+
+/** A CA and token with the CA's base64 decoded to PEM. */
+function decodeSecrets(s: { ca: { crt: string; key: string }; token: string }) {
+  return { ca: { crt: decodeBase64Pem(s.ca.crt), key: decodeBase64Pem(s.ca.key) }, token: s.token };
+}
+
+/** A problem when a CA's key is not its certificate's. */
+function keyMismatch(path: string, ca: CertAndKey): string[] {
+  if (belongs(ca)) return [];
+  return [`${path}.key: does not belong to ${path}.crt; expected the certificate's private key`];
+}
+
+/** True when the CA's key is its certificate's private key. */
+function belongs(ca: CertAndKey): boolean {
+  try {
+    return new X509Certificate(ca.crt).checkPrivateKey(createPrivateKey(ca.key));
+  } catch {
+    return false;
+  }
+}
