@@ -26,7 +26,7 @@ export const entries: Entry[] = [
   { src: "src/init/stage1-sandbox.ts", out: "stage1-sandbox.cjs", format: "cjs", image: false },
   { src: "src/provision/sandbox/host.ts", out: "sandbox-host.cjs", format: "cjs", image: false },
   { src: "src/cli/main.ts", out: "kilnctl.js", format: "esm", image: false, shebang: "#!/usr/bin/env node" },
-  { src: "src/apid/main.ts", out: "apid.cjs", format: "cjs", image: true, shebang: "#!/usr/bin/node", optional: true },
+  { src: "src/apid/main.ts", out: "apid.cjs", format: "cjs", image: true, shebang: "#!/usr/bin/node" },
 ];
 
 /** Modules left to Node's resolver at run time. */

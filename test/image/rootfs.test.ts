@@ -20,6 +20,7 @@ function scratch(t: Test, prefix: string): string {
 function fakeDist(t: Test, body = 'console.log("machined")'): string {
   const dist = scratch(t, "kiln-dist-");
   writeFileSync(join(dist, "machined.cjs"), `#!/usr/bin/node\n${body}\n`);
+  writeFileSync(join(dist, "apid.cjs"), '#!/usr/bin/node\nconsole.log("apid")\n');
   return dist;
 }
 
@@ -37,7 +38,7 @@ t.test("holds the programs, their libraries, kiln and the static files", async (
   const paths = new Set(r.entries.map((e) => e.path));
   for (const p of ["/usr/bin/node", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/runc", "/usr/lib/cni/bridge",
     "/usr/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libseccomp.so.2", "/usr/lib64/ld-linux-x86-64.so.2",
-    "/usr/lib/kiln/machined.cjs", "/usr/lib/kiln/node_modules/koffi/build/koffi/linux_x64/koffi.node"]) t.ok(paths.has(p), p);
+    "/usr/lib/kiln/machined.cjs", "/usr/lib/kiln/apid.cjs", "/usr/lib/kiln/node_modules/koffi/build/koffi/linux_x64/koffi.node"]) t.ok(paths.has(p), p);
   for (const d of ["/proc", "/sys", "/dev", "/run", "/tmp", "/system", "/etc", "/var", "/mnt"]) t.ok(lstatSync(join(r.dir, d)).isDirectory(), d);
   t.equal(readlinkSync(join(r.dir, "sbin/init")), "/usr/lib/kiln/machined.cjs");
   t.equal(readlinkSync(join(r.dir, "lib64")), "usr/lib64");

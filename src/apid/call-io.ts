@@ -1,0 +1,51 @@
+// Small pieces every apid handler shares: a signal for the caller's cancel,
+// writing a stream with backpressure, and errors as gRPC statuses.
+import { Metadata, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
+import { ApiError } from "../grpc/errors.js";
+
+type Outgoing<T> = ServerWritableStream<unknown, T> | ServerDuplexStream<unknown, T>;
+
+/** Aborts when the client cancels the call (or its deadline passes). */
+export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unknown }): AbortSignal {
+  const ac = new AbortController();
+  call.on("cancelled", () => ac.abort(new ApiError(1, "cancelled by the client")));
+  return ac.signal;
+}
+
+/** The status grpc-js sends for an error: its code, and its message as details. */
+export function toStatus(err: unknown): { code: number; details: string; metadata: Metadata } {
+  const e = ApiError.from(err);
+  return { code: e.code, details: e.message, metadata: new Metadata() };
+}
+
+/** Ends a streaming call with the status for `err`, unless the client has gone. */
+export function fail<T>(call: Outgoing<T>, signal: AbortSignal, err: unknown): void {
+  // grpc-js sends a status for an 'error' event; destroy() would leave the client waiting.
+  if (!signal.aborted) call.emit("error", toStatus(err));
+}
+
+/** Writes every message of `source()` to the call, then ends it; a failure becomes the call's status. */
+export async function pump<T>(call: Outgoing<T>, signal: AbortSignal, source: () => AsyncIterable<T>): Promise<void> {
+  try {
+    for await (const m of source()) {
+      if (signal.aborted) break;
+      if (!call.write(m)) await drained(call, signal);
+    }
+    if (!signal.aborted) call.end();
+  } catch (err) {
+    fail(call, signal, err);
+  }
+}
+
+/** Resolves when the call's buffer drains or the call is cancelled. */
+function drained<T>(call: Outgoing<T>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

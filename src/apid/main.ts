@@ -1,0 +1,55 @@
+// apid: the machine API on the network. An unprivileged process (uid apid,
+// no capabilities) that machined supervises: it terminates TLS on :50000,
+// admits each call by the client certificate's role and forwards it, as
+// bytes, to machined's socket for apid. PID 1 never parses network input.
+import { credentials } from "@grpc/grpc-js";
+import { createRemotes } from "./fan-out.js";
+import { type ApidArgs, parseApidArgs } from "./options.js";
+import { startApid } from "./server.js";
+import { readClientTls, readServerTls } from "./tls-credentials.js";
+import { createUpstream } from "./upstream.js";
+
+/** apid's log: stdout, which machined keeps as the service's log. */
+function log(line: string): void {
+  process.stdout.write(`[apid] ${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseApidArgs(process.argv.slice(2));
+  if ("error" in args) {
+    log(args.error);
+    process.exitCode = 2;
+    return;
+  }
+  const apid = await serve(args.value);
+  // Calls under way may finish (the reply to the ApplyConfiguration that restarts us); follow streams are cut after 2 s.
+  process.once("SIGTERM", () => void apid.close(2000).then(() => process.exit(0)));
+  process.once("SIGINT", () => void apid.close(1000).then(() => process.exit(0)));
+}
+
+/** Reads the TLS files, connects to machined and starts listening. */
+async function serve(a: ApidArgs) {
+  const mtls = a.mode === "mtls";
+  const tls = await readServerTls(a.tlsDir, mtls);
+  const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined);
+  const machined = createUpstream(`unix://${a.machinedSocket}`, credentials.createInsecure());
+  const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes });
+  log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}`);
+  const close = async (ms: number) => {
+    await apid.close(ms);
+    remotes.close();
+    machined.close();
+  };
+  return { close };
+}
+
+main().catch((err: unknown) => {
+  log(`fatal: ${err instanceof Error ? describe(err) : String(err)}`);
+  process.exit(1);
+});
+
+/** An error and its causes on one line. */
+function describe(err: Error): string {
+  const cause = err.cause instanceof Error ? `: ${describe(err.cause)}` : "";
+  return `${err.message}${cause}`;
+}

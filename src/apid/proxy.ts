@@ -1,0 +1,105 @@
+// MachineService as apid serves it: every call is admitted first
+// (admission.ts), then forwarded as bytes to machined, or fanned out to the
+// nodes the caller named. Only answers that must be redacted are decoded.
+import type { DescService } from "@bufbuild/protobuf";
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
+import { admit, type Mode } from "./admission.js";
+import { methodPath } from "./authorization.js";
+import { cancelSignal, pump, toStatus } from "./call-io.js";
+import { fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
+import type { Caller } from "./identity.js";
+import { redactions } from "./redact.js";
+import { roleHeader } from "./roles.js";
+import { type ForwardOptions, rawBytes, type Upstream } from "./upstream.js";
+
+/** What the proxy forwards with. */
+export interface ProxyContext {
+  mode: Mode;
+  /** machined's socket for apid. */
+  machined: Upstream;
+  /** Other machines' apids, for fan-out. */
+  remotes: Remotes;
+}
+
+type UnaryCall = ServerUnaryCall<Buffer, Buffer>;
+type StreamCall = ServerWritableStream<Buffer, Buffer>;
+
+/** A grpc-js definition of `service` whose requests and responses stay bytes. */
+export function rawDefinition(service: DescService): ServiceDefinition {
+  const def: Record<string, ServiceDefinition[string]> = {};
+  for (const m of service.methods) {
+    const path = methodPath(service, m.name);
+    const responseStream = m.methodKind === "server_streaming";
+    const codec = { requestSerialize: rawBytes, requestDeserialize: rawBytes, responseSerialize: rawBytes, responseDeserialize: rawBytes };
+    def[m.localName] = { path, requestStream: false, responseStream, originalName: m.localName, ...codec };
+  }
+  return def;
+}
+
+/** MachineService handlers forwarding every RPC. */
+export function machineProxy(ctx: ProxyContext): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+  const implementation: UntypedServiceImplementation = {};
+  for (const m of MachineService.methods) {
+    const path = methodPath(MachineService, m.name);
+    implementation[m.localName] = m.methodKind === "server_streaming" ? streamHandler(ctx, path) : unaryHandler(ctx, path);
+  }
+  return { definition: rawDefinition(MachineService), implementation };
+}
+
+/** A unary RPC: admit, forward, filter. */
+function unaryHandler(ctx: ProxyContext, path: string) {
+  return (call: UnaryCall, callback: sendUnaryData<Buffer>) => {
+    const signal = cancelSignal(call);
+    answerUnary(ctx, path, call, signal).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toStatus(err)),
+    );
+  };
+}
+
+/** The answer to a unary call, from machined or from every named node. */
+async function answerUnary(ctx: ProxyContext, path: string, call: UnaryCall, signal: AbortSignal): Promise<Buffer> {
+  const caller = admit(ctx.mode, call, path);
+  const nodes = fanOutNodes(ctx, call, caller);
+  const o = forwardOptions(call, caller, signal, nodes !== undefined);
+  const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.unary(path, call.request, o);
+  return filterFor(caller, path)(res);
+}
+
+/** A server-streaming RPC: admit, forward, filter each message. */
+function streamHandler(ctx: ProxyContext, path: string) {
+  return (call: StreamCall) => {
+    const signal = cancelSignal(call);
+    void pump(call, signal, () => answerStream(ctx, path, call, signal));
+  };
+}
+
+/** The messages of a streaming call, from machined or interleaved from every named node. */
+async function* answerStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal): AsyncIterable<Buffer> {
+  const caller = admit(ctx.mode, call, path);
+  const nodes = fanOutNodes(ctx, call, caller);
+  const o = forwardOptions(call, caller, signal, nodes !== undefined);
+  const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.stream(path, call.request, o);
+  const filter = filterFor(caller, path);
+  for await (const m of source) yield filter(m);
+}
+
+/** The nodes to fan out to, or undefined to answer here (maintenance, an impersonated call, no `nodes`). */
+function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Caller | undefined): string[] | undefined {
+  if (ctx.mode === "maintenance" || !caller || caller.impersonated) return undefined;
+  const nodes = nodesOf(call.metadata);
+  return nodes.length > 0 ? nodes : undefined;
+}
+
+/** The caller's deadline and cancel; toward other apids, the role acted for. */
+function forwardOptions(call: UnaryCall | StreamCall, caller: Caller | undefined, signal: AbortSignal, remote: boolean): ForwardOptions {
+  const metadata: Record<string, string> = remote && caller ? { [roleHeader]: caller.role } : {};
+  return { deadline: call.getDeadline(), signal, metadata };
+}
+
+/** The response filter for a caller: none for admins (and maintenance), else the RPC's redaction. */
+function filterFor(caller: Caller | undefined, path: string): (b: Buffer) => Buffer {
+  if (!caller || caller.role === "os:admin") return (b) => b;
+  return redactions.get(path) ?? ((b) => b);
+}

@@ -1,0 +1,39 @@
+// What callers below os:admin must not see: the secrets in the machine
+// config. apid decodes only these answers, redacts them, and fails closed
+// (no config at all) when an answer cannot be redacted.
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { parse, stringify } from "yaml";
+import type { MachineConfig } from "../config/schema.js";
+import { redactConfig } from "../config/secrets.js";
+import { GetConfigurationResponseSchema, MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
+import { methodPath } from "./authorization.js";
+
+/** Rewrites a raw response for a caller who may not see secrets. */
+export type ResponseFilter = (response: Buffer) => Buffer;
+
+/** Filters per RPC, applied to every answer below os:admin (fanned-out ones included). */
+export const redactions: ReadonlyMap<string, ResponseFilter> = new Map([[methodPath(MachineService, "GetConfiguration"), redactConfigurationResponse]]);
+
+/** A GetConfigurationResponse with every secret of every node's config replaced. */
+export function redactConfigurationResponse(response: Buffer): Buffer {
+  const res = fromBinary(GetConfigurationResponseSchema, response);
+  for (const m of res.messages) {
+    if (m.data.length === 0) continue;
+    const redacted = redactYaml(m.data);
+    m.data = "value" in redacted ? redacted.value : new Uint8Array();
+    if ("error" in redacted && m.metadata) m.metadata.error ||= redacted.error;
+  }
+  return Buffer.from(toBinary(GetConfigurationResponseSchema, res));
+}
+
+/** A machine config (YAML bytes) with its secrets replaced, or why it could not be read. */
+export function redactYaml(data: Uint8Array): { value: Uint8Array } | { error: string } {
+  let doc: unknown;
+  try {
+    doc = parse(Buffer.from(data).toString("utf8"));
+  } catch (err) {
+    return { error: `the machine config could not be redacted: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  if (typeof doc !== "object" || doc === null) return { error: "the machine config could not be redacted: not a YAML mapping" };
+  return { value: new TextEncoder().encode(stringify(redactConfig(doc as MachineConfig), { lineWidth: 0 })) };
+}

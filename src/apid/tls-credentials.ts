@@ -1,0 +1,60 @@
+// apid's TLS: 1.3 only, the machine's server certificate, and (outside
+// maintenance mode) client certificates required and verified against the
+// machine CA. grpc-js's createSsl cannot pin the protocol version, so this
+// passes Node's own TLS server options through grpc-js's credentials base.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { SecureServerOptions } from "node:http2";
+import type { SecureContextOptions } from "node:tls";
+import { ServerCredentials } from "@grpc/grpc-js";
+
+/** PEM material apid serves with; `ca` verifies clients (absent in maintenance mode). */
+export interface ServerTls {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+}
+
+/** The files machined writes into apid's TLS directory (src/machined/apid-tls.ts). */
+export const tlsFiles = {
+  ca: "ca.crt",
+  cert: "server.crt",
+  key: "server.key",
+  clientCert: "client.crt",
+  clientKey: "client.key",
+} as const;
+
+/** grpc-js server credentials whose TLS options are Node's, verbatim. */
+class NodeTlsServerCredentials extends ServerCredentials {
+  override _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/** TLS 1.3 server credentials; with `tls.ca`, a verified client certificate is required. */
+export function serverCredentials(tls: ServerTls): ServerCredentials {
+  const verify = tls.ca !== undefined;
+  const server: SecureServerOptions = { minVersion: "TLSv1.3", requestCert: verify, rejectUnauthorized: verify };
+  const context: SecureContextOptions = { cert: tls.cert, key: tls.key, ...(verify ? { ca: tls.ca } : {}) };
+  return new NodeTlsServerCredentials(server, context);
+}
+
+/** Reads the server's TLS files from `dir`; the CA only when clients are verified. */
+export async function readServerTls(dir: string, verifyClients: boolean): Promise<ServerTls> {
+  const read = (name: string) => readFile(join(dir, name)).catch((err: unknown) => Promise.reject(new Error(`reading ${join(dir, name)}`, { cause: err })));
+  const [cert, key] = await Promise.all([read(tlsFiles.cert), read(tlsFiles.key)]);
+  return verifyClients ? { cert, key, ca: await read(tlsFiles.ca) } : { cert, key };
+}
+
+/** apid's identity toward other apids: an os:impersonator certificate and the CA that verifies them. */
+export type ClientTls = Required<ServerTls>;
+
+/** Reads apid's client identity, if machined issued one. */
+export async function readClientTls(dir: string): Promise<ClientTls | undefined> {
+  try {
+    const [cert, key, ca] = await Promise.all([tlsFiles.clientCert, tlsFiles.clientKey, tlsFiles.ca].map((f) => readFile(join(dir, f))));
+    return { cert: cert!, key: key!, ca: ca! };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,107 @@
+// apid's TLS files, written by machined before each start of apid: in normal
+// operation a server certificate and an os:impersonator client certificate
+// issued from the config's machine CA, with the CA to verify clients; in
+// maintenance mode (no config yet) a fresh self-signed server certificate,
+// whose fingerprint the operator can pin. Keys are 0600, everything is owned
+// by apid's user, in a directory only that user can enter.
+import { chown, mkdir, open, rm } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { tlsFiles } from "../apid/tls-credentials.js";
+import type { MachineConfig } from "../config/schema.js";
+import { type CertAndKey, issueClientCert, issueServerCert, selfSigned } from "../pki/certs.js";
+import { fingerprint } from "../pki/fingerprint.js";
+import { decodeBase64Pem } from "../pki/pem.js";
+
+/** The role of apid's own client certificate: it calls other apids for its callers. */
+export const impersonatorRole = "os:impersonator";
+
+export interface ApidTlsOptions {
+  /** The directory apid reads (its --tls-dir); recreated empty. */
+  dir: string;
+  /** The machine config; undefined in maintenance mode. */
+  config: MachineConfig | undefined;
+  hostname: string;
+  /** The machine's addresses (default: every local interface's). */
+  addresses?: string[];
+  /** Owner of the directory and files (apid's user); omitted when not root (tests). */
+  owner?: { uid: number; gid: number };
+}
+
+/** What was written: in maintenance mode, the self-signed certificate's SHA-256 fingerprint. */
+export type ApidTls = { mode: "mtls" } | { mode: "maintenance"; fingerprint: string };
+
+/** Writes apid's TLS files for the config, or self-signed ones in maintenance mode. */
+export async function writeApidTls(o: ApidTlsOptions): Promise<ApidTls> {
+  await freshDir(o.dir);
+  const written = await writeFiles(o, apidSans(o.config, o.hostname, o.addresses ?? localAddresses()));
+  // Handed over only once complete: until then apid's user cannot enter the directory.
+  if (o.owner) await chown(o.dir, o.owner.uid, o.owner.gid);
+  return written;
+}
+
+/** The files for the mode: self-signed server certificate, or server and client certificates from the machine CA. */
+async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
+  if (!o.config) {
+    const cert = await selfSigned({ commonName: o.hostname, sans });
+    await writeServer(o, cert);
+    return { mode: "maintenance", fingerprint: fingerprint(cert.crt) };
+  }
+  const ca = machineCa(o.config);
+  await writeServer(o, await issueServerCert(ca, { commonName: o.hostname, sans }));
+  const client = await issueClientCert(ca, { roles: [impersonatorRole], commonName: `apid@${o.hostname}` });
+  await put(o, tlsFiles.ca, ca.crt, 0o644);
+  await put(o, tlsFiles.clientCert, client.crt, 0o644);
+  await put(o, tlsFiles.clientKey, client.key, 0o600);
+  return { mode: "mtls" };
+}
+
+/** Names and addresses in apid's certificate: machine.certSANs, the hostname, the machine's addresses, loopback. */
+export function apidSans(config: MachineConfig | undefined, hostname: string, addresses: string[]): string[] {
+  const all = [...(config?.machine.certSANs ?? []), hostname, ...addresses, "127.0.0.1", "::1", "localhost"];
+  return [...new Set(all.filter((s) => s !== ""))];
+}
+
+/** Every address of every local interface, without IPv6 zone suffixes. */
+export function localAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, "")));
+}
+
+/** The machine CA (PEM) from the config; both certificate and key are needed to issue apid's certificates. */
+function machineCa(config: MachineConfig): CertAndKey {
+  const ca = config.machine.ca;
+  if (!ca?.key) throw new Error("apid needs machine.ca with its key to issue the machine API certificate; the config has none");
+  try {
+    return { crt: decodeBase64Pem(ca.crt), key: decodeBase64Pem(ca.key) };
+  } catch (err) {
+    throw new Error("reading machine.ca", { cause: err });
+  }
+}
+
+/** Removes `dir` (links are removed, never followed) and creates it again, empty and 0700. */
+async function freshDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+}
+
+/** The server certificate and its key. */
+async function writeServer(o: ApidTlsOptions, cert: CertAndKey): Promise<void> {
+  await put(o, tlsFiles.cert, cert.crt, 0o644);
+  await put(o, tlsFiles.key, cert.key, 0o600);
+}
+
+/** Creates one file (never replacing one) with `mode`, owned by apid's user. */
+async function put(o: ApidTlsOptions, name: string, data: string, mode: number): Promise<void> {
+  const path = join(o.dir, name);
+  try {
+    const fh = await open(path, "wx", mode);
+    try {
+      if (o.owner) await fh.chown(o.owner.uid, o.owner.gid);
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    throw new Error(`writing ${path}`, { cause: err });
+  }
+}

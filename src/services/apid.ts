@@ -1,0 +1,140 @@
+// apid: the machine API on the network (src/apid/). It runs as user apid
+// (uid/gid 50, see rootfs/files/etc/passwd) and so with no capabilities;
+// before each start machined writes its TLS files, and in maintenance mode
+// (no config) starts it with --maintenance.
+import { existsSync } from "node:fs";
+import { createConnection } from "node:net";
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
+import { apidPort } from "../apid/fan-out.js";
+import type { MachineConfig } from "../config/schema.js";
+import { kilnLibDir } from "../image/layout.js";
+import { writeApidTls } from "../machined/apid-tls.js";
+import type { EventBus } from "../machined/events.js";
+import type { HealthCheck, MachineContext, ServiceDefinition } from "../machined/service.js";
+import { processRunner } from "../machined/supervisor/process-runner.js";
+import type { Supervisor } from "../machined/supervisor/supervisor.js";
+
+/** apid's user and group (rootfs/files/etc/passwd, /etc/group). */
+export const apidUser = { uid: 50, gid: 50 } as const;
+
+/** apid's directory under /run: its TLS files and machined's socket for it. */
+export function apidPaths(m: Pick<MachineContext, "paths">) {
+  const dir = m.paths.run("apid");
+  return { dir, tls: join(dir, "tls"), machinedSocket: join(dir, "machined.sock") };
+}
+
+export interface ApidServiceOptions {
+  /** Maintenance mode: the self-signed certificate's SHA-256 fingerprint, for the console. */
+  onMaintenance(fingerprint: string): void;
+  /** How to run apid; default: this node with apid's bundle (tests give a freshly built one). */
+  command?: string[];
+  /** Default 50000. */
+  port?: number;
+}
+
+/** Why apid does not run on a configured machine without a machine CA key. */
+export const noCaReason = "the config has no machine.ca key: apid needs it to issue its certificate (kilnctl gen config writes one); only the local socket answers";
+
+/** The apid service; `onMaintenance` tells machined what operators must see. */
+export function apidService(o: ApidServiceOptions): ServiceDefinition {
+  const port = o.port ?? apidPort;
+  return {
+    id: "apid",
+    dependsOn: [],
+    skip: (m) => (m.config && !m.config.machine.ca?.key ? noCaReason : undefined),
+    prepare: async (m) => {
+      const tls = await writeApidTls({ dir: apidPaths(m).tls, config: m.config, hostname: hostname(), owner: apidOwner() });
+      if (tls.mode === "maintenance") o.onMaintenance(tls.fingerprint);
+    },
+    run: (m) => {
+      const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port)];
+      return processRunner(argv, { ...apidOwner(), oomScoreAdj: -998, cgroup: "/system/apid" }, m);
+    },
+    restart: "forever",
+    health: { check: listening(port), initialDelayMs: 200, intervalMs: 5000 },
+    stopGraceMs: 5000,
+  };
+}
+
+/** apid's arguments: its files, its port, and --maintenance while there is no config. */
+function apidArgs(m: MachineContext, port: number): string[] {
+  const p = apidPaths(m);
+  return ["--tls-dir", p.tls, "--machined-socket", p.machinedSocket, "--port", String(port), ...(m.config ? [] : ["--maintenance"])];
+}
+
+/** apid's user when machined can switch to it (root); none otherwise (tests, development). */
+export function apidOwner(): typeof apidUser | undefined {
+  return process.getuid?.() === 0 ? apidUser : undefined;
+}
+
+/** apid's bundle: next to machined's (both in /usr/lib/kiln in the image), else the image's path. */
+function apidScript(): string {
+  const sibling = join(dirname(fileURLToPath(import.meta.url)), "apid.cjs");
+  return existsSync(sibling) ? sibling : join(kilnLibDir, "apid.cjs");
+}
+
+/** Healthy when something accepts TCP connections on the loopback port. */
+function listening(port: number): HealthCheck {
+  return (_m, signal) =>
+    new Promise((ok, fail) => {
+      const sock = createConnection({ host: "127.0.0.1", port });
+      const abort = () => sock.destroy(new Error(`connecting to 127.0.0.1:${port}: aborted`));
+      signal.addEventListener("abort", abort, { once: true });
+      sock.once("connect", () => {
+        sock.destroy();
+        ok();
+      });
+      sock.once("error", (err) => fail(new Error(`connecting to 127.0.0.1:${port}`, { cause: err })));
+      sock.once("close", () => signal.removeEventListener("abort", abort));
+    });
+}
+
+/** What machined does about apid besides supervising it. */
+export interface ApidControl {
+  definition: ServiceDefinition;
+  /** After a config was applied live: restart apid if it serves maintenance mode or its certificate must change. */
+  afterApply(prev: MachineConfig | undefined, next: MachineConfig): void;
+}
+
+export interface ApidControlDeps {
+  supervisor: Pick<Supervisor, "restart">;
+  /** Options for the service besides onMaintenance (tests). */
+  service?: Omit<ApidServiceOptions, "onMaintenance">;
+  events: EventBus;
+  log(line: string): void;
+  /** Wait before restarting, so the reply to ApplyConfiguration leaves through apid first. Default 250. */
+  restartDelayMs?: number;
+}
+
+/** apid's service, announcing maintenance mode on the console and as an event, restarted when the config requires. */
+export function createApidControl(d: ApidControlDeps): ApidControl {
+  let maintenance = false;
+  const onMaintenance = (fingerprint: string) => {
+    maintenance = true;
+    const message = `maintenance mode: apid certificate fingerprint ${fingerprint}`;
+    d.log(message);
+    d.events.publish({ t: "machine", stage: "maintenance", message });
+  };
+  const restartSoon = (why: string) =>
+    setTimeout(() => {
+      d.log(`restarting apid: ${why}`);
+      d.supervisor.restart("apid").catch((err: Error) => d.log(`restarting apid: ${err.message}`));
+    }, d.restartDelayMs ?? 250);
+  return {
+    definition: apidService({ ...d.service, onMaintenance }),
+    afterApply: (prev, next) => {
+      if (maintenance) restartSoon("configured; leaving maintenance mode for mTLS");
+      else if (prev && certificateInputsChanged(prev, next)) restartSoon("its certificate's names or CA changed");
+      maintenance = false;
+    },
+  };
+}
+
+/** Whether what apid's certificate is made from (CA, SANs, hostname, addresses) changed. */
+export function certificateInputsChanged(prev: MachineConfig, next: MachineConfig): boolean {
+  const inputs = (c: MachineConfig) => [c.machine.ca, c.machine.certSANs, c.machine.hostname, c.machine.network];
+  return !isDeepStrictEqual(inputs(prev), inputs(next));
+}

@@ -1,0 +1,77 @@
+// What machined does about apid besides supervising it: the console line and
+// event in maintenance mode, and when a config means apid must restart.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { createEventBus } from "../../src/machined/event-bus.js";
+import type { EventPayload } from "../../src/machined/events.js";
+import { fingerprint } from "../../src/pki/fingerprint.js";
+import { apidPaths, certificateInputsChanged, createApidControl } from "../../src/services/apid.js";
+import { configOf, testCa, worker } from "../config/fixtures.js";
+import { testContext, waitFor } from "../machined/helpers.js";
+
+/** A control over a supervisor that records restarts, and a machine context in a temp dir. */
+function harness(t: { teardown(fn: () => unknown): void }) {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-apid-control-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const restarts: string[] = [];
+  const logged: string[] = [];
+  const events = createEventBus({ capacity: 100 });
+  const supervisor = {
+    restart: async (id: string) => {
+      restarts.push(id);
+      return `service ${id}: restarted`;
+    },
+  };
+  const control = createApidControl({ supervisor, events, log: (l) => void logged.push(l), restartDelayMs: 1 });
+  return { control, restarts, logged, events, ctx: testContext(dir) };
+}
+
+/** Every event payload so far. */
+async function payloads(h: ReturnType<typeof harness>): Promise<EventPayload[]> {
+  const out: EventPayload[] = [];
+  for await (const e of h.events.watch({ tail: -1, sinceId: 0, follow: false })) out.push(e.payload);
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const base = configOf(worker({ hostname: "a", ca: testCa }));
+
+t.test("prepared without a config: announces maintenance mode with the fingerprint on the console and as an event", async (t) => {
+  const h = harness(t);
+  await h.control.definition.prepare!(h.ctx);
+  const fp = fingerprint(readFileSync(join(apidPaths(h.ctx).tls, "server.crt"), "utf8"));
+  const line = `maintenance mode: apid certificate fingerprint ${fp}`;
+  t.same(h.logged, [line]);
+  t.same(await payloads(h), [{ t: "machine", stage: "maintenance", message: line }]);
+});
+
+t.test("the first config after maintenance mode restarts apid, once", async (t) => {
+  const h = harness(t);
+  await h.control.definition.prepare!(h.ctx);
+  h.control.afterApply(undefined, base);
+  await waitFor("the restart", () => h.restarts.length === 1);
+  h.control.afterApply(base, base);
+  await sleep(20);
+  t.same(h.restarts, ["apid"], "not again for an unchanged config");
+  t.match(h.logged.at(-1), /restarting apid: configured; leaving maintenance mode for mTLS/);
+});
+
+t.test("a config loaded at boot, before apid ever ran, restarts nothing", async (t) => {
+  const h = harness(t);
+  h.control.afterApply(undefined, base);
+  await sleep(20);
+  t.same(h.restarts, []);
+});
+
+t.test("restarts when what the certificate is made from changes, not for other changes", async (t) => {
+  t.ok(certificateInputsChanged(base, configOf(worker({ hostname: "b", ca: testCa }))), "hostname");
+  t.ok(certificateInputsChanged(base, configOf(worker({ hostname: "a", ca: testCa, certSANs: ["x.example"] }))), "certSANs");
+  t.ok(certificateInputsChanged(base, configOf(worker({ hostname: "a" }))), "CA");
+  t.notOk(certificateInputsChanged(base, configOf(worker({ hostname: "a", ca: testCa, env: { A: "1" } }))), "env");
+  const h = harness(t);
+  h.control.afterApply(base, configOf(worker({ hostname: "b", ca: testCa })));
+  await waitFor("the restart", () => h.restarts.length === 1);
+  t.match(h.logged, [/restarting apid: its certificate's names or CA changed/]);
+});

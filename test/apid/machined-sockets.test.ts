@@ -1,0 +1,31 @@
+// machined's API on several sockets: the main one root's, apid's one owned by
+// apid's user; both 0600.
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { credentials } from "@grpc/grpc-js";
+import t from "tap";
+import { MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
+import { createClient } from "../../src/grpc/client.js";
+import { startMachineApi } from "../../src/machined/api/server.js";
+import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
+
+t.test("serves the same API on each socket, 0600, the second handed to its owner", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-sockets-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const main = join(dir, "machined", "machined.sock");
+  const forApid = join(dir, "apid", "machined.sock");
+  const owner = { uid: process.getuid!(), gid: process.getgid!() };
+  const api = await startMachineApi(createFakeMachine(), [{ path: main }, { path: forApid, owner }], { node: () => "n" });
+  for (const p of [main, forApid]) {
+    t.equal((statSync(p).mode & 0o777).toString(8), "600", `${p} is 0600`);
+    t.equal((statSync(join(p, "..")).mode & 0o777).toString(8), "700", "in a 0700 directory");
+    const client = createClient(MachineService, `unix://${p}`, credentials.createInsecure());
+    t.equal((await client.version({})).messages[0]?.tag, "0.1.0");
+    client.close();
+  }
+  t.same([statSync(forApid).uid, statSync(join(forApid, "..")).uid], [owner.uid, owner.uid]);
+  await api.close();
+  t.throws(() => statSync(forApid), { code: "ENOENT" }, "both sockets removed on close");
+  t.throws(() => statSync(main), { code: "ENOENT" });
+});
