@@ -28,7 +28,7 @@ const ETC_OVERLAY = "/system/overlays/etc";
 const mount = (source: string, target: string, fstype: string | null, flags: number, data?: string, on: OnError = "fatal"): MountStep =>
   ({ t: "mount", source, target, fstype, flags, on, ...(data === undefined ? {} : { data }) });
 const mkdir = (path: string, mode: number, on: OnError = "fatal"): MountStep => ({ t: "mkdir", path, mode, on });
-const chr = (path: string, major: number, minor: number): MountStep => ({ t: "mknod", path, mode: 0o666, major, minor, on: "fatal" });
+const chr = (path: string, major: number, minor: number, mode = 0o666, on: OnError = "fatal"): MountStep => ({ t: "mknod", path, mode, major, minor, on });
 const link = (target: string, path: string, on: OnError = "fatal"): MountStep => ({ t: "symlink", target, path, on });
 const detach = (target: string, on: OnError = "fatal"): MountStep => ({ t: "umount", target, flags: MNT.DETACH, on });
 
@@ -67,6 +67,10 @@ function devTable(platform: PlatformName): MountStep[] {
           chr("/dev/random", 1, 8),
           chr("/dev/urandom", 1, 9),
           chr("/dev/tty", 5, 0),
+          // The host's kernel log, for the Dmesg API. Reading /dev/kmsg consumes nothing
+          // (each open has its own cursor); read-only, and optional: without it Dmesg
+          // answers FAILED_PRECONDITION.
+          chr("/dev/kmsg", 1, 11, 0o444, "log"),
         ]
       : [mount("devtmpfs", "/dev", "devtmpfs", MS.NOSUID | MS.NOEXEC, "mode=0755")]),
     link("/proc/self/fd", "/dev/fd"),

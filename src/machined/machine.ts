@@ -1,6 +1,13 @@
 // What the machine API asks of machined. The gRPC server (src/machined/api/)
 // maps protobuf to these calls; machined's main wires the real parts in.
 import type { EventQuery, MachineEvent } from "./events.js";
+import type { ContainerEntry } from "./inspect/containers.js";
+import type { DmesgQuery } from "./inspect/dmesg.js";
+import type { FileEntry, ListQuery, ReadQuery } from "./inspect/files.js";
+import type { KernelRecord } from "./inspect/kmsg.js";
+import type { MemoryInfo } from "./inspect/meminfo.js";
+import type { MountEntry } from "./inspect/mounts.js";
+import type { ProcessEntry } from "./inspect/processes.js";
 import type { PlatformName, ServiceStatus } from "./service.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";
@@ -39,6 +46,27 @@ export interface LogQuery {
   signal?: AbortSignal;
 }
 
+export interface TimeInfo {
+  /** machine.time.servers from the config ([] without one). */
+  servers: string[];
+  now: Date;
+}
+
+export interface ClientConfigRequest {
+  roles: string[];
+  /** Lifetime of the certificate; 0: the PKI default. */
+  ttlMs: number;
+}
+
+export interface ClientConfiguration {
+  /** PEM: the machine CA certificate, the client certificate and its key. */
+  ca: string;
+  crt: string;
+  key: string;
+  /** A complete kilnconfig (YAML) with one context for this machine. */
+  kilnconfig: string;
+}
+
 /**
  * machined as the API sees it. Methods throw ApiError (src/grpc/errors.ts)
  * with the status the client should get: NOT_FOUND for an unknown service,
@@ -59,4 +87,21 @@ export interface Machine {
   applyConfiguration(req: ApplyRequest): Promise<ApplyResult>;
   /** The current config as YAML; undefined in maintenance mode. */
   configuration(): string | undefined;
+
+  /** Kernel log records in batches: the buffer's tail, then (follow) new ones until the signal aborts. */
+  dmesg(query: DmesgQuery): AsyncIterable<KernelRecord[]>;
+  memory(): Promise<MemoryInfo>;
+  processes(): Promise<ProcessEntry[]>;
+  mounts(): Promise<MountEntry[]>;
+  /** The kernel's hostname now. */
+  hostname(): string;
+  time(): TimeInfo;
+  /** Entries under a directory; PERMISSION_DENIED under STATE or apid's TLS directory, NOT_FOUND when missing. */
+  list(query: ListQuery): AsyncIterable<FileEntry>;
+  /** A regular file's bytes in chunks; refused as list is. */
+  read(query: ReadQuery): AsyncIterable<Uint8Array>;
+  /** Containers of one containerd namespace, or of all (""); UNAVAILABLE when containerd is not running. */
+  containers(namespace: string): Promise<ContainerEntry[]>;
+  /** A client certificate for `roles` signed by the machine CA; FAILED_PRECONDITION without config or CA key. */
+  generateClientConfiguration(req: ClientConfigRequest): Promise<ClientConfiguration>;
 }

@@ -3,6 +3,7 @@
 import { mountAll, mountTable } from "../init/mounts.js";
 import { startReaper, becomeSubreaper } from "../init/reaper.js";
 import { disableCtrlAltDel, installSignalHandlers } from "../init/signals.js";
+import { apidOwner, apidPaths } from "../services/apid.js";
 import { startMachineApi } from "./api/server.js";
 import { createLibcSys } from "../sys/libc.js";
 import { createConfigStore } from "./config-store.js";
@@ -63,10 +64,13 @@ async function main(): Promise<void> {
     powerDown: (action, force) =>
       powerDown({ sys, events, log, stopServices: () => supervisor.stopAll(), closeApi: async () => api?.close(), stopReaper: () => reaper.stop() }, action, force),
     log,
+    apid: true,
   });
   halt = (action) => void runtime.halt(action, false).catch((err: Error) => log(`${action}: ${err.message}`));
-  api = await startMachineApi(runtime, paths.apiSocket);
-  log(`machine API on ${paths.apiSocket}`);
+  // A second socket for apid alone (its user owns it): apid forwards what it admits.
+  const apidSocket = { path: apidPaths(ctx).machinedSocket, owner: apidOwner() };
+  api = await startMachineApi(runtime, [{ path: paths.apiSocket }, apidSocket]);
+  log(`machine API on ${paths.apiSocket} and, for apid, ${apidSocket.path}`);
   await runtime.boot();
 }
 

@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from "node:util";
 import { stringifyConfig } from "../config/stringify.js";
 import { ApiError, Code } from "../grpc/errors.js";
 import { containerd } from "../services/containerd.js";
+import { createApidControl } from "../services/apid.js";
 import { extensionService } from "../services/extension.js";
 import { kubelet } from "../services/kubelet.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
@@ -14,6 +15,8 @@ import { applyHostname, hostnameFor } from "./apply/hostname.js";
 import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
 import type { EventBus } from "./events.js";
+import { generateClientConfiguration } from "./inspect/client-config.js";
+import { createInspector } from "./inspect/inspector.js";
 import type { Machine, RebootMode } from "./machine.js";
 import type { PowerAction } from "./power.js";
 import { phase, type Sequencer, task } from "./sequencer.js";
@@ -32,6 +35,8 @@ export interface RuntimeDeps {
   /** Takes the machine down (stop services, unmount, reboot(2)). */
   powerDown(action: PowerAction, force: boolean): Promise<void>;
   log(line: string): void;
+  /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
+  apid?: boolean;
 }
 
 export interface Runtime extends Machine {
@@ -43,6 +48,8 @@ export interface Runtime extends Machine {
 
 export function createRuntime(d: RuntimeDeps): Runtime {
   let current: Current | undefined;
+  const apid = d.apid ? createApidControl(d) : undefined;
+  if (apid) d.supervisor.register(apid.definition);
   const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
     d.events.publish({ t: "config", source, accepted, errors, warnings, message });
   const halt = (action: PowerAction, force: boolean) =>
@@ -58,6 +65,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     d.ctx.config = next.config;
     d.ctx.env = next.config.machine.env ?? {};
     await reconcileServices(d, next, prev);
+    apid?.afterApply(prev?.config, next.config);
     return warnings;
   };
   const applier = createApplier({
@@ -69,7 +77,11 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   });
 
   return {
-    boot: () => d.sequencer.run("boot", [phase("config", task("loadConfig", () => bootConfig(d, applyLive, configEvent)))]),
+    boot: () =>
+      d.sequencer.run("boot", [
+        phase("config", task("loadConfig", () => bootConfig(d, applyLive, configEvent))),
+        ...(apid ? [phase("networkApi", task("startApid", async () => void (await d.supervisor.start("apid"))))] : []),
+      ]),
     halt,
     version: () => version(d.ctx.platform, release(), current === undefined),
     services: () => d.supervisor.status(),
@@ -82,6 +94,8 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     shutdown: async (force) => void haltSoon("poweroff", force),
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? stringifyConfig(current.config) : undefined),
+    ...createInspector({ paths: d.ctx.paths, config: () => current?.config }),
+    generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
   };
 }
 

@@ -82,6 +82,7 @@ t.test("mounts the sandbox table in order, with device nodes and the platform vo
     "mknod /dev/random 20666 108",
     "mknod /dev/urandom 20666 109",
     "mknod /dev/tty 20666 500",
+    "mknod /dev/kmsg 20444 10b",
     ...devCommon,
     ...afterDev,
     "mount /mnt/state /system/state - bind,rec",
@@ -164,7 +165,7 @@ t.test("really mounts the sandbox table on a read-only root, and unmountAll take
     "/var": "tmpfs",
   });
   t.ok(report.mounts["/system/state"], "the volume's state is mounted");
-  t.same(report.dev, { null: "c 666 1:3", zero: "c 666 1:5", full: "c 666 1:7", random: "c 666 1:8", urandom: "c 666 1:9", tty: "c 666 5:0" });
+  t.same(report.dev, { null: "c 666 1:3", zero: "c 666 1:5", full: "c 666 1:7", random: "c 666 1:8", urandom: "c 666 1:9", tty: "c 666 5:0", kmsg: "c 444 1:11" });
   t.same(report.links, [true, true, true, true, true], "fd, stdin, stdout, stderr, ptmx");
   t.equal(report.ptmx, true, "/dev/ptmx opens a pty of our devpts instance");
   t.same(report.etcUpper, ["kiln-probe"], "writes to /etc land in the tmpfs upper");

@@ -6,6 +6,7 @@ import { ApiError, Code } from "../../grpc/errors.js";
 import type { ServiceImpl } from "../../grpc/server.js";
 import type { Machine } from "../machine.js";
 import { toEventsResponse } from "./event-mapping.js";
+import { createInspectHandlers } from "./inspect-handlers.js";
 import {
   configText,
   eventId,
@@ -41,6 +42,7 @@ export function createMachineHandlers(machine: Machine, node: () => string): Mac
     },
     applyConfiguration: async (req) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req)) }] }),
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
+    ...createInspectHandlers(machine, node),
   };
 }
 

@@ -1,10 +1,11 @@
-// The machine API on machined's local unix socket: a grpc-js server whose
-// socket only root can reach (mode 0600 in a 0700 directory we create).
-import { chmod, lstat, mkdir, unlink } from "node:fs/promises";
+// The machine API on machined's local unix sockets: a grpc-js server whose
+// main socket only root can reach (mode 0600 in a 0700 directory we create),
+// and a second one only apid's user can reach (apid forwards to it).
+import { chmod, chown, lstat, mkdir, unlink } from "node:fs/promises";
 import { connect } from "node:net";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { grpcImplementation } from "../../grpc/server.js";
 import type { Machine } from "../machine.js";
@@ -15,6 +16,14 @@ export interface MachineApiOptions {
   node?: () => string;
   /** How long close() lets calls finish before cancelling them. Default 2000. */
   closeGraceMs?: number;
+  /** grpc-js server interceptors (tests observe which calls arrive). */
+  interceptors?: ServerInterceptor[];
+}
+
+/** A socket to serve on; with `owner`, the socket and its directory belong to that user (apid's socket). */
+export interface ApiSocket {
+  path: string;
+  owner?: { uid: number; gid: number };
 }
 
 export interface MachineApi {
@@ -22,20 +31,28 @@ export interface MachineApi {
   close(): Promise<void>;
 }
 
-/** Serves MachineService for `machine` on `unix://socketPath`. */
-export async function startMachineApi(machine: Machine, socketPath: string, opts: MachineApiOptions = {}): Promise<MachineApi> {
-  await prepareSocketPath(socketPath);
-  const server = new Server();
+/** Serves MachineService for `machine` on each socket (mode 0600; root's unless it names an owner). */
+export async function startMachineApi(machine: Machine, sockets: string | ApiSocket[], opts: MachineApiOptions = {}): Promise<MachineApi> {
+  const list = typeof sockets === "string" ? [{ path: sockets }] : sockets;
+  const server = new Server({ interceptors: opts.interceptors ?? [] });
   const { definition, implementation } = grpcImplementation(MachineService, createMachineHandlers(machine, opts.node ?? hostname));
   server.addService(definition, implementation);
-  await bind(server, `unix://${socketPath}`);
-  await chmod(socketPath, 0o600);
-  return { close: () => stop(server, socketPath, opts.closeGraceMs ?? 2000) };
+  for (const s of list) await listen(server, s);
+  return { close: () => stop(server, list.map((s) => s.path), opts.closeGraceMs ?? 2000) };
 }
 
-/** Creates the socket's directory (0700) and removes a stale socket left by a previous run. */
-async function prepareSocketPath(socketPath: string): Promise<void> {
+/** Binds one socket: 0600, then handed to its owner. */
+async function listen(server: Server, s: ApiSocket): Promise<void> {
+  await prepareSocketPath(s.path, s.owner);
+  await bind(server, `unix://${s.path}`);
+  await chmod(s.path, 0o600);
+  if (s.owner) await chown(s.path, s.owner.uid, s.owner.gid);
+}
+
+/** Creates the socket's directory (0700, the owner's) and removes a stale socket left by a previous run. */
+async function prepareSocketPath(socketPath: string, owner?: ApiSocket["owner"]): Promise<void> {
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  if (owner) await chown(dirname(socketPath), owner.uid, owner.gid);
   const st = await lstat(socketPath).catch(() => undefined);
   if (!st) return;
   if (!st.isSocket()) throw new Error(`machine API socket ${socketPath}: exists and is not a socket`);
@@ -64,8 +81,8 @@ function bind(server: Server, address: string): Promise<void> {
   });
 }
 
-/** Graceful shutdown, forced after `graceMs`; then the socket file goes. */
-async function stop(server: Server, socketPath: string, graceMs: number): Promise<void> {
+/** Graceful shutdown, forced after `graceMs`; then the socket files go. */
+async function stop(server: Server, socketPaths: string[], graceMs: number): Promise<void> {
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => server.forceShutdown(), graceMs);
     server.tryShutdown(() => {
@@ -73,5 +90,5 @@ async function stop(server: Server, socketPath: string, graceMs: number): Promis
       resolve();
     });
   });
-  await unlink(socketPath).catch(() => undefined);
+  for (const p of socketPaths) await unlink(p).catch(() => undefined);
 }

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kiln/machine/v1/machine.proto.
  */
 export const file_kiln_machine_v1_machine: GenFile = /*@__PURE__*/
-  fileDesc("Ch1raWxuL21hY2hpbmUvdjEvbWFjaGluZS5wcm90bxIPa2lsbi5tYWNoaW5lLnYxIicKCE1ldGFkYXRhEgwKBG5vZGUYASABKAkSDQoFZXJyb3IYAiABKAkiEAoOVmVyc2lvblJlcXVlc3QiPQoPVmVyc2lvblJlc3BvbnNlEioKCG1lc3NhZ2VzGAEgAygLMhgua2lsbi5tYWNoaW5lLnYxLlZlcnNpb24ingEKB1ZlcnNpb24SKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCwoDdGFnGAIgASgJEhQKDG5vZGVfdmVyc2lvbhgDIAEoCRIMCgRhcmNoGAQgASgJEhAKCHBsYXRmb3JtGAUgASgJEg4KBmtlcm5lbBgGIAEoCRITCgttYWludGVuYW5jZRgHIAEoCCJ4Cg1TZXJ2aWNlSGVhbHRoEg8KB3Vua25vd24YASABKAgSDwoHaGVhbHRoeRgCIAEoCBIUCgxsYXN0X21lc3NhZ2UYAyABKAkSLwoLbGFzdF9jaGFuZ2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuYBCgtTZXJ2aWNlSW5mbxIKCgJpZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRIuCgZoZWFsdGgYBCABKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUhlYWx0aBILCgNwaWQYBSABKAUSEAoIcmVzdGFydHMYBiABKA0SEgoKZGVwZW5kc19vbhgHIAMoCRIpCgVzaW5jZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSU2VydmljZUxpc3RSZXF1ZXN0IkUKE1NlcnZpY2VMaXN0UmVzcG9uc2USLgoIbWVzc2FnZXMYASADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3QiagoLU2VydmljZUxpc3QSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESLgoIc2VydmljZXMYAiADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUluZm8iIQoTU2VydmljZVN0YXJ0UmVxdWVzdBIKCgJpZBgBIAEoCSJIChRTZXJ2aWNlU3RhcnRSZXNwb25zZRIwCghtZXNzYWdlcxgBIAMoCzIeLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlQWN0aW9uIiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJHChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjAKCG1lc3NhZ2VzGAEgAygLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VBY3Rpb24iIwoVU2VydmljZVJlc3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIkoKFlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USMAoIbWVzc2FnZXMYASADKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUFjdGlvbiJYCg1TZXJ2aWNlQWN0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgoKAmlkGAIgASgJEg4KBnJlc3VsdBgDIAEoCSI9CgtMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZmb2xsb3cYAiABKAgSEgoKdGFpbF9saW5lcxgDIAEoBSJJCgxMb2dzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEZGF0YRgCIAEoDCJGCg1FdmVudHNSZXF1ZXN0EhMKC3RhaWxfZXZlbnRzGAEgASgFEhAKCHNpbmNlX2lkGAIgASgEEg4KBmZvbGxvdxgDIAEoCCLGAgoORXZlbnRzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCgoCaWQYAiABKAQSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoHc2VydmljZRgKIAEoCzIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlRXZlbnRIABIyCghzZXF1ZW5jZRgLIAEoCzIeLmtpbG4ubWFjaGluZS52MS5TZXF1ZW5jZUV2ZW50SAASLgoGY29uZmlnGAwgASgLMhwua2lsbi5tYWNoaW5lLnYxLkNvbmZpZ0V2ZW50SAASMAoHbWFjaGluZRgNIAEoCzIdLmtpbG4ubWFjaGluZS52MS5NYWNoaW5lRXZlbnRIAEIJCgdwYXlsb2FkIokBCgxTZXJ2aWNlRXZlbnQSCgoCaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXRlEg8KB21lc3NhZ2UYAyABKAkSLgoGaGVhbHRoGAQgASgLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VIZWFsdGgiugEKDVNlcXVlbmNlRXZlbnQSEAoIc2VxdWVuY2UYASABKAkSDAoEdGFzaxgCIAEoCRI1CgZhY3Rpb24YAyABKA4yJS5raWxuLm1hY2hpbmUudjEuU2VxdWVuY2VFdmVudC5BY3Rpb24SDQoFZXJyb3IYBCABKAkiQwoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEhAKDEFDVElPTl9TVEFSVBABEg8KC0FDVElPTl9TVE9QEAIiYgoLQ29uZmlnRXZlbnQSDgoGc291cmNlGAEgASgJEhAKCGFjY2VwdGVkGAIgASgIEg4KBmVycm9ycxgDIAMoCRIQCgh3YXJuaW5ncxgEIAMoCRIPCgdtZXNzYWdlGAUgASgJIt8BCgxNYWNoaW5lRXZlbnQSMgoFc3RhZ2UYASABKA4yIy5raWxuLm1hY2hpbmUudjEuTWFjaGluZUV2ZW50LlN0YWdlEg8KB21lc3NhZ2UYAiABKAkiiQEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEQoNU1RBR0VfQk9PVElORxABEhUKEVNUQUdFX01BSU5URU5BTkNFEAISEQoNU1RBR0VfUlVOTklORxADEhMKD1NUQUdFX1JFQk9PVElORxAEEhcKE1NUQUdFX1NIVVRUSU5HX0RPV04QBSJJCg1SZWJvb3RSZXF1ZXN0EikKBG1vZGUYASABKA4yGy5raWxuLm1hY2hpbmUudjEuUmVib290TW9kZRINCgVmb3JjZRgCIAEoCCI7Cg5SZWJvb3RSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLmtpbG4ubWFjaGluZS52MS5SZWJvb3QiNQoGUmVib290EisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhIiAKD1NodXRkb3duUmVxdWVzdBINCgVmb3JjZRgBIAEoCCI/ChBTaHV0ZG93blJlc3BvbnNlEisKCG1lc3NhZ2VzGAEgAygLMhkua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duIjcKCFNodXRkb3duEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhIpQBChlBcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0EgwKBGRhdGEYASABKAwSKAoEbW9kZRgCIAEoDjIaLmtpbG4ubWFjaGluZS52MS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJTChpBcHBseUNvbmZpZ3VyYXRpb25SZXNwb25zZRI1CghtZXNzYWdlcxgBIAMoCzIjLmtpbG4ubWFjaGluZS52MS5BcHBseUNvbmZpZ3VyYXRpb24iugEKEkFwcGx5Q29uZmlndXJhdGlvbhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIoCgRtb2RlGAIgASgOMhoua2lsbi5tYWNoaW5lLnYxLkFwcGx5TW9kZRIUCgxtb2RlX2RldGFpbHMYAyABKAkSEAoId2FybmluZ3MYBCADKAkSDwoHY2hhbmdlcxgFIAMoCRIUCgxuZWVkc19yZWJvb3QYBiADKAkiGQoXR2V0Q29uZmlndXJhdGlvblJlcXVlc3QiUwoYR2V0Q29uZmlndXJhdGlvblJlc3BvbnNlEjcKCG1lc3NhZ2VzGAEgAygLMiUua2lsbi5tYWNoaW5lLnYxLk1hY2hpbmVDb25maWd1cmF0aW9uIlEKFE1hY2hpbmVDb25maWd1cmF0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwq7QEKDFNlcnZpY2VTdGF0ZRIdChlTRVJWSUNFX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0VSVklDRV9TVEFURV9XQUlUSU5HEAESGwoXU0VSVklDRV9TVEFURV9QUkVQQVJJTkcQAhIZChVTRVJWSUNFX1NUQVRFX1JVTk5JTkcQAxIaChZTRVJWSUNFX1NUQVRFX1NUT1BQSU5HEAQSGgoWU0VSVklDRV9TVEFURV9GSU5JU0hFRBAFEhgKFFNFUlZJQ0VfU1RBVEVfRkFJTEVEEAYSGQoVU0VSVklDRV9TVEFURV9TS0lQUEVEEAcqXgoKUmVib290TW9kZRIbChdSRUJPT1RfTU9ERV9VTlNQRUNJRklFRBAAEhcKE1JFQk9PVF9NT0RFX0RFRkFVTFQQARIaChZSRUJPT1RfTU9ERV9QT1dFUkNZQ0xFEAIqmAEKCUFwcGx5TW9kZRIaChZBUFBMWV9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPQVBQTFlfTU9ERV9BVVRPEAESGAoUQVBQTFlfTU9ERV9OT19SRUJPT1QQAhIVChFBUFBMWV9NT0RFX1JFQk9PVBADEhUKEUFQUExZX01PREVfU1RBR0VEEAQSEgoOQVBQTFlfTU9ERV9UUlkQBTLaBwoOTWFjaGluZVNlcnZpY2USTAoHVmVyc2lvbhIfLmtpbG4ubWFjaGluZS52MS5WZXJzaW9uUmVxdWVzdBogLmtpbG4ubWFjaGluZS52MS5WZXJzaW9uUmVzcG9uc2USWAoLU2VydmljZUxpc3QSIy5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3RSZXF1ZXN0GiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VMaXN0UmVzcG9uc2USWwoMU2VydmljZVN0YXJ0EiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VTdGFydFJlcXVlc3QaJS5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXJ0UmVzcG9uc2USWAoLU2VydmljZVN0b3ASIy5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0b3BSZXF1ZXN0GiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VTdG9wUmVzcG9uc2USYQoOU2VydmljZVJlc3RhcnQSJi5raWxuLm1hY2hpbmUudjEuU2VydmljZVJlc3RhcnRSZXF1ZXN0Gicua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USRQoETG9ncxIcLmtpbG4ubWFjaGluZS52MS5Mb2dzUmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5Mb2dzUmVzcG9uc2UwARJLCgZFdmVudHMSHi5raWxuLm1hY2hpbmUudjEuRXZlbnRzUmVxdWVzdBofLmtpbG4ubWFjaGluZS52MS5FdmVudHNSZXNwb25zZTABEkkKBlJlYm9vdBIeLmtpbG4ubWFjaGluZS52MS5SZWJvb3RSZXF1ZXN0Gh8ua2lsbi5tYWNoaW5lLnYxLlJlYm9vdFJlc3BvbnNlEk8KCFNodXRkb3duEiAua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duUmVxdWVzdBohLmtpbG4ubWFjaGluZS52MS5TaHV0ZG93blJlc3BvbnNlEm0KEkFwcGx5Q29uZmlndXJhdGlvbhIqLmtpbG4ubWFjaGluZS52MS5BcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0Gisua2lsbi5tYWNoaW5lLnYxLkFwcGx5Q29uZmlndXJhdGlvblJlc3BvbnNlEmcKEEdldENvbmZpZ3VyYXRpb24SKC5raWxuLm1hY2hpbmUudjEuR2V0Q29uZmlndXJhdGlvblJlcXVlc3QaKS5raWxuLm1hY2hpbmUudjEuR2V0Q29uZmlndXJhdGlvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1raWxuL21hY2hpbmUvdjEvbWFjaGluZS5wcm90bxIPa2lsbi5tYWNoaW5lLnYxIicKCE1ldGFkYXRhEgwKBG5vZGUYASABKAkSDQoFZXJyb3IYAiABKAkiEAoOVmVyc2lvblJlcXVlc3QiPQoPVmVyc2lvblJlc3BvbnNlEioKCG1lc3NhZ2VzGAEgAygLMhgua2lsbi5tYWNoaW5lLnYxLlZlcnNpb24ingEKB1ZlcnNpb24SKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCwoDdGFnGAIgASgJEhQKDG5vZGVfdmVyc2lvbhgDIAEoCRIMCgRhcmNoGAQgASgJEhAKCHBsYXRmb3JtGAUgASgJEg4KBmtlcm5lbBgGIAEoCRITCgttYWludGVuYW5jZRgHIAEoCCJ4Cg1TZXJ2aWNlSGVhbHRoEg8KB3Vua25vd24YASABKAgSDwoHaGVhbHRoeRgCIAEoCBIUCgxsYXN0X21lc3NhZ2UYAyABKAkSLwoLbGFzdF9jaGFuZ2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuYBCgtTZXJ2aWNlSW5mbxIKCgJpZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRIuCgZoZWFsdGgYBCABKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUhlYWx0aBILCgNwaWQYBSABKAUSEAoIcmVzdGFydHMYBiABKA0SEgoKZGVwZW5kc19vbhgHIAMoCRIpCgVzaW5jZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSU2VydmljZUxpc3RSZXF1ZXN0IkUKE1NlcnZpY2VMaXN0UmVzcG9uc2USLgoIbWVzc2FnZXMYASADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3QiagoLU2VydmljZUxpc3QSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESLgoIc2VydmljZXMYAiADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUluZm8iIQoTU2VydmljZVN0YXJ0UmVxdWVzdBIKCgJpZBgBIAEoCSJIChRTZXJ2aWNlU3RhcnRSZXNwb25zZRIwCghtZXNzYWdlcxgBIAMoCzIeLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlQWN0aW9uIiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJHChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjAKCG1lc3NhZ2VzGAEgAygLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VBY3Rpb24iIwoVU2VydmljZVJlc3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIkoKFlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USMAoIbWVzc2FnZXMYASADKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUFjdGlvbiJYCg1TZXJ2aWNlQWN0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgoKAmlkGAIgASgJEg4KBnJlc3VsdBgDIAEoCSI9CgtMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZmb2xsb3cYAiABKAgSEgoKdGFpbF9saW5lcxgDIAEoBSJJCgxMb2dzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEZGF0YRgCIAEoDCJGCg1FdmVudHNSZXF1ZXN0EhMKC3RhaWxfZXZlbnRzGAEgASgFEhAKCHNpbmNlX2lkGAIgASgEEg4KBmZvbGxvdxgDIAEoCCLGAgoORXZlbnRzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCgoCaWQYAiABKAQSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoHc2VydmljZRgKIAEoCzIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlRXZlbnRIABIyCghzZXF1ZW5jZRgLIAEoCzIeLmtpbG4ubWFjaGluZS52MS5TZXF1ZW5jZUV2ZW50SAASLgoGY29uZmlnGAwgASgLMhwua2lsbi5tYWNoaW5lLnYxLkNvbmZpZ0V2ZW50SAASMAoHbWFjaGluZRgNIAEoCzIdLmtpbG4ubWFjaGluZS52MS5NYWNoaW5lRXZlbnRIAEIJCgdwYXlsb2FkIokBCgxTZXJ2aWNlRXZlbnQSCgoCaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXRlEg8KB21lc3NhZ2UYAyABKAkSLgoGaGVhbHRoGAQgASgLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VIZWFsdGgiugEKDVNlcXVlbmNlRXZlbnQSEAoIc2VxdWVuY2UYASABKAkSDAoEdGFzaxgCIAEoCRI1CgZhY3Rpb24YAyABKA4yJS5raWxuLm1hY2hpbmUudjEuU2VxdWVuY2VFdmVudC5BY3Rpb24SDQoFZXJyb3IYBCABKAkiQwoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEhAKDEFDVElPTl9TVEFSVBABEg8KC0FDVElPTl9TVE9QEAIiYgoLQ29uZmlnRXZlbnQSDgoGc291cmNlGAEgASgJEhAKCGFjY2VwdGVkGAIgASgIEg4KBmVycm9ycxgDIAMoCRIQCgh3YXJuaW5ncxgEIAMoCRIPCgdtZXNzYWdlGAUgASgJIt8BCgxNYWNoaW5lRXZlbnQSMgoFc3RhZ2UYASABKA4yIy5raWxuLm1hY2hpbmUudjEuTWFjaGluZUV2ZW50LlN0YWdlEg8KB21lc3NhZ2UYAiABKAkiiQEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEQoNU1RBR0VfQk9PVElORxABEhUKEVNUQUdFX01BSU5URU5BTkNFEAISEQoNU1RBR0VfUlVOTklORxADEhMKD1NUQUdFX1JFQk9PVElORxAEEhcKE1NUQUdFX1NIVVRUSU5HX0RPV04QBSJJCg1SZWJvb3RSZXF1ZXN0EikKBG1vZGUYASABKA4yGy5raWxuLm1hY2hpbmUudjEuUmVib290TW9kZRINCgVmb3JjZRgCIAEoCCI7Cg5SZWJvb3RSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLmtpbG4ubWFjaGluZS52MS5SZWJvb3QiNQoGUmVib290EisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhIiAKD1NodXRkb3duUmVxdWVzdBINCgVmb3JjZRgBIAEoCCI/ChBTaHV0ZG93blJlc3BvbnNlEisKCG1lc3NhZ2VzGAEgAygLMhkua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duIjcKCFNodXRkb3duEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhIpQBChlBcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0EgwKBGRhdGEYASABKAwSKAoEbW9kZRgCIAEoDjIaLmtpbG4ubWFjaGluZS52MS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJTChpBcHBseUNvbmZpZ3VyYXRpb25SZXNwb25zZRI1CghtZXNzYWdlcxgBIAMoCzIjLmtpbG4ubWFjaGluZS52MS5BcHBseUNvbmZpZ3VyYXRpb24iugEKEkFwcGx5Q29uZmlndXJhdGlvbhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIoCgRtb2RlGAIgASgOMhoua2lsbi5tYWNoaW5lLnYxLkFwcGx5TW9kZRIUCgxtb2RlX2RldGFpbHMYAyABKAkSEAoId2FybmluZ3MYBCADKAkSDwoHY2hhbmdlcxgFIAMoCRIUCgxuZWVkc19yZWJvb3QYBiADKAkiGQoXR2V0Q29uZmlndXJhdGlvblJlcXVlc3QiUwoYR2V0Q29uZmlndXJhdGlvblJlc3BvbnNlEjcKCG1lc3NhZ2VzGAEgAygLMiUua2lsbi5tYWNoaW5lLnYxLk1hY2hpbmVDb25maWd1cmF0aW9uIlEKFE1hY2hpbmVDb25maWd1cmF0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwiLAoMRG1lc2dSZXF1ZXN0Eg4KBmZvbGxvdxgBIAEoCBIMCgR0YWlsGAIgASgFIkoKDURtZXNnUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEZGF0YRgCIAEoDCIPCg1NZW1vcnlSZXF1ZXN0IjsKDk1lbW9yeVJlc3BvbnNlEikKCG1lc3NhZ2VzGAEgAygLMhcua2lsbi5tYWNoaW5lLnYxLk1lbW9yeSK9AQoGTWVtb3J5EisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEg0KBXRvdGFsGAIgASgEEgwKBGZyZWUYAyABKAQSEQoJYXZhaWxhYmxlGAQgASgEEg8KB2J1ZmZlcnMYBSABKAQSDgoGY2FjaGVkGAYgASgEEg4KBnNoYXJlZBgHIAEoBBISCgpzd2FwX3RvdGFsGAggASgEEhEKCXN3YXBfZnJlZRgJIAEoBCISChBQcm9jZXNzZXNSZXF1ZXN0IkEKEVByb2Nlc3Nlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoua2lsbi5tYWNoaW5lLnYxLlByb2Nlc3NlcyJpCglQcm9jZXNzZXMSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESLwoJcHJvY2Vzc2VzGAIgAygLMhwua2lsbi5tYWNoaW5lLnYxLlByb2Nlc3NJbmZvIr4BCgtQcm9jZXNzSW5mbxILCgNwaWQYASABKAUSDAoEcHBpZBgCIAEoBRINCgVzdGF0ZRgDIAEoCRIPCgd0aHJlYWRzGAQgASgFEhAKCGNwdV90aW1lGAUgASgBEhYKDnZpcnR1YWxfbWVtb3J5GAYgASgEEhcKD3Jlc2lkZW50X21lbW9yeRgHIAEoBBIPCgdjb21tYW5kGAggASgJEhIKCmV4ZWN1dGFibGUYCSABKAkSDAoEYXJncxgKIAEoCSIPCg1Nb3VudHNSZXF1ZXN0IjsKDk1vdW50c1Jlc3BvbnNlEikKCG1lc3NhZ2VzGAEgAygLMhcua2lsbi5tYWNoaW5lLnYxLk1vdW50cyJhCgZNb3VudHMSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESKgoGbW91bnRzGAIgAygLMhoua2lsbi5tYWNoaW5lLnYxLk1vdW50SW5mbyJtCglNb3VudEluZm8SDgoGc291cmNlGAEgASgJEg4KBnRhcmdldBgCIAEoCRIOCgZmc3R5cGUYAyABKAkSDwoHb3B0aW9ucxgEIAEoCRIMCgRzaXplGAUgASgEEhEKCWF2YWlsYWJsZRgGIAEoBCIRCg9Ib3N0bmFtZVJlcXVlc3QiPwoQSG9zdG5hbWVSZXNwb25zZRIrCghtZXNzYWdlcxgBIAMoCzIZLmtpbG4ubWFjaGluZS52MS5Ib3N0bmFtZSJJCghIb3N0bmFtZRIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIQCghob3N0bmFtZRgCIAEoCSINCgtUaW1lUmVxdWVzdCI3CgxUaW1lUmVzcG9uc2USJwoIbWVzc2FnZXMYASADKAsyFS5raWxuLm1hY2hpbmUudjEuVGltZSJzCgRUaW1lEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEg8KB3NlcnZlcnMYAiADKAkSLQoJbG9jYWx0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIuCgtMaXN0UmVxdWVzdBIMCgRyb290GAEgASgJEhEKCW1heF9kZXB0aBgCIAEoBSLAAQoMTGlzdFJlc3BvbnNlEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBG5hbWUYAiABKAkSDAoEc2l6ZRgDIAEoAxIMCgRtb2RlGAQgASgNEiwKCG1vZGlmaWVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZpc19kaXIYBiABKAgSDAoEbGluaxgHIAEoCRINCgVlcnJvchgIIAEoCSIbCgtSZWFkUmVxdWVzdBIMCgRwYXRoGAEgASgJIkkKDFJlYWRSZXNwb25zZRIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIiYKEUNvbnRhaW5lcnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCSJDChJDb250YWluZXJzUmVzcG9uc2USLQoIbWVzc2FnZXMYASADKAsyGy5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVycyJtCgpDb250YWluZXJzEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEjIKCmNvbnRhaW5lcnMYAiADKAsyHi5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVySW5mbyJ7Cg1Db250YWluZXJJbmZvEhEKCW5hbWVzcGFjZRgBIAEoCRIKCgJpZBgCIAEoCRINCgVpbWFnZRgDIAEoCRIPCgdydW50aW1lGAQgASgJEisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KIkdlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvblJlcXVlc3QSDQoFcm9sZXMYASADKAkSKgoHY3J0X3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJlCiNHZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb25SZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLmtpbG4ubWFjaGluZS52MS5HZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb24ihAEKG0dlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvbhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIKCgJjYRgCIAEoDBILCgNjcnQYAyABKAwSCwoDa2V5GAQgASgMEhIKCmtpbG5jb25maWcYBSABKAwq7QEKDFNlcnZpY2VTdGF0ZRIdChlTRVJWSUNFX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0VSVklDRV9TVEFURV9XQUlUSU5HEAESGwoXU0VSVklDRV9TVEFURV9QUkVQQVJJTkcQAhIZChVTRVJWSUNFX1NUQVRFX1JVTk5JTkcQAxIaChZTRVJWSUNFX1NUQVRFX1NUT1BQSU5HEAQSGgoWU0VSVklDRV9TVEFURV9GSU5JU0hFRBAFEhgKFFNFUlZJQ0VfU1RBVEVfRkFJTEVEEAYSGQoVU0VSVklDRV9TVEFURV9TS0lQUEVEEAcqXgoKUmVib290TW9kZRIbChdSRUJPT1RfTU9ERV9VTlNQRUNJRklFRBAAEhcKE1JFQk9PVF9NT0RFX0RFRkFVTFQQARIaChZSRUJPT1RfTU9ERV9QT1dFUkNZQ0xFEAIqmAEKCUFwcGx5TW9kZRIaChZBUFBMWV9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPQVBQTFlfTU9ERV9BVVRPEAESGAoUQVBQTFlfTU9ERV9OT19SRUJPT1QQAhIVChFBUFBMWV9NT0RFX1JFQk9PVBADEhUKEUFQUExZX01PREVfU1RBR0VEEAQSEgoOQVBQTFlfTU9ERV9UUlkQBTKUDgoOTWFjaGluZVNlcnZpY2USTAoHVmVyc2lvbhIfLmtpbG4ubWFjaGluZS52MS5WZXJzaW9uUmVxdWVzdBogLmtpbG4ubWFjaGluZS52MS5WZXJzaW9uUmVzcG9uc2USWAoLU2VydmljZUxpc3QSIy5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3RSZXF1ZXN0GiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VMaXN0UmVzcG9uc2USWwoMU2VydmljZVN0YXJ0EiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VTdGFydFJlcXVlc3QaJS5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXJ0UmVzcG9uc2USWAoLU2VydmljZVN0b3ASIy5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0b3BSZXF1ZXN0GiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VTdG9wUmVzcG9uc2USYQoOU2VydmljZVJlc3RhcnQSJi5raWxuLm1hY2hpbmUudjEuU2VydmljZVJlc3RhcnRSZXF1ZXN0Gicua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USRQoETG9ncxIcLmtpbG4ubWFjaGluZS52MS5Mb2dzUmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5Mb2dzUmVzcG9uc2UwARJLCgZFdmVudHMSHi5raWxuLm1hY2hpbmUudjEuRXZlbnRzUmVxdWVzdBofLmtpbG4ubWFjaGluZS52MS5FdmVudHNSZXNwb25zZTABEkkKBlJlYm9vdBIeLmtpbG4ubWFjaGluZS52MS5SZWJvb3RSZXF1ZXN0Gh8ua2lsbi5tYWNoaW5lLnYxLlJlYm9vdFJlc3BvbnNlEk8KCFNodXRkb3duEiAua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duUmVxdWVzdBohLmtpbG4ubWFjaGluZS52MS5TaHV0ZG93blJlc3BvbnNlEm0KEkFwcGx5Q29uZmlndXJhdGlvbhIqLmtpbG4ubWFjaGluZS52MS5BcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0Gisua2lsbi5tYWNoaW5lLnYxLkFwcGx5Q29uZmlndXJhdGlvblJlc3BvbnNlEmcKEEdldENvbmZpZ3VyYXRpb24SKC5raWxuLm1hY2hpbmUudjEuR2V0Q29uZmlndXJhdGlvblJlcXVlc3QaKS5raWxuLm1hY2hpbmUudjEuR2V0Q29uZmlndXJhdGlvblJlc3BvbnNlEkgKBURtZXNnEh0ua2lsbi5tYWNoaW5lLnYxLkRtZXNnUmVxdWVzdBoeLmtpbG4ubWFjaGluZS52MS5EbWVzZ1Jlc3BvbnNlMAESSQoGTWVtb3J5Eh4ua2lsbi5tYWNoaW5lLnYxLk1lbW9yeVJlcXVlc3QaHy5raWxuLm1hY2hpbmUudjEuTWVtb3J5UmVzcG9uc2USUgoJUHJvY2Vzc2VzEiEua2lsbi5tYWNoaW5lLnYxLlByb2Nlc3Nlc1JlcXVlc3QaIi5raWxuLm1hY2hpbmUudjEuUHJvY2Vzc2VzUmVzcG9uc2USSQoGTW91bnRzEh4ua2lsbi5tYWNoaW5lLnYxLk1vdW50c1JlcXVlc3QaHy5raWxuLm1hY2hpbmUudjEuTW91bnRzUmVzcG9uc2USTwoISG9zdG5hbWUSIC5raWxuLm1hY2hpbmUudjEuSG9zdG5hbWVSZXF1ZXN0GiEua2lsbi5tYWNoaW5lLnYxLkhvc3RuYW1lUmVzcG9uc2USQwoEVGltZRIcLmtpbG4ubWFjaGluZS52MS5UaW1lUmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5UaW1lUmVzcG9uc2USRQoETGlzdBIcLmtpbG4ubWFjaGluZS52MS5MaXN0UmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5MaXN0UmVzcG9uc2UwARJFCgRSZWFkEhwua2lsbi5tYWNoaW5lLnYxLlJlYWRSZXF1ZXN0Gh0ua2lsbi5tYWNoaW5lLnYxLlJlYWRSZXNwb25zZTABElUKCkNvbnRhaW5lcnMSIi5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVyc1JlcXVlc3QaIy5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVyc1Jlc3BvbnNlEogBChtHZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb24SMy5raWxuLm1hY2hpbmUudjEuR2VuZXJhdGVDbGllbnRDb25maWd1cmF0aW9uUmVxdWVzdBo0LmtpbG4ubWFjaGluZS52MS5HZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Which node answered, and (in a fan-out) its error if that node failed.
@@ -1012,6 +1012,768 @@ export const MachineConfigurationSchema: GenMessage<MachineConfiguration> = /*@_
   messageDesc(file_kiln_machine_v1_machine, 35);
 
 /**
+ * @generated from message kiln.machine.v1.DmesgRequest
+ */
+export type DmesgRequest = Message<"kiln.machine.v1.DmesgRequest"> & {
+  /**
+   * @generated from field: bool follow = 1;
+   */
+  follow: boolean;
+
+  /**
+   * Last N records first; negative: all of the buffer.
+   *
+   * @generated from field: int32 tail = 2;
+   */
+  tail: number;
+};
+
+/**
+ * Describes the message kiln.machine.v1.DmesgRequest.
+ * Use `create(DmesgRequestSchema)` to create a new message.
+ */
+export const DmesgRequestSchema: GenMessage<DmesgRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 36);
+
+/**
+ * @generated from message kiln.machine.v1.DmesgResponse
+ */
+export type DmesgResponse = Message<"kiln.machine.v1.DmesgResponse"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * Formatted records, one per line.
+   *
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message kiln.machine.v1.DmesgResponse.
+ * Use `create(DmesgResponseSchema)` to create a new message.
+ */
+export const DmesgResponseSchema: GenMessage<DmesgResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 37);
+
+/**
+ * @generated from message kiln.machine.v1.MemoryRequest
+ */
+export type MemoryRequest = Message<"kiln.machine.v1.MemoryRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.MemoryRequest.
+ * Use `create(MemoryRequestSchema)` to create a new message.
+ */
+export const MemoryRequestSchema: GenMessage<MemoryRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 38);
+
+/**
+ * @generated from message kiln.machine.v1.MemoryResponse
+ */
+export type MemoryResponse = Message<"kiln.machine.v1.MemoryResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Memory messages = 1;
+   */
+  messages: Memory[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.MemoryResponse.
+ * Use `create(MemoryResponseSchema)` to create a new message.
+ */
+export const MemoryResponseSchema: GenMessage<MemoryResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 39);
+
+/**
+ * /proc/meminfo, in bytes.
+ *
+ * @generated from message kiln.machine.v1.Memory
+ */
+export type Memory = Message<"kiln.machine.v1.Memory"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: uint64 total = 2;
+   */
+  total: bigint;
+
+  /**
+   * @generated from field: uint64 free = 3;
+   */
+  free: bigint;
+
+  /**
+   * @generated from field: uint64 available = 4;
+   */
+  available: bigint;
+
+  /**
+   * @generated from field: uint64 buffers = 5;
+   */
+  buffers: bigint;
+
+  /**
+   * @generated from field: uint64 cached = 6;
+   */
+  cached: bigint;
+
+  /**
+   * @generated from field: uint64 shared = 7;
+   */
+  shared: bigint;
+
+  /**
+   * @generated from field: uint64 swap_total = 8;
+   */
+  swapTotal: bigint;
+
+  /**
+   * @generated from field: uint64 swap_free = 9;
+   */
+  swapFree: bigint;
+};
+
+/**
+ * Describes the message kiln.machine.v1.Memory.
+ * Use `create(MemorySchema)` to create a new message.
+ */
+export const MemorySchema: GenMessage<Memory> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 40);
+
+/**
+ * @generated from message kiln.machine.v1.ProcessesRequest
+ */
+export type ProcessesRequest = Message<"kiln.machine.v1.ProcessesRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.ProcessesRequest.
+ * Use `create(ProcessesRequestSchema)` to create a new message.
+ */
+export const ProcessesRequestSchema: GenMessage<ProcessesRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 41);
+
+/**
+ * @generated from message kiln.machine.v1.ProcessesResponse
+ */
+export type ProcessesResponse = Message<"kiln.machine.v1.ProcessesResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Processes messages = 1;
+   */
+  messages: Processes[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.ProcessesResponse.
+ * Use `create(ProcessesResponseSchema)` to create a new message.
+ */
+export const ProcessesResponseSchema: GenMessage<ProcessesResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 42);
+
+/**
+ * @generated from message kiln.machine.v1.Processes
+ */
+export type Processes = Message<"kiln.machine.v1.Processes"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated kiln.machine.v1.ProcessInfo processes = 2;
+   */
+  processes: ProcessInfo[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.Processes.
+ * Use `create(ProcessesSchema)` to create a new message.
+ */
+export const ProcessesSchema: GenMessage<Processes> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 43);
+
+/**
+ * @generated from message kiln.machine.v1.ProcessInfo
+ */
+export type ProcessInfo = Message<"kiln.machine.v1.ProcessInfo"> & {
+  /**
+   * @generated from field: int32 pid = 1;
+   */
+  pid: number;
+
+  /**
+   * @generated from field: int32 ppid = 2;
+   */
+  ppid: number;
+
+  /**
+   * R, S, D, Z...
+   *
+   * @generated from field: string state = 3;
+   */
+  state: string;
+
+  /**
+   * @generated from field: int32 threads = 4;
+   */
+  threads: number;
+
+  /**
+   * User + system CPU time, seconds.
+   *
+   * @generated from field: double cpu_time = 5;
+   */
+  cpuTime: number;
+
+  /**
+   * @generated from field: uint64 virtual_memory = 6;
+   */
+  virtualMemory: bigint;
+
+  /**
+   * @generated from field: uint64 resident_memory = 7;
+   */
+  residentMemory: bigint;
+
+  /**
+   * @generated from field: string command = 8;
+   */
+  command: string;
+
+  /**
+   * @generated from field: string executable = 9;
+   */
+  executable: string;
+
+  /**
+   * @generated from field: string args = 10;
+   */
+  args: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ProcessInfo.
+ * Use `create(ProcessInfoSchema)` to create a new message.
+ */
+export const ProcessInfoSchema: GenMessage<ProcessInfo> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 44);
+
+/**
+ * @generated from message kiln.machine.v1.MountsRequest
+ */
+export type MountsRequest = Message<"kiln.machine.v1.MountsRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.MountsRequest.
+ * Use `create(MountsRequestSchema)` to create a new message.
+ */
+export const MountsRequestSchema: GenMessage<MountsRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 45);
+
+/**
+ * @generated from message kiln.machine.v1.MountsResponse
+ */
+export type MountsResponse = Message<"kiln.machine.v1.MountsResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Mounts messages = 1;
+   */
+  messages: Mounts[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.MountsResponse.
+ * Use `create(MountsResponseSchema)` to create a new message.
+ */
+export const MountsResponseSchema: GenMessage<MountsResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 46);
+
+/**
+ * @generated from message kiln.machine.v1.Mounts
+ */
+export type Mounts = Message<"kiln.machine.v1.Mounts"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated kiln.machine.v1.MountInfo mounts = 2;
+   */
+  mounts: MountInfo[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.Mounts.
+ * Use `create(MountsSchema)` to create a new message.
+ */
+export const MountsSchema: GenMessage<Mounts> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 47);
+
+/**
+ * @generated from message kiln.machine.v1.MountInfo
+ */
+export type MountInfo = Message<"kiln.machine.v1.MountInfo"> & {
+  /**
+   * @generated from field: string source = 1;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string target = 2;
+   */
+  target: string;
+
+  /**
+   * @generated from field: string fstype = 3;
+   */
+  fstype: string;
+
+  /**
+   * @generated from field: string options = 4;
+   */
+  options: string;
+
+  /**
+   * statfs(2) of the target, in bytes; 0 where it cannot be read.
+   *
+   * @generated from field: uint64 size = 5;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: uint64 available = 6;
+   */
+  available: bigint;
+};
+
+/**
+ * Describes the message kiln.machine.v1.MountInfo.
+ * Use `create(MountInfoSchema)` to create a new message.
+ */
+export const MountInfoSchema: GenMessage<MountInfo> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 48);
+
+/**
+ * @generated from message kiln.machine.v1.HostnameRequest
+ */
+export type HostnameRequest = Message<"kiln.machine.v1.HostnameRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.HostnameRequest.
+ * Use `create(HostnameRequestSchema)` to create a new message.
+ */
+export const HostnameRequestSchema: GenMessage<HostnameRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 49);
+
+/**
+ * @generated from message kiln.machine.v1.HostnameResponse
+ */
+export type HostnameResponse = Message<"kiln.machine.v1.HostnameResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Hostname messages = 1;
+   */
+  messages: Hostname[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.HostnameResponse.
+ * Use `create(HostnameResponseSchema)` to create a new message.
+ */
+export const HostnameResponseSchema: GenMessage<HostnameResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 50);
+
+/**
+ * @generated from message kiln.machine.v1.Hostname
+ */
+export type Hostname = Message<"kiln.machine.v1.Hostname"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.Hostname.
+ * Use `create(HostnameSchema)` to create a new message.
+ */
+export const HostnameSchema: GenMessage<Hostname> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 51);
+
+/**
+ * @generated from message kiln.machine.v1.TimeRequest
+ */
+export type TimeRequest = Message<"kiln.machine.v1.TimeRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.TimeRequest.
+ * Use `create(TimeRequestSchema)` to create a new message.
+ */
+export const TimeRequestSchema: GenMessage<TimeRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 52);
+
+/**
+ * @generated from message kiln.machine.v1.TimeResponse
+ */
+export type TimeResponse = Message<"kiln.machine.v1.TimeResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Time messages = 1;
+   */
+  messages: Time[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.TimeResponse.
+ * Use `create(TimeResponseSchema)` to create a new message.
+ */
+export const TimeResponseSchema: GenMessage<TimeResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 53);
+
+/**
+ * @generated from message kiln.machine.v1.Time
+ */
+export type Time = Message<"kiln.machine.v1.Time"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * machine.time.servers from the config.
+   *
+   * @generated from field: repeated string servers = 2;
+   */
+  servers: string[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp localtime = 3;
+   */
+  localtime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kiln.machine.v1.Time.
+ * Use `create(TimeSchema)` to create a new message.
+ */
+export const TimeSchema: GenMessage<Time> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 54);
+
+/**
+ * @generated from message kiln.machine.v1.ListRequest
+ */
+export type ListRequest = Message<"kiln.machine.v1.ListRequest"> & {
+  /**
+   * Absolute directory to list.
+   *
+   * @generated from field: string root = 1;
+   */
+  root: string;
+
+  /**
+   * 0 or 1: the directory itself; N: N levels; negative: unlimited.
+   *
+   * @generated from field: int32 max_depth = 2;
+   */
+  maxDepth: number;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ListRequest.
+ * Use `create(ListRequestSchema)` to create a new message.
+ */
+export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 55);
+
+/**
+ * @generated from message kiln.machine.v1.ListResponse
+ */
+export type ListResponse = Message<"kiln.machine.v1.ListResponse"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * Path relative to the root.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: int64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: uint32 mode = 4;
+   */
+  mode: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp modified = 5;
+   */
+  modified?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool is_dir = 6;
+   */
+  isDir: boolean;
+
+  /**
+   * Symlink target, if a link.
+   *
+   * @generated from field: string link = 7;
+   */
+  link: string;
+
+  /**
+   * Why this entry could not be read, if it could not.
+   *
+   * @generated from field: string error = 8;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ListResponse.
+ * Use `create(ListResponseSchema)` to create a new message.
+ */
+export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 56);
+
+/**
+ * @generated from message kiln.machine.v1.ReadRequest
+ */
+export type ReadRequest = Message<"kiln.machine.v1.ReadRequest"> & {
+  /**
+   * @generated from field: string path = 1;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ReadRequest.
+ * Use `create(ReadRequestSchema)` to create a new message.
+ */
+export const ReadRequestSchema: GenMessage<ReadRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 57);
+
+/**
+ * @generated from message kiln.machine.v1.ReadResponse
+ */
+export type ReadResponse = Message<"kiln.machine.v1.ReadResponse"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: bytes data = 2;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ReadResponse.
+ * Use `create(ReadResponseSchema)` to create a new message.
+ */
+export const ReadResponseSchema: GenMessage<ReadResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 58);
+
+/**
+ * @generated from message kiln.machine.v1.ContainersRequest
+ */
+export type ContainersRequest = Message<"kiln.machine.v1.ContainersRequest"> & {
+  /**
+   * containerd namespace; empty means every namespace.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ContainersRequest.
+ * Use `create(ContainersRequestSchema)` to create a new message.
+ */
+export const ContainersRequestSchema: GenMessage<ContainersRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 59);
+
+/**
+ * @generated from message kiln.machine.v1.ContainersResponse
+ */
+export type ContainersResponse = Message<"kiln.machine.v1.ContainersResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Containers messages = 1;
+   */
+  messages: Containers[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.ContainersResponse.
+ * Use `create(ContainersResponseSchema)` to create a new message.
+ */
+export const ContainersResponseSchema: GenMessage<ContainersResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 60);
+
+/**
+ * @generated from message kiln.machine.v1.Containers
+ */
+export type Containers = Message<"kiln.machine.v1.Containers"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated kiln.machine.v1.ContainerInfo containers = 2;
+   */
+  containers: ContainerInfo[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.Containers.
+ * Use `create(ContainersSchema)` to create a new message.
+ */
+export const ContainersSchema: GenMessage<Containers> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 61);
+
+/**
+ * @generated from message kiln.machine.v1.ContainerInfo
+ */
+export type ContainerInfo = Message<"kiln.machine.v1.ContainerInfo"> & {
+  /**
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string image = 3;
+   */
+  image: string;
+
+  /**
+   * @generated from field: string runtime = 4;
+   */
+  runtime: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created = 5;
+   */
+  created?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kiln.machine.v1.ContainerInfo.
+ * Use `create(ContainerInfoSchema)` to create a new message.
+ */
+export const ContainerInfoSchema: GenMessage<ContainerInfo> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 62);
+
+/**
+ * @generated from message kiln.machine.v1.GenerateClientConfigurationRequest
+ */
+export type GenerateClientConfigurationRequest = Message<"kiln.machine.v1.GenerateClientConfigurationRequest"> & {
+  /**
+   * os:admin, os:operator or os:reader.
+   *
+   * @generated from field: repeated string roles = 1;
+   */
+  roles: string[];
+
+  /**
+   * @generated from field: google.protobuf.Duration crt_ttl = 2;
+   */
+  crtTtl?: Duration | undefined;
+};
+
+/**
+ * Describes the message kiln.machine.v1.GenerateClientConfigurationRequest.
+ * Use `create(GenerateClientConfigurationRequestSchema)` to create a new message.
+ */
+export const GenerateClientConfigurationRequestSchema: GenMessage<GenerateClientConfigurationRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 63);
+
+/**
+ * @generated from message kiln.machine.v1.GenerateClientConfigurationResponse
+ */
+export type GenerateClientConfigurationResponse = Message<"kiln.machine.v1.GenerateClientConfigurationResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.GenerateClientConfiguration messages = 1;
+   */
+  messages: GenerateClientConfiguration[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.GenerateClientConfigurationResponse.
+ * Use `create(GenerateClientConfigurationResponseSchema)` to create a new message.
+ */
+export const GenerateClientConfigurationResponseSchema: GenMessage<GenerateClientConfigurationResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 64);
+
+/**
+ * @generated from message kiln.machine.v1.GenerateClientConfiguration
+ */
+export type GenerateClientConfiguration = Message<"kiln.machine.v1.GenerateClientConfiguration"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * PEM: the machine CA certificate, the client certificate and its key.
+   *
+   * @generated from field: bytes ca = 2;
+   */
+  ca: Uint8Array;
+
+  /**
+   * @generated from field: bytes crt = 3;
+   */
+  crt: Uint8Array;
+
+  /**
+   * @generated from field: bytes key = 4;
+   */
+  key: Uint8Array;
+
+  /**
+   * A complete kilnconfig (YAML) with one context for this machine.
+   *
+   * @generated from field: bytes kilnconfig = 5;
+   */
+  kilnconfig: Uint8Array;
+};
+
+/**
+ * Describes the message kiln.machine.v1.GenerateClientConfiguration.
+ * Use `create(GenerateClientConfigurationSchema)` to create a new message.
+ */
+export const GenerateClientConfigurationSchema: GenMessage<GenerateClientConfiguration> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 65);
+
+/**
  * @generated from enum kiln.machine.v1.ServiceState
  */
 export enum ServiceState {
@@ -1252,6 +2014,94 @@ export const MachineService: GenService<{
     methodKind: "unary";
     input: typeof GetConfigurationRequestSchema;
     output: typeof GetConfigurationResponseSchema;
+  },
+  /**
+   * The kernel log: the buffered tail, then (with follow) new records.
+   *
+   * @generated from rpc kiln.machine.v1.MachineService.Dmesg
+   */
+  dmesg: {
+    methodKind: "server_streaming";
+    input: typeof DmesgRequestSchema;
+    output: typeof DmesgResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Memory
+   */
+  memory: {
+    methodKind: "unary";
+    input: typeof MemoryRequestSchema;
+    output: typeof MemoryResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Processes
+   */
+  processes: {
+    methodKind: "unary";
+    input: typeof ProcessesRequestSchema;
+    output: typeof ProcessesResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Mounts
+   */
+  mounts: {
+    methodKind: "unary";
+    input: typeof MountsRequestSchema;
+    output: typeof MountsResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Hostname
+   */
+  hostname: {
+    methodKind: "unary";
+    input: typeof HostnameRequestSchema;
+    output: typeof HostnameResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Time
+   */
+  time: {
+    methodKind: "unary";
+    input: typeof TimeRequestSchema;
+    output: typeof TimeResponseSchema;
+  },
+  /**
+   * Files on the machine (admin only; never under STATE).
+   *
+   * @generated from rpc kiln.machine.v1.MachineService.List
+   */
+  list: {
+    methodKind: "server_streaming";
+    input: typeof ListRequestSchema;
+    output: typeof ListResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Read
+   */
+  read: {
+    methodKind: "server_streaming";
+    input: typeof ReadRequestSchema;
+    output: typeof ReadResponseSchema;
+  },
+  /**
+   * Containers known to containerd.
+   *
+   * @generated from rpc kiln.machine.v1.MachineService.Containers
+   */
+  containers: {
+    methodKind: "unary";
+    input: typeof ContainersRequestSchema;
+    output: typeof ContainersResponseSchema;
+  },
+  /**
+   * Issues a client certificate for a role, signed by the machine CA (admin only).
+   *
+   * @generated from rpc kiln.machine.v1.MachineService.GenerateClientConfiguration
+   */
+  generateClientConfiguration: {
+    methodKind: "unary";
+    input: typeof GenerateClientConfigurationRequestSchema;
+    output: typeof GenerateClientConfigurationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kiln_machine_v1_machine, 0);

@@ -1,0 +1,69 @@
+// The inspection RPCs of MachineService (kernel log, memory, processes,
+// mounts, hostname, time, files, containers, client configuration): each maps
+// its request to one facade call and the answer back, tagged with the node.
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Machine } from "../machine.js";
+import type { MachineServiceImpl } from "./handlers.js";
+import {
+  crtTtlMs,
+  kernelText,
+  requestedRoles,
+  requiredPath,
+  toContainerInfo,
+  toListResponse,
+  toMemory,
+  toMountInfo,
+  toProcessInfo,
+} from "./inspect-mapping.js";
+
+type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
+
+/** Handlers for the inspection RPCs; `node` names this machine in metadata. */
+export function createInspectHandlers(machine: Machine, node: () => string): Pick<MachineServiceImpl, InspectRpcs> {
+  const metadata = () => ({ node: node() });
+  const one = <T extends object>(fields: T) => ({ messages: [{ metadata: metadata(), ...fields }] });
+  return {
+    dmesg: (req, ctx) => dmesg(machine, req, ctx.signal, node),
+    memory: async () => one(toMemory(await machine.memory())),
+    processes: async () => one({ processes: (await machine.processes()).map(toProcessInfo) }),
+    mounts: async () => one({ mounts: (await machine.mounts()).map(toMountInfo) }),
+    hostname: async () => one({ hostname: machine.hostname() }),
+    time: async () => one(time(machine)),
+    list: (req, ctx) => list(machine, req, ctx.signal, node),
+    read: (req, ctx) => read(machine, req, ctx.signal, node),
+    containers: async (req) => one({ containers: (await machine.containers(req.namespace)).map(toContainerInfo) }),
+    generateClientConfiguration: async (req) => one(await clientConfiguration(machine, req)),
+  };
+}
+
+/** Kernel log batches, each one message of formatted lines. */
+async function* dmesg(machine: Machine, req: { follow: boolean; tail: number }, signal: AbortSignal, node: () => string) {
+  for await (const batch of machine.dmesg({ follow: req.follow, tail: req.tail, signal })) {
+    if (batch.length > 0) yield { metadata: { node: node() }, data: kernelText(batch) };
+  }
+}
+
+/** The time servers and the machine's clock. */
+function time(machine: Machine) {
+  const t = machine.time();
+  return { servers: t.servers, localtime: timestampFromDate(t.now) };
+}
+
+/** Directory entries, one message each. */
+async function* list(machine: Machine, req: { root: string; maxDepth: number }, signal: AbortSignal, node: () => string) {
+  const root = requiredPath("root", req.root);
+  for await (const e of machine.list({ root, maxDepth: req.maxDepth, signal })) yield toListResponse(e, node());
+}
+
+/** A file's chunks, one message each. */
+async function* read(machine: Machine, req: { path: string }, signal: AbortSignal, node: () => string) {
+  const path = requiredPath("path", req.path);
+  for await (const data of machine.read({ path, signal })) yield { metadata: { node: node() }, data };
+}
+
+/** A client certificate and kilnconfig, as bytes. */
+async function clientConfiguration(machine: Machine, req: Parameters<MachineServiceImpl["generateClientConfiguration"]>[0]) {
+  const c = await machine.generateClientConfiguration({ roles: requestedRoles(req.roles), ttlMs: crtTtlMs(req.crtTtl) });
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  return { ca: bytes(c.ca), crt: bytes(c.crt), key: bytes(c.key), kilnconfig: bytes(c.kilnconfig) };
+}

@@ -1,0 +1,52 @@
+// The read-only inspection part of the Machine facade: kernel log, memory,
+// processes, mounts, hostname, time, files and containers, each from its
+// own module. runtime.ts spreads it into the facade.
+import { hostname } from "node:os";
+import type { MachineConfig } from "../../config/schema.js";
+import { containerdPaths } from "../../services/containerd-config.js";
+import type { Machine } from "../machine.js";
+import type { Paths } from "../service.js";
+import { listContainers } from "./containers.js";
+import { readKernelLog } from "./dmesg.js";
+import { createFileGuard, type Forbidden } from "./file-guard.js";
+import { listFiles, readFileChunks } from "./files.js";
+import { readMeminfo } from "./meminfo.js";
+import { readMounts } from "./mounts.js";
+import { readProcesses } from "./processes.js";
+
+export type Inspector = Pick<Machine, "dmesg" | "memory" | "processes" | "mounts" | "hostname" | "time" | "list" | "read" | "containers">;
+
+export interface InspectorDeps {
+  paths: Paths;
+  /** The current config; undefined in maintenance mode. */
+  config(): MachineConfig | undefined;
+  /** Defaults: /proc, /dev/kmsg polled every 250 ms, containerd's socket. */
+  procDir?: string;
+  kmsg?: { path: string; pollMs: number };
+  containerdSocket?: string;
+}
+
+/** Directories List and Read never serve: STATE and apid's TLS directory. */
+export function forbiddenDirs(paths: Paths): Forbidden[] {
+  return [
+    { path: paths.state, why: "the STATE directory, which holds the machine's secrets" },
+    { path: paths.run("apid"), why: "apid's TLS directory, which holds its private key" },
+  ];
+}
+
+/** The inspection methods over this machine's /proc, /sys and /dev. */
+export function createInspector(d: InspectorDeps): Inspector {
+  const proc = d.procDir ?? "/proc";
+  const guard = createFileGuard(forbiddenDirs(d.paths));
+  return {
+    dmesg: (q) => readKernelLog(d.kmsg ?? { path: "/dev/kmsg", pollMs: 250 }, q),
+    memory: () => readMeminfo(proc),
+    processes: () => readProcesses(proc),
+    mounts: () => readMounts(proc),
+    hostname: () => hostname(),
+    time: () => ({ servers: d.config()?.machine.time?.servers ?? [], now: new Date() }),
+    list: (q) => listFiles(guard, q),
+    read: (q) => readFileChunks(guard, q),
+    containers: (namespace) => listContainers(d.containerdSocket ?? containerdPaths.socket, namespace),
+  };
+}

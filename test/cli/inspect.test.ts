@@ -1,0 +1,154 @@
+// kilnctl's inspection commands against machined's real API server backed
+// by the fake Machine.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { runCli } from "../../src/cli/program.js";
+import { startMachineApi } from "../../src/machined/api/server.js";
+import { createFakeMachine, type FakeMachine } from "../machined/api/fixtures/fake-machine.js";
+import { createFakeDeps, type FakeDeps } from "./fixtures/fake-deps.js";
+
+/** A fake machine served on a temp socket; `run` runs kilnctl against it. */
+async function setup(t: { teardown(fn: () => unknown): void }) {
+  const dir = await mkdtemp(join(tmpdir(), "kilnctl-inspect-"));
+  const machine = createFakeMachine();
+  const socket = join(dir, "m.sock");
+  const api = await startMachineApi(machine, socket, { node: () => "node-a", closeGraceMs: 100 });
+  t.teardown(async () => {
+    await api.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const run = async (args: string[], deps: FakeDeps = createFakeDeps()) => {
+    const code = await runCli(["-e", socket, ...args], deps);
+    return { code, out: deps.out(), err: deps.err() };
+  };
+  return { machine, run };
+}
+
+/** Parses JSON Lines. */
+const jsonLines = (text: string) => text.trim().split("\n").map((l) => JSON.parse(l));
+
+t.test("dmesg prints the kernel log with each line prefixed by its node", async (t) => {
+  const { run } = await setup(t);
+  const r = await run(["dmesg"]);
+  t.equal(r.code, 0);
+  t.equal(r.out.split("\n")[0], "node-a: kern  :info  : [    0.000042] Linux version 6.1.0");
+  t.equal(r.out.split("\n").length, 4, "three lines");
+});
+
+t.test("dmesg --tail N -o json prints one object a line", async (t) => {
+  const { run } = await setup(t);
+  const r = await run(["dmesg", "--tail", "1", "-o", "json"]);
+  t.same(jsonLines(r.out), [{ node: "node-a", line: "kern  :notice: [    3.000042] kiln: machined started" }]);
+});
+
+t.test("dmesg -f prints new records until interrupted, then exits 0", async (t) => {
+  const { run, machine } = await setup(t);
+  const deps = createFakeDeps();
+  const running = run(["dmesg", "-f", "--tail", "0"], deps);
+  await new Promise((r) => setTimeout(r, 300));
+  (machine as FakeMachine).pushKernel("usb 1-1: new device");
+  while (!deps.out().includes("usb")) await new Promise((r) => setTimeout(r, 10));
+  deps.interrupt();
+  t.equal((await running).code, 0);
+  t.equal(deps.out(), "node-a: kern  :warn  : [    9.000000] usb 1-1: new device\n");
+});
+
+t.test("memory prints bytes in JSON and binary units in the table", async (t) => {
+  const { run } = await setup(t);
+  const MiB = 2 ** 20;
+  t.same(JSON.parse((await run(["memory", "-o", "json"])).out), {
+    node: "node-a", total: 2048 * MiB, used: 704 * MiB, free: 1024 * MiB, available: 1536 * MiB,
+    buffers: 64 * MiB, cached: 256 * MiB, shared: 8 * MiB, swapTotal: 0, swapFree: 0,
+  });
+  t.equal((await run(["memory"])).out, "NODE    TOTAL    USED       FREE     SHARED   BUFFERS   CACHED     AVAILABLE\nnode-a  2.0 GiB  704.0 MiB  1.0 GiB  8.0 MiB  64.0 MiB  256.0 MiB  1.5 GiB\n");
+});
+
+t.test("processes sorts by resident memory by default and by CPU time on request", async (t) => {
+  const { run } = await setup(t);
+  t.same(JSON.parse((await run(["processes", "-o", "json"])).out).map((p: { pid: number }) => p.pid), [1, 42, 2]);
+  const byCpu = JSON.parse((await run(["ps", "--sort", "cpu", "-o", "json"])).out);
+  t.same(byCpu.map((p: { pid: number }) => p.pid), [42, 1, 2]);
+  t.same(byCpu[0], {
+    node: "node-a", pid: 42, ppid: 1, state: "S", threads: 9, cpuTime: 12.25, virtualMemory: 1200 * 2 ** 20, residentMemory: 40 * 2 ** 20,
+    command: "containerd", executable: "/usr/bin/containerd", args: "/usr/bin/containerd --config /etc/containerd/config.toml",
+  });
+  const table = (await run(["ps"])).out.split("\n");
+  t.match(table[0], /^NODE\s+PID\s+STATE\s+THREADS\s+CPU-TIME\s+VIRTMEM\s+RESMEM\s+COMMAND$/);
+  t.match(table[3], /^node-a\s+2\s+S\s+1\s+0\.00\s+0 B\s+0 B\s+\[kthreadd\]$/);
+});
+
+t.test("processes refuses an unknown sort key with exit 2", async (t) => {
+  const { run } = await setup(t);
+  const r = await run(["ps", "--sort", "pid"]);
+  t.equal(r.code, 2);
+  t.match(r.err, /^kilnctl: usage: option '--sort <key>' argument 'pid' is invalid/);
+});
+
+t.test("mounts prints sizes, with dashes for filesystems that have none", async (t) => {
+  const { run } = await setup(t);
+  const table = (await run(["mounts"])).out.split("\n");
+  t.match(table[1], /^node-a\s+proc\s+proc\s+-\s+-\s+-\s+-\s+\/proc$/);
+  t.match(table[2], /^node-a\s+tmpfs\s+tmpfs\s+1\.0 GiB\s+256\.0 MiB\s+768\.0 MiB\s+25%\s+\/var$/);
+  t.same(JSON.parse((await run(["mounts", "-o", "json"])).out)[1], {
+    node: "node-a", source: "tmpfs", target: "/var", fstype: "tmpfs", options: "rw,nosuid,nodev,mode=755", size: 2 ** 30, available: 768 * 2 ** 20,
+  });
+});
+
+t.test("containers lists every namespace or one, and says when containerd is down", async (t) => {
+  const { run } = await setup(t);
+  const all = JSON.parse((await run(["containers", "-o", "json"])).out);
+  t.same(all[0], { node: "node-a", namespace: "k8s.io", id: "pause-1", image: "registry.k8s.io/pause:3.9", runtime: "io.containerd.runc.v2", created: "2024-05-01T10:00:00.000Z" });
+  t.equal(all[1].created, null);
+  t.same(JSON.parse((await run(["containers", "--namespace", "system", "-o", "json"])).out).map((c: { id: string }) => c.id), ["etcd"]);
+  const down = await run(["containers", "--namespace", "down"]);
+  t.equal(down.code, 1);
+  t.equal(down.err, "kilnctl: listing containers: containerd is not running (no answer on /run/containerd/containerd.sock)\n");
+});
+
+t.test("list streams entries as JSON Lines and warns about the ones it could not read", async (t) => {
+  const { run } = await setup(t);
+  const r = await run(["list", "/etc", "-o", "json"]);
+  t.equal(r.code, 0);
+  const entries = jsonLines(r.out);
+  t.same(entries.map((e) => e.name), [".", "hosts", "mtab", "secret"]);
+  t.same(entries[1], { node: "node-a", name: "hosts", size: 27, mode: "-rw-r--r--", modeBits: 0o100644, modified: "2024-05-01T10:00:00.000Z", isDir: false, link: "", error: "" });
+  t.equal(r.err, "kilnctl: warning: node-a: secret: permission denied (EACCES)\n");
+});
+
+t.test("ls prints a table with link targets and passes the depth through", async (t) => {
+  const { run, machine } = await setup(t);
+  const lines = (await run(["ls", "/etc", "--depth", "-1"])).out.split("\n");
+  t.match(lines[0], /^NODE\s+MODE\s+SIZE\s+MODIFIED\s+NAME$/);
+  t.match(lines[1], /^node-a\s+drwxr-xr-x\s+0\s+2024-05-01T10:00:00Z\s+\.$/);
+  t.match(lines[3], /lrwxrwxrwx .* mtab -> \/proc\/self\/mounts$/);
+  t.same(machine.calls, ["list /etc -1"]);
+  t.equal((await run(["ls", "/etc", "--depth", "deep"])).code, 2);
+});
+
+t.test("list and read refuse STATE with exit 1 and a missing path with exit 3", async (t) => {
+  const { run } = await setup(t);
+  const denied = await run(["ls", "/system/state"]);
+  t.equal(denied.code, 1);
+  t.equal(denied.err, "kilnctl: listing /system/state: /system/state: refused: it is under /system/state, the STATE directory\n");
+  const read = await run(["read", "/system/state/config.yaml"]);
+  t.equal(read.code, 1);
+  t.match(read.err, /^kilnctl: reading \/system\/state\/config.yaml: .*refused/);
+  t.equal((await run(["read", "/nope"])).code, 3);
+});
+
+t.test("read writes the file's bytes, or one object with its content in JSON", async (t) => {
+  const { run } = await setup(t);
+  t.equal((await run(["read", "/etc/hosts"])).out, "127.0.0.1 localhost\n::1 localhost\n");
+  t.same(JSON.parse((await run(["read", "/etc/hosts", "-o", "json"])).out), {
+    node: "node-a", path: "/etc/hosts", size: 34, encoding: "utf-8", content: "127.0.0.1 localhost\n::1 localhost\n",
+  });
+});
+
+t.test("time and hostname print one object each", async (t) => {
+  const { run } = await setup(t);
+  t.same(JSON.parse((await run(["time", "-o", "json"])).out), { node: "node-a", servers: ["time.cloudflare.com"], localtime: "2024-05-01T10:00:00.000Z" });
+  t.equal((await run(["time"])).out, "NODE    SERVERS              LOCALTIME\nnode-a  time.cloudflare.com  2024-05-01T10:00:00.000Z\n");
+  t.same(JSON.parse((await run(["hostname", "-o", "json"])).out), { node: "node-a", hostname: "fake" });
+});
