@@ -18,8 +18,20 @@ export interface CreateOptions {
 export interface MachineInfo {
   name: string;
   provisioner: ProvisionerName;
-  /** Where the machine API answers, e.g. "unix:///var/lib/kiln/sandboxes/a/machined.sock". */
+  /**
+   * Where apid, the machine's network API, answers: "HOST:PORT", e.g.
+   * "10.213.0.2:50000" (what `kilnctl -e` takes, as for a remote machine).
+   * "" while the machine is stopped: its address is given back then.
+   */
   endpoint: string;
+  /**
+   * machined's own API on the host, trusted and local, e.g.
+   * "unix:///var/lib/kiln/sandboxes/a/machined.sock". It answers without
+   * apid and without certificates: for tests, the demo and `cluster destroy`.
+   */
+  localEndpoint: string;
+  /** The machine's IPv4 address (its eth0), e.g. "10.213.0.2"; "" while stopped. */
+  address: string;
   /** Host PID of the machine's PID 1 (0 when not running). */
   pid: number;
   /** "running" | "stopped". */

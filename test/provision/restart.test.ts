@@ -16,6 +16,11 @@ t.test("stops when PID 1 powered off, was killed or exited", async (t) => {
   t.same(afterExit({ code: 0, signal: null }, ctx), { t: "stop", reason: "exited with code 0" });
 });
 
+t.test("stops, saying why, when PID 1 never started", async (t) => {
+  const exit = { code: 1, signal: null, error: "setting up the network: ip on the host failed: RTNETLINK answers: File exists" };
+  t.same(afterExit(exit, ctx), { t: "stop", reason: exit.error });
+});
+
 t.test("does not restart while a stop was asked for", async (t) => {
   t.same(afterExit({ code: null, signal: "SIGHUP" }, { ...ctx, stopping: true }), { t: "stop", reason: "rebooted while stopping" });
 });

@@ -1,5 +1,6 @@
 // The state directory: layout, machine.json, live status, listing, and the
 // checks createMachine/destroyMachine make before touching anything.
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import t, { type Test } from "tap";
 import { createMachine, destroyMachine, listMachines } from "../../src/provision/index.js";
 import { liveInfo } from "../../src/provision/sandbox/live.js";
 import { procRef } from "../../src/provision/sandbox/proc.js";
-import { sandboxArgv } from "../../src/provision/sandbox/run-sandbox.js";
+import { gateScript, sandboxArgv } from "../../src/provision/sandbox/run-sandbox.js";
 import { type MachineRecord, machineNames, readRecord, stateLayout, stateRoot, toInfo, writeRecord } from "../../src/provision/sandbox/state.js";
 
 /** A temporary $KILN_STATE_DIR for one test. */
@@ -29,7 +30,9 @@ function record(name: string, root: string, change: Partial<MachineRecord> = {})
   return {
     name,
     provisioner: "sandbox",
-    endpoint: `unix://${l.socket}`,
+    endpoint: "",
+    localEndpoint: `unix://${l.socket}`,
+    address: "",
     pid: 0,
     status: "stopped",
     stateDir: l.dir,
@@ -63,11 +66,18 @@ t.test("lays a machine out under $KILN_STATE_DIR (default /var/lib/kiln/sandboxe
   });
 });
 
-t.test("runs stage 1 under unshare with every namespace and a clean environment", async (t) => {
+t.test("runs stage 1 under unshare with every namespace and a clean environment, behind the network gate", async (t) => {
   const argv = sandboxArgv({ rootfs: "/r", stage1: "/d/stage1-sandbox.cjs" }, stateLayout("a", "/s"));
-  t.same(argv.slice(0, 8), ["unshare", "--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--kill-child"]);
-  t.same(argv.slice(8, 10), ["env", "-i"]);
+  t.same(argv.slice(0, 8), ["unshare", "--net", "--", "/bin/sh", "-c", gateScript, "kiln-net-gate", "unshare"]);
+  t.same(argv.slice(8, 14), ["--pid", "--fork", "--mount", "--uts", "--ipc", "--kill-child"]);
+  t.same(argv.slice(14, 16), ["env", "-i"]);
   t.same(argv.slice(-4), [process.execPath, "/d/stage1-sandbox.cjs", "/r", "/s/a/platform"]);
+});
+
+t.test("the gate execs the rest of the command once it reads a line, and runs nothing without one", async (t) => {
+  const gate = (input: string) => spawnSync("/bin/sh", ["-c", gateScript, "kiln-net-gate", "echo", "booted"], { input, encoding: "utf8" });
+  t.match(gate("boot\n"), { status: 0, stdout: "booted\n" });
+  t.match(gate(""), { status: 1, stdout: "" });
 });
 
 t.test("machine.json round-trips; the public contract has exactly MachineInfo's keys", async (t) => {
@@ -75,8 +85,26 @@ t.test("machine.json round-trips; the public contract has exactly MachineInfo's 
   const rec = record("a", root, { pidOne: { pid: 5, start: 7 }, host: { pid: 4, start: 6 } });
   saveRecord(rec, root);
   t.same(readRecord(stateLayout("a", root)), rec);
-  t.same(Object.keys(toInfo(rec)).sort(), ["consoleLog", "endpoint", "name", "pid", "provisioner", "stateDir", "status"]);
+  t.same(Object.keys(toInfo(rec)).sort(), ["address", "consoleLog", "endpoint", "localEndpoint", "name", "pid", "provisioner", "stateDir", "status"]);
   t.equal(readFileSync(stateLayout("a", root).record, "utf8").endsWith("}\n"), true);
+});
+
+t.test("a record from before sandboxes had a network still gives the whole contract", async (t) => {
+  const root = stateDir(t);
+  const { localEndpoint: _l, address: _a, ...old } = record("a", root, { endpoint: `unix://${root}/a/machined.sock` });
+  t.match(toInfo(old as MachineRecord), { endpoint: "", localEndpoint: `unix://${root}/a/machined.sock`, address: "" });
+});
+
+t.test("a running machine shows its address and apid endpoint; a stopped one has none", async (t) => {
+  const root = stateDir(t);
+  const self = procRef(process.pid)!;
+  const net = { endpoint: "10.213.0.6:50000", address: "10.213.0.6" };
+  t.match(liveInfo(record("a", root, { ...net, status: "running", pidOne: self })), { ...net, status: "running" });
+  t.match(liveInfo(record("a", root, { ...net, status: "running", pidOne: { pid: self.pid, start: self.start + 1 } })), {
+    endpoint: "",
+    address: "",
+    status: "stopped",
+  }, "the host program was killed: the address is no longer the machine's");
 });
 
 t.test("live status comes from /proc, not from the record", async (t) => {
@@ -96,7 +124,7 @@ t.test("lists machines sorted, skipping directories without machine.json", async
   saveRecord(record("a", root), root);
   mkdirSync(join(root, "junk"));
   t.same(machineNames(root), ["a", "b"]);
-  t.same((await listMachines()).map((m) => [m.name, m.status, m.endpoint]), [
+  t.same((await listMachines()).map((m) => [m.name, m.status, m.localEndpoint]), [
     ["a", "stopped", `unix://${root}/a/machined.sock`],
     ["b", "stopped", `unix://${root}/b/machined.sock`],
   ]);

@@ -1,6 +1,7 @@
 // `cluster create --provisioner sandbox`: validate, build (or reuse) the
-// rootfs, lay out the state directory, start the host program detached and
-// wait until machined's API answers.
+// rootfs, lay out the state directory, start the host program detached (it
+// leases the address and wires the network) and wait until machined's local
+// API answers.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { parseConfig } from "../../config/parse.js";
 import { distDir } from "../../image/paths.js";
 import { buildRootfs } from "../../image/rootfs.js";
 import type { CreateOptions, MachineInfo } from "../provisioner.js";
+import { sandboxRange } from "./addresses.js";
 import { waitForApi } from "./api.js";
 import { stopSandbox } from "./destroy.js";
 import { isRunning, liveInfo, tail } from "./live.js";
@@ -26,6 +28,7 @@ export async function createSandbox(opts: CreateOptions): Promise<MachineInfo> {
   refuseRunning(layout, opts.name);
   const config = opts.configPath === undefined ? undefined : readConfig(opts.configPath);
   requireRoot();
+  sandboxRange();
   const programs = hostPrograms(distDir());
   progress("building rootfs");
   const rootfs = buildRootfs().dir;
@@ -87,7 +90,10 @@ function initialRecord(name: string, layout: StateLayout, rootfs: string, stage1
   return {
     name,
     provisioner: "sandbox",
-    endpoint: `unix://${layout.socket}`,
+    // The host program fills in the address and endpoint when it has leased them.
+    endpoint: "",
+    localEndpoint: `unix://${layout.socket}`,
+    address: "",
     pid: 0,
     status: "starting",
     stateDir: layout.dir,

@@ -1,8 +1,11 @@
 // `cluster destroy`: ask machined to shut down, wait for the host program to
 // see PID 1 power off, escalate to SIGTERM and SIGKILL when it does not, then
-// remove the state directory.
+// give back the machine's address (the host program does that itself unless
+// it was killed) and remove the state directory. The veth pair needs no
+// removing: it goes with the sandbox's network namespace.
 import { rmSync } from "node:fs";
 import { shutdownApi } from "./api.js";
+import { releaseLease } from "./leases.js";
 import { sleep } from "./sleep.js";
 import { isAlive, signalProc } from "./proc.js";
 import { type MachineRecord, readRecord, type StateLayout, stateLayout, stateRoot } from "./state.js";
@@ -18,6 +21,8 @@ export async function destroySandbox(name: string, opts: StopOptions = {}): Prom
   const layout = stateLayout(name);
   if (!readRecord(layout)) throw new Error(`no sandbox machine named "${name}" (no ${layout.record} under ${stateRoot()})`);
   await stopSandbox(layout, opts);
+  // Best effort: a lease left behind names a dead host program, and is reclaimed as stale.
+  await releaseLease(layout.dir).catch(() => false);
   opts.onProgress?.("removing state");
   rmSync(layout.dir, { recursive: true, force: true });
 }
@@ -28,7 +33,7 @@ export async function stopSandbox(layout: StateLayout, opts: StopOptions = {}): 
   const rec = readRecord(layout);
   if (!rec || !anyAlive(rec)) return;
   opts.onProgress?.("shutting down");
-  if (await shutdownApi(rec.endpoint, Math.min(grace, 5000)).then(() => true, () => false)) {
+  if (await shutdownApi(`unix://${layout.socket}`, Math.min(grace, 5000)).then(() => true, () => false)) {
     if (await waitGone(layout, grace)) return;
   }
   opts.onProgress?.("terminating");

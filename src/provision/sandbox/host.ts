@@ -1,9 +1,12 @@
 // The sandbox host program: `node dist/sandbox-host.cjs <stateDir>`, started
-// detached by createMachine. It runs the sandbox, records PID 1 in
-// machine.json, starts it again when it rebooted (PID 1 died of SIGHUP) and
-// marks the machine stopped when it powered off or was killed.
+// detached by createMachine. It leases the machine's /30, runs the sandbox,
+// records PID 1 in machine.json, starts it again when it rebooted (PID 1 died
+// of SIGHUP) on the same address, and marks the machine stopped and gives the
+// address back when it powered off or was killed.
 import { appendFileSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { apidEndpoint, sandboxRange } from "./addresses.js";
+import { acquireLease, type Lease, releaseLease } from "./leases.js";
 import { afterExit } from "./restart.js";
 import { runSandbox } from "./run-sandbox.js";
 import { type ProcRef, procRef, signalProc } from "./proc.js";
@@ -19,13 +22,28 @@ interface Control {
 async function main(stateDir: string | undefined): Promise<void> {
   if (!stateDir) throw new Error("usage: sandbox-host <stateDir>");
   const layout = stateLayout(basename(stateDir), dirname(stateDir));
-  const self = procRef(process.pid);
+  const self = procRef(process.pid)!;
   updateRecord(layout, { host: self, stopReason: undefined });
   const ctl = control(layout);
-  const reason = await supervise(layout, ctl);
-  updateRecord(layout, { status: "stopped", pid: 0, pidOne: undefined, stopReason: reason });
+  const lease = await leaseNetwork(layout, self);
+  let reason: string;
+  try {
+    reason = await supervise(layout, lease, ctl);
+  } finally {
+    await releaseLease(layout.dir, self).catch((err: unknown) => log(`giving back ${lease.network}: ${String(err)}`));
+  }
+  updateRecord(layout, { status: "stopped", pid: 0, pidOne: undefined, stopReason: reason, network: undefined, address: "", endpoint: "" });
   rmSync(layout.socket, { force: true });
-  log(`stopped: ${reason}`);
+  log(`stopped: ${reason}; gave back ${lease.network}`);
+}
+
+/** Leases the machine's /30 and records its address and apid endpoint. */
+async function leaseNetwork(layout: StateLayout, self: ProcRef): Promise<Lease> {
+  const rec = readRecord(layout)!;
+  const lease = await acquireLease({ name: rec.name, stateDir: layout.dir, owner: self }, sandboxRange());
+  updateRecord(layout, { network: lease, address: lease.address, endpoint: apidEndpoint(lease.address) });
+  log(`network: ${lease.link} ${lease.hostAddress} <-> eth0 ${lease.address}/${lease.prefixLength}`);
+  return lease;
 }
 
 /** Stop requests: SIGTERM/SIGINT mark the machine stopping and pass SIGTERM to PID 1. */
@@ -43,11 +61,12 @@ function control(layout: StateLayout): Control {
 }
 
 /** Starts the sandbox, again after each reboot; resolves with why it stopped. */
-async function supervise(layout: StateLayout, ctl: Control): Promise<string> {
+async function supervise(layout: StateLayout, lease: Lease, ctl: Control): Promise<string> {
   for (;;) {
     if (ctl.stopping) return "stopped on request";
     const rec = readRecord(layout)!;
-    const exit = await runSandbox(rec, layout, {
+    const exit = await runSandbox(rec, layout, lease, {
+      stopping: () => ctl.stopping,
       started: (pidOne) => {
         ctl.pidOne = pidOne;
         if (ctl.stopping) signalProc(pidOne, "SIGTERM");
@@ -81,7 +100,7 @@ function markFailed(stateDir: string | undefined, err: unknown): void {
   if (!stateDir) return;
   try {
     const layout = stateLayout(basename(stateDir), dirname(stateDir));
-    updateRecord(layout, { status: "stopped", pid: 0, stopReason: `host program failed: ${String(err)}` });
+    updateRecord(layout, { status: "stopped", pid: 0, stopReason: `host program failed: ${err instanceof Error ? err.message : String(err)}`, address: "", endpoint: "" });
   } catch {
     // Nothing more to do: the error is in host.log.
   }

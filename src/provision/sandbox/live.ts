@@ -9,10 +9,14 @@ export function isRunning(rec: MachineRecord): boolean {
   return isAlive(rec.pidOne) || (isAlive(rec.host) && rec.status !== "stopped");
 }
 
-/** MachineInfo with status and pid from /proc rather than from the record. */
+/**
+ * MachineInfo with status and pid from /proc rather than from the record; a
+ * stopped machine has no address (its lease is given back or stale).
+ */
 export function liveInfo(rec: MachineRecord): MachineInfo {
-  const running = isRunning(rec);
-  return { ...toInfo(rec), status: running ? "running" : "stopped", pid: running && isAlive(rec.pidOne) ? rec.pidOne!.pid : 0 };
+  const info = toInfo(rec);
+  if (!isRunning(rec)) return { ...info, status: "stopped", pid: 0, endpoint: "", address: "" };
+  return { ...info, status: "running", pid: isAlive(rec.pidOne) ? rec.pidOne!.pid : 0 };
 }
 
 /** The last `lines` lines of a log file ("" when there is none). */

@@ -7,6 +7,8 @@
 export interface PidOneExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Why PID 1 never started (its network could not be set up, say). */
+  error?: string;
 }
 
 export type AfterExit = { t: "restart" } | { t: "stop"; reason: string };
@@ -24,6 +26,7 @@ export const restartLimit = { count: 5, windowMs: 60_000 };
 
 /** Decides whether to start the sandbox again after PID 1 ended with `exit`. */
 export function afterExit(exit: PidOneExit, ctx: RestartContext): AfterExit {
+  if (exit.error) return { t: "stop", reason: exit.error };
   if (exit.signal !== "SIGHUP") return { t: "stop", reason: describeExit(exit) };
   if (ctx.stopping) return { t: "stop", reason: "rebooted while stopping" };
   const recent = ctx.restarts.filter((t) => ctx.now - t < restartLimit.windowMs).length;

@@ -1,19 +1,25 @@
-// Runs the sandbox once: unshare → node stage1-sandbox.cjs ROOTFS PLATFORM,
-// which pivots into the rootfs and execs /sbin/init (machined). Finds PID 1
-// (unshare's child), brings its loopback up, points the state dir's socket
-// link into its root, and resolves when it is gone.
-import { execFile, spawn } from "node:child_process";
+// Runs the sandbox once. `unshare --net` makes the machine's network
+// namespace and holds it at a gate (a host shell blocked reading a line)
+// while the host wires it (veth.ts); the line opens the gate, which execs
+// `unshare` for the other namespaces → node stage1-sandbox.cjs ROOTFS
+// PLATFORM, which pivots into the rootfs and execs /sbin/init (machined).
+// Then it finds PID 1 (unshare's child), points the state dir's socket link
+// into its root, and resolves when it is gone. The link comes last, so a
+// local API that answers means this boot's network is in place.
+import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, renameSync, symlinkSync } from "node:fs";
-import { promisify } from "node:util";
+import type { Lease } from "./leases.js";
 import { sleep } from "./sleep.js";
 import { childrenOf, type ProcRef, procRef } from "./proc.js";
 import type { PidOneExit } from "./restart.js";
 import { type MachineRecord, machinedSocket, type StateLayout } from "./state.js";
+import { setUpNetwork } from "./veth.js";
 
-const run = promisify(execFile);
+/** The namespaces the gate's exec adds to its network namespace; --kill-child takes PID 1 down with unshare. */
+export const unshareFlags = ["--pid", "--fork", "--mount", "--uts", "--ipc", "--kill-child"];
 
-/** The namespaces a sandbox gets; --kill-child takes PID 1 down with unshare. */
-export const unshareFlags = ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--kill-child"];
+/** The gate: wait for one line on stdin (none: the host gave up), then exec the rest with stdin from /dev/null. */
+export const gateScript = 'read -r _ || exit 1; exec "$@" </dev/null';
 
 /** The environment PID 1 starts with: nothing of the host's but a PATH. */
 export const sandboxEnv = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KILN_PLATFORM=sandbox"];
@@ -24,34 +30,51 @@ export const sandboxEnv = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KILN_PLATFORM=
  * child, say) must not reach machined, whose root has none of the host's files.
  */
 export function sandboxArgv(rec: Pick<MachineRecord, "rootfs" | "stage1">, layout: StateLayout): string[] {
-  return ["unshare", ...unshareFlags, "env", "-i", ...sandboxEnv, process.execPath, rec.stage1, rec.rootfs, layout.platform];
+  const gate = ["unshare", "--net", "--", "/bin/sh", "-c", gateScript, "kiln-net-gate"];
+  return [...gate, "unshare", ...unshareFlags, "env", "-i", ...sandboxEnv, process.execPath, rec.stage1, rec.rootfs, layout.platform];
 }
 
 export interface RunHooks {
-  /** PID 1 exists (called before it is set up). */
+  /** PID 1 exists. */
   started(pidOne: ProcRef): void;
+  /** Whether a stop was asked for: then the gate stays shut. */
+  stopping(): boolean;
   log(message: string): void;
 }
 
-/** Starts the sandbox and resolves with how PID 1 ended. */
-export async function runSandbox(rec: MachineRecord, layout: StateLayout, hooks: RunHooks): Promise<PidOneExit> {
+/** Starts the sandbox on `lease`'s network and resolves with how PID 1 ended. */
+export async function runSandbox(rec: MachineRecord, layout: StateLayout, lease: Lease, hooks: RunHooks): Promise<PidOneExit> {
   const [cmd, ...args] = sandboxArgv(rec, layout);
   const out = openSync(layout.consoleLog, "a");
-  const child = spawn(cmd!, args, { stdio: ["ignore", out, out] });
+  const child = spawn(cmd!, args, { stdio: ["pipe", out, out] });
   closeSync(out);
-  const exited = new Promise<PidOneExit>((resolve) => {
+  child.stdin?.on("error", () => {});
+  const exited = exitOf(child, hooks);
+  if (!child.pid) return exited;
+  const failed = await setUpNetwork(child.pid, lease).then(() => undefined, (err: Error) => err.message);
+  const error = failed ? `setting up the network: ${failed}` : hooks.stopping() ? "stopped on request before booting" : undefined;
+  if (error) {
+    child.stdin?.end();
+    return { ...(await exited), error };
+  }
+  child.stdin?.end("boot\n");
+  const pidOne = await findPidOne(child.pid, exited);
+  if (pidOne) {
+    hooks.started(pidOne);
+    linkSocket(layout, pidOne.pid);
+  }
+  return exited;
+}
+
+/** How the unshare chain ended (which is how PID 1 ended, once it ran). */
+function exitOf(child: ChildProcess, hooks: RunHooks): Promise<PidOneExit> {
+  return new Promise<PidOneExit>((resolve) => {
     child.on("exit", (code, signal) => resolve({ code, signal }));
     child.on("error", (err) => {
       hooks.log(`starting unshare: ${err.message}`);
-      resolve({ code: 127, signal: null });
+      resolve({ code: 127, signal: null, error: `starting unshare: ${err.message}` });
     });
   });
-  const pidOne = child.pid ? await findPidOne(child.pid, exited) : undefined;
-  if (pidOne) {
-    hooks.started(pidOne);
-    await setUp(pidOne, layout, hooks);
-  }
-  return exited;
 }
 
 /** Polls for unshare's only child (PID 1 of the new namespace) until unshare exits. */
@@ -67,16 +90,6 @@ async function findPidOne(unsharePid: number, exited: Promise<unknown>): Promise
     await sleep(2);
   }
   return undefined;
-}
-
-/** Loopback up inside, and the socket link pointed at this PID 1's root. */
-async function setUp(pidOne: ProcRef, layout: StateLayout, hooks: RunHooks): Promise<void> {
-  linkSocket(layout, pidOne.pid);
-  try {
-    await run("nsenter", ["-t", String(pidOne.pid), "-n", "ip", "link", "set", "lo", "up"]);
-  } catch (err) {
-    hooks.log(`bringing loopback up in pid ${pidOne.pid}: ${(err as Error).message}`);
-  }
 }
 
 /** Atomically points <stateDir>/machined.sock at /proc/<pid>/root/run/machined/machined.sock. */

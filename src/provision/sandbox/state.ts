@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { MachineInfo } from "../provisioner.js";
+import type { Lease } from "./leases.js";
 import type { ProcRef } from "./proc.js";
 
 /** Where the sandboxes live: $KILN_STATE_DIR, else /var/lib/kiln/sandboxes. */
@@ -60,6 +61,8 @@ export interface MachineRecord extends MachineInfo {
   restarts: number[];
   /** Why the machine last stopped. */
   stopReason?: string;
+  /** The /30 the host program holds for this machine while it runs (see leases.ts). */
+  network?: Lease;
 }
 
 /** Reads machine.json, or undefined when there is none. */
@@ -123,6 +126,9 @@ function readdirSafe(dir: string): string[] {
 
 /** The public contract from a record: exactly MachineInfo's keys. */
 export function toInfo(rec: MachineRecord): MachineInfo {
-  const { name, provisioner, endpoint, pid, status, stateDir, consoleLog } = rec;
-  return { name, provisioner, endpoint, pid, status, stateDir, consoleLog };
+  const { name, provisioner, pid, status, stateDir, consoleLog } = rec;
+  // Records written before sandboxes had a network lack the last two.
+  const localEndpoint = rec.localEndpoint ?? `unix://${join(stateDir, "machined.sock")}`;
+  const endpoint = rec.endpoint?.startsWith("unix:") ? "" : (rec.endpoint ?? "");
+  return { name, provisioner, endpoint, localEndpoint, address: rec.address ?? "", pid, status, stateDir, consoleLog };
 }
