@@ -11,11 +11,21 @@ export function nodeOf(m: WithMetadata): string {
   return m.metadata?.node ?? "";
 }
 
-/** The messages, failing on the first that carries a node error. */
+// Node errors of this run: in a fan-out the nodes that answered are still
+// shown, and runCli reports these afterwards and exits non-zero.
+const nodeFailures: CliError[] = [];
+
+/** The messages of nodes that answered; the others are kept for runCli to report. Throws if none answered. */
 export function okMessages<M extends WithMetadata>(messages: M[]): M[] {
-  const failed = messages.find((m) => m.metadata?.error);
-  if (failed) throw new CliError(`node "${nodeOf(failed)}"`, failed.metadata!.error);
-  return messages;
+  const failed = messages.filter((m) => m.metadata?.error);
+  nodeFailures.push(...failed.map((m) => new CliError(`node "${nodeOf(m)}"`, m.metadata!.error)));
+  if (failed.length && failed.length === messages.length) throw nodeFailures.pop()!;
+  return messages.filter((m) => !m.metadata?.error);
+}
+
+/** The node errors seen since the last call (and forgets them). */
+export function takeNodeFailures(): CliError[] {
+  return nodeFailures.splice(0);
 }
 
 /** The only message of a single-node response, failing when there is none. */

@@ -15,6 +15,15 @@ export function renderList<T extends object>(format: Format, rows: T[], columns:
 }
 
 /** One record: a JSON object, a YAML mapping or a one-row table. */
+/**
+ * What a per-node call prints: one object when it targeted one machine, a
+ * list when it fanned out (-n a,b) — whatever number of nodes answered, so a
+ * script sees the same shape when a node fails.
+ */
+export function renderPerNode<T extends object>(format: Format, rows: T[], columns: Column<T>[], fannedOut: boolean): string {
+  return !fannedOut && rows.length === 1 ? renderOne(format, rows[0]!, columns) : renderList(format, rows, columns);
+}
+
 export function renderOne<T extends object>(format: Format, row: T, columns: Column<T>[]): string {
   if (format === "json") return `${JSON.stringify(row, null, 2)}\n`;
   if (format === "yaml") return stringify(row);

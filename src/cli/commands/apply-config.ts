@@ -11,11 +11,11 @@ import { kebabName } from "../enum-names.js";
 import { toCliError, usageError } from "../errors.js";
 import { addGlobalOptions } from "../global-options.js";
 import { nodeOf, okMessages } from "../node-messages.js";
-import { renderList, renderOne } from "../output.js";
+import { renderPerNode } from "../output.js";
 import { type MachineSession, withMachine } from "../session.js";
 import type { Column } from "../table.js";
 
-const modes: Record<string, ApplyMode> = {
+export const modes: Record<string, ApplyMode> = {
   auto: ApplyMode.AUTO,
   "no-reboot": ApplyMode.NO_REBOOT,
   reboot: ApplyMode.REBOOT,
@@ -42,7 +42,7 @@ export interface ApplyRecord {
   dryRun: boolean;
 }
 
-const columns: Column<ApplyRecord>[] = [
+export const applyColumns: Column<ApplyRecord>[] = [
   { header: "NODE", value: (r) => r.node, optional: true },
   { header: "MODE", value: (r) => r.mode },
   { header: "CHANGES", value: (r) => r.changes.join(", ") || "-" },
@@ -79,11 +79,11 @@ async function apply(m: MachineSession, req: Awaited<ReturnType<typeof applyRequ
   const res = await m.client.applyConfiguration(req, m.call);
   const records = okMessages(res.messages).map((r) => applyRecord(r, req.dryRun));
   if (m.format === "table") for (const w of records.flatMap((r) => r.warnings)) m.warn(w);
-  m.print(records.length === 1 ? renderOne(m.format, records[0]!, columns) : renderList(m.format, records, columns));
+  m.print(renderPerNode(m.format, records, applyColumns, m.nodes.length > 1));
 }
 
 /** The record of one node's answer. */
-function applyRecord(r: ApplyConfiguration, dryRun: boolean): ApplyRecord {
+export function applyRecord(r: ApplyConfiguration, dryRun: boolean): ApplyRecord {
   const { modeDetails: details, changes, needsReboot, warnings } = r;
   return { node: nodeOf(r), mode: kebabName(ApplyModeSchema, r.mode), details, changes, needsReboot, warnings, dryRun };
 }

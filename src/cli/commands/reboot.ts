@@ -4,8 +4,8 @@ import { RebootMode } from "../../gen/kiln/machine/v1/machine_pb.js";
 import type { CliDeps } from "../deps.js";
 import { addGlobalOptions } from "../global-options.js";
 import { nodeOf, okMessages } from "../node-messages.js";
-import { renderList, renderOne } from "../output.js";
-import { withMachine } from "../session.js";
+import { renderPerNode } from "../output.js";
+import { type MachineSession, withMachine } from "../session.js";
 import type { Column } from "../table.js";
 
 /** The JSON/YAML shape of `reboot` and `shutdown`. */
@@ -27,8 +27,8 @@ export const powerColumns: Column<PowerRecord>[] = [
 ];
 
 /** Prints one record per node that accepted the request. */
-export function printPower(print: (s: string) => void, format: Parameters<typeof renderOne>[0], records: PowerRecord[]): void {
-  print(records.length === 1 ? renderOne(format, records[0]!, powerColumns) : renderList(format, records, powerColumns));
+export function printPower(m: Pick<MachineSession, "print" | "format" | "nodes">, records: PowerRecord[]): void {
+  m.print(renderPerNode(m.format, records, powerColumns, m.nodes.length > 1));
 }
 
 /** `reboot`: returns once the machine has started its reboot sequence. */
@@ -42,7 +42,7 @@ export function createRebootCommand(deps: CliDeps): Command {
       const mode = o.mode === "powercycle" ? RebootMode.POWERCYCLE : RebootMode.DEFAULT;
       const res = await m.client.reboot({ mode, force: o.force === true }, m.call);
       const records = okMessages(res.messages).map((r) => ({ node: nodeOf(r), action: "reboot", mode: o.mode, force: o.force === true }));
-      printPower(m.print, m.format, records);
+      printPower(m, records);
     }),
   );
 }

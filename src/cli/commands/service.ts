@@ -5,7 +5,7 @@ import { CliError, usageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { addGlobalOptions } from "../global-options.js";
 import { nodeOf, okMessages } from "../node-messages.js";
-import { renderList, renderOne } from "../output.js";
+import { renderList, renderPerNode } from "../output.js";
 import { type ServiceRecord, serviceColumns, serviceRecord } from "../service-view.js";
 import type { MachineSession } from "../session.js";
 import { withMachine } from "../session.js";
@@ -64,7 +64,7 @@ async function status(m: MachineSession, id: string): Promise<void> {
   const found = (await fetchServices(m)).filter((s) => s.id === id);
   if (found.length === 0) throw new CliError(`service "${id}"`, "not found", ExitCode.notFound);
   const columns = serviceColumns(m.deps.now());
-  m.print(found.length === 1 ? renderOne(m.format, found[0]!, columns) : renderList(m.format, found, columns));
+  m.print(renderPerNode(m.format, found, columns, m.nodes.length > 1));
 }
 
 /** Starts, stops or restarts a service and prints what the machine did. */
@@ -72,5 +72,5 @@ async function act(m: MachineSession, id: string, action: Exclude<Action, "statu
   const call = { start: m.client.serviceStart, stop: m.client.serviceStop, restart: m.client.serviceRestart }[action];
   const res = await call({ id }, m.call);
   const records = okMessages(res.messages).map((r) => ({ node: nodeOf(r), id: r.id || id, action, result: r.result }));
-  m.print(records.length === 1 ? renderOne(m.format, records[0]!, actionColumns) : renderList(m.format, records, actionColumns));
+  m.print(renderPerNode(m.format, records, actionColumns, m.nodes.length > 1));
 }

@@ -13,7 +13,7 @@ export function createShutdownCommand(deps: CliDeps): Command {
     withMachine(c, deps, "shutting down", async (m) => {
       const res = await m.client.shutdown({ force: o.force === true }, m.call);
       const records = okMessages(res.messages).map((r) => ({ node: nodeOf(r), action: "shutdown", mode: "", force: o.force === true }));
-      printPower(m.print, m.format, records);
+      printPower(m, records);
     }),
   );
 }

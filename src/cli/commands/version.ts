@@ -4,7 +4,7 @@ import type { Version } from "../../gen/kiln/machine/v1/machine_pb.js";
 import type { CliDeps } from "../deps.js";
 import { addGlobalOptions } from "../global-options.js";
 import { nodeOf, okMessages } from "../node-messages.js";
-import { renderList, renderOne } from "../output.js";
+import { renderPerNode } from "../output.js";
 import { withMachine } from "../session.js";
 import type { Column } from "../table.js";
 
@@ -41,7 +41,7 @@ export function createVersionCommand(deps: CliDeps): Command {
   return addGlobalOptions(cmd, { connect: true }).action((_opts, c: Command) =>
     withMachine(c, deps, "getting the version", async (m) => {
       const records = okMessages((await m.client.version({}, m.call)).messages).map(versionRecord);
-      m.print(records.length === 1 ? renderOne(m.format, records[0]!, columns) : renderList(m.format, records, columns));
+      m.print(renderPerNode(m.format, records, columns, m.nodes.length > 1));
     }),
   );
 }
