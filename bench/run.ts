@@ -61,7 +61,7 @@ async function sandbox(): Promise<void> {
     destroy("bench");
     floors.push(timed("unshare", ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", process.execPath, "-e", "0"]));
     const t0 = performance.now();
-    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "sandbox", "--name", "bench", "--config", join(root, "examples/sandbox.yaml"), "-o", "json"])) as { pid: number; endpoint: string };
+    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "sandbox", "--name", "bench", "--config", join(root, "examples/sandbox.yaml"), "-o", "json"])) as { pid: number; localEndpoint: string };
     starts.push(performance.now() - t0);
     if (i === 2) rss = await idleRss(info);
   }
@@ -75,9 +75,9 @@ async function sandbox(): Promise<void> {
 }
 
 /** machined's RSS once containerd is healthy and things have settled. */
-async function idleRss(info: { pid: number; endpoint: string }): Promise<number> {
+async function idleRss(info: { pid: number; localEndpoint: string }): Promise<number> {
   for (let i = 0; i < 100; i++) {
-    const s = JSON.parse(kilnctl(["-e", info.endpoint, "services", "-o", "json"])) as { id: string; healthy: boolean | null }[];
+    const s = JSON.parse(kilnctl(["-e", info.localEndpoint, "services", "-o", "json"])) as { id: string; healthy: boolean | null }[];
     if (s.some((x) => x.id === "containerd" && x.healthy === true)) break;
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -13,7 +13,7 @@ kilnctl cluster destroy --name "$name" >/dev/null 2>&1 || true
 say kilnctl cluster create --provisioner sandbox --name "$name" --config examples/sandbox.yaml -o json
 info=$(kilnctl cluster create --provisioner sandbox --name "$name" --config examples/sandbox.yaml -o json)
 echo "$info"
-endpoint=$(node -e 'console.log(JSON.parse(process.argv[1]).endpoint)' "$info")
+endpoint=$(node -e 'console.log(JSON.parse(process.argv[1]).localEndpoint)' "$info")
 
 say kilnctl -e "$endpoint" version; kilnctl -e "$endpoint" version
 for _ in $(seq 50); do # containerd needs a moment to answer its health check

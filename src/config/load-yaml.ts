@@ -9,7 +9,7 @@ export type Loaded = { value: unknown; warnings: string[] } | { errors: string[]
  * scalars of digits with a leading zero stay strings, so "0644" is octal to
  * the schema and `mtu: 01500` is an error instead of a guess.
  */
-const leadingZeroIsString: ScalarTag = {
+export const leadingZeroIsString: ScalarTag = {
   tag: "tag:yaml.org,2002:str",
   default: true,
   test: /^0[0-9]+$/,

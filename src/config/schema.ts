@@ -145,7 +145,7 @@ const machine = z.strictObject({
   ).optional(),
   kubelet: doc(kubelet, "Kubelet settings.").optional(),
   install: doc(install, "Installation to disk.").optional(),
-  ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates.").optional(),
+  ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
   token: doc(token, "Token that machines present to join (secret).").optional(),
   certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),
   services: doc(z.array(extensionService), "Extension services machined runs itself.").optional(),

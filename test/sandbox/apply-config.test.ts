@@ -23,7 +23,7 @@ t.afterEach((t) => {
   if (!t.passing()) t.comment(`console of ${name}:\n${consoleTail(sb)}`);
 });
 
-const ctl = (...args: string[]) => kilnctl(["-e", sb.endpoint, ...args]);
+const ctl = (...args: string[]) => kilnctl(["-e", sb.localEndpoint, ...args]);
 const hostname = () => inSandbox(sb, ["-u"], ["hostname"]).stdout.trim();
 const storedConfig = () => ctl("get", "config").stdout;
 /** Applies YAML from a temp file through kilnctl. */
@@ -38,8 +38,8 @@ interface VersionOut {
 }
 
 t.test("a machine started without config is in maintenance mode", async (t) => {
-  t.equal(kilnctlJson<VersionOut>(["-e", sb.endpoint, "version"]).maintenance, true);
-  t.same(services(sb), [], "no services run before a config arrives");
+  t.equal(kilnctlJson<VersionOut>(["-e", sb.localEndpoint, "version"]).maintenance, true);
+  t.same(services(sb).map((s) => s.id), ["apid"], "only apid (in maintenance mode) runs before a config arrives");
   t.match(hostname(), /^kiln-[0-9a-f]{6}$/, "the hostname comes from the machine id");
 });
 
@@ -51,7 +51,7 @@ t.test("an invalid config is refused with every error and changes nothing", asyn
   t.match(r.stderr, /machine\.bogus: unknown key/);
   t.equal(r.stderr.trim().split("\n").length, 1, "one line on stderr");
   t.equal(hostname(), before);
-  t.equal(kilnctlJson<VersionOut>(["-e", sb.endpoint, "version"]).maintenance, true);
+  t.equal(kilnctlJson<VersionOut>(["-e", sb.localEndpoint, "version"]).maintenance, true);
 });
 
 t.test("applying a config leaves maintenance mode and starts containerd", async (t) => {
@@ -90,8 +90,17 @@ t.test("a staged change waits for the reboot, which keeps the config", async (t)
   await waitFor("the old PID 1 to go", () => !alive(oldPid), 20_000);
   sb = await waitFor("the machine to come back", () => {
     const m = kilnctlJson<Sandbox[]>(["cluster", "show", "--name", name])[0];
-    return m && m.pid !== oldPid && alive(m.pid) && kilnctl(["-e", m.endpoint, "version"]).code === 0 ? m : undefined;
+    return m && m.pid !== oldPid && alive(m.pid) && kilnctl(["-e", m.localEndpoint, "version"]).code === 0 ? m : undefined;
   }, 30_000, 250);
   t.equal(hostname(), "sbx-staged", "the staged config is in force after the reboot");
-  t.equal(kilnctlJson<VersionOut>(["-e", sb.endpoint, "version"]).maintenance, false);
+  t.equal(kilnctlJson<VersionOut>(["-e", sb.localEndpoint, "version"]).maintenance, false);
+});
+
+t.test("a try change is live, then reverts by itself unless confirmed", async (t) => {
+  const before = hostname();
+  const r = apply(config("sbx-try"), "--mode", "try", "--timeout", "2s");
+  t.equal(r.code, 0, r.stderr);
+  t.equal(hostname(), "sbx-try", "applied live");
+  await waitFor("the try to revert", () => hostname() === before, 15_000, 200);
+  t.match(storedConfig(), new RegExp(`hostname: ${before}`), "the stored config is the previous one again");
 });

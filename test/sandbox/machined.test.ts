@@ -131,7 +131,7 @@ t.test("a crash-looping service backs off", async (t) => {
 t.test("stopping a service kills its grandchildren", async (t) => {
   const hasGrandchild = () => processesIn(sb).some((p) => p.cmdline.includes(grandchildMarker));
   await waitFor("the grandchild to start", hasGrandchild);
-  const r = kilnctl(["-e", sb.endpoint, "service", "family", "stop"]);
+  const r = kilnctl(["-e", sb.localEndpoint, "service", "family", "stop"]);
   t.equal(r.code, 0, r.stderr);
   await waitFor("the grandchild to be gone", () => !hasGrandchild(), 15_000);
   t.equal(service("family")?.state, "Finished");
@@ -139,7 +139,7 @@ t.test("stopping a service kills its grandchildren", async (t) => {
 
 t.test("shutdown finishes within the grace period plus 2 s and leaves no process", async (t) => {
   const started = Date.now();
-  const r = kilnctl(["-e", sb.endpoint, "shutdown"]);
+  const r = kilnctl(["-e", sb.localEndpoint, "shutdown"]);
   t.equal(r.code, 0, r.stderr);
   await waitFor("PID 1 to exit", () => !alive(sb.pid), 12_000, 50);
   const elapsed = Date.now() - started;

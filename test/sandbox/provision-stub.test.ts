@@ -1,7 +1,7 @@
 // The sandbox provisioner's host side against a stand-in machined
 // (test/provision/fixtures/stub-machined.ts): PID 1 recorded and alive, the
-// stable socket link, a clean environment, restart after reboot(2), and
-// destroy. Needs root; on CI its absence fails the test.
+// stable socket link, a clean environment, restart after reboot(2) on the
+// same address, and destroy. Needs root; on CI its absence fails the test.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,7 +42,8 @@ function scratchEnv(t: Test): string {
 
 /** Bundles the real stage 1 and host program, and the stub as machined. */
 async function buildWithStub(dir: string): Promise<void> {
-  const only = entries.filter((e) => e.out === "stage1-sandbox.cjs" || e.out === "sandbox-host.cjs");
+  // apid goes into the image too; the stub never starts it.
+  const only = entries.filter((e) => ["stage1-sandbox.cjs", "sandbox-host.cjs", "apid.cjs"].includes(e.out));
   const stub = { src: "test/provision/fixtures/stub-machined.ts", out: "machined.cjs", format: "cjs", image: true, shebang: "#!/usr/bin/node" } as const;
   await bundle({ root: repoRoot(), outDir: join(dir, "dist"), only: [...only, stub], requireAll: true });
 }
@@ -68,7 +69,7 @@ async function call(m: MachineInfo, fn: (c: ReturnType<typeof client>) => Promis
 
 /** An insecure client for the machine's socket. */
 function client(m: MachineInfo) {
-  return createClient(MachineService, m.endpoint, credentials.createInsecure());
+  return createClient(MachineService, m.localEndpoint, credentials.createInsecure());
 }
 
 /** The Version tag machined answers with. */
@@ -90,10 +91,13 @@ t.test("runs, reboots and destroys a sandbox around a stand-in machined", { skip
   t.teardown(() => destroyMachine("prov-stub").catch(() => {}));
   t.same(steps, ["building rootfs", "starting", "waiting for API"]);
   const stateDir = join(dir, "state", "prov-stub");
+  t.match(m.address, /^10\.213\.\d+\.\d+$/, "an address from the sandbox range");
   t.same(m, {
     name: "prov-stub",
     provisioner: "sandbox",
-    endpoint: `unix://${stateDir}/machined.sock`,
+    endpoint: `${m.address}:50000`,
+    localEndpoint: `unix://${stateDir}/machined.sock`,
+    address: m.address,
     pid: m.pid,
     status: "running",
     stateDir,
@@ -117,13 +121,13 @@ t.test("runs, reboots and destroys a sandbox around a stand-in machined", { skip
   await waitFor("the sandbox to come back", async () => ((await versionTag(m)) === "stub boot 2" ? true : undefined));
   const [again] = await listMachines("prov-stub");
   t.notOk(isAlive({ pid: m.pid, start: firstStart }), "the old PID 1 is gone");
-  t.match(again, { status: "running", endpoint: m.endpoint }, "running again, same endpoint");
+  t.match(again, { status: "running", endpoint: m.endpoint, localEndpoint: m.localEndpoint, address: m.address }, "running again, same endpoints and address");
   t.ok(again!.pid > 0 && cmdline(again!.pid).includes("/sbin/init"), "a new PID 1");
   t.equal(readRecord(stateLayout("prov-stub"))!.restarts.length, 1);
 
   await call(m, (c) => c.shutdown({}, { timeoutMs: 2000 }));
   const stopped = await waitFor("the machine to stop", async () => (await listMachines("prov-stub")).find((x) => x.status === "stopped"));
-  t.equal(stopped.pid, 0);
+  t.match(stopped, { pid: 0, address: "", endpoint: "" }, "a stopped machine has given its address back");
   t.equal(readRecord(stateLayout("prov-stub"))!.stopReason, "powered off", "power off is not restarted");
   t.notOk(existsSync(join(stateDir, "machined.sock")), "socket link removed");
 

@@ -34,7 +34,7 @@ t.test("creates a sandbox running machined as PID 1, reports it, and destroys it
     return;
   }
   const dir = scratchEnv(t);
-  const only = entries.filter((e) => ["machined.cjs", "stage1-sandbox.cjs", "sandbox-host.cjs"].includes(e.out));
+  const only = entries.filter((e) => ["machined.cjs", "apid.cjs", "stage1-sandbox.cjs", "sandbox-host.cjs"].includes(e.out));
   await bundle({ root: repoRoot(), outDir: join(dir, "dist"), only, requireAll: true });
 
   const m = await createMachine({ name: "e2e-prov", provisioner: "sandbox", timeoutMs: 60_000 });
@@ -43,12 +43,15 @@ t.test("creates a sandbox running machined as PID 1, reports it, and destroys it
   t.same(JSON.parse(JSON.stringify(m)), {
     name: "e2e-prov",
     provisioner: "sandbox",
-    endpoint: `unix://${stateDir}/machined.sock`,
+    endpoint: `${m.address}:50000`,
+    localEndpoint: `unix://${stateDir}/machined.sock`,
+    address: m.address,
     pid: m.pid,
     status: "running",
     stateDir,
     consoleLog: join(stateDir, "console.log"),
   }, "the MachineInfo contract, nothing more");
+  t.match(m.address, /^10\.213\.\d+\.\d+$/, "an address from the sandbox range");
   t.ok(Number.isInteger(m.pid) && m.pid > 1, "pid is a host PID");
   t.ok(cmdline(m.pid).includes("/sbin/init"), `PID 1 is /sbin/init: ${cmdline(m.pid).join(" ")}`);
   t.equal(readlinkSync(`/proc/${m.pid}/exe`), "/usr/bin/node", "run by the image's node");

@@ -29,7 +29,11 @@ export function kilnctlJson<T>(args: string[]): T {
 
 export interface Sandbox {
   name: string;
+  /** apid, "HOST:PORT" on the sandbox's veth address. */
   endpoint: string;
+  /** machined's socket on the host ("unix://…/machined.sock"): local access without apid. */
+  localEndpoint: string;
+  address: string;
   pid: number;
   stateDir: string;
   consoleLog: string;
@@ -61,7 +65,7 @@ export interface ServiceRow {
 }
 
 export function services(sb: Sandbox): ServiceRow[] {
-  return kilnctlJson<ServiceRow[]>(["-e", sb.endpoint, "services"]);
+  return kilnctlJson<ServiceRow[]>(["-e", sb.localEndpoint, "services"]);
 }
 
 /** Polls until fn returns a truthy value or the time runs out. */
