@@ -1,0 +1,164 @@
+// The remote API's benchmarks: ServiceList through apid over mTLS on a veth
+// against a bare grpc-js server with the same TLS; logs -f throughput with
+// machined's and apid's RSS; apid's idle RSS.
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import YAML from "yaml";
+import { createClient } from "../src/grpc/client.js";
+import { MachineService } from "../src/gen/kiln/machine/v1/machine_pb.js";
+
+const root = resolve(import.meta.dirname, "..");
+type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
+type Kilnctl = (args: string[]) => string;
+
+const same = (b: Buffer) => b;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The RSS of a process, in MiB. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+/** Host PID of the process in the sandbox whose command line contains `needle`. */
+function hostPid(sandboxPid: number, needle: string): number {
+  const children = readFileSync(`/proc/${sandboxPid}/task/${sandboxPid}/children`, "utf8").trim().split(/\s+/).map(Number);
+  const pid = children.find((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes(needle));
+  if (!pid) throw new Error(`no ${needle} in the sandbox`);
+  return pid;
+}
+
+/** mTLS credentials from the generated kilnconfig's context. */
+function credentials(dir: string): { creds: grpc.ChannelCredentials; ca: Buffer; crt: Buffer; key: Buffer } {
+  const cfg = YAML.parse(readFileSync(join(dir, "kilnconfig"), "utf8")) as { context: string; contexts: Record<string, { ca: string; crt: string; key: string }> };
+  const ctx = cfg.contexts[cfg.context]!;
+  const [ca, crt, key] = [ctx.ca, ctx.crt, ctx.key].map((b) => Buffer.from(b, "base64")) as [Buffer, Buffer, Buffer];
+  return { creds: grpc.credentials.createSsl(ca, key, crt), ca, crt, key };
+}
+
+/** Sequential calls: latencies (ms) and calls per second. */
+async function measure(n: number, call: () => Promise<unknown>): Promise<{ p50: number; p99: number; rate: number }> {
+  for (let i = 0; i < 50; i++) await call(); // warm up the connection and the JIT
+  const lat: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const s = performance.now();
+    await call();
+    lat.push(performance.now() - s);
+  }
+  return { p50: pct(lat, 50), p99: pct(lat, 99), rate: n / ((performance.now() - t0) / 1000) };
+}
+
+/** The flood service: writes to stdout as fast as its pipe takes it. */
+const flood = `
+    - id: flood
+      command: ["/usr/bin/node", "-e", "const b = Buffer.alloc(65536, 120); for (let i = 1023; i < b.length; i += 1024) b[i] = 10; const w = () => { while (process.stdout.write(b)); process.stdout.once('drain', w); }; w();"]
+      restart: forever
+`;
+
+export async function apidBenchmarks(report: Report, kilnctl: Kilnctl): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-bench-apid-"));
+  kilnctl(["gen", "config", "--name", "bench", "--endpoint", "127.0.0.1", "--out", dir]);
+  const worker = readFileSync(join(dir, "worker.yaml"), "utf8");
+  writeFileSync(join(dir, "bench.yaml"), worker.replace(/^machine:\n/m, "machine:\n  services:\n" + flood.replace(/^\n/, "")));
+  try {
+    kilnctl(["cluster", "destroy", "--name", "bench-apid"]);
+  } catch {}
+  const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "sandbox", "--name", "bench-apid", "--config", join(dir, "bench.yaml"), "-o", "json"])) as { pid: number; endpoint: string; address: string; localEndpoint: string };
+  try {
+    await run(report, dir, info);
+  } finally {
+    kilnctl(["cluster", "destroy", "--name", "bench-apid"]);
+  }
+}
+
+async function run(report: Report, dir: string, info: { pid: number; endpoint: string; address: string; localEndpoint: string }): Promise<void> {
+  const { creds, ca } = credentials(dir);
+  const client = createClient(MachineService, info.endpoint, creds);
+  for (let i = 0; i < 100; i++) {
+    try {
+      await client.version({}, { timeoutMs: 2000 });
+      break;
+    } catch {
+      await sleep(200);
+    }
+  }
+  await sleep(3000);
+  const apidPid = hostPid(info.pid, "apid.cjs");
+  const floorRss = await bareNodeRss();
+  report("apid RSS idle (vs bare idle node)", rssMiB(apidPid), floorRss, "MiB");
+
+  const kiln = await measure(2000, () => client.serviceList({}));
+  const floor = await emptyFloor(info, ca, creds);
+  report("ServiceList via apid, p50 (vs bare grpc-js, same TLS, same veth)", kiln.p50, floor.p50, "ms");
+  report("ServiceList via apid, p99 (vs bare grpc-js, same TLS, same veth)", kiln.p99, floor.p99, "ms");
+  report("ServiceList via apid, calls/s (vs bare grpc-js)", kiln.rate, floor.rate, "calls/s", "better");
+  const local = createClient(MachineService, info.localEndpoint, grpc.credentials.createInsecure());
+  await logsThroughput(report, client, local, info.pid, apidPid, floorRss);
+  local.close();
+  client.close();
+}
+
+/** The bare server in the sandbox's network namespace, driven like apid. */
+async function emptyFloor(info: { pid: number; address: string }, _ca: Buffer, creds: grpc.ChannelCredentials) {
+  const tls = `/proc/${info.pid}/root/run/apid/tls`;
+  const addr = `${info.address}:50001`;
+  const server = spawn("nsenter", ["-t", String(info.pid), "-n", process.execPath, join(root, "bench/fixtures/empty-server.cjs"), addr, `${tls}/ca.crt`, `${tls}/server.crt`, `${tls}/server.key`], {
+    env: { ...process.env, NODE_PATH: join(root, "node_modules") },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise((r) => server.stdout!.once("data", r));
+  const Ctor = grpc.makeGenericClientConstructor({ empty: { path: "/bench.Bench/Empty", requestStream: false, responseStream: false, requestSerialize: same, requestDeserialize: same, responseSerialize: same, responseDeserialize: same, originalName: "empty" } }, "Bench");
+  const c = new Ctor(addr, creds) as unknown as { empty(req: Buffer, cb: (err: Error | null) => void): void; close(): void };
+  const call = () => new Promise<void>((ok, fail) => c.empty(Buffer.alloc(0), (err) => (err ? fail(err) : ok())));
+  try {
+    return await measure(2000, call);
+  } finally {
+    c.close();
+    server.kill();
+  }
+}
+
+/** logs -f of the flood service for 5 s: bytes/s delivered, peak RSS of machined and apid. */
+type Client = ReturnType<typeof createClient<typeof MachineService.method>>;
+
+async function logsThroughput(report: Report, remote: Client, local: Client, machined: number, apid: number, floorRss: number): Promise<void> {
+  const direct = await follow(local, () => {});
+  const peak = { machined: 0, apid: 0 };
+  const viaApid = await follow(remote, () => {
+    peak.machined = Math.max(peak.machined, rssMiB(machined));
+    peak.apid = Math.max(peak.apid, rssMiB(apid));
+  });
+  report("logs -f through apid over mTLS, MiB/s (vs the same stream from machined's socket)", viaApid, direct, "MiB/s", "better");
+  report("machined peak RSS during logs -f via apid (vs bare idle node)", peak.machined, floorRss, "MiB");
+  report("apid peak RSS during logs -f (vs bare idle node)", peak.apid, floorRss, "MiB");
+}
+
+/** Follows the flood service's log for 5 s; MiB/s received. `sample` runs every 200 ms. */
+async function follow(client: Client, sample: () => void): Promise<number> {
+  const ac = new AbortController();
+  let bytes = 0;
+  const sampler = setInterval(sample, 200);
+  const t0 = performance.now();
+  setTimeout(() => ac.abort(), 5000);
+  try {
+    for await (const m of client.logs({ id: "flood", follow: true, tailLines: 0 }, { signal: ac.signal })) bytes += m.data.length;
+  } catch {
+    // the abort ends the stream
+  }
+  clearInterval(sampler);
+  return bytes / ((performance.now() - t0) / 1000) / 2 ** 20;
+}
+
+/** A bare idle node's RSS, the memory floor. */
+async function bareNodeRss(): Promise<number> {
+  const bare = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)"]);
+  await sleep(2000);
+  const rss = rssMiB(bare.pid!);
+  bare.kill();
+  return rss;
+}
