@@ -90,7 +90,7 @@ t.test("the zsh script defines its function and registers it with compdef", asyn
   t.match(text, /^#compdef kilnctl\n/);
   t.match(text, "compdef _kilnctl kilnctl");
   t.match(text, "'edit config|--mode') echo 'auto no-reboot reboot staged try' ;;");
-  t.test("and passes zsh -n", { skip: !installed("zsh") && "zsh is not installed" }, async (t) => {
+  t.test("and passes zsh -n", { skip: !installed("zsh") && process.env.CI !== "true" && "zsh is not installed (on CI this fails)" }, async (t) => {
     const check = spawnSync("zsh", ["-n", file], { encoding: "utf8" });
     t.equal(check.status, 0, check.stderr);
   });
@@ -102,7 +102,7 @@ t.test("the fish script completes subcommands and flag values by command path", 
   t.match(text, "complete -c kilnctl -n '__kilnctl_at \\'\\'' -a 'service' -d 'list services, or show, start, stop or restart one'");
   t.match(text, "complete -c kilnctl -n '__kilnctl_at \\'edit config\\'' -l mode -x -a 'auto no-reboot reboot staged try' -d 'how to apply it'");
   t.match(text, "complete -c kilnctl -n '__kilnctl_at \\'completion\\'' -a 'bash zsh fish'");
-  t.test("and passes fish --no-execute", { skip: !installed("fish") && "fish is not installed" }, async (t) => {
+  t.test("and passes fish --no-execute", { skip: !installed("fish") && process.env.CI !== "true" && "fish is not installed (on CI this fails)" }, async (t) => {
     const check = spawnSync("fish", ["--no-execute", file], { encoding: "utf8" });
     t.equal(check.status, 0, check.stderr);
   });
