@@ -110,6 +110,9 @@ t.test("apply-config --dry-run reports changes; validate catches a bad file offl
   const dry = json<{ changes: string[] }>("apply-config", "-f", join(dir, "worker.yaml"), "--dry-run");
   t.same(dry.changes, ["machine.hostname"]);
   t.match(json("hostname"), { hostname: "e2e-edited" }, "dry run changed nothing");
+  const table = ctl(["apply-config", "-f", join(dir, "worker.yaml"), "--dry-run"]);
+  t.match(table.stdout, /^- {2}hostname: e2e-edited$/m, "the diff shows the line going");
+  t.match(table.stdout, /^\+ {2}hostname: e2e-one$/m, "and the line coming");
   const bad = join(dir, "bad.yaml");
   writeFileSync(bad, "apiVersion: kiln/v1alpha1\nkind: MachineConfig\nmachine:\n  type: boss\n");
   const v = kilnctl(["validate", "-f", bad]);

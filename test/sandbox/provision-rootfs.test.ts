@@ -31,8 +31,9 @@ t.test("programs run from the tree with only its own libraries", { skip }, async
   t.equal(chroot("/sbin/init").trim(), "machined", "/sbin/init runs machined via its shebang");
 });
 
-/** A dist/ with a stand-in machined bundle. */
+/** A dist/ with stand-ins for the bundles the image requires (machined, apid). */
 function mkdirDist(dir: string): void {
   mkdirSync(join(dir, "dist"));
   writeFileSync(join(dir, "dist/machined.cjs"), '#!/usr/bin/node\nconsole.log("machined")\n');
+  writeFileSync(join(dir, "dist/apid.cjs"), 'console.log("apid")\n');
 }

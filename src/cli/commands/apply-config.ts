@@ -14,6 +14,7 @@ import { nodeOf, okMessages } from "../node-messages.js";
 import { renderPerNode } from "../output.js";
 import { type MachineSession, withMachine } from "../session.js";
 import type { Column } from "../table.js";
+import { unifiedDiff } from "../text-diff.js";
 
 export const modes: Record<string, ApplyMode> = {
   auto: ApplyMode.AUTO,
@@ -76,10 +77,30 @@ async function applyRequest(o: ApplyOptions) {
 
 /** Applies the config and prints the outcome; warnings also go to stderr in table output. */
 async function apply(m: MachineSession, req: Awaited<ReturnType<typeof applyRequest>>): Promise<void> {
+  const diff = req.dryRun ? await dryRunDiff(m, req.data) : undefined;
   const res = await m.client.applyConfiguration(req, m.call);
-  const records = okMessages(res.messages).map((r) => applyRecord(r, req.dryRun));
+  const records = okMessages(res.messages).map((r) => ({ ...applyRecord(r, req.dryRun), ...(diff === undefined ? {} : { diff }) }));
   if (m.format === "table") for (const w of records.flatMap((r) => r.warnings)) m.warn(w);
+  if (m.format === "table" && diff !== undefined) m.print(diff || "no changes to the config text\n");
   m.print(renderPerNode(m.format, records, applyColumns, m.nodes.length > 1));
+}
+
+/**
+ * What a dry run would change, as a unified diff of the machine's config and
+ * the file, both written the way machined writes YAML (so formatting and
+ * comments are not changes). Empty config in maintenance mode; none in a fan-out.
+ */
+async function dryRunDiff(m: MachineSession, data: Uint8Array): Promise<string | undefined> {
+  if (m.nodes.length > 1) return undefined;
+  const current = await m.client.getConfiguration({}, m.call).then(
+    (res) => ({ node: nodeOf(res.messages[0] ?? {}), yaml: new TextDecoder().decode(res.messages[0]?.data) }),
+    () => ({ node: "", yaml: "" }),
+  );
+  const text = new TextDecoder().decode(data);
+  const [{ parseConfig }, { stringifyConfig }] = await Promise.all([import("../../config/parse.js"), import("../../config/stringify.js")]);
+  const parsed = parseConfig(text);
+  const after = "config" in parsed ? stringifyConfig(parsed.config) : text;
+  return unifiedDiff(current.yaml, after, { from: `machine config (${current.node || m.endpoint})`, to: "file" });
 }
 
 /** The record of one node's answer. */
