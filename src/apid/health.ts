@@ -14,7 +14,7 @@ import { ApiError, Code } from "../grpc/errors.js";
 import { grpcDefinition } from "../grpc/service.js";
 import { admit, type Mode } from "./admission.js";
 import { methodPath } from "./authorization.js";
-import { cancelSignal, fail, pump, toStatus } from "./call-io.js";
+import { cancelSignal, fail, pump, toStatus } from "../grpc/call-io.js";
 import type { Upstream } from "./upstream.js";
 
 /** Services health is reported for: the server as a whole ("") and the machine API. */

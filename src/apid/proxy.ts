@@ -6,7 +6,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefin
 import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
 import { admit, type Mode } from "./admission.js";
 import { methodPath } from "./authorization.js";
-import { cancelSignal, pump, toStatus } from "./call-io.js";
+import { cancelSignal, pump, toStatus } from "../grpc/call-io.js";
 import { fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
 import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";

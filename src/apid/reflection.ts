@@ -17,7 +17,7 @@ import { Code } from "../grpc/errors.js";
 import { grpcDefinition } from "../grpc/service.js";
 import { admit, type Mode } from "./admission.js";
 import { methodPath } from "./authorization.js";
-import { cancelSignal, fail } from "./call-io.js";
+import { cancelSignal, fail } from "../grpc/call-io.js";
 
 /** Every service apid serves. */
 export const servedServices: DescService[] = [MachineService, Health, ServerReflection, ServerReflectionV1alpha];

@@ -1,14 +1,14 @@
 // Typed handlers for a protobuf-es service, adapted to grpc-js's callback API.
 import { create, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import {
+import type {
   Metadata,
-  type sendUnaryData,
-  type ServerUnaryCall,
-  type ServerWritableStream,
-  type UntypedServiceImplementation,
+  sendUnaryData,
+  ServerUnaryCall,
+  ServerWritableStream,
+  UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { ApiError } from "./errors.js";
+import { cancelSignal, pump, toStatus } from "./call-io.js";
 import { grpcDefinition } from "./service.js";
 
 /** What a handler learns about its call besides the request. */
@@ -49,9 +49,7 @@ export function grpcImplementation<S extends GenServiceMethods>(
 
 /** Context for a call: an AbortSignal tied to the call's cancellation. */
 function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
-  const ac = new AbortController();
-  call.on("cancelled", () => ac.abort(new ApiError(1, "cancelled by the client")));
-  return { signal: ac.signal, metadata: call.metadata, peer: call.getPeer() };
+  return { signal: cancelSignal(call), metadata: call.metadata, peer: call.getPeer() };
 }
 
 /** Wraps a promise-returning handler; thrown errors become gRPC statuses. */
@@ -70,37 +68,10 @@ function unaryHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) 
 function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown) {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const ctx = contextOf(call);
-    void (async () => {
-      try {
-        const it = fn(call.request, ctx) as AsyncIterable<Init<DescMessage>>;
-        for await (const msg of it) {
-          if (ctx.signal.aborted) break;
-          if (!call.write(create(output, msg))) await drained(call, ctx.signal);
-        }
-        if (!ctx.signal.aborted) call.end();
-      } catch (err) {
-        // grpc-js sends a status for an 'error' event; destroy() would leave the client waiting.
-        if (!ctx.signal.aborted) call.emit("error", toStatus(err));
-      }
-    })();
+    void pump(call, ctx.signal, async function* () {
+      for await (const msg of fn(call.request, ctx) as AsyncIterable<Init<DescMessage>>) yield create(output, msg);
+    });
   };
 }
 
-/** Resolves when the stream drains or the call is cancelled. */
-function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off("drain", done);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    call.once("drain", done);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
-/** The status object grpc-js sends for an error. */
-function toStatus(err: unknown): { code: number; details: string; metadata: Metadata } {
-  const e = ApiError.from(err);
-  return { code: e.code, details: e.message, metadata: new Metadata() };
-}

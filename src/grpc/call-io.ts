@@ -1,7 +1,8 @@
-// Small pieces every apid handler shares: a signal for the caller's cancel,
-// writing a stream with backpressure, and errors as gRPC statuses.
+// What every server-side handler shares, machined's and apid's: a signal for
+// the caller's cancel, writing a stream with backpressure, and errors as
+// gRPC statuses.
 import { Metadata, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
-import { ApiError } from "../grpc/errors.js";
+import { ApiError } from "./errors.js";
 
 type Outgoing<T> = ServerWritableStream<unknown, T> | ServerDuplexStream<unknown, T>;
 
