@@ -21,39 +21,70 @@ export interface ApplyDeps {
   configEvent(accepted: boolean, message: string, errors: string[], warnings: string[]): void;
 }
 
-/** The apply handler, holding the apply lock and any pending try-revert. */
+/**
+ * The apply handler, holding the apply lock and any pending try. A try is
+ * applied live but not saved: STATE keeps the config it came from, so a
+ * reboot or crash during the try boots that one. Another apply that saves
+ * confirms the try; otherwise it is reverted when its time is up.
+ */
 export function createApplier(deps: ApplyDeps): (req: ApplyRequest) => Promise<ApplyResult> {
   let busy = false;
-  let revert: NodeJS.Timeout | undefined;
-  return async (req) => {
+  // Each saving apply starts a new generation; a try's revert belongs to one and is dropped once it has passed.
+  let generation = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const locked = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (busy) throw new ApiError(Code.FAILED_PRECONDITION, "another configuration is being applied; try again when it has finished");
     busy = true;
     try {
-      // Only an apply that saves confirms (cancels) a pending try; a rejected or dry-run one does not.
-      const out = await apply(deps, req, () => clearTimeout(revert));
-      if (out.revertTo) revert = scheduleRevert(deps, out.revertTo, req.tryTimeoutMs);
-      return out.result;
+      return await fn();
     } finally {
       busy = false;
     }
   };
+  const revert = (prev: Current, gen: number): void => {
+    if (gen !== generation) return;
+    if (busy) timer = setTimeout(() => revert(prev, gen), 100);
+    else void locked(() => revertTry(deps, prev));
+  };
+  const confirm = () => {
+    generation++;
+    clearTimeout(timer);
+  };
+  return (req) =>
+    locked(async () => {
+      const out = await apply(deps, req, confirm);
+      const gen = generation;
+      if (out.tried) timer = setTimeout(() => revert(out.tried!, gen), req.tryTimeoutMs || 60_000);
+      return out.result;
+    });
 }
 
 /** One apply: parse, plan, then carry out the plan unless dry-run. */
-async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): Promise<{ result: ApplyResult; revertTo?: Current | undefined }> {
+async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): Promise<{ result: ApplyResult; tried?: Current }> {
   const next = parse(deps, req.yaml);
   const prev = deps.current();
+  if (req.mode === "try" && !prev) throw new ApiError(Code.FAILED_PRECONDITION, "--mode try needs a config to return to; apply the first config with another mode");
   const { changes, needsReboot } = diffConfig(prev?.config, next.config);
   const mode = resolveMode(req.mode, prev ? needsReboot : []);
   const base = { mode, warnings: next.warnings, changes, needsReboot: prev ? needsReboot : [] };
   if (req.dryRun) return { result: { ...base, details: `dry run: ${plan(mode, changes.length)}; nothing was changed` } };
   confirm();
-  deps.save(req.yaml);
+  if (mode !== "try") deps.save(req.yaml);
   const warnings = mode === "staged" || mode === "reboot" ? [] : await deps.applyLive({ config: next.config, yaml: req.yaml }, prev);
   deps.configEvent(true, `applied (${mode})`, [], [...next.warnings, ...warnings]);
   if (mode === "reboot") deps.reboot();
   const result = { ...base, warnings: [...next.warnings, ...warnings], details: plan(mode, changes.length) };
-  return { result, revertTo: mode === "try" ? prev : undefined };
+  return mode === "try" && prev ? { result, tried: prev } : { result };
+}
+
+/** A try's time is up: the config it came from, live again (STATE still holds it). Runs under the apply lock. */
+async function revertTry(deps: ApplyDeps, prev: Current): Promise<void> {
+  try {
+    const w = await deps.applyLive(prev, deps.current());
+    deps.configEvent(true, "try timed out: reverted to the previous config", [], w);
+  } catch (err) {
+    deps.configEvent(false, `try timed out; revert failed: ${(err as Error).message}`, [(err as Error).message], []);
+  }
 }
 
 /** Parses the YAML; every validation error goes back as INVALID_ARGUMENT. */
@@ -87,21 +118,9 @@ function plan(mode: ApplyMode, changes: number): string {
     case "reboot":
       return `saved ${what}; rebooting to apply them`;
     case "try":
-      return `applied ${what} live; they revert unless confirmed by another apply`;
+      return `applied ${what} live, not saved; they revert unless confirmed by another apply`;
     default:
       return `applied ${what} live`;
   }
 }
 
-/** After a try, reverts to prev unless another apply clears the timer first. */
-function scheduleRevert(deps: ApplyDeps, prev: Current | undefined, timeoutMs: number): NodeJS.Timeout {
-  return setTimeout(() => {
-    if (!prev) return;
-    const from = deps.current();
-    deps.save(prev.yaml);
-    void deps.applyLive(prev, from).then(
-      (w) => deps.configEvent(true, "try timed out: reverted to the previous config", [], w),
-      (err: Error) => deps.configEvent(false, `try timed out; revert failed: ${err.message}`, [err.message], []),
-    );
-  }, timeoutMs || 60_000);
-}

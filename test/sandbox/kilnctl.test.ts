@@ -129,6 +129,32 @@ t.test("completion prints a script; an unreachable endpoint exits 4", async (t) 
   t.match(r.stderr, /127\.0\.0\.1:1/);
 });
 
+t.test("service restart and reboot work over mTLS; the machine comes back with its config", async (t) => {
+  const r = ctl(["service", "containerd", "restart", "-o", "json"]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), { id: "containerd" });
+  const before = sb.pid;
+  t.equal(ctl(["reboot"]).code, 0);
+  await waitFor("a new PID 1 answering over mTLS", () => {
+    const m = JSON.parse(kilnctl(["cluster", "show", "--name", name, "-o", "json"]).stdout) as Sandbox[];
+    return m[0] && m[0].pid !== before && ctl(["version"]).code === 0 ? m[0] : undefined;
+  }, 40_000, 250);
+  t.match(json("hostname"), { hostname: "e2e-edited" }, "the config survived the reboot");
+});
+
+t.test("config new asks the machine for a reader's kilnconfig, which may read but not reboot", async (t) => {
+  const reader = join(dir, "reader-from-machine");
+  const r = ctl(["config", "new", reader, "--roles", "os:reader", "--crt-ttl", "1h"]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal((await import("node:fs")).statSync(reader).mode & 0o777, 0o600, "written 0600");
+  const asReader = (...args: string[]) => kilnctl(["--kilnconfig", reader, "-e", sb.endpoint, ...args]);
+  t.equal(asReader("version").code, 0, "it reaches the machine");
+  const denied = asReader("reboot");
+  t.equal(denied.code, 1);
+  t.match(denied.stderr, /os:reader may not call/);
+  t.equal(ctl(["config", "new", reader, "--roles", "os:boss"]).code, 2, "an unknown role is a usage error");
+});
+
 t.test("shutdown powers the machine off", async (t) => {
   t.equal(ctl(["shutdown"]).code, 0);
   await waitFor("the machine to stop", () => {

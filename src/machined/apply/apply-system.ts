@@ -39,8 +39,12 @@ function notYetApplied(env: ApplyEnv, c: MachineConfig): string[] {
         : `machine.kernel.modules: not loaded on the ${env.platform} platform (it shares the host's kernel)`,
     );
   }
-  if (c.machine.network?.interfaces?.length && env.platform === "sandbox") {
-    w.push("machine.network.interfaces: not applied on the sandbox platform (the provisioner owns its links)");
+  if (c.machine.network?.interfaces?.length) {
+    w.push(
+      env.platform === "sandbox"
+        ? "machine.network.interfaces: not applied on the sandbox platform (the provisioner owns its links)"
+        : "machine.network.interfaces: not applied yet: links, addresses, routes and DHCP arrive with the bootable image",
+    );
   }
   return w;
 }

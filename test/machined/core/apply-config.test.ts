@@ -22,13 +22,14 @@ function fakeDeps(initial?: Current, opts: { liveWarnings?: string[]; hold?: Pro
     reboots: 0,
     events: [] as ConfigEvent[],
     failLive: undefined as Error | undefined,
+    hold: undefined as Promise<void> | undefined,
   };
   const deps: ApplyDeps = {
     current: () => rec.current,
     save: (yaml) => void rec.saved.push(yaml),
     applyLive: async (next, prev) => {
       rec.live.push({ next: next.yaml, prev: prev?.yaml });
-      await opts.hold;
+      await (rec.hold ?? opts.hold);
       if (rec.failLive) throw rec.failLive;
       rec.current = next;
       return opts.liveWarnings ?? [];
@@ -244,10 +245,11 @@ t.test("reverts a try after its timeout", async (t) => {
   const { deps, rec } = fakeDeps(current(nodeA), { liveWarnings: [] });
   const result = await createApplier(deps)(req(nodeB, { mode: "try", tryTimeoutMs: 20 }));
   t.equal(result.mode, "try");
-  t.equal(result.details, "applied 1 change live; they revert unless confirmed by another apply");
+  t.equal(result.details, "applied 1 change live, not saved; they revert unless confirmed by another apply");
   t.equal(rec.current?.yaml, nodeB);
+  t.same(rec.saved, [], "a try is not saved: a reboot during it boots the previous config");
   await sleep(80);
-  t.same(rec.saved, [nodeB, nodeA]);
+  t.same(rec.saved, [], "the revert has nothing to save: STATE still holds the previous config");
   t.same(rec.live, [
     { next: nodeB, prev: nodeA },
     { next: nodeA, prev: nodeB },
@@ -262,7 +264,7 @@ t.test("keeps a try that another apply confirms before its timeout", async (t) =
   await apply(req(nodeB, { mode: "try", tryTimeoutMs: 30 }));
   await apply(req(nodeB));
   await sleep(90);
-  t.same(rec.saved, [nodeB, nodeB]);
+  t.same(rec.saved, [nodeB], "the confirming apply saves it");
   t.equal(rec.current?.yaml, nodeB);
 });
 
@@ -279,12 +281,13 @@ t.test("reports a revert that fails as a rejected config event", async (t) => {
   });
 });
 
-t.test("has nothing to revert to after trying the first config", async (t) => {
+t.test("refuses a try when there is no config to return to", async (t) => {
   const { deps, rec } = fakeDeps();
-  await createApplier(deps)(req(nodeA, { mode: "try", tryTimeoutMs: 20 }));
-  await sleep(80);
-  t.same(rec.saved, [nodeA]);
-  t.same(rec.live, [{ next: nodeA, prev: undefined }]);
+  const err = await apiErrorOf(createApplier(deps)(req(nodeA, { mode: "try", tryTimeoutMs: 20 })));
+  t.equal(err.code, Code.FAILED_PRECONDITION);
+  t.equal(err.message, "--mode try needs a config to return to; apply the first config with another mode");
+  t.same(rec.saved, []);
+  t.same(rec.live, []);
 });
 
 t.test("keeps the pending try revert when a later apply changes nothing", async (t) => {
@@ -295,5 +298,22 @@ t.test("keeps the pending try revert when a later apply changes nothing", async 
   await apply(req(nodeC, { dryRun: true }));
   await sleep(120);
   t.equal(rec.current?.yaml, nodeA, "reverted to node-a");
-  t.same(rec.saved, [nodeB, nodeA]);
+  t.same(rec.saved, [], "nothing was saved along the way");
+});
+
+t.test("drops a try's revert when an apply still running at its timeout confirms it", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  await apply(req(nodeB, { mode: "try", tryTimeoutMs: 30 }));
+  let release!: () => void;
+  rec.hold = new Promise<void>((r) => {
+    release = r;
+  });
+  const confirming = apply(req(nodeC, { mode: "no-reboot" }));
+  await sleep(80); // the try's time is up while that apply holds the lock
+  release();
+  await confirming;
+  await sleep(150);
+  t.equal(rec.current?.yaml, nodeC, "no stale revert to node-a");
+  t.same(rec.saved, [nodeC]);
 });
