@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
-# kiln's main job, locally: build, boot a kiln machine in a sandbox (machined
-# as PID 1 of fresh namespaces, real containerd) and drive it with kilnctl.
+# kiln's main job, locally: build, generate a cluster's secrets and configs,
+# boot a kiln machine in a sandbox (machined as PID 1 of fresh namespaces,
+# real containerd, its own veth and address) and drive it with kilnctl over
+# mTLS, as an operator would a remote machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/setup.sh
 npx tsx hack/build.ts
 kilnctl() { node bin/kilnctl.js "$@"; }
 name=${KILN_DEMO_NAME:-demo}
+dir=${KILN_DEMO_DIR:-$HOME/.kiln/$name}
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 kilnctl cluster destroy --name "$name" >/dev/null 2>&1 || true
-say kilnctl cluster create --provisioner sandbox --name "$name" --config examples/sandbox.yaml -o json
-info=$(kilnctl cluster create --provisioner sandbox --name "$name" --config examples/sandbox.yaml -o json)
-echo "$info"
-endpoint=$(node -e 'console.log(JSON.parse(process.argv[1]).localEndpoint)' "$info")
 
-say kilnctl -e "$endpoint" version; kilnctl -e "$endpoint" version
-for _ in $(seq 50); do # containerd needs a moment to answer its health check
-  kilnctl -e "$endpoint" services -o json |
+say kilnctl gen config --name "$name" --endpoint 127.0.0.1 --out "$dir" --force
+kilnctl gen config --name "$name" --endpoint 127.0.0.1 --out "$dir" --force
+sed -i "s/^machine:\$/machine:\n  hostname: kiln-$name/" "$dir/worker.yaml"
+
+say kilnctl cluster create --provisioner sandbox --name "$name" --config "$dir/worker.yaml" -o json
+info=$(kilnctl cluster create --provisioner sandbox --name "$name" --config "$dir/worker.yaml" -o json)
+echo "$info"
+endpoint=$(node -e 'console.log(JSON.parse(process.argv[1]).endpoint)' "$info")
+
+export KILNCONFIG="$dir/kilnconfig"
+say kilnctl config endpoint "$endpoint"; kilnctl config endpoint "$endpoint" >/dev/null
+for _ in $(seq 100); do # apid and containerd need a moment
+  kilnctl services -o json 2>/dev/null |
     node -e 'const s = JSON.parse(require("fs").readFileSync(0, "utf8")); process.exit(s.some((x) => x.id === "containerd" && x.healthy === true) ? 0 : 1)' && break
   sleep 0.2
 done
-say kilnctl -e "$endpoint" services; kilnctl -e "$endpoint" services
-say kilnctl -e "$endpoint" logs containerd --tail 5; kilnctl -e "$endpoint" logs containerd --tail 5
-say kilnctl -e "$endpoint" events --tail 8; kilnctl -e "$endpoint" events --tail 8
-say kilnctl -e "$endpoint" get config; kilnctl -e "$endpoint" get config
+say kilnctl version; kilnctl version
+say kilnctl services; kilnctl services
+say kilnctl logs containerd --tail 5; kilnctl logs containerd --tail 5
+say kilnctl events --tail 8; kilnctl events --tail 8
+say kilnctl memory; kilnctl memory
 
 cat <<TXT
 
-The machine "$name" is still running. Try:
-  node bin/kilnctl.js -e $endpoint service containerd restart
-  node bin/kilnctl.js -e $endpoint logs containerd -f
+The machine "$name" is still running, reached at $endpoint over mTLS. Try:
+  export KILNCONFIG=$KILNCONFIG
+  node bin/kilnctl.js service containerd restart
+  node bin/kilnctl.js logs containerd -f
+  node bin/kilnctl.js edit config
   node bin/kilnctl.js cluster destroy --name $name
 TXT

@@ -84,6 +84,12 @@ export interface HealthSpec {
   intervalMs?: number;
   /** One check's limit. Default 2000. */
   timeoutMs?: number;
+  /**
+   * Start period: until the first success, and for at most this long after
+   * the process starts, a failed check leaves health unknown (not unhealthy)
+   * and is retried every 250 ms. Default 10000.
+   */
+  startPeriodMs?: number;
 }
 
 /** A condition that must hold before a service starts; `describe` names it in events. */

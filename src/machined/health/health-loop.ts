@@ -18,17 +18,27 @@ export function unknownHealth(): HealthState {
   return { healthy: null, message: "", changedAt: undefined };
 }
 
-/** Checks until the signal aborts; calls onChange when `healthy` or the message changes. */
+/** Retry interval of failed checks during the start period. */
+const startRetryMs = 250;
+
+/**
+ * Checks until the signal aborts; calls onChange when `healthy` or the
+ * message changes. During the start period (see HealthSpec.startPeriodMs) a
+ * failure is "still starting": health stays unknown and is retried soon.
+ */
 export async function runHealthLoop(spec: HealthSpec, m: MachineContext, signal: AbortSignal, onChange: (s: HealthState) => void) {
   let state = unknownHealth();
+  const startEnds = Date.now() + (spec.startPeriodMs ?? 10_000);
+  let starting = true;
   await sleep(spec.initialDelayMs ?? 0, signal);
   while (!signal.aborted) {
     const result = await checkOnce(spec, m, signal);
     if (signal.aborted) return;
-    const next = nextState(state, result);
+    starting &&= !result.healthy && Date.now() < startEnds;
+    const next = starting ? state : nextState(state, result);
     if (next !== state) onChange(next);
     state = next;
-    await sleep(spec.intervalMs ?? 2000, signal);
+    await sleep(starting ? startRetryMs : (spec.intervalMs ?? 2000), signal);
   }
 }
 

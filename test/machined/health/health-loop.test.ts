@@ -4,10 +4,11 @@ import type { HealthCheck } from "../../../src/machined/service.js";
 import { type Teardown, tempDir, testContext, waitFor } from "../helpers.js";
 
 /** Runs a loop over `check` until teardown, collecting its changes. */
-function loop(t: Teardown, check: HealthCheck, spec: { initialDelayMs?: number; intervalMs?: number; timeoutMs?: number } = {}) {
+/** A loop with no start period unless the test asks for one (most tests are about what follows it). */
+function loop(t: Teardown, check: HealthCheck, spec: { initialDelayMs?: number; intervalMs?: number; timeoutMs?: number; startPeriodMs?: number } = {}) {
   const ac = new AbortController();
   const changes: HealthState[] = [];
-  const done = runHealthLoop({ check, intervalMs: 5, ...spec }, testContext(tempDir(t)), ac.signal, (s) => changes.push(s));
+  const done = runHealthLoop({ check, intervalMs: 5, startPeriodMs: 0, ...spec }, testContext(tempDir(t)), ac.signal, (s) => changes.push(s));
   t.teardown(async () => {
     ac.abort();
     await done;
@@ -72,4 +73,22 @@ t.test("stops checking when aborted", async (t) => {
   const after = n;
   await new Promise((r) => setTimeout(r, 30));
   t.equal(n, after);
+});
+
+t.test("keeps health unknown while a service is still starting, retrying soon", async (t) => {
+  let calls = 0;
+  const l = loop(t, async () => {
+    if (++calls < 4) throw new Error("connection refused");
+  }, { intervalMs: 60_000, startPeriodMs: 5000 });
+  await waitFor("healthy", () => l.changes.some((c) => c.healthy === true));
+  t.same(l.changes.map((c) => c.healthy), [true], "no unhealthy report while starting");
+  t.equal(calls, 4, "failed checks were retried without waiting the 60 s interval");
+});
+
+t.test("reports unhealthy once the start period is over without a success", async (t) => {
+  const l = loop(t, async () => {
+    throw new Error("connection refused");
+  }, { intervalMs: 5, startPeriodMs: 100 });
+  await waitFor("unhealthy", () => l.changes.some((c) => c.healthy === false), 5000);
+  t.equal(l.changes[0]!.message, "connection refused");
 });

@@ -96,7 +96,7 @@ t.test("starts a service only when its dependencies are Running and healthy", as
     if (!healthy) throw new Error("not yet");
   };
   h.sup.register(def("b", { dependsOn: ["a"] }));
-  h.sup.register(def("a", { health: { check, intervalMs: 10 } }));
+  h.sup.register(def("a", { health: { check, intervalMs: 10, startPeriodMs: 0 } }));
   await h.sup.startAll();
   await h.until("a", "Running");
   await waitFor("a unhealthy", () => h.status("a").healthy === false);
