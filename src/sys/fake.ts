@@ -51,6 +51,9 @@ interface FailRule {
 function defaultAnswer(name: SysCallName, args: unknown[], pid: number): unknown {
   if (name === "getpid") return pid;
   if (name === "waitpid") return { pid: 0, status: 0 } satisfies WaitResult;
+  if (name === "socket") return 3;
+  if (name === "send") return (args[1] as Uint8Array).byteLength;
+  if (name === "recv") return Buffer.alloc(0);
   if (name === "execve") throw new FakeExec(args[0] as string, args[1] as string[], args[2] as string[]);
   return undefined;
 }
@@ -98,6 +101,10 @@ export function createFakeSys(opts: { pid?: number } = {}): FakeSys {
     setns: call("setns"),
     execve: call("execve"),
     getpid: call("getpid"),
+    socket: call("socket"),
+    send: call("send"),
+    recv: call("recv"),
+    close: call("close"),
   } as Sys;
 
   return Object.assign(sys, {

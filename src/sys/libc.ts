@@ -46,6 +46,10 @@ function declare(lib: LibraryHandle) {
     getpid: f("int getpid(void)"),
     fcntl: f("int fcntl(int fd, int cmd, ...)"),
     syscall: f("long syscall(long number, ...)"),
+    socket: f("int socket(int domain, int type, int protocol)"),
+    send: f("long send(int fd, const void *buf, size_t len, int flags)"),
+    recv: f("long recv(int fd, _Out_ void *buf, size_t len, int flags)"),
+    close: f("int close(int fd)"),
   };
 }
 
@@ -128,5 +132,12 @@ export function createLibcSys(): Sys {
       throw new Error(`execve(${path}) returned without an error`);
     },
     getpid: () => c.getpid(),
+    socket: (domain, type, protocol) => check(c.socket(domain, type, protocol), "socket", `${domain}, ${type}, ${protocol}`),
+    send: (fd, data, flags) => check(c.send(fd, data, data.byteLength, flags), "send", `fd ${fd}`),
+    recv(fd, size, flags) {
+      const buf = Buffer.alloc(size);
+      return buf.subarray(0, check(c.recv(fd, buf, size, flags), "recv", `fd ${fd}`));
+    },
+    close: (fd) => void check(c.close(fd), "close", `fd ${fd}`),
   };
 }

@@ -50,6 +50,10 @@ export const CLONE = {
   NEWNET: 0x40000000,
 } as const;
 
+/** socket(2) address families, types and type flags we use. */
+export const AF = { INET: 2, NETLINK: 16, INET6: 10 } as const;
+export const SOCK = { DGRAM: 2, RAW: 3, CLOEXEC: 0o2000000 } as const;
+
 /** mknod(2) file types. */
 export const S_IFCHR = 0o020000;
 
@@ -95,6 +99,13 @@ export interface Sys {
   /** Replaces the process image, keeping fds 0-2 (Node marks them close-on-exec); returns only by throwing. */
   execve(path: string, argv: string[], env: string[]): never;
   getpid(): number;
+  /** socket(2): the new descriptor. */
+  socket(domain: number, type: number, protocol: number): number;
+  /** send(2): how many bytes went out. */
+  send(fd: number, data: Uint8Array, flags: number): number;
+  /** recv(2) of at most `size` bytes: what arrived (empty at end of stream). */
+  recv(fd: number, size: number, flags: number): Buffer;
+  close(fd: number): void;
 }
 
 /** makedev(3) for mknod. */
