@@ -14,7 +14,7 @@ import { checkSocket, type Endpoint, parseEndpoints } from "./endpoint.js";
 import { CliError, describeError, usageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
 import type { Globals } from "./global-options.js";
-import type { KilnContext } from "./kilnconfig.js";
+import type { KilnContext } from "../config/kilnconfig.js";
 import { locateKilnconfig, readKilnconfig, selectContext } from "./kilnconfig-file.js";
 
 export interface Connection {

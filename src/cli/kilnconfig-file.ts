@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { writeSecretFile } from "../pki/secret-file.js";
 import { CliError, describeError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
-import type { KilnConfig, KilnContext } from "./kilnconfig.js";
+import type { KilnConfig, KilnContext } from "../config/kilnconfig.js";
 
 export interface KilnconfigLocation {
   path: string;
@@ -29,7 +29,7 @@ export async function readKilnconfig(path: string): Promise<KilnConfig | undefin
     throw new CliError(`reading kilnconfig ${path}`, describeError(err), ExitCode.failure, { cause: err });
   });
   if (text === undefined) return undefined;
-  const { parseKilnconfig } = await import("./kilnconfig.js");
+  const { parseKilnconfig } = await import("../config/kilnconfig.js");
   const parsed = parseKilnconfig(text);
   if ("errors" in parsed) throw new CliError(`kilnconfig ${path}`, parsed.errors.join("\n"));
   return parsed.value;
@@ -44,7 +44,7 @@ export async function loadKilnconfig(path: string): Promise<KilnConfig> {
 
 /** Writes the kilnconfig (mode 0600, atomically), creating its directory (0700). */
 export async function writeKilnconfig(path: string, c: KilnConfig, opts: { overwrite: boolean }): Promise<void> {
-  const { stringifyKilnconfig } = await import("./kilnconfig.js");
+  const { stringifyKilnconfig } = await import("../config/kilnconfig.js");
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   await writeSecretFile(path, stringifyKilnconfig(c), opts).catch((err: unknown) => {
     throw new CliError(`writing kilnconfig ${path}`, describeError((err as Error).cause ?? err), ExitCode.failure, { cause: err });

@@ -136,9 +136,9 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
   else if (kubeletChanged(prev, next)) await restartIfRunning(d, "kubelet");
 }
 
-/** machine.kubelet or cluster changed: kubelet must restart to pick them up. */
+/** machine.kubelet changed: kubelet must restart to pick it up (cluster changes need a reboot, never reach here). */
 function kubeletChanged(prev: Current, next: Current): boolean {
-  return !isDeepStrictEqual(prev.config.machine.kubelet, next.config.machine.kubelet) || !isDeepStrictEqual(prev.config.cluster, next.config.cluster);
+  return !isDeepStrictEqual(prev.config.machine.kubelet, next.config.machine.kubelet);
 }
 
 /** Restarts every running service (machine.env changed). */

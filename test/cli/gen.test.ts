@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { parse } from "yaml";
-import { type KilnConfig, parseKilnconfig } from "../../src/cli/kilnconfig.js";
+import { type KilnConfig, parseKilnconfig } from "../../src/config/kilnconfig.js";
 import { runCli } from "../../src/cli/program.js";
 import { parseConfig } from "../../src/config/parse.js";
 import { decodeBase64Pem } from "../../src/pki/pem.js";

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import t from "tap";
-import { type KilnConfig, parseKilnconfig, stringifyKilnconfig } from "../../src/cli/kilnconfig.js";
+import { type KilnConfig, parseKilnconfig, stringifyKilnconfig } from "../../src/config/kilnconfig.js";
 import { locateKilnconfig, writeKilnconfig } from "../../src/cli/kilnconfig-file.js";
 import { runCli } from "../../src/cli/program.js";
 import { createFakeDeps } from "./fixtures/fake-deps.js";

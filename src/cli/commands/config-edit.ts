@@ -5,7 +5,7 @@ import { Command } from "commander";
 import type { CliDeps } from "../deps.js";
 import { parseEndpoints } from "../endpoint.js";
 import { parseNodes } from "../global-options.js";
-import type { KilnContext } from "../kilnconfig.js";
+import type { KilnContext } from "../../config/kilnconfig.js";
 import { editKilnconfig, selectContext } from "../kilnconfig-file.js";
 import { renderOne } from "../output.js";
 import { contextColumns, contextRecord, kilnconfigCommand, kilnconfigSession } from "./config-view.js";

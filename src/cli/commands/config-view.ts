@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { CliDeps } from "../deps.js";
 import { addGlobalOptions, addKilnconfigOptions } from "../global-options.js";
-import type { KilnConfig } from "../kilnconfig.js";
+import type { KilnConfig } from "../../config/kilnconfig.js";
 import { locateKilnconfig } from "../kilnconfig-file.js";
 import { createSession, type Session } from "../session.js";
 import type { Column } from "../table.js";

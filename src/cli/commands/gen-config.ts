@@ -79,7 +79,7 @@ async function machineConfigText(b: SecretsBundle, type: MachineType, host: stri
 /** A kilnconfig whose one context reaches `endpoint` as os:admin. */
 async function adminKilnconfig(b: SecretsBundle, endpoint: Endpoint): Promise<string> {
   const { issueClientCert } = await import("../../pki/certs.js");
-  const { stringifyKilnconfig } = await import("../kilnconfig.js");
+  const { stringifyKilnconfig } = await import("../../config/kilnconfig.js");
   const client = await issueClientCert(b.machine.ca, { roles: ["os:admin"] });
   const context = { endpoints: [endpoint.text], nodes: [], ca: encodeBase64Pem(b.machine.ca.crt), crt: encodeBase64Pem(client.crt), key: encodeBase64Pem(client.key) };
   return stringifyKilnconfig({ context: b.name, contexts: { [b.name]: context } });

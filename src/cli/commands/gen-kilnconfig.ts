@@ -67,7 +67,7 @@ export function createGenKilnconfigCommand(deps: CliDeps): Command {
     const { issueClientCert } = await import("../../pki/certs.js");
     const client = await issueClientCert(bundle.machine.ca, { roles: [f.role], ttlMs });
     const kc = { endpoints, nodes: [], ca: encodeBase64Pem(bundle.machine.ca.crt), crt: encodeBase64Pem(client.crt), key: encodeBase64Pem(client.key) };
-    const { stringifyKilnconfig } = await import("../kilnconfig.js");
+    const { stringifyKilnconfig } = await import("../../config/kilnconfig.js");
     const text = stringifyKilnconfig({ context, contexts: { [context]: kc } });
     await writeGenFiles([{ file: f.out, contents: "kilnconfig", text }], f.force === true);
     const expires = new Date(new X509Certificate(client.crt).validTo).toISOString();

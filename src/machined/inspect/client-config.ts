@@ -3,7 +3,7 @@
 // context that reaches this machine's apid.
 import { isIP } from "node:net";
 import { hostname } from "node:os";
-import { type KilnContext, stringifyKilnconfig } from "../../cli/kilnconfig.js";
+import { type KilnContext, stringifyKilnconfig } from "../../config/kilnconfig.js";
 import type { MachineConfig } from "../../config/schema.js";
 import { ApiError, Code } from "../../grpc/errors.js";
 import { type CertAndKey, issueClientCert } from "../../pki/certs.js";

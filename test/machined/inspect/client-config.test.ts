@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import t from "tap";
-import { parseKilnconfig } from "../../../src/cli/kilnconfig.js";
+import { parseKilnconfig } from "../../../src/config/kilnconfig.js";
 import { validateConfig } from "../../../src/config/parse.js";
 import type { MachineConfig } from "../../../src/config/schema.js";
 import { Code } from "../../../src/grpc/errors.js";

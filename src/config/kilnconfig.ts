@@ -4,8 +4,8 @@
 // kilnctl loads this module on first use (zod is not needed to start).
 import { parse, stringify } from "yaml";
 import { z } from "zod";
-import { certificatePem, privateKeyPem } from "../config/formats.js";
-import { humanize } from "../config/issues.js";
+import { certificatePem, privateKeyPem } from "./formats.js";
+import { humanize } from "./issues.js";
 
 /** One context, as the file holds it. */
 export interface KilnContext {
