@@ -4,6 +4,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
   type EventsResponse,
   MachineEvent_StageSchema,
+  NetworkEvent_KindSchema,
   SequenceEvent_ActionSchema,
   ServiceStateSchema,
 } from "../gen/kiln/machine/v1/machine_pb.js";
@@ -15,17 +16,19 @@ export interface ServicePayload { id: string; state: string; message: string; he
 export interface SequencePayload { sequence: string; task: string; action: string; error: string }
 export interface ConfigPayload { source: string; accepted: boolean; errors: string[]; warnings: string[]; message: string }
 export interface MachinePayload { stage: string; message: string }
+export interface NetworkPayload { kind: string; link: string; address: string; source: string; message: string }
 
 /** The JSON/YAML shape of an event; exactly one payload key is set, named by `type`. */
 export interface EventRecord {
   node: string;
   id: number;
   time: string | null;
-  type: "service" | "sequence" | "config" | "machine" | "unknown";
+  type: "service" | "sequence" | "config" | "machine" | "network" | "unknown";
   service?: ServicePayload;
   sequence?: SequencePayload;
   config?: ConfigPayload;
   machine?: MachinePayload;
+  network?: NetworkPayload;
 }
 
 /** The record of one event. */
@@ -45,6 +48,8 @@ export function eventRecord(e: EventsResponse): EventRecord {
       return { ...base, type: "config", config: pick(p.value, "source", "accepted", "errors", "warnings", "message") };
     case "machine":
       return { ...base, type: "machine", machine: { stage: kebabName(MachineEvent_StageSchema, p.value.stage), message: p.value.message } };
+    case "network":
+      return { ...base, type: "network", network: { ...pick(p.value, "link", "address", "source", "message"), kind: kebabName(NetworkEvent_KindSchema, p.value.kind) } };
     default:
       return { ...base, type: "unknown" };
   }
@@ -61,6 +66,7 @@ export function eventSummary(r: EventRecord): string {
   if (r.sequence) return sequenceSummary(r.sequence);
   if (r.config) return configSummary(r.config);
   if (r.machine) return `${r.machine.stage}${r.machine.message ? `: ${r.machine.message}` : ""}`;
+  if (r.network) return `${r.network.link ? `${r.network.link}: ` : ""}${r.network.kind}${r.network.message ? `: ${r.network.message}` : ""}`;
   return "";
 }
 

@@ -8,6 +8,7 @@ import type { KernelRecord } from "./inspect/kmsg.js";
 import type { MemoryInfo } from "./inspect/meminfo.js";
 import type { MountEntry } from "./inspect/mounts.js";
 import type { ProcessEntry } from "./inspect/processes.js";
+import type { NetworkInspector } from "./network/inspect.js";
 import type { PlatformName, ServiceStatus } from "./service.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";
@@ -73,7 +74,7 @@ export interface ClientConfiguration {
  * INVALID_ARGUMENT for a config that fails validation (message lists every
  * problem), FAILED_PRECONDITION while another sequence runs.
  */
-export interface Machine {
+export interface Machine extends NetworkInspector {
   version(): VersionInfo;
   services(): ServiceStatus[];
   serviceStart(id: string): Promise<string>;

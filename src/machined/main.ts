@@ -9,6 +9,9 @@ import { createLibcSys } from "../sys/libc.js";
 import { createConfigStore } from "./config-store.js";
 import { createEventBus } from "./event-bus.js";
 import { loadMachineId } from "./machine-id.js";
+import { startNetwork } from "./network/network.js";
+import { loadRuntimeModules } from "./apply/modules.js";
+import { RUNTIME_MODULES } from "../image/modules-list.js";
 import { createPaths } from "./paths.js";
 import { detectPlatform } from "./platform.js";
 import { emergencyReboot, powerDown } from "./power.js";
@@ -49,6 +52,8 @@ async function main(): Promise<void> {
   const events = createEventBus({ capacity: 1000 });
   events.publish({ t: "machine", stage: "booting", message: `kiln ${kilnVersion} on ${platform}` });
   const machineId = loadMachineId(paths.state);
+  // Metal configures its own links (DHCP in the background); the sandbox's host owns them.
+  const network = platform === "metal" ? startNetwork({ sys, events, log, applyEnv: { sys, platform, root: "/" }, machineId }) : undefined;
   const ctx: MachineContext = { paths, platform, sys, config: undefined, env: {} };
   const supervisor = createSupervisor({ context: ctx, events });
   const sequencer = createSequencer(events);
@@ -65,12 +70,15 @@ async function main(): Promise<void> {
       powerDown({ sys, events, log, stopServices: () => supervisor.stopAll(), closeApi: async () => api?.close(), stopReaper: () => reaper.stop() }, action, force),
     log,
     apid: true,
+    network,
+    waitOnline: network?.waitOnline,
   });
   halt = (action) => void runtime.halt(action, false).catch((err: Error) => log(`${action}: ${err.message}`));
   // A second socket for apid alone (its user owns it): apid forwards what it admits.
   const apidSocket = { path: apidPaths(ctx).machinedSocket, owner: apidOwner() };
   api = await startMachineApi(runtime, [{ path: paths.apiSocket }, apidSocket]);
   log(`machine API on ${paths.apiSocket} and, for apid, ${apidSocket.path}`);
+  if (platform === "metal") loadRuntimeModules(sys, RUNTIME_MODULES, log);
   await runtime.boot();
 }
 

@@ -14,10 +14,15 @@ import { applyEtcFiles } from "./apply/etc-files.js";
 import { applyHostname, hostnameFor } from "./apply/hostname.js";
 import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
+import { bootConfig } from "./config-sources/boot-config.js";
+import type { ConfigSource } from "./config-sources/source.js";
+import { configSources } from "./config-sources/sources.js";
 import type { EventBus } from "./events.js";
 import { generateClientConfiguration } from "./inspect/client-config.js";
 import { createInspector } from "./inspect/inspector.js";
 import type { Machine, RebootMode } from "./machine.js";
+import { createNetworkInspector } from "./network/inspect.js";
+import type { Network } from "./network/network.js";
 import type { PowerAction } from "./power.js";
 import { phase, type Sequencer, task } from "./sequencer.js";
 import type { MachineContext } from "./service.js";
@@ -37,6 +42,12 @@ export interface RuntimeDeps {
   log(line: string): void;
   /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
   apid?: boolean;
+  /** The network controller (metal only; in the sandbox the host owns the links). */
+  network?: Pick<Network, "apply">;
+  /** Where boot looks for the config, in order (default: configSources() for the platform). */
+  configSources?: ConfigSource[];
+  /** Resolves true once the network is up (false after `ms`); the kiln.config URL waits on it. */
+  waitOnline?: (ms: number) => Promise<boolean>;
 }
 
 export interface Runtime extends Machine {
@@ -61,6 +72,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     setTimeout(() => void halt(action, force).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
   const applyLive = async (next: Current, prev: Current | undefined) => {
     const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.machineId);
+    if (d.network) warnings.push(...(await d.network.apply(next.config)));
     current = next;
     d.ctx.config = next.config;
     d.ctx.env = next.config.machine.env ?? {};
@@ -79,7 +91,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   return {
     boot: () =>
       d.sequencer.run("boot", [
-        phase("config", task("loadConfig", () => bootConfig(d, applyLive, configEvent))),
+        phase("config", task("loadConfig", () => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent }))),
         ...(apid ? [phase("networkApi", task("startApid", async () => void (await d.supervisor.start("apid"))))] : []),
       ]),
     halt,
@@ -95,28 +107,20 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? stringifyConfig(current.config) : undefined),
     ...createInspector({ paths: d.ctx.paths, config: () => current?.config }),
+    ...createNetworkInspector(d.ctx.sys),
     generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
   };
 }
 
-/** At boot: the config on STATE, else maintenance mode. */
-async function bootConfig(
-  d: RuntimeDeps,
-  applyLive: (next: Current, prev: undefined) => Promise<string[]>,
-  configEvent: (ok: boolean, msg: string, errors: string[], warnings: string[], source: string) => void,
-): Promise<void> {
-  const stored = d.store.load();
-  if (stored.t === "ok") {
-    const warnings = await applyLive({ config: stored.config, yaml: stored.yaml }, undefined);
-    configEvent(true, `loaded ${d.store.path}`, [], [...stored.warnings, ...warnings], "state");
-    d.events.publish({ t: "machine", stage: "running", message: "configured from STATE" });
-    return;
-  }
-  const name = hostnameFor(undefined, d.machineId);
-  applyHostname(d.applyEnv, name);
-  applyEtcFiles(d.applyEnv, name, undefined);
-  if (stored.t === "invalid") configEvent(false, `${d.store.path} is invalid; staying in maintenance mode`, stored.errors, stored.warnings, "state");
-  d.events.publish({ t: "machine", stage: "maintenance", message: "no config yet: waiting for ApplyConfiguration" });
+/** What boot needs to find its config (config-sources/boot-config.ts), but the live apply. */
+function bootConfigDeps(d: RuntimeDeps) {
+  const sources = d.configSources ?? configSources({ platform: d.ctx.platform, sys: d.ctx.sys, store: d.store, waitOnline: d.waitOnline });
+  const enterMaintenance = () => {
+    const name = hostnameFor(undefined, d.machineId);
+    applyHostname(d.applyEnv, name);
+    applyEtcFiles(d.applyEnv, name, undefined);
+  };
+  return { sources, store: d.store, events: d.events, log: d.log, enterMaintenance };
 }
 
 /** Brings the services in line with the config: built-ins once, extensions by diff. */

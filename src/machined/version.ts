@@ -1,11 +1,24 @@
-// The running kiln version; the build stamps KILN_VERSION from package.json.
+// The running kiln version: the image's /usr/lib/kiln/VERSION (written by
+// `kilnctl image build --version`), else what the build stamped, else "dev".
+import { readFileSync } from "node:fs";
 import type { VersionInfo } from "./machine.js";
 import type { PlatformName } from "./service.js";
 
 declare const KILN_VERSION: string | undefined;
 
-/** kiln's release tag: stamped at build time, else "dev". */
-export const kilnVersion: string = typeof KILN_VERSION === "string" ? KILN_VERSION : "dev";
+/** The image's version file. */
+export const VERSION_FILE = "/usr/lib/kiln/VERSION";
+
+function imageVersion(): string | undefined {
+  try {
+    return readFileSync(VERSION_FILE, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** kiln's release tag. */
+export const kilnVersion: string = imageVersion() ?? (typeof KILN_VERSION === "string" ? KILN_VERSION : "dev");
 
 export function version(platform: PlatformName, kernel: string, maintenance: boolean): VersionInfo {
   return { tag: kilnVersion, nodeVersion: process.version, arch: process.arch, platform, kernel, maintenance };

@@ -26,8 +26,10 @@ export const RTM = {
   GETLINK: 18,
   SETLINK: 19,
   NEWADDR: 20,
+  DELADDR: 21,
   GETADDR: 22,
   NEWROUTE: 24,
+  DELROUTE: 25,
   GETROUTE: 26,
 } as const;
 

@@ -14,6 +14,7 @@ import {
   encodeIfAddr,
   encodeIfInfo,
   encodeMessage,
+  decodeRtMsg,
   encodeRtMsg,
   errnoOf,
   type Message,
@@ -30,10 +31,10 @@ const IFF_UP = 0x1;
 const IFF_LOWER_UP = 0x10000;
 const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4 } as const;
 const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
-const RTA = { DST: 1, OIF: 4, GATEWAY: 5 } as const;
+const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
 const RT_TABLE_MAIN = 254;
 const RTPROT_STATIC = 4;
-const RT_SCOPE = { UNIVERSE: 0, LINK: 253 } as const;
+const RT_SCOPE = { UNIVERSE: 0, LINK: 253, NOWHERE: 255 } as const;
 const RTN_UNICAST = 1;
 const RECV_SIZE = 64 * 1024;
 
@@ -63,6 +64,25 @@ export interface RouteSpec {
   dst: string;
   gateway?: string;
   dev?: string;
+  /** RTA_PRIORITY; lower wins. */
+  metric?: number;
+}
+
+/** A route of the main table as the kernel lists it. */
+export interface Route {
+  family: 4 | 6;
+  /** "default" or a prefix, e.g. "10.0.2.0/24". */
+  dst: string;
+  gateway: string;
+  /** The output link's name ("" when it has none). */
+  dev: string;
+  metric: number;
+  /** Preferred source address ("" when unset). */
+  source: string;
+  /** kernel, boot, static, dhcp, ra… or the number. */
+  protocol: string;
+  /** universe, link, host… or the number. */
+  scope: string;
 }
 
 export interface Rtnetlink {
@@ -70,12 +90,40 @@ export interface Rtnetlink {
   linkSetUp(name: string): void;
   /** Adds `cidr` (e.g. "10.0.0.2/24") to link `name`. */
   addrAdd(name: string, cidr: string): void;
+  /** Removes `cidr` from link `name`. */
+  addrDel(name: string, cidr: string): void;
   addrList(): Address[];
   routeAdd(route: RouteSpec): void;
+  /** Removes the route matching dst, gateway, device and metric. */
+  routeDel(route: RouteSpec): void;
+  /** Every route of the main table. */
+  routeList(): Route[];
+  /** Sets link `name`'s MTU. */
+  linkSetMtu(name: string, mtu: number): void;
+  /** Clears IFF_UP on link `name`. */
+  linkSetDown(name: string): void;
   close(): void;
 }
 
 type Send = (operation: string, type: number, flags: number, payload: Uint8Array) => Message[];
+
+/** Runs a netlink change, ignoring EEXIST. */
+export function existsOk(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof NetlinkError && err.code === "EEXIST")) throw err;
+  }
+}
+
+/** Runs a netlink removal, ignoring what is already gone (ESRCH, EADDRNOTAVAIL, ENODEV). */
+export function goneOk(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (!(err instanceof NetlinkError && ["ESRCH", "EADDRNOTAVAIL", "ENODEV", "ENOENT"].includes(err.code))) throw err;
+  }
+}
 
 /** Opens a NETLINK_ROUTE socket in the caller's network namespace. */
 export function openRtnetlink(sys: Sys): Rtnetlink {
@@ -86,9 +134,14 @@ export function openRtnetlink(sys: Sys): Rtnetlink {
   return {
     linkList: () => linkList(send),
     linkSetUp: (name) => linkSetUp(send, name),
-    addrAdd: (name, cidr) => addrAdd(send, name, cidr),
+    addrAdd: (name, cidr) => addrChange(send, "adding", RTM.NEWADDR, name, cidr),
+    addrDel: (name, cidr) => addrChange(send, "removing", RTM.DELADDR, name, cidr),
     addrList: () => addrList(send),
-    routeAdd: (route) => routeAdd(send, route),
+    routeAdd: (route) => routeChange(send, "adding", route),
+    routeDel: (route) => routeChange(send, "removing", route),
+    routeList: () => routeList(send),
+    linkSetMtu: (name, mtu) => linkSetMtu(send, name, mtu),
+    linkSetDown: (name) => linkSetDown(send, name),
     close: () => sys.close(fd),
   };
 }
@@ -171,16 +224,17 @@ function linkSetUp(send: Send, name: string): void {
   send(`setting ${name} up`, RTM.SETLINK, NLM_F.ACK, body(head, [stringAttr(IFLA.IFNAME, name)]));
 }
 
-/** Adds an address with its prefix to a link (RTM_NEWADDR, fails if present). */
-function addrAdd(send: Send, name: string, cidr: string): void {
-  const operation = `adding ${cidr} to ${name}`;
+/** Adds (RTM_NEWADDR, fails if present) or removes (RTM_DELADDR) an address with its prefix on a link. */
+function addrChange(send: Send, verb: "adding" | "removing", type: number, name: string, cidr: string): void {
+  const operation = `${verb} ${cidr} ${verb === "adding" ? "to" : "from"} ${name}`;
   const prefix = parsePrefix(cidr);
   if ("error" in prefix) throw new Error(`${operation}: ${prefix.error}`);
   const { family, bytes, length } = prefix.value;
   const index = linkIndex(send, operation, name);
   const head = encodeIfAddr({ family: family === 4 ? AF.INET : AF.INET6, prefixLength: length, flags: 0, scope: 0, index });
   const attrs = [{ type: IFA.LOCAL, data: bytes }, { type: IFA.ADDRESS, data: bytes }];
-  send(operation, RTM.NEWADDR, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, body(head, attrs));
+  const flags = type === RTM.NEWADDR ? NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL : NLM_F.ACK;
+  send(operation, type, flags, body(head, attrs));
 }
 
 /** Every address on every link (RTM_GETADDR dump), with link names. */
@@ -206,17 +260,23 @@ function decodeAddress(m: Message, names: Map<number, string>): Address {
   };
 }
 
-/** Adds a route to the main table (RTM_NEWROUTE, fails if present). */
-function routeAdd(send: Send, route: RouteSpec): void {
-  const operation = `adding route ${route.dst}${route.gateway ? ` via ${route.gateway}` : ""}${route.dev ? ` dev ${route.dev}` : ""}`;
+/** Adds (RTM_NEWROUTE, fails if present) or removes (RTM_DELROUTE) a route of the main table. */
+function routeChange(send: Send, verb: "adding" | "removing", route: RouteSpec): void {
+  const metric = route.metric === undefined ? "" : ` metric ${route.metric}`;
+  const operation = `${verb} route ${route.dst}${route.gateway ? ` via ${route.gateway}` : ""}${route.dev ? ` dev ${route.dev}` : ""}${metric}`;
   const attrs = routeAttrs(operation, route);
+  if (route.metric !== undefined) attrs.list.push(u32Attr(RTA.PRIORITY, route.metric));
   const family = attrs.family === 4 ? AF.INET : AF.INET6;
   const oif = route.dev === undefined ? [] : [u32Attr(RTA.OIF, linkIndex(send, operation, route.dev))];
   const head = encodeRtMsg({
-    family, dstLength: attrs.dstLength, srcLength: 0, tos: 0, table: RT_TABLE_MAIN, protocol: RTPROT_STATIC,
-    scope: route.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK, type: RTN_UNICAST, flags: 0,
+    family, dstLength: attrs.dstLength, srcLength: 0, tos: 0, table: RT_TABLE_MAIN,
+    // Removal matches any protocol and scope, as `ip route del` asks.
+    protocol: verb === "adding" ? RTPROT_STATIC : 0,
+    scope: verb === "removing" ? RT_SCOPE.NOWHERE : route.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK,
+    type: RTN_UNICAST, flags: 0,
   });
-  send(operation, RTM.NEWROUTE, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, body(head, [...attrs.list, ...oif]));
+  const [type, flags] = verb === "adding" ? [RTM.NEWROUTE, NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL] : [RTM.DELROUTE, NLM_F.ACK];
+  send(operation, type, flags, body(head, [...attrs.list, ...oif]));
 }
 
 /** RTA_DST and RTA_GATEWAY for a route, with its family and prefix length. */
@@ -230,4 +290,50 @@ function routeAttrs(operation: string, route: RouteSpec): { family: 4 | 6; dstLe
   const list: Attr[] = dst.value.length ? [{ type: RTA.DST, data: dst.value.bytes }] : [];
   if (gateway) list.push({ type: RTA.GATEWAY, data: gateway.value.bytes });
   return { family: dst.value.family, dstLength: dst.value.length, list };
+}
+
+/** Sets link `name`'s MTU (RTM_SETLINK with IFLA_MTU). */
+function linkSetMtu(send: Send, name: string, mtu: number): void {
+  const head = encodeIfInfo({ family: 0, type: 0, index: 0, flags: 0, change: 0 });
+  send(`setting ${name} mtu ${mtu}`, RTM.SETLINK, NLM_F.ACK, body(head, [stringAttr(IFLA.IFNAME, name), u32Attr(IFLA.MTU, mtu)]));
+}
+
+/** Clears IFF_UP on link `name`. */
+function linkSetDown(send: Send, name: string): void {
+  const head = encodeIfInfo({ family: 0, type: 0, index: 0, flags: 0, change: IFF_UP });
+  send(`setting ${name} down`, RTM.SETLINK, NLM_F.ACK, body(head, [stringAttr(IFLA.IFNAME, name)]));
+}
+
+const protocols: Record<number, string> = { 0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra" };
+const scopes: Record<number, string> = { 0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere" };
+
+/** The unicast routes of the main table, IPv4 and IPv6 (RTM_GETROUTE dump). */
+function routeList(send: Send): Route[] {
+  const names = new Map(linkList(send).map((l) => [l.index, l.name]));
+  const head = encodeRtMsg({ family: 0, dstLength: 0, srcLength: 0, tos: 0, table: 0, protocol: 0, scope: 0, type: 0, flags: 0 });
+  return send("listing routes", RTM.GETROUTE, NLM_F.DUMP, head)
+    .filter((m) => m.type === RTM.NEWROUTE)
+    .map((m) => decodeRoute(m, names))
+    .filter((r): r is Route => r !== undefined);
+}
+
+/** A Route from an RTM_NEWROUTE message; undefined for other tables and non-unicast types. */
+function decodeRoute(m: Message, names: Map<number, string>): Route | undefined {
+  const info = decodeRtMsg(m.payload);
+  const attrs = new Map(decodeAttrs(m.payload.subarray(12)).map((a) => [a.type, Buffer.from(a.data)]));
+  const table = attrs.get(RTA.TABLE)?.readUInt32LE(0) ?? info.table;
+  if (table !== RT_TABLE_MAIN || info.type !== RTN_UNICAST) return undefined;
+  const family = info.family === AF.INET6 ? 6 : 4;
+  const dst = attrs.get(RTA.DST);
+  const text = (b: Buffer | undefined) => (b ? formatAddress(b) : "");
+  return {
+    family,
+    dst: info.dstLength === 0 ? "default" : `${text(dst)}/${info.dstLength}`,
+    gateway: text(attrs.get(RTA.GATEWAY)),
+    dev: names.get(attrs.get(RTA.OIF)?.readUInt32LE(0) ?? 0) ?? "",
+    metric: attrs.get(RTA.PRIORITY)?.readUInt32LE(0) ?? 0,
+    source: text(attrs.get(RTA.PREFSRC)),
+    protocol: protocols[info.protocol] ?? String(info.protocol),
+    scope: scopes[info.scope] ?? String(info.scope),
+  };
 }

@@ -54,6 +54,7 @@ function defaultAnswer(name: SysCallName, args: unknown[], pid: number): unknown
   if (name === "socket") return 3;
   if (name === "send") return (args[1] as Uint8Array).byteLength;
   if (name === "recv") return Buffer.alloc(0);
+  if (name === "ioctl") return 0;
   if (name === "execve") throw new FakeExec(args[0] as string, args[1] as string[], args[2] as string[]);
   return undefined;
 }
@@ -105,6 +106,7 @@ export function createFakeSys(opts: { pid?: number } = {}): FakeSys {
     send: call("send"),
     recv: call("recv"),
     close: call("close"),
+    ioctl: call("ioctl"),
   } as Sys;
 
   return Object.assign(sys, {

@@ -50,6 +50,7 @@ function declare(lib: LibraryHandle) {
     send: f("long send(int fd, const void *buf, size_t len, int flags)"),
     recv: f("long recv(int fd, _Out_ void *buf, size_t len, int flags)"),
     close: f("int close(int fd)"),
+    ioctl: f("int ioctl(int fd, unsigned long request, ...)"),
   };
 }
 
@@ -139,5 +140,6 @@ export function createLibcSys(): Sys {
       return buf.subarray(0, check(c.recv(fd, buf, size, flags), "recv", `fd ${fd}`));
     },
     close: (fd) => void check(c.close(fd), "close", `fd ${fd}`),
+    ioctl: (fd, request, arg) => check(c.ioctl(fd, request, "unsigned long", arg), "ioctl", `fd ${fd}, 0x${request.toString(16)}`),
   };
 }

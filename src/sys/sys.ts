@@ -106,6 +106,8 @@ export interface Sys {
   /** recv(2) of at most `size` bytes: what arrived (empty at end of stream). */
   recv(fd: number, size: number, flags: number): Buffer;
   close(fd: number): void;
+  /** ioctl(2) with an integer argument (or none): the call's non-negative result. */
+  ioctl(fd: number, request: number, arg: number): number;
 }
 
 /** makedev(3) for mknod. */

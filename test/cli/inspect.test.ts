@@ -96,6 +96,20 @@ t.test("mounts prints sizes, with dashes for filesystems that have none", async 
   });
 });
 
+t.test("get links, addresses and routes print tables and JSON records", async (t) => {
+  const { run } = await setup(t);
+  const links = await run(["get", "links"]);
+  t.equal(links.code, 0);
+  t.match(links.out.split("\n")[2], /^node-a\s+2\s+eth0\s+up\s+1500\s+52:54:00:12:34:56$/);
+  t.match((await run(["get", "addresses"])).out.split("\n")[2], /^node-a\s+eth0\s+inet\s+10\.0\.2\.15\/24$/);
+  const routes = await run(["get", "routes"]);
+  t.match(routes.out.split("\n")[1], /^node-a\s+default\s+10\.0\.2\.2\s+eth0\s+1024\s+static\s+universe\s+-$/);
+  t.same(JSON.parse((await run(["get", "routes", "-o", "json"])).out)[1], {
+    node: "node-a", family: 4, destination: "10.0.2.0/24", gateway: "", link: "eth0", metric: 0, source: "10.0.2.15", protocol: "kernel", scope: "link",
+  });
+  t.same(JSON.parse((await run(["get", "addresses", "-o", "yaml", "-o", "json"])).out)[0], { node: "node-a", link: "lo", family: 4, address: "127.0.0.1", prefixLength: 8 });
+});
+
 t.test("containers lists every namespace or one, and says when containerd is down", async (t) => {
   const { run } = await setup(t);
   const all = JSON.parse((await run(["containers", "-o", "json"])).out);

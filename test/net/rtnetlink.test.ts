@@ -75,3 +75,32 @@ t.test("the kernel's refusals name the operation and the errno", async (t) => {
     message: "adding route default via 192.0.2.1: ENETUNREACH",
   });
 });
+
+t.test("routeList, routeDel, addrDel, linkSetMtu and linkSetDown agree with ip -j", async (t) => {
+  if (!needsNetns(t)) return;
+  const { ns, nl } = setup(t, "del");
+  ipIn(ns, ["link", "add", "kv0", "type", "veth", "peer", "name", "kv1"]);
+  nl.linkSetUp("kv1");
+  nl.linkSetUp("kv0");
+  nl.linkSetMtu("kv0", 1400);
+  nl.addrAdd("kv0", "10.98.0.2/24");
+  nl.routeAdd({ dst: "default", gateway: "10.98.0.1", dev: "kv0", metric: 1024 });
+  nl.routeAdd({ dst: "255.255.255.255/32", dev: "kv0" });
+  t.match(nl.linkList().find((l) => l.name === "kv0"), { up: true, mtu: 1400 });
+  t.match(nl.routeList(), [
+    { family: 4, dst: "default", gateway: "10.98.0.1", dev: "kv0", metric: 1024, protocol: "static", scope: "universe" },
+    { family: 4, dst: "10.98.0.0/24", gateway: "", dev: "kv0", source: "10.98.0.2", protocol: "kernel", scope: "link" },
+    { family: 4, dst: "255.255.255.255/32", dev: "kv0", scope: "link" },
+  ]);
+  t.match(ipJson(ns, ["route", "show", "255.255.255.255"]), [{ dst: "255.255.255.255", dev: "kv0", scope: "link" }]);
+
+  nl.routeDel({ dst: "255.255.255.255/32", dev: "kv0" });
+  nl.routeDel({ dst: "default", gateway: "10.98.0.1", dev: "kv0", metric: 1024 });
+  nl.addrDel("kv0", "10.98.0.2/24");
+  nl.linkSetDown("kv0");
+  t.same(ipJson(ns, ["route"]), [], "no routes left");
+  t.notOk(nl.addrList().some((a) => a.address === "10.98.0.2"), "the address is gone");
+  t.match(nl.linkList().find((l) => l.name === "kv0"), { up: false });
+  t.throws(() => nl.routeDel({ dst: "default", gateway: "10.98.0.1", dev: "kv0" }), { code: "ESRCH" });
+  t.throws(() => nl.addrDel("kv0", "10.98.0.2/24"), { message: "removing 10.98.0.2/24 from kv0: EADDRNOTAVAIL" });
+});

@@ -1,4 +1,5 @@
-// `kilnctl get config` (also `get machineconfig`): the machine's current config.
+// `kilnctl get config` (also `get machineconfig`): the machine's current config;
+// `get links|addresses|routes` live in network.ts.
 import { Command } from "commander";
 import { parse } from "yaml";
 import { ApiError, Code } from "../../grpc/errors.js";
@@ -7,14 +8,17 @@ import { CliError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { addGlobalOptions } from "../global-options.js";
 import { nodeOf, onlyMessage } from "../node-messages.js";
+import { createNetworkGetCommands } from "./network.js";
 import { type MachineSession, withMachine } from "../session.js";
 
-/** `get`: resources of the machine; only the machine config so far. */
+/** `get`: resources of the machine: its config, links, addresses and routes. */
 export function createGetCommand(deps: CliDeps): Command {
   const get = new Command("get").description("show a resource of the machine");
   const config = new Command("config").alias("machineconfig").description("show the machine config");
   addGlobalOptions(config, { connect: true }).action((_o, c: Command) => withMachine(c, deps, "machine config", (m) => printConfig(m)));
-  return get.addCommand(config);
+  get.addCommand(config);
+  for (const sub of createNetworkGetCommands(deps)) get.addCommand(sub);
+  return get;
 }
 
 /**

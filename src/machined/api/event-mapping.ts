@@ -4,9 +4,10 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type EventsResponseSchema,
   MachineEvent_Stage,
+  NetworkEvent_Kind,
   SequenceEvent_Action,
 } from "../../gen/kiln/machine/v1/machine_pb.js";
-import type { EventPayload, MachineEvent } from "../events.js";
+import type { EventPayload, MachineEvent, NetworkEventKind } from "../events.js";
 import { toServiceHealth, toServiceState } from "./service-mapping.js";
 
 type EventsResponseInit = MessageInitShape<typeof EventsResponseSchema>;
@@ -19,6 +20,19 @@ const stages: Record<MachineStage, MachineEvent_Stage> = {
   running: MachineEvent_Stage.RUNNING,
   rebooting: MachineEvent_Stage.REBOOTING,
   "shutting-down": MachineEvent_Stage.SHUTTING_DOWN,
+};
+
+/** Each network event kind and its protobuf enum value. */
+const networkKinds: Record<NetworkEventKind, NetworkEvent_Kind> = {
+  "link-up": NetworkEvent_Kind.LINK_UP,
+  "link-down": NetworkEvent_Kind.LINK_DOWN,
+  "address-added": NetworkEvent_Kind.ADDRESS_ADDED,
+  "address-removed": NetworkEvent_Kind.ADDRESS_REMOVED,
+  "lease-acquired": NetworkEvent_Kind.LEASE_ACQUIRED,
+  "lease-renewed": NetworkEvent_Kind.LEASE_RENEWED,
+  "lease-failed": NetworkEvent_Kind.LEASE_FAILED,
+  "lease-lost": NetworkEvent_Kind.LEASE_LOST,
+  error: NetworkEvent_Kind.ERROR,
 };
 
 /** One machine event as an EventsResponse for `node`. */
@@ -37,6 +51,10 @@ function toPayload(p: EventPayload): EventsResponseInit["payload"] {
       return { case: "config", value: configEvent(p) };
     case "machine":
       return { case: "machine", value: { stage: stages[p.stage] ?? MachineEvent_Stage.UNSPECIFIED, message: p.message } };
+    case "network": {
+      const { link, address, source, message } = p;
+      return { case: "network", value: { kind: networkKinds[p.kind] ?? NetworkEvent_Kind.UNSPECIFIED, link, address, source, message } };
+    }
   }
 }
 

@@ -1,5 +1,6 @@
 // The inspection RPCs of MachineService (kernel log, memory, processes,
-// mounts, hostname, time, files, containers, client configuration): each maps
+// mounts, links, addresses, routes, hostname, time, files, containers, client
+// configuration): each maps
 // its request to one facade call and the answer back, tagged with the node.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Machine } from "../machine.js";
@@ -14,9 +15,10 @@ import {
   toMemory,
   toMountInfo,
   toProcessInfo,
+  toRouteInfo,
 } from "./inspect-mapping.js";
 
-type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
+type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "links" | "addresses" | "routes" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
 
 /** Handlers for the inspection RPCs; `node` names this machine in metadata. */
 export function createInspectHandlers(machine: Machine, node: () => string): Pick<MachineServiceImpl, InspectRpcs> {
@@ -27,6 +29,9 @@ export function createInspectHandlers(machine: Machine, node: () => string): Pic
     memory: async () => one(toMemory(await machine.memory())),
     processes: async () => one({ processes: (await machine.processes()).map(toProcessInfo) }),
     mounts: async () => one({ mounts: (await machine.mounts()).map(toMountInfo) }),
+    links: async () => one({ links: await machine.links() }),
+    addresses: async () => one({ addresses: await machine.addresses() }),
+    routes: async () => one({ routes: (await machine.routes()).map(toRouteInfo) }),
     hostname: async () => one({ hostname: machine.hostname() }),
     time: async () => one(time(machine)),
     list: (req, ctx) => list(machine, req, ctx.signal, node),

@@ -8,6 +8,7 @@ import type {
   ListResponseSchema,
   MountInfoSchema,
   ProcessInfoSchema,
+  RouteInfoSchema,
 } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../../grpc/errors.js";
 import { isRole, roles as clientRoles } from "../../pki/roles.js";
@@ -17,6 +18,7 @@ import { formatKernelRecord, type KernelRecord } from "../inspect/kmsg.js";
 import type { MemoryInfo } from "../inspect/meminfo.js";
 import type { MountEntry } from "../inspect/mounts.js";
 import type { ProcessEntry } from "../inspect/processes.js";
+import type { Route } from "../../net/rtnetlink.js";
 
 type Init<S extends DescMessage> = MessageInitShape<S>;
 
@@ -44,6 +46,12 @@ export function toProcessInfo(p: ProcessEntry): Init<typeof ProcessInfoSchema> {
 /** One mount as a MountInfo message. */
 export function toMountInfo(m: MountEntry): Init<typeof MountInfoSchema> {
   return { ...m, size: u64(m.size), available: u64(m.available) };
+}
+
+/** One route as a RouteInfo message (its `dst` is `destination`, its `dev` the `link`). */
+export function toRouteInfo(r: Route): Init<typeof RouteInfoSchema> {
+  const { dst, dev, ...rest } = r;
+  return { ...rest, destination: dst, link: dev };
 }
 
 /** One directory entry as a ListResponse for `node`. */

@@ -1,5 +1,6 @@
 // Applies the system part of a config live: hostname, /etc/hosts and
-// resolv.conf, sysctls, files. Only what changed since `prev` is touched.
+// resolv.conf, kernel modules (metal), sysctls, files. Only what changed
+// since `prev` is touched.
 import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
 import { modulesAllowed } from "../platform.js";
@@ -7,6 +8,7 @@ import type { ApplyEnv } from "./apply-env.js";
 import { applyEtcFiles } from "./etc-files.js";
 import { applyFiles } from "./files.js";
 import { applyHostname, hostnameFor } from "./hostname.js";
+import { applyKernelModules, modulesDir } from "./modules.js";
 import { applySysctls } from "./sysctls.js";
 
 /** Applies what changed from prev (undefined: everything) to next; returns warnings. */
@@ -17,6 +19,8 @@ export function applySystem(env: ApplyEnv, prev: MachineConfig | undefined, next
     applyHostname(env, name);
     applyEtcFiles(env, name, next, prev);
   }
+  // Modules first: a module's sysctls (net.bridge.*) exist only once it is loaded.
+  if (modulesAllowed(env.platform)) warnings.push(...applyKernelModules(env.sys, prev, next, modulesDir(env.root)));
   if (!prev || changed(prev, next, (c) => c.machine.sysctls)) warnings.push(...applySysctls(env, next.machine.sysctls ?? {}));
   warnings.push(...applyFiles(env, changedFiles(prev, next)));
   warnings.push(...notYetApplied(env, next));
@@ -32,19 +36,12 @@ function changedFiles(prev: MachineConfig | undefined, next: MachineConfig) {
 /** Settings this build accepts but does not act on here, said plainly. */
 function notYetApplied(env: ApplyEnv, c: MachineConfig): string[] {
   const w: string[] = [];
-  if (c.machine.kernel?.modules?.length) {
-    w.push(
-      modulesAllowed(env.platform)
-        ? "machine.kernel.modules: not loaded yet: module loading arrives with the bootable image"
-        : `machine.kernel.modules: not loaded on the ${env.platform} platform (it shares the host's kernel)`,
-    );
+  if (c.machine.kernel?.modules?.length && !modulesAllowed(env.platform)) {
+    w.push(`machine.kernel.modules: not loaded on the ${env.platform} platform (it shares the host's kernel)`);
   }
-  if (c.machine.network?.interfaces?.length) {
-    w.push(
-      env.platform === "sandbox"
-        ? "machine.network.interfaces: not applied on the sandbox platform (the provisioner owns its links)"
-        : "machine.network.interfaces: not applied yet: links, addresses, routes and DHCP arrive with the bootable image",
-    );
+  // On metal the network controller (src/machined/network/) applies them.
+  if (c.machine.network?.interfaces?.length && env.platform === "sandbox") {
+    w.push("machine.network.interfaces: not applied on the sandbox platform (the provisioner owns its links)");
   }
   return w;
 }

@@ -18,19 +18,29 @@ export function hostsFile(hostname: string): string {
 
 const nameserversOf = (c: MachineConfig | undefined) => c?.machine.network?.nameservers ?? [];
 
-/**
- * resolv.conf for the configured nameservers. With none, undefined leaves the
- * image's file alone — unless a previous config had some: those must go.
- */
-export function resolvConf(config: MachineConfig | undefined, prev?: MachineConfig): string | undefined {
-  const servers = nameserversOf(config);
-  if (servers.length === 0) return nameserversOf(prev).length ? "# no nameservers configured (machine.network.nameservers)\n" : undefined;
-  return `${servers.map((s) => `nameserver ${s}`).join("\n")}\n`;
+/** Nameservers a DHCP lease gave, and whether earlier leases had given some (their file must go). */
+export interface LeasedNameservers {
+  now: string[];
+  before: boolean;
 }
 
-/** Writes /etc/hosts and (when configured) /etc/resolv.conf. */
-export function applyEtcFiles(env: ApplyEnv, hostname: string, config: MachineConfig | undefined, prev?: MachineConfig): void {
+/**
+ * resolv.conf: the configured nameservers win, else DHCP's. With neither,
+ * undefined leaves the image's file alone — unless a previous config or lease
+ * had some: those must go.
+ */
+export function resolvConf(config: MachineConfig | undefined, prev?: MachineConfig, leased?: LeasedNameservers): string | undefined {
+  const servers = nameserversOf(config);
+  const lines = (list: string[]) => list.map((s) => `nameserver ${s}`).join("\n");
+  if (servers.length) return `${lines(servers)}\n`;
+  if (leased?.now.length) return `# from DHCP (machine.network.nameservers is empty)\n${lines(leased.now)}\n`;
+  if (nameserversOf(prev).length || leased?.before) return "# no nameservers configured (machine.network.nameservers)\n";
+  return undefined;
+}
+
+/** Writes /etc/hosts and (when configured or leased) /etc/resolv.conf. */
+export function applyEtcFiles(env: ApplyEnv, hostname: string, config: MachineConfig | undefined, prev?: MachineConfig, leased?: LeasedNameservers): void {
   writeFileSync(join(env.root, "etc/hosts"), hostsFile(hostname), { mode: 0o644 });
-  const resolv = resolvConf(config, prev);
+  const resolv = resolvConf(config, prev, leased);
   if (resolv !== undefined) writeFileSync(join(env.root, "etc/resolv.conf"), resolv, { mode: 0o644 });
 }

@@ -87,6 +87,17 @@ t.test("answers Mounts with sizes, Hostname and Time", async (t) => {
   t.equal(timestampDate(time!.localtime!).toISOString(), "2024-05-01T10:00:00.000Z");
 });
 
+t.test("answers Links, Addresses and Routes from the machine's rtnetlink view", async (t) => {
+  const { client } = await setup(t);
+  const links = (await client.links({})).messages[0];
+  t.equal(links?.metadata?.node, "node-a");
+  t.match(links?.links[1], { index: 2, name: "eth0", up: true, lowerUp: true, mtu: 1500, mac: "52:54:00:12:34:56" });
+  t.match((await client.addresses({})).messages[0]?.addresses[1], { link: "eth0", family: 4, address: "10.0.2.15", prefixLength: 24 });
+  const routes = (await client.routes({})).messages[0]?.routes;
+  t.match(routes?.[0], { family: 4, destination: "default", gateway: "10.0.2.2", link: "eth0", metric: 1024, protocol: "static", scope: "universe" });
+  t.match(routes?.[1], { destination: "10.0.2.0/24", gateway: "", source: "10.0.2.15", protocol: "kernel", scope: "link" });
+});
+
 t.test("streams List entries, one message each, with their errors", async (t) => {
   const { client, machine } = await setup(t);
   const msgs = (await collect(client.list({ root: "/etc", maxDepth: 2 }))) as { name: string; link: string; error: string; isDir: boolean; size: bigint; mode: number }[];

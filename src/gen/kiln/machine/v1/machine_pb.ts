@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kiln/machine/v1/machine.proto.
  */
 export const file_kiln_machine_v1_machine: GenFile = /*@__PURE__*/
-  fileDesc("Ch1raWxuL21hY2hpbmUvdjEvbWFjaGluZS5wcm90bxIPa2lsbi5tYWNoaW5lLnYxIicKCE1ldGFkYXRhEgwKBG5vZGUYASABKAkSDQoFZXJyb3IYAiABKAkiEAoOVmVyc2lvblJlcXVlc3QiPQoPVmVyc2lvblJlc3BvbnNlEioKCG1lc3NhZ2VzGAEgAygLMhgua2lsbi5tYWNoaW5lLnYxLlZlcnNpb24ingEKB1ZlcnNpb24SKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCwoDdGFnGAIgASgJEhQKDG5vZGVfdmVyc2lvbhgDIAEoCRIMCgRhcmNoGAQgASgJEhAKCHBsYXRmb3JtGAUgASgJEg4KBmtlcm5lbBgGIAEoCRITCgttYWludGVuYW5jZRgHIAEoCCJ4Cg1TZXJ2aWNlSGVhbHRoEg8KB3Vua25vd24YASABKAgSDwoHaGVhbHRoeRgCIAEoCBIUCgxsYXN0X21lc3NhZ2UYAyABKAkSLwoLbGFzdF9jaGFuZ2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuYBCgtTZXJ2aWNlSW5mbxIKCgJpZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRIuCgZoZWFsdGgYBCABKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUhlYWx0aBILCgNwaWQYBSABKAUSEAoIcmVzdGFydHMYBiABKA0SEgoKZGVwZW5kc19vbhgHIAMoCRIpCgVzaW5jZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSU2VydmljZUxpc3RSZXF1ZXN0IkUKE1NlcnZpY2VMaXN0UmVzcG9uc2USLgoIbWVzc2FnZXMYASADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3QiagoLU2VydmljZUxpc3QSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESLgoIc2VydmljZXMYAiADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUluZm8iIQoTU2VydmljZVN0YXJ0UmVxdWVzdBIKCgJpZBgBIAEoCSJIChRTZXJ2aWNlU3RhcnRSZXNwb25zZRIwCghtZXNzYWdlcxgBIAMoCzIeLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlQWN0aW9uIiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJHChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjAKCG1lc3NhZ2VzGAEgAygLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VBY3Rpb24iIwoVU2VydmljZVJlc3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIkoKFlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USMAoIbWVzc2FnZXMYASADKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUFjdGlvbiJYCg1TZXJ2aWNlQWN0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgoKAmlkGAIgASgJEg4KBnJlc3VsdBgDIAEoCSI9CgtMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZmb2xsb3cYAiABKAgSEgoKdGFpbF9saW5lcxgDIAEoBSJJCgxMb2dzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEZGF0YRgCIAEoDCJGCg1FdmVudHNSZXF1ZXN0EhMKC3RhaWxfZXZlbnRzGAEgASgFEhAKCHNpbmNlX2lkGAIgASgEEg4KBmZvbGxvdxgDIAEoCCLGAgoORXZlbnRzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCgoCaWQYAiABKAQSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoHc2VydmljZRgKIAEoCzIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlRXZlbnRIABIyCghzZXF1ZW5jZRgLIAEoCzIeLmtpbG4ubWFjaGluZS52MS5TZXF1ZW5jZUV2ZW50SAASLgoGY29uZmlnGAwgASgLMhwua2lsbi5tYWNoaW5lLnYxLkNvbmZpZ0V2ZW50SAASMAoHbWFjaGluZRgNIAEoCzIdLmtpbG4ubWFjaGluZS52MS5NYWNoaW5lRXZlbnRIAEIJCgdwYXlsb2FkIokBCgxTZXJ2aWNlRXZlbnQSCgoCaWQYASABKAkSLAoFc3RhdGUYAiABKA4yHS5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXRlEg8KB21lc3NhZ2UYAyABKAkSLgoGaGVhbHRoGAQgASgLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VIZWFsdGgiugEKDVNlcXVlbmNlRXZlbnQSEAoIc2VxdWVuY2UYASABKAkSDAoEdGFzaxgCIAEoCRI1CgZhY3Rpb24YAyABKA4yJS5raWxuLm1hY2hpbmUudjEuU2VxdWVuY2VFdmVudC5BY3Rpb24SDQoFZXJyb3IYBCABKAkiQwoGQWN0aW9uEhYKEkFDVElPTl9VTlNQRUNJRklFRBAAEhAKDEFDVElPTl9TVEFSVBABEg8KC0FDVElPTl9TVE9QEAIiYgoLQ29uZmlnRXZlbnQSDgoGc291cmNlGAEgASgJEhAKCGFjY2VwdGVkGAIgASgIEg4KBmVycm9ycxgDIAMoCRIQCgh3YXJuaW5ncxgEIAMoCRIPCgdtZXNzYWdlGAUgASgJIt8BCgxNYWNoaW5lRXZlbnQSMgoFc3RhZ2UYASABKA4yIy5raWxuLm1hY2hpbmUudjEuTWFjaGluZUV2ZW50LlN0YWdlEg8KB21lc3NhZ2UYAiABKAkiiQEKBVN0YWdlEhUKEVNUQUdFX1VOU1BFQ0lGSUVEEAASEQoNU1RBR0VfQk9PVElORxABEhUKEVNUQUdFX01BSU5URU5BTkNFEAISEQoNU1RBR0VfUlVOTklORxADEhMKD1NUQUdFX1JFQk9PVElORxAEEhcKE1NUQUdFX1NIVVRUSU5HX0RPV04QBSJJCg1SZWJvb3RSZXF1ZXN0EikKBG1vZGUYASABKA4yGy5raWxuLm1hY2hpbmUudjEuUmVib290TW9kZRINCgVmb3JjZRgCIAEoCCI7Cg5SZWJvb3RSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLmtpbG4ubWFjaGluZS52MS5SZWJvb3QiNQoGUmVib290EisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhIiAKD1NodXRkb3duUmVxdWVzdBINCgVmb3JjZRgBIAEoCCI/ChBTaHV0ZG93blJlc3BvbnNlEisKCG1lc3NhZ2VzGAEgAygLMhkua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duIjcKCFNodXRkb3duEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhIpQBChlBcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0EgwKBGRhdGEYASABKAwSKAoEbW9kZRgCIAEoDjIaLmtpbG4ubWFjaGluZS52MS5BcHBseU1vZGUSDwoHZHJ5X3J1bhgDIAEoCBIuCgt0cnlfdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJTChpBcHBseUNvbmZpZ3VyYXRpb25SZXNwb25zZRI1CghtZXNzYWdlcxgBIAMoCzIjLmtpbG4ubWFjaGluZS52MS5BcHBseUNvbmZpZ3VyYXRpb24iugEKEkFwcGx5Q29uZmlndXJhdGlvbhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIoCgRtb2RlGAIgASgOMhoua2lsbi5tYWNoaW5lLnYxLkFwcGx5TW9kZRIUCgxtb2RlX2RldGFpbHMYAyABKAkSEAoId2FybmluZ3MYBCADKAkSDwoHY2hhbmdlcxgFIAMoCRIUCgxuZWVkc19yZWJvb3QYBiADKAkiGQoXR2V0Q29uZmlndXJhdGlvblJlcXVlc3QiUwoYR2V0Q29uZmlndXJhdGlvblJlc3BvbnNlEjcKCG1lc3NhZ2VzGAEgAygLMiUua2lsbi5tYWNoaW5lLnYxLk1hY2hpbmVDb25maWd1cmF0aW9uIlEKFE1hY2hpbmVDb25maWd1cmF0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwiLAoMRG1lc2dSZXF1ZXN0Eg4KBmZvbGxvdxgBIAEoCBIMCgR0YWlsGAIgASgFIkoKDURtZXNnUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEZGF0YRgCIAEoDCIPCg1NZW1vcnlSZXF1ZXN0IjsKDk1lbW9yeVJlc3BvbnNlEikKCG1lc3NhZ2VzGAEgAygLMhcua2lsbi5tYWNoaW5lLnYxLk1lbW9yeSK9AQoGTWVtb3J5EisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEg0KBXRvdGFsGAIgASgEEgwKBGZyZWUYAyABKAQSEQoJYXZhaWxhYmxlGAQgASgEEg8KB2J1ZmZlcnMYBSABKAQSDgoGY2FjaGVkGAYgASgEEg4KBnNoYXJlZBgHIAEoBBISCgpzd2FwX3RvdGFsGAggASgEEhEKCXN3YXBfZnJlZRgJIAEoBCISChBQcm9jZXNzZXNSZXF1ZXN0IkEKEVByb2Nlc3Nlc1Jlc3BvbnNlEiwKCG1lc3NhZ2VzGAEgAygLMhoua2lsbi5tYWNoaW5lLnYxLlByb2Nlc3NlcyJpCglQcm9jZXNzZXMSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESLwoJcHJvY2Vzc2VzGAIgAygLMhwua2lsbi5tYWNoaW5lLnYxLlByb2Nlc3NJbmZvIr4BCgtQcm9jZXNzSW5mbxILCgNwaWQYASABKAUSDAoEcHBpZBgCIAEoBRINCgVzdGF0ZRgDIAEoCRIPCgd0aHJlYWRzGAQgASgFEhAKCGNwdV90aW1lGAUgASgBEhYKDnZpcnR1YWxfbWVtb3J5GAYgASgEEhcKD3Jlc2lkZW50X21lbW9yeRgHIAEoBBIPCgdjb21tYW5kGAggASgJEhIKCmV4ZWN1dGFibGUYCSABKAkSDAoEYXJncxgKIAEoCSIPCg1Nb3VudHNSZXF1ZXN0IjsKDk1vdW50c1Jlc3BvbnNlEikKCG1lc3NhZ2VzGAEgAygLMhcua2lsbi5tYWNoaW5lLnYxLk1vdW50cyJhCgZNb3VudHMSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESKgoGbW91bnRzGAIgAygLMhoua2lsbi5tYWNoaW5lLnYxLk1vdW50SW5mbyJtCglNb3VudEluZm8SDgoGc291cmNlGAEgASgJEg4KBnRhcmdldBgCIAEoCRIOCgZmc3R5cGUYAyABKAkSDwoHb3B0aW9ucxgEIAEoCRIMCgRzaXplGAUgASgEEhEKCWF2YWlsYWJsZRgGIAEoBCIRCg9Ib3N0bmFtZVJlcXVlc3QiPwoQSG9zdG5hbWVSZXNwb25zZRIrCghtZXNzYWdlcxgBIAMoCzIZLmtpbG4ubWFjaGluZS52MS5Ib3N0bmFtZSJJCghIb3N0bmFtZRIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIQCghob3N0bmFtZRgCIAEoCSINCgtUaW1lUmVxdWVzdCI3CgxUaW1lUmVzcG9uc2USJwoIbWVzc2FnZXMYASADKAsyFS5raWxuLm1hY2hpbmUudjEuVGltZSJzCgRUaW1lEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEg8KB3NlcnZlcnMYAiADKAkSLQoJbG9jYWx0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIuCgtMaXN0UmVxdWVzdBIMCgRyb290GAEgASgJEhEKCW1heF9kZXB0aBgCIAEoBSLAAQoMTGlzdFJlc3BvbnNlEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBG5hbWUYAiABKAkSDAoEc2l6ZRgDIAEoAxIMCgRtb2RlGAQgASgNEiwKCG1vZGlmaWVkGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZpc19kaXIYBiABKAgSDAoEbGluaxgHIAEoCRINCgVlcnJvchgIIAEoCSIbCgtSZWFkUmVxdWVzdBIMCgRwYXRoGAEgASgJIkkKDFJlYWRSZXNwb25zZRIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIiYKEUNvbnRhaW5lcnNSZXF1ZXN0EhEKCW5hbWVzcGFjZRgBIAEoCSJDChJDb250YWluZXJzUmVzcG9uc2USLQoIbWVzc2FnZXMYASADKAsyGy5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVycyJtCgpDb250YWluZXJzEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEjIKCmNvbnRhaW5lcnMYAiADKAsyHi5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVySW5mbyJ7Cg1Db250YWluZXJJbmZvEhEKCW5hbWVzcGFjZRgBIAEoCRIKCgJpZBgCIAEoCRINCgVpbWFnZRgDIAEoCRIPCgdydW50aW1lGAQgASgJEisKB2NyZWF0ZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KIkdlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvblJlcXVlc3QSDQoFcm9sZXMYASADKAkSKgoHY3J0X3R0bBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJlCiNHZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb25SZXNwb25zZRI+CghtZXNzYWdlcxgBIAMoCzIsLmtpbG4ubWFjaGluZS52MS5HZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb24ihAEKG0dlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvbhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIKCgJjYRgCIAEoDBILCgNjcnQYAyABKAwSCwoDa2V5GAQgASgMEhIKCmtpbG5jb25maWcYBSABKAwq7QEKDFNlcnZpY2VTdGF0ZRIdChlTRVJWSUNFX1NUQVRFX1VOU1BFQ0lGSUVEEAASGQoVU0VSVklDRV9TVEFURV9XQUlUSU5HEAESGwoXU0VSVklDRV9TVEFURV9QUkVQQVJJTkcQAhIZChVTRVJWSUNFX1NUQVRFX1JVTk5JTkcQAxIaChZTRVJWSUNFX1NUQVRFX1NUT1BQSU5HEAQSGgoWU0VSVklDRV9TVEFURV9GSU5JU0hFRBAFEhgKFFNFUlZJQ0VfU1RBVEVfRkFJTEVEEAYSGQoVU0VSVklDRV9TVEFURV9TS0lQUEVEEAcqXgoKUmVib290TW9kZRIbChdSRUJPT1RfTU9ERV9VTlNQRUNJRklFRBAAEhcKE1JFQk9PVF9NT0RFX0RFRkFVTFQQARIaChZSRUJPT1RfTU9ERV9QT1dFUkNZQ0xFEAIqmAEKCUFwcGx5TW9kZRIaChZBUFBMWV9NT0RFX1VOU1BFQ0lGSUVEEAASEwoPQVBQTFlfTU9ERV9BVVRPEAESGAoUQVBQTFlfTU9ERV9OT19SRUJPT1QQAhIVChFBUFBMWV9NT0RFX1JFQk9PVBADEhUKEUFQUExZX01PREVfU1RBR0VEEAQSEgoOQVBQTFlfTU9ERV9UUlkQBTKUDgoOTWFjaGluZVNlcnZpY2USTAoHVmVyc2lvbhIfLmtpbG4ubWFjaGluZS52MS5WZXJzaW9uUmVxdWVzdBogLmtpbG4ubWFjaGluZS52MS5WZXJzaW9uUmVzcG9uc2USWAoLU2VydmljZUxpc3QSIy5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3RSZXF1ZXN0GiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VMaXN0UmVzcG9uc2USWwoMU2VydmljZVN0YXJ0EiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VTdGFydFJlcXVlc3QaJS5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXJ0UmVzcG9uc2USWAoLU2VydmljZVN0b3ASIy5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0b3BSZXF1ZXN0GiQua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VTdG9wUmVzcG9uc2USYQoOU2VydmljZVJlc3RhcnQSJi5raWxuLm1hY2hpbmUudjEuU2VydmljZVJlc3RhcnRSZXF1ZXN0Gicua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USRQoETG9ncxIcLmtpbG4ubWFjaGluZS52MS5Mb2dzUmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5Mb2dzUmVzcG9uc2UwARJLCgZFdmVudHMSHi5raWxuLm1hY2hpbmUudjEuRXZlbnRzUmVxdWVzdBofLmtpbG4ubWFjaGluZS52MS5FdmVudHNSZXNwb25zZTABEkkKBlJlYm9vdBIeLmtpbG4ubWFjaGluZS52MS5SZWJvb3RSZXF1ZXN0Gh8ua2lsbi5tYWNoaW5lLnYxLlJlYm9vdFJlc3BvbnNlEk8KCFNodXRkb3duEiAua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duUmVxdWVzdBohLmtpbG4ubWFjaGluZS52MS5TaHV0ZG93blJlc3BvbnNlEm0KEkFwcGx5Q29uZmlndXJhdGlvbhIqLmtpbG4ubWFjaGluZS52MS5BcHBseUNvbmZpZ3VyYXRpb25SZXF1ZXN0Gisua2lsbi5tYWNoaW5lLnYxLkFwcGx5Q29uZmlndXJhdGlvblJlc3BvbnNlEmcKEEdldENvbmZpZ3VyYXRpb24SKC5raWxuLm1hY2hpbmUudjEuR2V0Q29uZmlndXJhdGlvblJlcXVlc3QaKS5raWxuLm1hY2hpbmUudjEuR2V0Q29uZmlndXJhdGlvblJlc3BvbnNlEkgKBURtZXNnEh0ua2lsbi5tYWNoaW5lLnYxLkRtZXNnUmVxdWVzdBoeLmtpbG4ubWFjaGluZS52MS5EbWVzZ1Jlc3BvbnNlMAESSQoGTWVtb3J5Eh4ua2lsbi5tYWNoaW5lLnYxLk1lbW9yeVJlcXVlc3QaHy5raWxuLm1hY2hpbmUudjEuTWVtb3J5UmVzcG9uc2USUgoJUHJvY2Vzc2VzEiEua2lsbi5tYWNoaW5lLnYxLlByb2Nlc3Nlc1JlcXVlc3QaIi5raWxuLm1hY2hpbmUudjEuUHJvY2Vzc2VzUmVzcG9uc2USSQoGTW91bnRzEh4ua2lsbi5tYWNoaW5lLnYxLk1vdW50c1JlcXVlc3QaHy5raWxuLm1hY2hpbmUudjEuTW91bnRzUmVzcG9uc2USTwoISG9zdG5hbWUSIC5raWxuLm1hY2hpbmUudjEuSG9zdG5hbWVSZXF1ZXN0GiEua2lsbi5tYWNoaW5lLnYxLkhvc3RuYW1lUmVzcG9uc2USQwoEVGltZRIcLmtpbG4ubWFjaGluZS52MS5UaW1lUmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5UaW1lUmVzcG9uc2USRQoETGlzdBIcLmtpbG4ubWFjaGluZS52MS5MaXN0UmVxdWVzdBodLmtpbG4ubWFjaGluZS52MS5MaXN0UmVzcG9uc2UwARJFCgRSZWFkEhwua2lsbi5tYWNoaW5lLnYxLlJlYWRSZXF1ZXN0Gh0ua2lsbi5tYWNoaW5lLnYxLlJlYWRSZXNwb25zZTABElUKCkNvbnRhaW5lcnMSIi5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVyc1JlcXVlc3QaIy5raWxuLm1hY2hpbmUudjEuQ29udGFpbmVyc1Jlc3BvbnNlEogBChtHZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb24SMy5raWxuLm1hY2hpbmUudjEuR2VuZXJhdGVDbGllbnRDb25maWd1cmF0aW9uUmVxdWVzdBo0LmtpbG4ubWFjaGluZS52MS5HZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ch1raWxuL21hY2hpbmUvdjEvbWFjaGluZS5wcm90bxIPa2lsbi5tYWNoaW5lLnYxIicKCE1ldGFkYXRhEgwKBG5vZGUYASABKAkSDQoFZXJyb3IYAiABKAkiEAoOVmVyc2lvblJlcXVlc3QiPQoPVmVyc2lvblJlc3BvbnNlEioKCG1lc3NhZ2VzGAEgAygLMhgua2lsbi5tYWNoaW5lLnYxLlZlcnNpb24ingEKB1ZlcnNpb24SKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCwoDdGFnGAIgASgJEhQKDG5vZGVfdmVyc2lvbhgDIAEoCRIMCgRhcmNoGAQgASgJEhAKCHBsYXRmb3JtGAUgASgJEg4KBmtlcm5lbBgGIAEoCRITCgttYWludGVuYW5jZRgHIAEoCCJ4Cg1TZXJ2aWNlSGVhbHRoEg8KB3Vua25vd24YASABKAgSDwoHaGVhbHRoeRgCIAEoCBIUCgxsYXN0X21lc3NhZ2UYAyABKAkSLwoLbGFzdF9jaGFuZ2UYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuYBCgtTZXJ2aWNlSW5mbxIKCgJpZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRIuCgZoZWFsdGgYBCABKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUhlYWx0aBILCgNwaWQYBSABKAUSEAoIcmVzdGFydHMYBiABKA0SEgoKZGVwZW5kc19vbhgHIAMoCRIpCgVzaW5jZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFAoSU2VydmljZUxpc3RSZXF1ZXN0IkUKE1NlcnZpY2VMaXN0UmVzcG9uc2USLgoIbWVzc2FnZXMYASADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3QiagoLU2VydmljZUxpc3QSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESLgoIc2VydmljZXMYAiADKAsyHC5raWxuLm1hY2hpbmUudjEuU2VydmljZUluZm8iIQoTU2VydmljZVN0YXJ0UmVxdWVzdBIKCgJpZBgBIAEoCSJIChRTZXJ2aWNlU3RhcnRSZXNwb25zZRIwCghtZXNzYWdlcxgBIAMoCzIeLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlQWN0aW9uIiAKElNlcnZpY2VTdG9wUmVxdWVzdBIKCgJpZBgBIAEoCSJHChNTZXJ2aWNlU3RvcFJlc3BvbnNlEjAKCG1lc3NhZ2VzGAEgAygLMh4ua2lsbi5tYWNoaW5lLnYxLlNlcnZpY2VBY3Rpb24iIwoVU2VydmljZVJlc3RhcnRSZXF1ZXN0EgoKAmlkGAEgASgJIkoKFlNlcnZpY2VSZXN0YXJ0UmVzcG9uc2USMAoIbWVzc2FnZXMYASADKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUFjdGlvbiJYCg1TZXJ2aWNlQWN0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgoKAmlkGAIgASgJEg4KBnJlc3VsdBgDIAEoCSI9CgtMb2dzUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZmb2xsb3cYAiABKAgSEgoKdGFpbF9saW5lcxgDIAEoBSJJCgxMb2dzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEZGF0YRgCIAEoDCJGCg1FdmVudHNSZXF1ZXN0EhMKC3RhaWxfZXZlbnRzGAEgASgFEhAKCHNpbmNlX2lkGAIgASgEEg4KBmZvbGxvdxgDIAEoCCL4AgoORXZlbnRzUmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESCgoCaWQYAiABKAQSKAoEdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoHc2VydmljZRgKIAEoCzIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlRXZlbnRIABIyCghzZXF1ZW5jZRgLIAEoCzIeLmtpbG4ubWFjaGluZS52MS5TZXF1ZW5jZUV2ZW50SAASLgoGY29uZmlnGAwgASgLMhwua2lsbi5tYWNoaW5lLnYxLkNvbmZpZ0V2ZW50SAASMAoHbWFjaGluZRgNIAEoCzIdLmtpbG4ubWFjaGluZS52MS5NYWNoaW5lRXZlbnRIABIwCgduZXR3b3JrGA4gASgLMh0ua2lsbi5tYWNoaW5lLnYxLk5ldHdvcmtFdmVudEgAQgkKB3BheWxvYWQiiQEKDFNlcnZpY2VFdmVudBIKCgJpZBgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RhdGUSDwoHbWVzc2FnZRgDIAEoCRIuCgZoZWFsdGgYBCABKAsyHi5raWxuLm1hY2hpbmUudjEuU2VydmljZUhlYWx0aCK6AQoNU2VxdWVuY2VFdmVudBIQCghzZXF1ZW5jZRgBIAEoCRIMCgR0YXNrGAIgASgJEjUKBmFjdGlvbhgDIAEoDjIlLmtpbG4ubWFjaGluZS52MS5TZXF1ZW5jZUV2ZW50LkFjdGlvbhINCgVlcnJvchgEIAEoCSJDCgZBY3Rpb24SFgoSQUNUSU9OX1VOU1BFQ0lGSUVEEAASEAoMQUNUSU9OX1NUQVJUEAESDwoLQUNUSU9OX1NUT1AQAiJiCgtDb25maWdFdmVudBIOCgZzb3VyY2UYASABKAkSEAoIYWNjZXB0ZWQYAiABKAgSDgoGZXJyb3JzGAMgAygJEhAKCHdhcm5pbmdzGAQgAygJEg8KB21lc3NhZ2UYBSABKAki3wEKDE1hY2hpbmVFdmVudBIyCgVzdGFnZRgBIAEoDjIjLmtpbG4ubWFjaGluZS52MS5NYWNoaW5lRXZlbnQuU3RhZ2USDwoHbWVzc2FnZRgCIAEoCSKJAQoFU3RhZ2USFQoRU1RBR0VfVU5TUEVDSUZJRUQQABIRCg1TVEFHRV9CT09USU5HEAESFQoRU1RBR0VfTUFJTlRFTkFOQ0UQAhIRCg1TVEFHRV9SVU5OSU5HEAMSEwoPU1RBR0VfUkVCT09USU5HEAQSFwoTU1RBR0VfU0hVVFRJTkdfRE9XThAFIuQCCgxOZXR3b3JrRXZlbnQSMAoEa2luZBgBIAEoDjIiLmtpbG4ubWFjaGluZS52MS5OZXR3b3JrRXZlbnQuS2luZBIMCgRsaW5rGAIgASgJEg8KB2FkZHJlc3MYAyABKAkSDgoGc291cmNlGAQgASgJEg8KB21lc3NhZ2UYBSABKAki4QEKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEhAKDEtJTkRfTElOS19VUBABEhIKDktJTkRfTElOS19ET1dOEAISFgoSS0lORF9BRERSRVNTX0FEREVEEAMSGAoUS0lORF9BRERSRVNTX1JFTU9WRUQQBBIXChNLSU5EX0xFQVNFX0FDUVVJUkVEEAUSFgoSS0lORF9MRUFTRV9SRU5FV0VEEAYSFQoRS0lORF9MRUFTRV9GQUlMRUQQBxITCg9LSU5EX0xFQVNFX0xPU1QQCBIOCgpLSU5EX0VSUk9SEAkiSQoNUmVib290UmVxdWVzdBIpCgRtb2RlGAEgASgOMhsua2lsbi5tYWNoaW5lLnYxLlJlYm9vdE1vZGUSDQoFZm9yY2UYAiABKAgiOwoOUmVib290UmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5raWxuLm1hY2hpbmUudjEuUmVib290IjUKBlJlYm9vdBIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YSIgCg9TaHV0ZG93blJlcXVlc3QSDQoFZm9yY2UYASABKAgiPwoQU2h1dGRvd25SZXNwb25zZRIrCghtZXNzYWdlcxgBIAMoCzIZLmtpbG4ubWFjaGluZS52MS5TaHV0ZG93biI3CghTaHV0ZG93bhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YSKUAQoZQXBwbHlDb25maWd1cmF0aW9uUmVxdWVzdBIMCgRkYXRhGAEgASgMEigKBG1vZGUYAiABKA4yGi5raWxuLm1hY2hpbmUudjEuQXBwbHlNb2RlEg8KB2RyeV9ydW4YAyABKAgSLgoLdHJ5X3RpbWVvdXQYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iUwoaQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USNQoIbWVzc2FnZXMYASADKAsyIy5raWxuLm1hY2hpbmUudjEuQXBwbHlDb25maWd1cmF0aW9uIroBChJBcHBseUNvbmZpZ3VyYXRpb24SKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESKAoEbW9kZRgCIAEoDjIaLmtpbG4ubWFjaGluZS52MS5BcHBseU1vZGUSFAoMbW9kZV9kZXRhaWxzGAMgASgJEhAKCHdhcm5pbmdzGAQgAygJEg8KB2NoYW5nZXMYBSADKAkSFAoMbmVlZHNfcmVib290GAYgAygJIhkKF0dldENvbmZpZ3VyYXRpb25SZXF1ZXN0IlMKGEdldENvbmZpZ3VyYXRpb25SZXNwb25zZRI3CghtZXNzYWdlcxgBIAMoCzIlLmtpbG4ubWFjaGluZS52MS5NYWNoaW5lQ29uZmlndXJhdGlvbiJRChRNYWNoaW5lQ29uZmlndXJhdGlvbhIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIMCgRkYXRhGAIgASgMIiwKDERtZXNnUmVxdWVzdBIOCgZmb2xsb3cYASABKAgSDAoEdGFpbBgCIAEoBSJKCg1EbWVzZ1Jlc3BvbnNlEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwiDwoNTWVtb3J5UmVxdWVzdCI7Cg5NZW1vcnlSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLmtpbG4ubWFjaGluZS52MS5NZW1vcnkivQEKBk1lbW9yeRIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRINCgV0b3RhbBgCIAEoBBIMCgRmcmVlGAMgASgEEhEKCWF2YWlsYWJsZRgEIAEoBBIPCgdidWZmZXJzGAUgASgEEg4KBmNhY2hlZBgGIAEoBBIOCgZzaGFyZWQYByABKAQSEgoKc3dhcF90b3RhbBgIIAEoBBIRCglzd2FwX2ZyZWUYCSABKAQiEgoQUHJvY2Vzc2VzUmVxdWVzdCJBChFQcm9jZXNzZXNSZXNwb25zZRIsCghtZXNzYWdlcxgBIAMoCzIaLmtpbG4ubWFjaGluZS52MS5Qcm9jZXNzZXMiaQoJUHJvY2Vzc2VzEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEi8KCXByb2Nlc3NlcxgCIAMoCzIcLmtpbG4ubWFjaGluZS52MS5Qcm9jZXNzSW5mbyK+AQoLUHJvY2Vzc0luZm8SCwoDcGlkGAEgASgFEgwKBHBwaWQYAiABKAUSDQoFc3RhdGUYAyABKAkSDwoHdGhyZWFkcxgEIAEoBRIQCghjcHVfdGltZRgFIAEoARIWCg52aXJ0dWFsX21lbW9yeRgGIAEoBBIXCg9yZXNpZGVudF9tZW1vcnkYByABKAQSDwoHY29tbWFuZBgIIAEoCRISCgpleGVjdXRhYmxlGAkgASgJEgwKBGFyZ3MYCiABKAkiDwoNTW91bnRzUmVxdWVzdCI7Cg5Nb3VudHNSZXNwb25zZRIpCghtZXNzYWdlcxgBIAMoCzIXLmtpbG4ubWFjaGluZS52MS5Nb3VudHMiYQoGTW91bnRzEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEioKBm1vdW50cxgCIAMoCzIaLmtpbG4ubWFjaGluZS52MS5Nb3VudEluZm8ibQoJTW91bnRJbmZvEg4KBnNvdXJjZRgBIAEoCRIOCgZ0YXJnZXQYAiABKAkSDgoGZnN0eXBlGAMgASgJEg8KB29wdGlvbnMYBCABKAkSDAoEc2l6ZRgFIAEoBBIRCglhdmFpbGFibGUYBiABKAQiDgoMTGlua3NSZXF1ZXN0IjkKDUxpbmtzUmVzcG9uc2USKAoIbWVzc2FnZXMYASADKAsyFi5raWxuLm1hY2hpbmUudjEuTGlua3MiXgoFTGlua3MSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESKAoFbGlua3MYAiADKAsyGS5raWxuLm1hY2hpbmUudjEuTGlua0luZm8iXwoITGlua0luZm8SDQoFaW5kZXgYASABKA0SDAoEbmFtZRgCIAEoCRIKCgJ1cBgDIAEoCBIQCghsb3dlcl91cBgEIAEoCBILCgNtdHUYBSABKA0SCwoDbWFjGAYgASgJIhIKEEFkZHJlc3Nlc1JlcXVlc3QiQQoRQWRkcmVzc2VzUmVzcG9uc2USLAoIbWVzc2FnZXMYASADKAsyGi5raWxuLm1hY2hpbmUudjEuQWRkcmVzc2VzImkKCUFkZHJlc3NlcxIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIvCglhZGRyZXNzZXMYAiADKAsyHC5raWxuLm1hY2hpbmUudjEuQWRkcmVzc0luZm8iUwoLQWRkcmVzc0luZm8SDAoEbGluaxgBIAEoCRIOCgZmYW1pbHkYAiABKA0SDwoHYWRkcmVzcxgDIAEoCRIVCg1wcmVmaXhfbGVuZ3RoGAQgASgNIg8KDVJvdXRlc1JlcXVlc3QiOwoOUm91dGVzUmVzcG9uc2USKQoIbWVzc2FnZXMYASADKAsyFy5raWxuLm1hY2hpbmUudjEuUm91dGVzImEKBlJvdXRlcxIrCghtZXRhZGF0YRgBIAEoCzIZLmtpbG4ubWFjaGluZS52MS5NZXRhZGF0YRIqCgZyb3V0ZXMYAiADKAsyGi5raWxuLm1hY2hpbmUudjEuUm91dGVJbmZvIpABCglSb3V0ZUluZm8SDgoGZmFtaWx5GAEgASgNEhMKC2Rlc3RpbmF0aW9uGAIgASgJEg8KB2dhdGV3YXkYAyABKAkSDAoEbGluaxgEIAEoCRIOCgZtZXRyaWMYBSABKA0SDgoGc291cmNlGAYgASgJEhAKCHByb3RvY29sGAcgASgJEg0KBXNjb3BlGAggASgJIhEKD0hvc3RuYW1lUmVxdWVzdCI/ChBIb3N0bmFtZVJlc3BvbnNlEisKCG1lc3NhZ2VzGAEgAygLMhkua2lsbi5tYWNoaW5lLnYxLkhvc3RuYW1lIkkKCEhvc3RuYW1lEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEhAKCGhvc3RuYW1lGAIgASgJIg0KC1RpbWVSZXF1ZXN0IjcKDFRpbWVSZXNwb25zZRInCghtZXNzYWdlcxgBIAMoCzIVLmtpbG4ubWFjaGluZS52MS5UaW1lInMKBFRpbWUSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDwoHc2VydmVycxgCIAMoCRItCglsb2NhbHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi4KC0xpc3RSZXF1ZXN0EgwKBHJvb3QYASABKAkSEQoJbWF4X2RlcHRoGAIgASgFIsABCgxMaXN0UmVzcG9uc2USKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESDAoEbmFtZRgCIAEoCRIMCgRzaXplGAMgASgDEgwKBG1vZGUYBCABKA0SLAoIbW9kaWZpZWQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmlzX2RpchgGIAEoCBIMCgRsaW5rGAcgASgJEg0KBWVycm9yGAggASgJIhsKC1JlYWRSZXF1ZXN0EgwKBHBhdGgYASABKAkiSQoMUmVhZFJlc3BvbnNlEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgwKBGRhdGEYAiABKAwiJgoRQ29udGFpbmVyc1JlcXVlc3QSEQoJbmFtZXNwYWNlGAEgASgJIkMKEkNvbnRhaW5lcnNSZXNwb25zZRItCghtZXNzYWdlcxgBIAMoCzIbLmtpbG4ubWFjaGluZS52MS5Db250YWluZXJzIm0KCkNvbnRhaW5lcnMSKwoIbWV0YWRhdGEYASABKAsyGS5raWxuLm1hY2hpbmUudjEuTWV0YWRhdGESMgoKY29udGFpbmVycxgCIAMoCzIeLmtpbG4ubWFjaGluZS52MS5Db250YWluZXJJbmZvInsKDUNvbnRhaW5lckluZm8SEQoJbmFtZXNwYWNlGAEgASgJEgoKAmlkGAIgASgJEg0KBWltYWdlGAMgASgJEg8KB3J1bnRpbWUYBCABKAkSKwoHY3JlYXRlZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXwoiR2VuZXJhdGVDbGllbnRDb25maWd1cmF0aW9uUmVxdWVzdBINCgVyb2xlcxgBIAMoCRIqCgdjcnRfdHRsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImUKI0dlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvblJlc3BvbnNlEj4KCG1lc3NhZ2VzGAEgAygLMiwua2lsbi5tYWNoaW5lLnYxLkdlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvbiKEAQobR2VuZXJhdGVDbGllbnRDb25maWd1cmF0aW9uEisKCG1ldGFkYXRhGAEgASgLMhkua2lsbi5tYWNoaW5lLnYxLk1ldGFkYXRhEgoKAmNhGAIgASgMEgsKA2NydBgDIAEoDBILCgNrZXkYBCABKAwSEgoKa2lsbmNvbmZpZxgFIAEoDCrtAQoMU2VydmljZVN0YXRlEh0KGVNFUlZJQ0VfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVTRVJWSUNFX1NUQVRFX1dBSVRJTkcQARIbChdTRVJWSUNFX1NUQVRFX1BSRVBBUklORxACEhkKFVNFUlZJQ0VfU1RBVEVfUlVOTklORxADEhoKFlNFUlZJQ0VfU1RBVEVfU1RPUFBJTkcQBBIaChZTRVJWSUNFX1NUQVRFX0ZJTklTSEVEEAUSGAoUU0VSVklDRV9TVEFURV9GQUlMRUQQBhIZChVTRVJWSUNFX1NUQVRFX1NLSVBQRUQQBypeCgpSZWJvb3RNb2RlEhsKF1JFQk9PVF9NT0RFX1VOU1BFQ0lGSUVEEAASFwoTUkVCT09UX01PREVfREVGQVVMVBABEhoKFlJFQk9PVF9NT0RFX1BPV0VSQ1lDTEUQAiqYAQoJQXBwbHlNb2RlEhoKFkFQUExZX01PREVfVU5TUEVDSUZJRUQQABITCg9BUFBMWV9NT0RFX0FVVE8QARIYChRBUFBMWV9NT0RFX05PX1JFQk9PVBACEhUKEUFQUExZX01PREVfUkVCT09UEAMSFQoRQVBQTFlfTU9ERV9TVEFHRUQQBBISCg5BUFBMWV9NT0RFX1RSWRAFMvsPCg5NYWNoaW5lU2VydmljZRJMCgdWZXJzaW9uEh8ua2lsbi5tYWNoaW5lLnYxLlZlcnNpb25SZXF1ZXN0GiAua2lsbi5tYWNoaW5lLnYxLlZlcnNpb25SZXNwb25zZRJYCgtTZXJ2aWNlTGlzdBIjLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlTGlzdFJlcXVlc3QaJC5raWxuLm1hY2hpbmUudjEuU2VydmljZUxpc3RSZXNwb25zZRJbCgxTZXJ2aWNlU3RhcnQSJC5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0YXJ0UmVxdWVzdBolLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RhcnRSZXNwb25zZRJYCgtTZXJ2aWNlU3RvcBIjLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlU3RvcFJlcXVlc3QaJC5raWxuLm1hY2hpbmUudjEuU2VydmljZVN0b3BSZXNwb25zZRJhCg5TZXJ2aWNlUmVzdGFydBImLmtpbG4ubWFjaGluZS52MS5TZXJ2aWNlUmVzdGFydFJlcXVlc3QaJy5raWxuLm1hY2hpbmUudjEuU2VydmljZVJlc3RhcnRSZXNwb25zZRJFCgRMb2dzEhwua2lsbi5tYWNoaW5lLnYxLkxvZ3NSZXF1ZXN0Gh0ua2lsbi5tYWNoaW5lLnYxLkxvZ3NSZXNwb25zZTABEksKBkV2ZW50cxIeLmtpbG4ubWFjaGluZS52MS5FdmVudHNSZXF1ZXN0Gh8ua2lsbi5tYWNoaW5lLnYxLkV2ZW50c1Jlc3BvbnNlMAESSQoGUmVib290Eh4ua2lsbi5tYWNoaW5lLnYxLlJlYm9vdFJlcXVlc3QaHy5raWxuLm1hY2hpbmUudjEuUmVib290UmVzcG9uc2USTwoIU2h1dGRvd24SIC5raWxuLm1hY2hpbmUudjEuU2h1dGRvd25SZXF1ZXN0GiEua2lsbi5tYWNoaW5lLnYxLlNodXRkb3duUmVzcG9uc2USbQoSQXBwbHlDb25maWd1cmF0aW9uEioua2lsbi5tYWNoaW5lLnYxLkFwcGx5Q29uZmlndXJhdGlvblJlcXVlc3QaKy5raWxuLm1hY2hpbmUudjEuQXBwbHlDb25maWd1cmF0aW9uUmVzcG9uc2USZwoQR2V0Q29uZmlndXJhdGlvbhIoLmtpbG4ubWFjaGluZS52MS5HZXRDb25maWd1cmF0aW9uUmVxdWVzdBopLmtpbG4ubWFjaGluZS52MS5HZXRDb25maWd1cmF0aW9uUmVzcG9uc2USSAoFRG1lc2cSHS5raWxuLm1hY2hpbmUudjEuRG1lc2dSZXF1ZXN0Gh4ua2lsbi5tYWNoaW5lLnYxLkRtZXNnUmVzcG9uc2UwARJJCgZNZW1vcnkSHi5raWxuLm1hY2hpbmUudjEuTWVtb3J5UmVxdWVzdBofLmtpbG4ubWFjaGluZS52MS5NZW1vcnlSZXNwb25zZRJSCglQcm9jZXNzZXMSIS5raWxuLm1hY2hpbmUudjEuUHJvY2Vzc2VzUmVxdWVzdBoiLmtpbG4ubWFjaGluZS52MS5Qcm9jZXNzZXNSZXNwb25zZRJJCgZNb3VudHMSHi5raWxuLm1hY2hpbmUudjEuTW91bnRzUmVxdWVzdBofLmtpbG4ubWFjaGluZS52MS5Nb3VudHNSZXNwb25zZRJGCgVMaW5rcxIdLmtpbG4ubWFjaGluZS52MS5MaW5rc1JlcXVlc3QaHi5raWxuLm1hY2hpbmUudjEuTGlua3NSZXNwb25zZRJSCglBZGRyZXNzZXMSIS5raWxuLm1hY2hpbmUudjEuQWRkcmVzc2VzUmVxdWVzdBoiLmtpbG4ubWFjaGluZS52MS5BZGRyZXNzZXNSZXNwb25zZRJJCgZSb3V0ZXMSHi5raWxuLm1hY2hpbmUudjEuUm91dGVzUmVxdWVzdBofLmtpbG4ubWFjaGluZS52MS5Sb3V0ZXNSZXNwb25zZRJPCghIb3N0bmFtZRIgLmtpbG4ubWFjaGluZS52MS5Ib3N0bmFtZVJlcXVlc3QaIS5raWxuLm1hY2hpbmUudjEuSG9zdG5hbWVSZXNwb25zZRJDCgRUaW1lEhwua2lsbi5tYWNoaW5lLnYxLlRpbWVSZXF1ZXN0Gh0ua2lsbi5tYWNoaW5lLnYxLlRpbWVSZXNwb25zZRJFCgRMaXN0Ehwua2lsbi5tYWNoaW5lLnYxLkxpc3RSZXF1ZXN0Gh0ua2lsbi5tYWNoaW5lLnYxLkxpc3RSZXNwb25zZTABEkUKBFJlYWQSHC5raWxuLm1hY2hpbmUudjEuUmVhZFJlcXVlc3QaHS5raWxuLm1hY2hpbmUudjEuUmVhZFJlc3BvbnNlMAESVQoKQ29udGFpbmVycxIiLmtpbG4ubWFjaGluZS52MS5Db250YWluZXJzUmVxdWVzdBojLmtpbG4ubWFjaGluZS52MS5Db250YWluZXJzUmVzcG9uc2USiAEKG0dlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvbhIzLmtpbG4ubWFjaGluZS52MS5HZW5lcmF0ZUNsaWVudENvbmZpZ3VyYXRpb25SZXF1ZXN0GjQua2lsbi5tYWNoaW5lLnYxLkdlbmVyYXRlQ2xpZW50Q29uZmlndXJhdGlvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Which node answered, and (in a fan-out) its error if that node failed.
@@ -539,6 +539,12 @@ export type EventsResponse = Message<"kiln.machine.v1.EventsResponse"> & {
      */
     value: MachineEvent;
     case: "machine";
+  } | {
+    /**
+     * @generated from field: kiln.machine.v1.NetworkEvent network = 14;
+     */
+    value: NetworkEvent;
+    case: "network";
   } | { case: undefined; value?: undefined };
 };
 
@@ -746,6 +752,110 @@ export const MachineEvent_StageSchema: GenEnum<MachineEvent_Stage> = /*@__PURE__
   enumDesc(file_kiln_machine_v1_machine, 23, 0);
 
 /**
+ * @generated from message kiln.machine.v1.NetworkEvent
+ */
+export type NetworkEvent = Message<"kiln.machine.v1.NetworkEvent"> & {
+  /**
+   * @generated from field: kiln.machine.v1.NetworkEvent.Kind kind = 1;
+   */
+  kind: NetworkEvent_Kind;
+
+  /**
+   * The link it concerns, e.g. "eth0"; empty when none.
+   *
+   * @generated from field: string link = 2;
+   */
+  link: string;
+
+  /**
+   * An address with its prefix, e.g. "10.0.2.15/24"; empty when none.
+   *
+   * @generated from field: string address = 3;
+   */
+  address: string;
+
+  /**
+   * Where the address came from: "dhcp" or "static"; empty when none.
+   *
+   * @generated from field: string source = 4;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string message = 5;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.NetworkEvent.
+ * Use `create(NetworkEventSchema)` to create a new message.
+ */
+export const NetworkEventSchema: GenMessage<NetworkEvent> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 24);
+
+/**
+ * @generated from enum kiln.machine.v1.NetworkEvent.Kind
+ */
+export enum NetworkEvent_Kind {
+  /**
+   * @generated from enum value: KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: KIND_LINK_UP = 1;
+   */
+  LINK_UP = 1,
+
+  /**
+   * @generated from enum value: KIND_LINK_DOWN = 2;
+   */
+  LINK_DOWN = 2,
+
+  /**
+   * @generated from enum value: KIND_ADDRESS_ADDED = 3;
+   */
+  ADDRESS_ADDED = 3,
+
+  /**
+   * @generated from enum value: KIND_ADDRESS_REMOVED = 4;
+   */
+  ADDRESS_REMOVED = 4,
+
+  /**
+   * @generated from enum value: KIND_LEASE_ACQUIRED = 5;
+   */
+  LEASE_ACQUIRED = 5,
+
+  /**
+   * @generated from enum value: KIND_LEASE_RENEWED = 6;
+   */
+  LEASE_RENEWED = 6,
+
+  /**
+   * @generated from enum value: KIND_LEASE_FAILED = 7;
+   */
+  LEASE_FAILED = 7,
+
+  /**
+   * @generated from enum value: KIND_LEASE_LOST = 8;
+   */
+  LEASE_LOST = 8,
+
+  /**
+   * @generated from enum value: KIND_ERROR = 9;
+   */
+  ERROR = 9,
+}
+
+/**
+ * Describes the enum kiln.machine.v1.NetworkEvent.Kind.
+ */
+export const NetworkEvent_KindSchema: GenEnum<NetworkEvent_Kind> = /*@__PURE__*/
+  enumDesc(file_kiln_machine_v1_machine, 24, 0);
+
+/**
  * @generated from message kiln.machine.v1.RebootRequest
  */
 export type RebootRequest = Message<"kiln.machine.v1.RebootRequest"> & {
@@ -767,7 +877,7 @@ export type RebootRequest = Message<"kiln.machine.v1.RebootRequest"> & {
  * Use `create(RebootRequestSchema)` to create a new message.
  */
 export const RebootRequestSchema: GenMessage<RebootRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 24);
+  messageDesc(file_kiln_machine_v1_machine, 25);
 
 /**
  * @generated from message kiln.machine.v1.RebootResponse
@@ -784,7 +894,7 @@ export type RebootResponse = Message<"kiln.machine.v1.RebootResponse"> & {
  * Use `create(RebootResponseSchema)` to create a new message.
  */
 export const RebootResponseSchema: GenMessage<RebootResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 25);
+  messageDesc(file_kiln_machine_v1_machine, 26);
 
 /**
  * @generated from message kiln.machine.v1.Reboot
@@ -801,7 +911,7 @@ export type Reboot = Message<"kiln.machine.v1.Reboot"> & {
  * Use `create(RebootSchema)` to create a new message.
  */
 export const RebootSchema: GenMessage<Reboot> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 26);
+  messageDesc(file_kiln_machine_v1_machine, 27);
 
 /**
  * @generated from message kiln.machine.v1.ShutdownRequest
@@ -818,7 +928,7 @@ export type ShutdownRequest = Message<"kiln.machine.v1.ShutdownRequest"> & {
  * Use `create(ShutdownRequestSchema)` to create a new message.
  */
 export const ShutdownRequestSchema: GenMessage<ShutdownRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 27);
+  messageDesc(file_kiln_machine_v1_machine, 28);
 
 /**
  * @generated from message kiln.machine.v1.ShutdownResponse
@@ -835,7 +945,7 @@ export type ShutdownResponse = Message<"kiln.machine.v1.ShutdownResponse"> & {
  * Use `create(ShutdownResponseSchema)` to create a new message.
  */
 export const ShutdownResponseSchema: GenMessage<ShutdownResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 28);
+  messageDesc(file_kiln_machine_v1_machine, 29);
 
 /**
  * @generated from message kiln.machine.v1.Shutdown
@@ -852,7 +962,7 @@ export type Shutdown = Message<"kiln.machine.v1.Shutdown"> & {
  * Use `create(ShutdownSchema)` to create a new message.
  */
 export const ShutdownSchema: GenMessage<Shutdown> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 29);
+  messageDesc(file_kiln_machine_v1_machine, 30);
 
 /**
  * @generated from message kiln.machine.v1.ApplyConfigurationRequest
@@ -888,7 +998,7 @@ export type ApplyConfigurationRequest = Message<"kiln.machine.v1.ApplyConfigurat
  * Use `create(ApplyConfigurationRequestSchema)` to create a new message.
  */
 export const ApplyConfigurationRequestSchema: GenMessage<ApplyConfigurationRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 30);
+  messageDesc(file_kiln_machine_v1_machine, 31);
 
 /**
  * @generated from message kiln.machine.v1.ApplyConfigurationResponse
@@ -905,7 +1015,7 @@ export type ApplyConfigurationResponse = Message<"kiln.machine.v1.ApplyConfigura
  * Use `create(ApplyConfigurationResponseSchema)` to create a new message.
  */
 export const ApplyConfigurationResponseSchema: GenMessage<ApplyConfigurationResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 31);
+  messageDesc(file_kiln_machine_v1_machine, 32);
 
 /**
  * @generated from message kiln.machine.v1.ApplyConfiguration
@@ -955,7 +1065,7 @@ export type ApplyConfiguration = Message<"kiln.machine.v1.ApplyConfiguration"> &
  * Use `create(ApplyConfigurationSchema)` to create a new message.
  */
 export const ApplyConfigurationSchema: GenMessage<ApplyConfiguration> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 32);
+  messageDesc(file_kiln_machine_v1_machine, 33);
 
 /**
  * @generated from message kiln.machine.v1.GetConfigurationRequest
@@ -968,7 +1078,7 @@ export type GetConfigurationRequest = Message<"kiln.machine.v1.GetConfigurationR
  * Use `create(GetConfigurationRequestSchema)` to create a new message.
  */
 export const GetConfigurationRequestSchema: GenMessage<GetConfigurationRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 33);
+  messageDesc(file_kiln_machine_v1_machine, 34);
 
 /**
  * @generated from message kiln.machine.v1.GetConfigurationResponse
@@ -985,7 +1095,7 @@ export type GetConfigurationResponse = Message<"kiln.machine.v1.GetConfiguration
  * Use `create(GetConfigurationResponseSchema)` to create a new message.
  */
 export const GetConfigurationResponseSchema: GenMessage<GetConfigurationResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 34);
+  messageDesc(file_kiln_machine_v1_machine, 35);
 
 /**
  * @generated from message kiln.machine.v1.MachineConfiguration
@@ -1009,7 +1119,7 @@ export type MachineConfiguration = Message<"kiln.machine.v1.MachineConfiguration
  * Use `create(MachineConfigurationSchema)` to create a new message.
  */
 export const MachineConfigurationSchema: GenMessage<MachineConfiguration> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 35);
+  messageDesc(file_kiln_machine_v1_machine, 36);
 
 /**
  * @generated from message kiln.machine.v1.DmesgRequest
@@ -1033,7 +1143,7 @@ export type DmesgRequest = Message<"kiln.machine.v1.DmesgRequest"> & {
  * Use `create(DmesgRequestSchema)` to create a new message.
  */
 export const DmesgRequestSchema: GenMessage<DmesgRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 36);
+  messageDesc(file_kiln_machine_v1_machine, 37);
 
 /**
  * @generated from message kiln.machine.v1.DmesgResponse
@@ -1057,7 +1167,7 @@ export type DmesgResponse = Message<"kiln.machine.v1.DmesgResponse"> & {
  * Use `create(DmesgResponseSchema)` to create a new message.
  */
 export const DmesgResponseSchema: GenMessage<DmesgResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 37);
+  messageDesc(file_kiln_machine_v1_machine, 38);
 
 /**
  * @generated from message kiln.machine.v1.MemoryRequest
@@ -1070,7 +1180,7 @@ export type MemoryRequest = Message<"kiln.machine.v1.MemoryRequest"> & {
  * Use `create(MemoryRequestSchema)` to create a new message.
  */
 export const MemoryRequestSchema: GenMessage<MemoryRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 38);
+  messageDesc(file_kiln_machine_v1_machine, 39);
 
 /**
  * @generated from message kiln.machine.v1.MemoryResponse
@@ -1087,7 +1197,7 @@ export type MemoryResponse = Message<"kiln.machine.v1.MemoryResponse"> & {
  * Use `create(MemoryResponseSchema)` to create a new message.
  */
 export const MemoryResponseSchema: GenMessage<MemoryResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 39);
+  messageDesc(file_kiln_machine_v1_machine, 40);
 
 /**
  * /proc/meminfo, in bytes.
@@ -1146,7 +1256,7 @@ export type Memory = Message<"kiln.machine.v1.Memory"> & {
  * Use `create(MemorySchema)` to create a new message.
  */
 export const MemorySchema: GenMessage<Memory> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 40);
+  messageDesc(file_kiln_machine_v1_machine, 41);
 
 /**
  * @generated from message kiln.machine.v1.ProcessesRequest
@@ -1159,7 +1269,7 @@ export type ProcessesRequest = Message<"kiln.machine.v1.ProcessesRequest"> & {
  * Use `create(ProcessesRequestSchema)` to create a new message.
  */
 export const ProcessesRequestSchema: GenMessage<ProcessesRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 41);
+  messageDesc(file_kiln_machine_v1_machine, 42);
 
 /**
  * @generated from message kiln.machine.v1.ProcessesResponse
@@ -1176,7 +1286,7 @@ export type ProcessesResponse = Message<"kiln.machine.v1.ProcessesResponse"> & {
  * Use `create(ProcessesResponseSchema)` to create a new message.
  */
 export const ProcessesResponseSchema: GenMessage<ProcessesResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 42);
+  messageDesc(file_kiln_machine_v1_machine, 43);
 
 /**
  * @generated from message kiln.machine.v1.Processes
@@ -1198,7 +1308,7 @@ export type Processes = Message<"kiln.machine.v1.Processes"> & {
  * Use `create(ProcessesSchema)` to create a new message.
  */
 export const ProcessesSchema: GenMessage<Processes> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 43);
+  messageDesc(file_kiln_machine_v1_machine, 44);
 
 /**
  * @generated from message kiln.machine.v1.ProcessInfo
@@ -1264,7 +1374,7 @@ export type ProcessInfo = Message<"kiln.machine.v1.ProcessInfo"> & {
  * Use `create(ProcessInfoSchema)` to create a new message.
  */
 export const ProcessInfoSchema: GenMessage<ProcessInfo> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 44);
+  messageDesc(file_kiln_machine_v1_machine, 45);
 
 /**
  * @generated from message kiln.machine.v1.MountsRequest
@@ -1277,7 +1387,7 @@ export type MountsRequest = Message<"kiln.machine.v1.MountsRequest"> & {
  * Use `create(MountsRequestSchema)` to create a new message.
  */
 export const MountsRequestSchema: GenMessage<MountsRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 45);
+  messageDesc(file_kiln_machine_v1_machine, 46);
 
 /**
  * @generated from message kiln.machine.v1.MountsResponse
@@ -1294,7 +1404,7 @@ export type MountsResponse = Message<"kiln.machine.v1.MountsResponse"> & {
  * Use `create(MountsResponseSchema)` to create a new message.
  */
 export const MountsResponseSchema: GenMessage<MountsResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 46);
+  messageDesc(file_kiln_machine_v1_machine, 47);
 
 /**
  * @generated from message kiln.machine.v1.Mounts
@@ -1316,7 +1426,7 @@ export type Mounts = Message<"kiln.machine.v1.Mounts"> & {
  * Use `create(MountsSchema)` to create a new message.
  */
 export const MountsSchema: GenMessage<Mounts> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 47);
+  messageDesc(file_kiln_machine_v1_machine, 48);
 
 /**
  * @generated from message kiln.machine.v1.MountInfo
@@ -1360,7 +1470,307 @@ export type MountInfo = Message<"kiln.machine.v1.MountInfo"> & {
  * Use `create(MountInfoSchema)` to create a new message.
  */
 export const MountInfoSchema: GenMessage<MountInfo> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 48);
+  messageDesc(file_kiln_machine_v1_machine, 49);
+
+/**
+ * @generated from message kiln.machine.v1.LinksRequest
+ */
+export type LinksRequest = Message<"kiln.machine.v1.LinksRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.LinksRequest.
+ * Use `create(LinksRequestSchema)` to create a new message.
+ */
+export const LinksRequestSchema: GenMessage<LinksRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 50);
+
+/**
+ * @generated from message kiln.machine.v1.LinksResponse
+ */
+export type LinksResponse = Message<"kiln.machine.v1.LinksResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Links messages = 1;
+   */
+  messages: Links[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.LinksResponse.
+ * Use `create(LinksResponseSchema)` to create a new message.
+ */
+export const LinksResponseSchema: GenMessage<LinksResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 51);
+
+/**
+ * @generated from message kiln.machine.v1.Links
+ */
+export type Links = Message<"kiln.machine.v1.Links"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated kiln.machine.v1.LinkInfo links = 2;
+   */
+  links: LinkInfo[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.Links.
+ * Use `create(LinksSchema)` to create a new message.
+ */
+export const LinksSchema: GenMessage<Links> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 52);
+
+/**
+ * @generated from message kiln.machine.v1.LinkInfo
+ */
+export type LinkInfo = Message<"kiln.machine.v1.LinkInfo"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Administratively up (IFF_UP).
+   *
+   * @generated from field: bool up = 3;
+   */
+  up: boolean;
+
+  /**
+   * Carrier present (IFF_LOWER_UP).
+   *
+   * @generated from field: bool lower_up = 4;
+   */
+  lowerUp: boolean;
+
+  /**
+   * @generated from field: uint32 mtu = 5;
+   */
+  mtu: number;
+
+  /**
+   * @generated from field: string mac = 6;
+   */
+  mac: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.LinkInfo.
+ * Use `create(LinkInfoSchema)` to create a new message.
+ */
+export const LinkInfoSchema: GenMessage<LinkInfo> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 53);
+
+/**
+ * @generated from message kiln.machine.v1.AddressesRequest
+ */
+export type AddressesRequest = Message<"kiln.machine.v1.AddressesRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.AddressesRequest.
+ * Use `create(AddressesRequestSchema)` to create a new message.
+ */
+export const AddressesRequestSchema: GenMessage<AddressesRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 54);
+
+/**
+ * @generated from message kiln.machine.v1.AddressesResponse
+ */
+export type AddressesResponse = Message<"kiln.machine.v1.AddressesResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Addresses messages = 1;
+   */
+  messages: Addresses[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.AddressesResponse.
+ * Use `create(AddressesResponseSchema)` to create a new message.
+ */
+export const AddressesResponseSchema: GenMessage<AddressesResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 55);
+
+/**
+ * @generated from message kiln.machine.v1.Addresses
+ */
+export type Addresses = Message<"kiln.machine.v1.Addresses"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated kiln.machine.v1.AddressInfo addresses = 2;
+   */
+  addresses: AddressInfo[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.Addresses.
+ * Use `create(AddressesSchema)` to create a new message.
+ */
+export const AddressesSchema: GenMessage<Addresses> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 56);
+
+/**
+ * @generated from message kiln.machine.v1.AddressInfo
+ */
+export type AddressInfo = Message<"kiln.machine.v1.AddressInfo"> & {
+  /**
+   * @generated from field: string link = 1;
+   */
+  link: string;
+
+  /**
+   * 4 or 6.
+   *
+   * @generated from field: uint32 family = 2;
+   */
+  family: number;
+
+  /**
+   * @generated from field: string address = 3;
+   */
+  address: string;
+
+  /**
+   * @generated from field: uint32 prefix_length = 4;
+   */
+  prefixLength: number;
+};
+
+/**
+ * Describes the message kiln.machine.v1.AddressInfo.
+ * Use `create(AddressInfoSchema)` to create a new message.
+ */
+export const AddressInfoSchema: GenMessage<AddressInfo> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 57);
+
+/**
+ * @generated from message kiln.machine.v1.RoutesRequest
+ */
+export type RoutesRequest = Message<"kiln.machine.v1.RoutesRequest"> & {
+};
+
+/**
+ * Describes the message kiln.machine.v1.RoutesRequest.
+ * Use `create(RoutesRequestSchema)` to create a new message.
+ */
+export const RoutesRequestSchema: GenMessage<RoutesRequest> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 58);
+
+/**
+ * @generated from message kiln.machine.v1.RoutesResponse
+ */
+export type RoutesResponse = Message<"kiln.machine.v1.RoutesResponse"> & {
+  /**
+   * @generated from field: repeated kiln.machine.v1.Routes messages = 1;
+   */
+  messages: Routes[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.RoutesResponse.
+ * Use `create(RoutesResponseSchema)` to create a new message.
+ */
+export const RoutesResponseSchema: GenMessage<RoutesResponse> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 59);
+
+/**
+ * @generated from message kiln.machine.v1.Routes
+ */
+export type Routes = Message<"kiln.machine.v1.Routes"> & {
+  /**
+   * @generated from field: kiln.machine.v1.Metadata metadata = 1;
+   */
+  metadata?: Metadata | undefined;
+
+  /**
+   * @generated from field: repeated kiln.machine.v1.RouteInfo routes = 2;
+   */
+  routes: RouteInfo[];
+};
+
+/**
+ * Describes the message kiln.machine.v1.Routes.
+ * Use `create(RoutesSchema)` to create a new message.
+ */
+export const RoutesSchema: GenMessage<Routes> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 60);
+
+/**
+ * @generated from message kiln.machine.v1.RouteInfo
+ */
+export type RouteInfo = Message<"kiln.machine.v1.RouteInfo"> & {
+  /**
+   * 4 or 6.
+   *
+   * @generated from field: uint32 family = 1;
+   */
+  family: number;
+
+  /**
+   * "default" or a prefix, e.g. "10.0.2.0/24".
+   *
+   * @generated from field: string destination = 2;
+   */
+  destination: string;
+
+  /**
+   * Empty for a route on the link itself.
+   *
+   * @generated from field: string gateway = 3;
+   */
+  gateway: string;
+
+  /**
+   * @generated from field: string link = 4;
+   */
+  link: string;
+
+  /**
+   * @generated from field: uint32 metric = 5;
+   */
+  metric: number;
+
+  /**
+   * Preferred source address; empty when unset.
+   *
+   * @generated from field: string source = 6;
+   */
+  source: string;
+
+  /**
+   * kernel, boot, static, dhcp, ra… or the number.
+   *
+   * @generated from field: string protocol = 7;
+   */
+  protocol: string;
+
+  /**
+   * universe, link, host… or the number.
+   *
+   * @generated from field: string scope = 8;
+   */
+  scope: string;
+};
+
+/**
+ * Describes the message kiln.machine.v1.RouteInfo.
+ * Use `create(RouteInfoSchema)` to create a new message.
+ */
+export const RouteInfoSchema: GenMessage<RouteInfo> = /*@__PURE__*/
+  messageDesc(file_kiln_machine_v1_machine, 61);
 
 /**
  * @generated from message kiln.machine.v1.HostnameRequest
@@ -1373,7 +1783,7 @@ export type HostnameRequest = Message<"kiln.machine.v1.HostnameRequest"> & {
  * Use `create(HostnameRequestSchema)` to create a new message.
  */
 export const HostnameRequestSchema: GenMessage<HostnameRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 49);
+  messageDesc(file_kiln_machine_v1_machine, 62);
 
 /**
  * @generated from message kiln.machine.v1.HostnameResponse
@@ -1390,7 +1800,7 @@ export type HostnameResponse = Message<"kiln.machine.v1.HostnameResponse"> & {
  * Use `create(HostnameResponseSchema)` to create a new message.
  */
 export const HostnameResponseSchema: GenMessage<HostnameResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 50);
+  messageDesc(file_kiln_machine_v1_machine, 63);
 
 /**
  * @generated from message kiln.machine.v1.Hostname
@@ -1412,7 +1822,7 @@ export type Hostname = Message<"kiln.machine.v1.Hostname"> & {
  * Use `create(HostnameSchema)` to create a new message.
  */
 export const HostnameSchema: GenMessage<Hostname> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 51);
+  messageDesc(file_kiln_machine_v1_machine, 64);
 
 /**
  * @generated from message kiln.machine.v1.TimeRequest
@@ -1425,7 +1835,7 @@ export type TimeRequest = Message<"kiln.machine.v1.TimeRequest"> & {
  * Use `create(TimeRequestSchema)` to create a new message.
  */
 export const TimeRequestSchema: GenMessage<TimeRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 52);
+  messageDesc(file_kiln_machine_v1_machine, 65);
 
 /**
  * @generated from message kiln.machine.v1.TimeResponse
@@ -1442,7 +1852,7 @@ export type TimeResponse = Message<"kiln.machine.v1.TimeResponse"> & {
  * Use `create(TimeResponseSchema)` to create a new message.
  */
 export const TimeResponseSchema: GenMessage<TimeResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 53);
+  messageDesc(file_kiln_machine_v1_machine, 66);
 
 /**
  * @generated from message kiln.machine.v1.Time
@@ -1471,7 +1881,7 @@ export type Time = Message<"kiln.machine.v1.Time"> & {
  * Use `create(TimeSchema)` to create a new message.
  */
 export const TimeSchema: GenMessage<Time> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 54);
+  messageDesc(file_kiln_machine_v1_machine, 67);
 
 /**
  * @generated from message kiln.machine.v1.ListRequest
@@ -1497,7 +1907,7 @@ export type ListRequest = Message<"kiln.machine.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 55);
+  messageDesc(file_kiln_machine_v1_machine, 68);
 
 /**
  * @generated from message kiln.machine.v1.ListResponse
@@ -1555,7 +1965,7 @@ export type ListResponse = Message<"kiln.machine.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 56);
+  messageDesc(file_kiln_machine_v1_machine, 69);
 
 /**
  * @generated from message kiln.machine.v1.ReadRequest
@@ -1572,7 +1982,7 @@ export type ReadRequest = Message<"kiln.machine.v1.ReadRequest"> & {
  * Use `create(ReadRequestSchema)` to create a new message.
  */
 export const ReadRequestSchema: GenMessage<ReadRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 57);
+  messageDesc(file_kiln_machine_v1_machine, 70);
 
 /**
  * @generated from message kiln.machine.v1.ReadResponse
@@ -1594,7 +2004,7 @@ export type ReadResponse = Message<"kiln.machine.v1.ReadResponse"> & {
  * Use `create(ReadResponseSchema)` to create a new message.
  */
 export const ReadResponseSchema: GenMessage<ReadResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 58);
+  messageDesc(file_kiln_machine_v1_machine, 71);
 
 /**
  * @generated from message kiln.machine.v1.ContainersRequest
@@ -1613,7 +2023,7 @@ export type ContainersRequest = Message<"kiln.machine.v1.ContainersRequest"> & {
  * Use `create(ContainersRequestSchema)` to create a new message.
  */
 export const ContainersRequestSchema: GenMessage<ContainersRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 59);
+  messageDesc(file_kiln_machine_v1_machine, 72);
 
 /**
  * @generated from message kiln.machine.v1.ContainersResponse
@@ -1630,7 +2040,7 @@ export type ContainersResponse = Message<"kiln.machine.v1.ContainersResponse"> &
  * Use `create(ContainersResponseSchema)` to create a new message.
  */
 export const ContainersResponseSchema: GenMessage<ContainersResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 60);
+  messageDesc(file_kiln_machine_v1_machine, 73);
 
 /**
  * @generated from message kiln.machine.v1.Containers
@@ -1652,7 +2062,7 @@ export type Containers = Message<"kiln.machine.v1.Containers"> & {
  * Use `create(ContainersSchema)` to create a new message.
  */
 export const ContainersSchema: GenMessage<Containers> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 61);
+  messageDesc(file_kiln_machine_v1_machine, 74);
 
 /**
  * @generated from message kiln.machine.v1.ContainerInfo
@@ -1689,7 +2099,7 @@ export type ContainerInfo = Message<"kiln.machine.v1.ContainerInfo"> & {
  * Use `create(ContainerInfoSchema)` to create a new message.
  */
 export const ContainerInfoSchema: GenMessage<ContainerInfo> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 62);
+  messageDesc(file_kiln_machine_v1_machine, 75);
 
 /**
  * @generated from message kiln.machine.v1.GenerateClientConfigurationRequest
@@ -1713,7 +2123,7 @@ export type GenerateClientConfigurationRequest = Message<"kiln.machine.v1.Genera
  * Use `create(GenerateClientConfigurationRequestSchema)` to create a new message.
  */
 export const GenerateClientConfigurationRequestSchema: GenMessage<GenerateClientConfigurationRequest> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 63);
+  messageDesc(file_kiln_machine_v1_machine, 76);
 
 /**
  * @generated from message kiln.machine.v1.GenerateClientConfigurationResponse
@@ -1730,7 +2140,7 @@ export type GenerateClientConfigurationResponse = Message<"kiln.machine.v1.Gener
  * Use `create(GenerateClientConfigurationResponseSchema)` to create a new message.
  */
 export const GenerateClientConfigurationResponseSchema: GenMessage<GenerateClientConfigurationResponse> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 64);
+  messageDesc(file_kiln_machine_v1_machine, 77);
 
 /**
  * @generated from message kiln.machine.v1.GenerateClientConfiguration
@@ -1771,7 +2181,7 @@ export type GenerateClientConfiguration = Message<"kiln.machine.v1.GenerateClien
  * Use `create(GenerateClientConfigurationSchema)` to create a new message.
  */
 export const GenerateClientConfigurationSchema: GenMessage<GenerateClientConfiguration> = /*@__PURE__*/
-  messageDesc(file_kiln_machine_v1_machine, 65);
+  messageDesc(file_kiln_machine_v1_machine, 78);
 
 /**
  * @generated from enum kiln.machine.v1.ServiceState
@@ -2048,6 +2458,32 @@ export const MachineService: GenService<{
     methodKind: "unary";
     input: typeof MountsRequestSchema;
     output: typeof MountsResponseSchema;
+  },
+  /**
+   * The network as the kernel has it (rtnetlink): links, addresses, main-table routes.
+   *
+   * @generated from rpc kiln.machine.v1.MachineService.Links
+   */
+  links: {
+    methodKind: "unary";
+    input: typeof LinksRequestSchema;
+    output: typeof LinksResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Addresses
+   */
+  addresses: {
+    methodKind: "unary";
+    input: typeof AddressesRequestSchema;
+    output: typeof AddressesResponseSchema;
+  },
+  /**
+   * @generated from rpc kiln.machine.v1.MachineService.Routes
+   */
+  routes: {
+    methodKind: "unary";
+    input: typeof RoutesRequestSchema;
+    output: typeof RoutesResponseSchema;
   },
   /**
    * @generated from rpc kiln.machine.v1.MachineService.Hostname

@@ -1,0 +1,45 @@
+// At boot: find the config (acquire.ts), keep it on STATE when it came from
+// elsewhere, and apply it; or, with none, enter maintenance mode.
+import type { Current } from "../apply-config.js";
+import type { ConfigStore } from "../config-store.js";
+import type { EventBus } from "../events.js";
+import { type AcquireReport, acquireConfig } from "./acquire.js";
+import { type ConfigSource, reason } from "./source.js";
+
+export interface BootConfigDeps extends AcquireReport {
+  sources: ConfigSource[];
+  /** Where ApplyConfiguration saves too: a later boot finds the config there first. */
+  store: Pick<ConfigStore, "save">;
+  events: Pick<EventBus, "publish">;
+  applyLive(next: Current, prev: undefined): Promise<string[]>;
+  /** Names the machine and writes its /etc files with no config. */
+  enterMaintenance(): void;
+}
+
+/** Configures the machine from the first source with a config, else leaves it in maintenance mode. */
+export async function bootConfig(d: BootConfigDeps): Promise<void> {
+  const got = await acquireConfig(d.sources, d);
+  if (got.t !== "found") {
+    d.enterMaintenance();
+    const why = got.t === "invalid" ? `the config from ${got.source} is invalid` : "no config yet";
+    d.events.publish({ t: "machine", stage: "maintenance", message: `${why}: waiting for ApplyConfiguration` });
+    return;
+  }
+  const unsaved = got.source === "state" ? [] : save(d, got.yaml);
+  const warnings = await d.applyLive({ config: got.config, yaml: got.yaml }, undefined);
+  d.configEvent(true, `loaded ${got.origin}`, [], [...got.warnings, ...unsaved, ...warnings], got.source);
+  const from = got.source === "state" ? "STATE" : `${got.source} (${got.origin})`;
+  d.events.publish({ t: "machine", stage: "running", message: `configured from ${from}` });
+}
+
+/** Saves on STATE as ApplyConfiguration does; a failure is a warning (the config still applies). */
+function save(d: BootConfigDeps, yaml: string): string[] {
+  try {
+    d.store.save(yaml);
+    return [];
+  } catch (err) {
+    const w = `not saved on STATE, the next boot will look again: ${reason(err)}`;
+    d.log(`config: ${w}`);
+    return [w];
+  }
+}
