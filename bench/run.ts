@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { apidBenchmarks } from "./apid.js";
+import { vmBenchmarks } from "./vm.js";
 
 const root = resolve(import.meta.dirname, "..");
 const kilnctl = (args: string[]) => execFileSync(process.execPath, [join(root, "bin/kilnctl.js"), ...args], { encoding: "utf8" });
@@ -92,6 +93,7 @@ async function idleRss(info: { pid: number; localEndpoint: string }): Promise<nu
 }
 
 if (!process.argv.includes("--skip-reap")) await reaping();
-await sandbox();
+if (!process.argv.includes("--skip-sandbox")) await sandbox();
+if (!process.argv.includes("--skip-vm")) await vmBenchmarks(report);
 if (!process.argv.includes("--skip-apid")) await apidBenchmarks(report, kilnctl);
 console.log(JSON.stringify(results, null, 2));

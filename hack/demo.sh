@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# kiln's main job, locally: build, generate a cluster's secrets and configs,
-# boot a kiln machine in a sandbox (machined as PID 1 of fresh namespaces,
-# real containerd, its own veth and address) and drive it with kilnctl over
-# mTLS, as an operator would a remote machine.
+# kiln's main job, locally: build the bootable image, generate a cluster's
+# secrets and configs, boot a kiln VM in QEMU (a real kernel, our stage 1,
+# machined as PID 1, DHCP, real containerd; KVM when it works, else TCG) and
+# drive it with kilnctl over mTLS, as an operator would a remote machine.
+# KILN_DEMO_PROVISIONER=sandbox runs machined in namespaces instead (faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/setup.sh
@@ -10,6 +11,8 @@ npx tsx hack/build.ts
 kilnctl() { node bin/kilnctl.js "$@"; }
 name=${KILN_DEMO_NAME:-demo}
 dir=${KILN_DEMO_DIR:-$HOME/.kiln/$name}
+provisioner=${KILN_DEMO_PROVISIONER:-qemu}
+image=${KILN_DEMO_IMAGE:-$HOME/.kiln/image}
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 kilnctl cluster destroy --name "$name" >/dev/null 2>&1 || true
@@ -18,8 +21,13 @@ say kilnctl gen config --name "$name" --endpoint 127.0.0.1 --out "$dir" --force
 kilnctl gen config --name "$name" --endpoint 127.0.0.1 --out "$dir" --force
 sed -i "s/^machine:\$/machine:\n  hostname: kiln-$name/" "$dir/worker.yaml"
 
-say kilnctl cluster create --provisioner sandbox --name "$name" --config "$dir/worker.yaml" -o json
-info=$(kilnctl cluster create --provisioner sandbox --name "$name" --config "$dir/worker.yaml" -o json)
+create=(cluster create --provisioner "$provisioner" --name "$name" --config "$dir/worker.yaml" -o json)
+if [[ $provisioner == qemu ]]; then
+  say kilnctl image build --out "$image"; kilnctl image build --out "$image"
+  create+=(--image "$image")
+fi
+say kilnctl "${create[@]}"
+info=$(kilnctl "${create[@]}")
 echo "$info"
 endpoint=$(node -e 'console.log(JSON.parse(process.argv[1]).endpoint)' "$info")
 
@@ -32,6 +40,7 @@ for _ in $(seq 100); do # apid and containerd need a moment
 done
 say kilnctl version; kilnctl version
 say kilnctl services; kilnctl services
+say kilnctl get addresses; kilnctl get addresses
 say kilnctl logs containerd --tail 5; kilnctl logs containerd --tail 5
 say kilnctl events --tail 8; kilnctl events --tail 8
 say kilnctl memory; kilnctl memory

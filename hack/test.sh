@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, generated-code check, type-check, lint, build,
 # then every tier — unit (no root), sandbox (root, namespaces, real
-# containerd). On CI (CI=true) a tier whose prerequisite is missing fails.
+# containerd), vm (the bootable image in QEMU: KVM when it works, else TCG).
+# On CI (CI=true) a tier whose prerequisite is missing fails.
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,13 @@ sandbox_prereqs() { # the sandbox tier needs root, unshare and containerd
   command -v unshare >/dev/null && command -v containerd >/dev/null || { echo "needs unshare and containerd"; return 1; }
 }
 
+vm_prereqs() { # the vm tier needs root, QEMU and the image tools
+  [[ $(id -u) == 0 ]] || { echo "needs root"; return 1; }
+  for tool in qemu-system-x86_64 mksquashfs unsquashfs mkfs.vfat mcopy; do
+    command -v "$tool" >/dev/null || { echo "needs $tool"; return 1; }
+  done
+}
+
 step "buf lint" buf lint
 step "generated code" generated_up_to_date
 step "tsc --noEmit" tsc --noEmit -p .
@@ -49,6 +57,18 @@ elif [[ ${CI:-} == true ]]; then
   echo "== tier sandbox: FAILED, prerequisite missing on CI: $why" >&2; status=1
 else
   echo "== tier sandbox: NOT RUN ($why) — run as root to include it" >&2
+fi
+
+mapfile -t vm < <(find test/vm -name '*.test.ts' 2>/dev/null | sort)
+if why=$(vm_prereqs); then
+  # One image for the whole tier, built the way a user builds it.
+  export KILN_TEST_IMAGE="$results/image"
+  step "image build" node bin/kilnctl.js image build --out "$KILN_TEST_IMAGE"
+  tier vm "${vm[@]}"
+elif [[ ${CI:-} == true ]]; then
+  echo "== tier vm: FAILED, prerequisite missing on CI: $why" >&2; status=1
+else
+  echo "== tier vm: NOT RUN ($why) — run as root with QEMU to include it" >&2
 fi
 
 # One closing line for humans and CI: the tests of every file of every tier

@@ -25,6 +25,7 @@ import { createReadCommand } from "./commands/read.js";
 import { createTimeCommand } from "./commands/time.js";
 import { createConfigCommand } from "./commands/config-group.js";
 import { createGenCommand } from "./commands/gen-group.js";
+import { createImageCommand } from "./commands/image-build.js";
 import type { CliDeps } from "./deps.js";
 import { CliError, describeError, formatFailure, usageError } from "./errors.js";
 import { takeNodeFailures } from "./node-messages.js";
@@ -54,6 +55,7 @@ export function createProgram(deps: CliDeps): Command {
   program.addCommand(inherit(createCompletionCommand(deps), program));
   program.addCommand(inherit(createGenCommand(deps), program));
   program.addCommand(inherit(createConfigCommand(deps), program));
+  program.addCommand(inherit(createImageCommand(deps), program));
   return program;
 }
 

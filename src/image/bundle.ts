@@ -23,6 +23,7 @@ export interface Entry {
 /** Every entry point. machined is /sbin/init (a link to it), so it is CJS with a shebang. */
 export const entries: Entry[] = [
   { src: "src/machined/main.ts", out: "machined.cjs", format: "cjs", image: true, shebang: "#!/usr/bin/node" },
+  { src: "src/init/stage1-metal.ts", out: "stage1-metal.cjs", format: "cjs", image: false, shebang: "#!/usr/bin/node" },
   { src: "src/init/stage1-sandbox.ts", out: "stage1-sandbox.cjs", format: "cjs", image: false },
   { src: "src/provision/sandbox/host.ts", out: "sandbox-host.cjs", format: "cjs", image: false },
   { src: "src/cli/main.ts", out: "kilnctl.js", format: "esm", image: false, shebang: "#!/usr/bin/env node" },

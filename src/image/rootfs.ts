@@ -26,6 +26,10 @@ export interface RootfsOptions {
   epoch?: number;
   /** Standard library directories to search (default: Debian amd64's). */
   libDirs?: string[];
+  /** Adds more entries (kernel modules, a kubelet); returns host programs whose libraries the image needs. */
+  extra?: (plan: PlanBuilder) => string[];
+  /** Salt for the cache key (e.g. the image's version string). */
+  salt?: string;
 }
 
 export interface RootfsResult {
@@ -47,7 +51,7 @@ export function buildRootfs(opts: RootfsOptions = {}): RootfsResult {
   const root = opts.rootfsDir ?? join(repoRoot(), "rootfs");
   const epoch = opts.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? 0);
   const entries = planRootfs(root, opts);
-  const hash = planHash(entries, `${builderVersion}:${epoch}`);
+  const hash = planHash(entries, `${builderVersion}:${epoch}:${opts.salt ?? ""}`);
   const out = opts.outDir ?? join(cacheRoot(), "rootfs");
   const hit = cachedDir(out, hash, (tmp) => materialize(tmp, entries, epoch));
   return { ...hit, hash, entries };
@@ -62,6 +66,7 @@ export function planRootfs(root: string, opts: RootfsOptions = {}): PlanEntry[] 
   addStaticFiles(plan, join(root, "files"), "/");
   const programs = manifest.binaries.flatMap((b) => addBinary(plan, b));
   programs.push(...addKiln(plan, opts.distDir ?? distDir(), opts.nodeModules ?? join(repoRoot(), "node_modules")));
+  if (opts.extra) programs.push(...opts.extra(plan));
   addLibraries(plan, programs, opts.libDirs ?? defaultLibDirs);
   for (const [link, target] of Object.entries(manifest.symlinks)) plan.link(link, target);
   return plan.finish();
@@ -129,7 +134,7 @@ function addKiln(plan: PlanBuilder, dist: string, nodeModules: string): string[]
 
 // The part of the koffi package that loads its native module; the module
 // itself goes where koffi's loader looks first (build/koffi/<triplet>/).
-const koffiFiles = ["LICENSE.txt", "package.json", "index.cjs", "src/koffi/index.cjs", "src/koffi/src/static.cjs"];
+export const koffiFiles = ["LICENSE.txt", "package.json", "index.cjs", "src/koffi/index.cjs", "src/koffi/src/static.cjs"];
 
 /** Adds every shared library (and the interpreter) the programs need. */
 function addLibraries(plan: PlanBuilder, programs: string[], libDirs: string[]): void {

@@ -1,7 +1,11 @@
 // What `kilnctl cluster create|destroy|show` asks of a provisioner. The
-// sandbox provisioner (src/provision/sandbox/) is the first; qemu follows.
+// sandbox provisioner (src/provision/sandbox/) runs machined in namespaces;
+// the qemu provisioner (src/provision/qemu/) boots the image in a VM.
 
-export type ProvisionerName = "sandbox";
+export type ProvisionerName = "sandbox" | "qemu";
+
+/** Every provisioner, for flags and messages. */
+export const PROVISIONERS: ProvisionerName[] = ["sandbox", "qemu"];
 
 export interface CreateOptions {
   name: string;
@@ -10,6 +14,16 @@ export interface CreateOptions {
   configPath?: string;
   /** Milliseconds to wait for the API to answer. */
   timeoutMs?: number;
+  /** qemu: the image directory to boot (kilnctl image build --out DIR). */
+  imageDir?: string;
+  /** qemu: how --config reaches the machine (default fw_cfg). */
+  configVia?: "fw_cfg" | "drive";
+  /** qemu: a URL the machine fetches its config from (kiln.config= on the kernel command line). */
+  configUrl?: string;
+  /** qemu: memory in MiB (default 2048). */
+  memoryMb?: number;
+  /** qemu: virtual CPUs (default 2). */
+  cpus?: number;
   /** Called with each step ("building rootfs", "starting", "waiting for API"). */
   onProgress?: (step: string) => void;
 }

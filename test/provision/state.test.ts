@@ -135,7 +135,8 @@ t.test("lists machines sorted, skipping directories without machine.json", async
 t.test("createMachine refuses bad names, other provisioners and a running machine of that name", async (t) => {
   const root = stateDir(t);
   await t.rejects(createMachine({ name: "No_Good", provisioner: "sandbox" }), /got "No_Good"/);
-  await t.rejects(createMachine({ name: "a", provisioner: "qemu" as "sandbox" }), /Expected the provisioner to be "sandbox", got "qemu"/);
+  await t.rejects(createMachine({ name: "a", provisioner: "lxc" as "sandbox" }), /Expected the provisioner to be one of sandbox, qemu, got "lxc"/);
+  await t.rejects(createMachine({ name: "a", provisioner: "qemu" }), /the qemu provisioner needs --image DIR/);
   saveRecord(record("a", root, { status: "running", pid: process.pid, pidOne: procRef(process.pid) }), root);
   await t.rejects(createMachine({ name: "a", provisioner: "sandbox" }), /a machine named "a" is already running \(pid \d+/);
 });

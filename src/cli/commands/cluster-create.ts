@@ -1,10 +1,11 @@
-// `kilnctl cluster create --provisioner sandbox --name NAME [--config FILE] [--wait-timeout D]`.
+// `kilnctl cluster create [--provisioner sandbox|qemu] --name NAME [--config FILE] [--wait-timeout D]`,
+// and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --memory MB, --cpus N.
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
-import type { CreateOptions, ProvisionerName } from "../../provision/provisioner.js";
+import { type CreateOptions, PROVISIONERS, type ProvisionerName } from "../../provision/provisioner.js";
 import type { CliDeps } from "../deps.js";
 import { parseDurationFlag } from "../duration.js";
-import { toCliError } from "../errors.js";
+import { toCliError, usageError } from "../errors.js";
 import { addGlobalOptions } from "../global-options.js";
 import { renderOne } from "../output.js";
 import { machineColumns } from "../machine-view.js";
@@ -15,16 +16,26 @@ interface CreateFlags {
   name: string;
   config?: string;
   waitTimeout?: string;
+  image?: string;
+  configVia?: "fw_cfg" | "drive";
+  configUrl?: string;
+  memory?: string;
+  cpus?: string;
 }
 
 /** `cluster create`: starts a machine and prints its MachineInfo once its API answers. */
 export function createClusterCreateCommand(deps: CliDeps): Command {
   const cmd = new Command("create")
     .description("create and start a machine")
-    .addOption(new Option("--provisioner <name>", "where the machine runs").choices(["sandbox"]).default("sandbox"))
+    .addOption(new Option("--provisioner <name>", "where the machine runs: namespaces on this host, or a QEMU VM").choices(PROVISIONERS).default("sandbox"))
     .requiredOption("--name <name>", "machine name")
     .option("--config <file>", "machine config to boot with (default: maintenance mode)")
-    .option("--wait-timeout <duration>", "how long to wait for the machine API to answer");
+    .option("--wait-timeout <duration>", "how long to wait for the machine API to answer")
+    .option("--image <dir>", "qemu: image directory to boot (kilnctl image build --out DIR)")
+    .addOption(new Option("--config-via <how>", "qemu: how --config reaches the machine").choices(["fw_cfg", "drive"]).default("fw_cfg"))
+    .option("--config-url <url>", "qemu: the machine fetches its config from this http(s) URL (kiln.config= on the kernel command line)")
+    .option("--memory <mb>", "qemu: memory in MiB", "2048")
+    .option("--cpus <n>", "qemu: virtual CPUs", "2");
   return addGlobalOptions(cmd, { connect: false }).action(async (f: CreateFlags, c: Command) => {
     const s = createSession(c, deps);
     const opts = createOptions(f, s.progress);
@@ -41,5 +52,25 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
   const opts: CreateOptions = { name: f.name, provisioner: f.provisioner as ProvisionerName, onProgress: progress };
   if (f.config !== undefined) opts.configPath = resolve(f.config);
   if (f.waitTimeout !== undefined) opts.timeoutMs = parseDurationFlag("--wait-timeout", f.waitTimeout);
+  if (f.provisioner !== "qemu") {
+    const qemuOnly = (["image", "configUrl"] as const).filter((k) => f[k] !== undefined);
+    if (qemuOnly.length) throw usageError(`--${qemuOnly[0] === "image" ? "image" : "config-url"}`, "only the qemu provisioner takes it (add --provisioner qemu)");
+    return opts;
+  }
+  if (f.image !== undefined) opts.imageDir = resolve(f.image);
+  if (f.configVia !== undefined) opts.configVia = f.configVia;
+  if (f.configUrl !== undefined) {
+    if (!/^https?:\/\/\S+$/.test(f.configUrl)) throw usageError("--config-url", `expected an http(s) URL without spaces, got ${JSON.stringify(f.configUrl)}`);
+    opts.configUrl = f.configUrl;
+  }
+  opts.memoryMb = positiveInt("--memory", f.memory ?? "2048", 128);
+  opts.cpus = positiveInt("--cpus", f.cpus ?? "2", 1);
   return opts;
+}
+
+/** A whole number no smaller than `min`, or a usage error naming the flag. */
+function positiveInt(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw usageError(flag, `expected a whole number ≥ ${min}, got ${JSON.stringify(text)}`);
+  return n;
 }

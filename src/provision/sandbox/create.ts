@@ -3,12 +3,12 @@
 // leases the address and wires the network) and wait until machined's local
 // API answers.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseConfig } from "../../config/parse.js";
 import { distDir } from "../../image/paths.js";
 import { buildRootfs } from "../../image/rootfs.js";
 import type { CreateOptions, MachineInfo } from "../provisioner.js";
+import { readMachineConfig } from "../read-config.js";
 import { sandboxRange } from "./addresses.js";
 import { waitForApi } from "./api.js";
 import { stopSandbox } from "./destroy.js";
@@ -26,7 +26,7 @@ export async function createSandbox(opts: CreateOptions): Promise<MachineInfo> {
   checkName(opts.name);
   const layout = stateLayout(opts.name);
   refuseRunning(layout, opts.name);
-  const config = opts.configPath === undefined ? undefined : readConfig(opts.configPath);
+  const config = opts.configPath === undefined ? undefined : readMachineConfig(opts.configPath).text;
   requireRoot();
   sandboxRange();
   const programs = hostPrograms(distDir());
@@ -52,19 +52,6 @@ function refuseRunning(layout: StateLayout, name: string): void {
   if (rec && isRunning(rec)) {
     throw new Error(`a machine named "${name}" is already running (pid ${rec.pid}, ${layout.dir}); destroy it first`);
   }
-}
-
-/** Reads and validates the machine config; throws listing every problem. */
-function readConfig(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new Error(`reading the machine config ${path}`, { cause: err });
-  }
-  const parsed = parseConfig(text);
-  if ("errors" in parsed) throw new Error(`the machine config ${path} is invalid:\n  ${parsed.errors.join("\n  ")}`);
-  return text;
 }
 
 /** The bundles the host side runs; they must have been built. */

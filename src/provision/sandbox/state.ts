@@ -66,7 +66,7 @@ export interface MachineRecord extends MachineInfo {
 }
 
 /** Reads machine.json, or undefined when there is none. */
-export function readRecord(layout: StateLayout): MachineRecord | undefined {
+export function readRecord<R = MachineRecord>(layout: { record: string }): R | undefined {
   let text: string;
   try {
     text = readFileSync(layout.record, "utf8");
@@ -75,14 +75,14 @@ export function readRecord(layout: StateLayout): MachineRecord | undefined {
     throw new Error(`reading ${layout.record}`, { cause: err });
   }
   try {
-    return JSON.parse(text) as MachineRecord;
+    return JSON.parse(text) as R;
   } catch (err) {
     throw new Error(`${layout.record} is not valid JSON`, { cause: err });
   }
 }
 
 /** Writes machine.json atomically (temp file, fsync, rename). */
-export function writeRecord(layout: StateLayout, rec: MachineRecord): void {
+export function writeRecord<R = MachineRecord>(layout: { record: string }, rec: R): void {
   const tmp = `${layout.record}.${process.pid}.tmp`;
   const fd = openSync(tmp, "w", 0o644);
   try {
@@ -104,7 +104,7 @@ export function updateRecord(layout: StateLayout, change: Partial<MachineRecord>
 }
 
 /** Names of the machines under `root` (directories holding a machine.json), sorted. */
-export function machineNames(root = stateRoot()): string[] {
+export function machineNames(root: string = stateRoot()): string[] {
   let names: string[];
   try {
     names = readdirSync(root);

@@ -1,0 +1,158 @@
+// Benchmarks of the bootable image: build time (cold and warm cache), sizes,
+// boot time to apid answering against a floor booted the same way (the same
+// kernel with an initramfs whose /init is node printing one line), zstd vs
+// xz initramfs, and machined's and apid's RSS in the VM.
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { writeCpio } from "../src/image/cpio.js";
+import { nodeSegment } from "../src/image/build-image.js";
+import { cacheRoot } from "../src/image/paths.js";
+import { accelCandidates } from "../src/provision/qemu/accel.js";
+
+type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
+
+const root = resolve(import.meta.dirname, "..");
+const kilnctlPath = join(root, "bin/kilnctl.js");
+const MiB = 2 ** 20;
+
+function kilnctl(args: string[], env: NodeJS.ProcessEnv = {}): string {
+  return execFileSync(process.execPath, [kilnctlPath, ...args], { encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
+}
+
+function timedMs(fn: () => void): number {
+  const t0 = performance.now();
+  fn();
+  return performance.now() - t0;
+}
+
+/** Boots kernel+initramfs in QEMU; resolves with ms from spawn until `ready` says so. */
+async function bootUntil(accel: string, image: { kernel: string; initramfs: string }, ready: (console: string) => Promise<boolean> | boolean, port = 0): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-boot-"));
+  const consoleLog = join(dir, "console.log");
+  writeFileSync(consoleLog, "");
+  const net = port ? ["-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:50000`, "-device", "virtio-net-pci,netdev=n0,romfile="] : [];
+  const t0 = performance.now();
+  const qemu = spawn("qemu-system-x86_64", ["-accel", accel, "-cpu", accel === "kvm" ? "host" : "max", "-m", "2048", "-smp", "2", "-nodefaults", "-no-user-config", "-display", "none",
+    "-serial", `file:${consoleLog}`, "-kernel", image.kernel, "-initrd", image.initramfs, "-append", "console=ttyS0 panic=-1 quiet", ...net, "-device", "virtio-rng-pci"], { stdio: "ignore" });
+  try {
+    for (;;) {
+      if (await ready(readFileSync(consoleLog, "utf8"))) return performance.now() - t0;
+      if (qemu.exitCode !== null) throw new Error(`QEMU exited: ${readFileSync(consoleLog, "utf8").slice(-2000)}`);
+      if (performance.now() - t0 > 300_000) throw new Error("boot did not finish in 300 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    qemu.kill("SIGKILL");
+  }
+}
+
+/** KVM if a guest survives its first seconds under it (nested KVM may not), else TCG; as the provisioner decides. */
+async function workingAccel(kernel: string, initramfs: string): Promise<string> {
+  for (const accel of accelCandidates()) {
+    if (accel === "tcg") return accel;
+    const q = spawn("qemu-system-x86_64", ["-accel", "kvm", "-cpu", "host", "-m", "512", "-nodefaults", "-display", "none", "-kernel", kernel, "-initrd", initramfs, "-append", "console=ttyS0"], { stdio: "ignore" });
+    const died = await Promise.race([new Promise<boolean>((r) => q.once("exit", () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 4000))]);
+    q.kill("SIGKILL");
+    if (!died) return accel;
+  }
+  return "tcg";
+}
+
+/** The floor: the same kernel, an initramfs with node (same segment as the image) whose /init prints one line. */
+function floorInitramfs(): string {
+  const out = join(mkdtempSync(join(tmpdir(), "kiln-floor-")), "initramfs");
+  const init = writeCpio([{ path: "/init", type: "file", mode: 0o755, data: "#!/usr/bin/node\nconsole.log('floor: node is up');\nsetInterval(() => {}, 1e9);\n" }, { path: "/dev/console", type: "chardev", mode: 0o600, major: 5, minor: 1 }], { mtime: 0 });
+  const seg = nodeSegment(cacheRoot(), "zstd", 0);
+  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+  writeFileSync(out, Buffer.concat([pad(seg), init]));
+  return out;
+}
+
+/** Whether apid answers a TLS handshake on the port (maintenance mode: no client certificate needed). */
+async function apidAnswers(port: number): Promise<boolean> {
+  try {
+    kilnctl(["-e", `127.0.0.1:${port}`, "--insecure", "version", "--timeout", "2s"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((r) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => r(p));
+    });
+  });
+}
+
+export async function vmBenchmarks(report: Report): Promise<void> {
+  // Build: cold (a fresh cache: the kernel package downloaded, everything packed) and warm.
+  const cold = mkdtempSync(join(tmpdir(), "kiln-cache-cold-"));
+  const coldImage = join(cold, "image");
+  const coldMs = timedMs(() => kilnctl(["image", "build", "--out", coldImage], { KILN_CACHE: cold }));
+  const image = join(mkdtempSync(join(tmpdir(), "kiln-img-")), "image");
+  kilnctl(["image", "build", "--out", image]);
+  const warmMs = timedMs(() => kilnctl(["image", "build", "--out", image]));
+  const copyMs = timedMs(() => cpSync(image, `${image}-copy`, { recursive: true }));
+  report("image build, cold cache incl. kernel download (vs copying the outputs)", coldMs, copyMs, "ms");
+  report("image build, warm cache (vs copying the outputs)", warmMs, copyMs, "ms");
+  const sqsh = statSync(join(image, "rootfs.sqsh")).size / MiB;
+  const initramfs = statSync(join(image, "initramfs")).size / MiB;
+  report("rootfs.sqsh size (vs Talos's published rootfs, 80 MB)", sqsh, 80e6 / MiB, "MiB");
+  const nodeSeg = nodeSegment(cacheRoot(), "zstd", 0).length / MiB;
+  report("initramfs size (vs its floor: node compressed + rootfs.sqsh)", initramfs, nodeSeg + sqsh, "MiB");
+
+  // Boot: QEMU start to apid answering vs QEMU start to node's first line.
+  const kernel = join(image, "kernel");
+  const accel = await workingAccel(kernel, join(image, "initramfs"));
+  console.error(`vm benchmarks under ${accel}`);
+  const floors: number[] = [];
+  const boots: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    floors.push(await bootUntil(accel, { kernel, initramfs: floorInitramfs() }, (c) => c.includes("floor: node is up")));
+    const port = await freePort();
+    boots.push(await bootUntil(accel, { kernel, initramfs: join(image, "initramfs") }, () => apidAnswers(port), port));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  report(`boot (${accel}): QEMU start to apid answering (vs the same kernel booting node printing a line)`, median(boots), median(floors), "ms");
+
+  // zstd vs xz: the same image with an xz initramfs, booted the same way.
+  const xzImage = join(mkdtempSync(join(tmpdir(), "kiln-img-xz-")), "image");
+  kilnctl(["image", "build", "--out", xzImage, "--compress", "xz"]);
+  const xzPort = await freePort();
+  const xzBoot = await bootUntil(accel, { kernel, initramfs: join(xzImage, "initramfs") }, () => apidAnswers(xzPort), xzPort);
+  report("boot with an xz initramfs (vs zstd)", xzBoot, median(boots), "ms");
+
+  // RSS in the VM after boot, configured, containerd healthy.
+  const gen = mkdtempSync(join(tmpdir(), "kiln-bench-gen-"));
+  kilnctl(["gen", "config", "--name", "bench-vm", "--endpoint", "127.0.0.1", "--out", gen]);
+  try {
+    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-vm", "--image", image, "--config", join(gen, "worker.yaml"), "-o", "json"])) as { endpoint: string };
+    const on = (args: string[]) => kilnctl(["-e", info.endpoint, ...args], { KILNCONFIG: join(gen, "kilnconfig") });
+    for (let i = 0; i < 120; i++) {
+      const s = JSON.parse(on(["services", "-o", "json"])) as { id: string; healthy: boolean | null }[];
+      if (s.some((x) => x.id === "containerd" && x.healthy === true)) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await new Promise((r) => setTimeout(r, 10_000));
+    const procs = JSON.parse(on(["processes", "-o", "json"])) as { pid: number; residentMemory: number; args: string }[];
+    const machined = procs.find((p) => p.pid === 1)!.residentMemory / MiB;
+    const apid = procs.find((p) => p.args.includes("apid.cjs"))?.residentMemory ?? 0;
+    const containerd = procs.find((p) => p.args.startsWith("/usr/bin/containerd") || p.args.startsWith("containerd"))?.residentMemory ?? 0;
+    report("machined RSS in the VM after boot (vs containerd's)", machined, containerd / MiB, "MiB");
+    report("apid RSS in the VM after boot (vs containerd's)", apid / MiB, containerd / MiB, "MiB");
+  } finally {
+    try {
+      kilnctl(["cluster", "destroy", "--name", "bench-vm"], { KILNCONFIG: join(gen, "kilnconfig") });
+    } catch {
+      // already gone
+    }
+  }
+
+}

@@ -1,0 +1,187 @@
+// `kilnctl image build`: everything a machine boots from, in one directory:
+// kernel, initramfs (stage 1 + node + boot modules, then rootfs.sqsh),
+// cmdline, rootfs.sqsh and manifest.json. Each step is cached by its inputs,
+// so a rebuild after a kiln change redoes only the small parts.
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join, posix, relative } from "node:path";
+import { type CpioEntry, writeCpio } from "./cpio.js";
+import { type Compression, compress } from "./initramfs.js";
+import { fetchKernel, type Kernel, resolveModules } from "./kernel.js";
+import { mergedUsrLinks } from "./layout.js";
+import { defaultLibDirs, resolveLibraries } from "./libs.js";
+import { BOOT_MODULES, EXTRA_MODULES, RUNTIME_MODULES } from "./modules-list.js";
+import { cacheRoot, distDir, repoRoot } from "./paths.js";
+import { buildRootfs, koffiFiles } from "./rootfs.js";
+import { buildSquashfs } from "./squashfs.js";
+import { type ImageManifest, imageManifest } from "./image-manifest.js";
+
+export interface ImageOptions {
+  outDir: string;
+  /** A kubelet binary to include as /usr/bin/kubelet. */
+  kubelet?: string;
+  /** The version the image reports (default: package.json's). */
+  version?: string;
+  /** Compression of the initramfs's own files (default zstd). */
+  compress?: Compression;
+  /** Every timestamp (default $SOURCE_DATE_EPOCH, else 0). */
+  epoch?: number;
+  /** Pin the kernel release (skips apt on a warm cache). */
+  kernelRelease?: string;
+  onProgress?: (step: ImageStep, index: number, total: number) => void;
+}
+
+export const IMAGE_STEPS = ["kernel", "rootfs", "squashfs", "initramfs", "manifest"] as const;
+export type ImageStep = (typeof IMAGE_STEPS)[number];
+
+export interface ImageResult {
+  outDir: string;
+  manifest: ImageManifest;
+  /** Milliseconds per step. */
+  timings: Record<ImageStep, number>;
+}
+
+/** The default kernel command line. kiln.config=… may be appended. */
+export const DEFAULT_CMDLINE = "console=ttyS0 panic=10 quiet";
+
+/** Builds the image into opts.outDir. */
+export function buildImage(opts: ImageOptions): ImageResult {
+  const epoch = opts.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? 0);
+  const version = opts.version ?? packageVersion();
+  const cache = cacheRoot();
+  const timings = {} as Record<ImageStep, number>;
+  const run = <T>(step: ImageStep, fn: () => T): T => {
+    opts.onProgress?.(step, IMAGE_STEPS.indexOf(step), IMAGE_STEPS.length);
+    const t0 = performance.now();
+    try {
+      return fn();
+    } catch (cause) {
+      throw new Error(`image build: ${step}`, { cause });
+    } finally {
+      timings[step] = Math.round(performance.now() - t0);
+    }
+  };
+  if (opts.kubelet !== undefined && !existsSync(opts.kubelet)) throw new Error(`--kubelet ${opts.kubelet}: no such file`);
+  const kernel = run("kernel", () => fetchKernel({ cacheDir: join(cache, "kernel"), ...(opts.kernelRelease ? { release: opts.kernelRelease } : {}) }));
+  const bootModules = resolveModules(kernel.modulesDir, BOOT_MODULES);
+  const allModules = [...new Set([...bootModules, ...resolveModules(kernel.modulesDir, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
+  const rootfs = run("rootfs", () =>
+    buildRootfs({ epoch, salt: version, extra: (plan) => addImageExtras(plan, kernel, allModules, opts.kubelet, version) }),
+  );
+  const sqsh = run("squashfs", () => buildSquashfs({ tree: rootfs.dir, cacheDir: join(cache, "squashfs"), key: `${rootfs.hash}-${epoch}`, epoch }));
+  mkdirSync(opts.outDir, { recursive: true });
+  const out = (name: string) => join(opts.outDir, name);
+  run("initramfs", () => {
+    const how = opts.compress ?? "zstd";
+    const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, bootModules, how, epoch), writeCpio([{ path: "/rootfs.sqsh", type: "file", mode: 0o444, data: readFileSync(sqsh.path) }], { mtime: epoch })];
+    atomicWrite(out("initramfs"), Buffer.concat(parts.map(pad4)));
+    copyFileSync(kernel.vmlinuz, `${out("kernel")}.tmp`);
+    renameSync(`${out("kernel")}.tmp`, out("kernel"));
+    copyFileSync(sqsh.path, `${out("rootfs.sqsh")}.tmp`);
+    renameSync(`${out("rootfs.sqsh")}.tmp`, out("rootfs.sqsh"));
+    atomicWrite(out("cmdline"), `${DEFAULT_CMDLINE}\n`);
+  });
+  const manifest = run("manifest", () => {
+    const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, kubelet: opts.kubelet, compress: opts.compress ?? "zstd" });
+    atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
+    return m;
+  });
+  return { outDir: opts.outDir, manifest, timings };
+}
+
+/** Modules (with modules.dep), the kubelet and /etc/kiln/version in the rootfs; returns programs needing libraries. */
+function addImageExtras(
+  plan: import("./plan.js").PlanBuilder,
+  kernel: Kernel,
+  modules: string[],
+  kubelet: string | undefined,
+  version: string,
+): string[] {
+  const at = `/usr/lib/modules/${kernel.version}`;
+  for (const f of modules) plan.file(posix.join(at, relative(kernel.modulesDir, f)), f, "stat", 0o644);
+  for (const f of ["modules.dep", "modules.builtin"]) plan.file(posix.join(at, f), join(kernel.modulesDir, f), "content", 0o644);
+  const versionFile = join(cacheRoot(), "versions", `${sha256(version).slice(0, 16)}`);
+  mkdirSync(join(cacheRoot(), "versions"), { recursive: true });
+  if (!existsSync(versionFile)) writeFileSync(versionFile, `${version}\n`);
+  plan.file("/usr/lib/kiln/VERSION", versionFile, "content", 0o644);
+  if (!kubelet) return [];
+  plan.file("/usr/bin/kubelet", kubelet, "stat", 0o755);
+  return [kubelet];
+}
+
+/** Node, its libraries and koffi, compressed; cached, since it is the slow part and rarely changes. */
+export function nodeSegment(cache: string, how: Compression, epoch: number): Buffer {
+  const nodeModules = join(repoRoot(), "node_modules");
+  const koffiNative = join(nodeModules, "@koromix/koffi-linux-x64/linux_x64/koffi.node");
+  const libs = resolveLibraries(["/usr/bin/node", koffiNative], defaultLibDirs);
+  if ("error" in libs) throw new Error(`resolving node's libraries: ${libs.error}`);
+  const files: { path: string; source: string; mode: number }[] = [
+    { path: "/usr/bin/node", source: "/usr/bin/node", mode: 0o755 },
+    ...libs.value.map((l) => ({ path: l.dest, source: l.source, mode: 0o755 })),
+    ...koffiFiles.map((f) => ({ path: `/node_modules/koffi/${f}`, source: join(nodeModules, "koffi", f), mode: 0o644 })),
+    { path: "/node_modules/koffi/build/koffi/linux_x64/koffi.node", source: koffiNative, mode: 0o644 },
+  ];
+  const key = sha256(JSON.stringify([how, epoch, files.map((f) => [f.path, f.mode, fileKey(f.source)])]));
+  const path = join(cache, "initramfs", `${key}.${how}`);
+  if (existsSync(path)) return readFileSync(path);
+  const entries: CpioEntry[] = [
+    ...Object.entries(mergedUsrLinks).map(([p, target]): CpioEntry => ({ path: p, type: "symlink", target })),
+    ...files.map((f): CpioEntry => ({ path: f.path, type: "file", mode: f.mode, data: readFileSync(f.source) })),
+  ];
+  const data = compress(writeCpio(entries, { mtime: epoch }), how, how === "zstd" ? 10 : undefined);
+  mkdirSync(join(cache, "initramfs"), { recursive: true });
+  atomicWrite(path, data);
+  return data;
+}
+
+/** /init (stage 1), the boot modules and their load order, /dev/console. */
+function stage1Segment(kernel: Kernel, bootModules: string[], how: Compression, epoch: number): Buffer {
+  const init = join(distDir(), "stage1-metal.cjs");
+  if (!existsSync(init)) throw new Error(`${init} is missing: run \`npm run build\` first`);
+  const at = (f: string) => posix.join("/usr/lib/modules", kernel.version, relative(kernel.modulesDir, f));
+  const entries: CpioEntry[] = [
+    { path: "/init", type: "file", mode: 0o755, data: readFileSync(init) },
+    { path: "/dev/console", type: "chardev", mode: 0o600, major: 5, minor: 1 },
+    { path: "/etc/kiln/modules", type: "file", mode: 0o644, data: `${bootModules.map(at).join("\n")}\n` },
+    ...bootModules.map((f): CpioEntry => ({ path: at(f), type: "file", mode: 0o644, data: readFileSync(f) })),
+  ];
+  return compress(writeCpio(entries, { mtime: epoch }), how, how === "zstd" ? 10 : undefined);
+}
+
+/**
+ * NUL padding to a multiple of 4 bytes. The kernel reads an uncompressed cpio
+ * segment only at a 4-byte-aligned offset and skips NULs between segments, so
+ * a compressed segment of odd length would hide the one after it.
+ */
+function pad4(b: Buffer): Buffer {
+  const extra = (4 - (b.length % 4)) % 4;
+  return extra ? Buffer.concat([b, Buffer.alloc(extra)]) : b;
+}
+
+/** What identifies a host file's content cheaply (package managers replace, not rewrite, files). */
+function fileKey(path: string): string {
+  const st = statSync(path);
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function atomicWrite(path: string, data: string | Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** package.json's version. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
+

@@ -1,0 +1,134 @@
+// Stage 1 on a real kernel: runs as /init from the initramfs (PID 1). Mounts
+// the kernel filesystems, loads the boot modules, loop-mounts the read-only
+// rootfs.sqsh, frees the initramfs, moves the new root over / and execs
+// /sbin/init (machined). Takes a Sys so tests can record the sequence.
+import { existsSync, lstatSync, readFileSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { MNT, MS, type Sys } from "../sys/sys.js";
+import { attachLoop } from "./loop.js";
+import { loadModules, type ModuleResult } from "./modules.js";
+import { describeError, INIT_PATH } from "./sandbox-root.js";
+
+/** Where the image builder puts things in the initramfs. */
+export const INITRAMFS = {
+  rootfs: "/rootfs.sqsh",
+  /** The boot modules, one absolute path a line, in load order. */
+  moduleList: "/etc/kiln/modules",
+  newRoot: "/newroot",
+} as const;
+
+export interface MetalStage1Options {
+  sys: Sys;
+  log(line: string): void;
+  /** process.chdir unless a test says otherwise. */
+  chdir?(dir: string): void;
+  /** Root of the initramfs (tests use a scratch directory); "/" for real. */
+  root?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+
+/** Sets up the root and execs /sbin/init; returns only by throwing. */
+export function stage1Metal(o: MetalStage1Options): never {
+  const chdir = o.chdir ?? process.chdir;
+  const at = (p: string) => join(o.root ?? "/", p);
+  const step = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (cause) {
+      throw new Error(what, { cause });
+    }
+  };
+  step("checking we are PID 1", () => {
+    const pid = o.sys.getpid();
+    if (pid !== 1) throw new Error(`running as pid ${pid}: /init is meant to be started by the kernel`);
+  });
+  for (const [fs, dir] of [["proc", "/proc"], ["sysfs", "/sys"], ["devtmpfs", "/dev"]] as const) {
+    step(`mounting ${dir}`, () => {
+      if (!existsSync(at(dir))) o.sys.mkdir(at(dir), 0o755);
+      o.sys.mount(fs, at(dir), fs, fs === "devtmpfs" ? MS.NOSUID : SAFE, fs === "devtmpfs" ? "mode=0755" : undefined);
+    });
+  }
+  const results = step("loading boot modules", () => loadModules(o.sys, moduleList(at(INITRAMFS.moduleList))));
+  o.log(summarizeModules(results));
+  const loop = step(`attaching ${INITRAMFS.rootfs} to a loop device`, () => attachLoop(o.sys, at(INITRAMFS.rootfs), at("/dev")));
+  const newRoot = at(INITRAMFS.newRoot);
+  step(`mounting ${loop} (squashfs) on ${INITRAMFS.newRoot}`, () => {
+    if (!existsSync(newRoot)) o.sys.mkdir(newRoot, 0o755);
+    o.sys.mount(loop, newRoot, "squashfs", MS.RDONLY | MS.NODEV, undefined);
+  });
+  step(`checking ${INIT_PATH} in the new root`, () => {
+    // lstat: /sbin/init is an absolute link, only meaningful inside the new root
+    if (!lstatSync(join(newRoot, INIT_PATH), { throwIfNoEntry: false })) throw new Error(`rootfs.sqsh has no ${INIT_PATH}: rebuild the image`);
+  });
+  // machined mounts its own /proc, /sys and /dev on the new root.
+  for (const dir of ["/proc", "/sys", "/dev"]) step(`detaching ${dir}`, () => o.sys.umount2(at(dir), MNT.DETACH));
+  const freed = step("freeing the initramfs", () => freeInitramfs(at("/"), newRoot));
+  o.log(`stage1: freed ${(freed / 2 ** 20).toFixed(1)} MiB of initramfs`);
+  step(`moving ${INITRAMFS.newRoot} over /`, () => {
+    chdir(newRoot);
+    o.sys.mount(".", "/", null, MS.MOVE, undefined);
+    o.sys.chroot(".");
+    chdir("/");
+  });
+  return step(`executing ${INIT_PATH}`, () => o.sys.execve(INIT_PATH, [INIT_PATH], metalEnv(o.env)));
+}
+
+/** The module list the builder wrote (missing: none). */
+function moduleList(file: string): { file: string }[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"))
+    .map((file) => ({ file }));
+}
+
+/** One console line: how many loaded, and each failure with why. */
+export function summarizeModules(results: ModuleResult[]): string {
+  const loaded = results.filter((r) => r.outcome !== "failed").length;
+  const failed = results.filter((r) => r.outcome === "failed");
+  const why = failed.map((r) => `${r.name}: ${r.error}`).join("; ");
+  return `stage1: ${loaded}/${results.length} boot modules loaded${failed.length ? `; failed: ${why}` : ""}`;
+}
+
+/**
+ * Deletes the initramfs's files (its memory is not freed otherwise), staying
+ * on its filesystem: the new root and anything else mounted is left alone.
+ * rootfs.sqsh stays in memory while the loop device holds it. Returns bytes freed.
+ */
+export function freeInitramfs(root: string, keep: string): number {
+  const dev = lstatSync(root).dev;
+  let bytes = 0;
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      if (p === keep || st.dev !== dev) continue;
+      if (st.isDirectory()) {
+        walk(p);
+        try {
+          rmdirSync(p);
+        } catch {
+          // a mount point or a directory holding one: leave it
+        }
+      } else {
+        bytes += st.size;
+        unlinkSync(p);
+      }
+    }
+  };
+  walk(root);
+  return bytes;
+}
+
+/** The environment for machined: the kernel's, plus KILN_PLATFORM=metal. */
+export function metalEnv(env: NodeJS.ProcessEnv): string[] {
+  const pairs = Object.entries(env).filter(([k, v]) => v !== undefined && k !== "KILN_PLATFORM");
+  return [...pairs.map(([k, v]) => `${k}=${v}`), "PATH=/usr/bin:/usr/sbin", "KILN_PLATFORM=metal"].filter(
+    (kv, i, all) => !kv.startsWith("PATH=") || all.findIndex((x) => x.startsWith("PATH=")) === i,
+  );
+}
+
+export { describeError };

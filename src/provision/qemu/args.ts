@@ -1,0 +1,47 @@
+// The QEMU command line for a kiln VM: direct kernel boot of an image
+// directory, serial console to a file, user-mode network with apid's port
+// forwarded to the host's loopback, and the config by fw_cfg or a drive.
+import type { Accel } from "./accel.js";
+
+export interface QemuArgs {
+  name: string;
+  accel: Accel;
+  kernel: string;
+  initramfs: string;
+  cmdline: string;
+  memoryMb: number;
+  cpus: number;
+  consoleLog: string;
+  /** Host port forwarded to the guest's 50000 (apid), on 127.0.0.1. */
+  port: number;
+  /** A config file passed as fw_cfg opt/kiln/config. */
+  fwCfgConfig?: string;
+  /** A disk image attached read-only as a virtio drive (a config drive). */
+  configDrive?: string;
+}
+
+/** The guest port apid listens on. */
+export const APID_PORT = 50000;
+
+export function qemuArgs(a: QemuArgs): string[] {
+  const args = [
+    "-name", a.name,
+    "-accel", a.accel,
+    ...(a.accel === "kvm" ? ["-cpu", "host"] : ["-cpu", "max"]),
+    "-m", String(a.memoryMb),
+    "-smp", String(a.cpus),
+    "-nodefaults", "-no-user-config",
+    "-display", "none",
+    "-serial", `file:${a.consoleLog}`,
+    "-kernel", a.kernel,
+    "-initrd", a.initramfs,
+    "-append", a.cmdline,
+    "-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${APID_PORT}`,
+    // romfile= : no PXE option ROM (direct kernel boot needs none, and ipxe-qemu may be absent)
+    "-device", "virtio-net-pci,netdev=net0,romfile=",
+    "-device", "virtio-rng-pci",
+  ];
+  if (a.fwCfgConfig) args.push("-fw_cfg", `name=opt/kiln/config,file=${a.fwCfgConfig}`);
+  if (a.configDrive) args.push("-drive", `file=${a.configDrive},if=virtio,format=raw,readonly=on`);
+  return args;
+}

@@ -1,0 +1,133 @@
+// Drives real QEMU VMs for the vm tier: the image built once per run
+// (KILN_TEST_IMAGE, else built here), a cluster generated with kilnctl, and
+// kilnctl over mTLS through the forwarded port. QEMU runs under KVM when it
+// works and TCG otherwise, so timeouts allow for a slow software-emulated boot.
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parse, stringify } from "yaml";
+
+const root = resolve(import.meta.dirname, "../..");
+const kilnctlBin = join(root, "bin/kilnctl.js");
+
+/** A create or boot under TCG: kernel, two node starts, containerd. */
+export const BOOT_TIMEOUT_MS = 240_000;
+
+/** What the tier needs; on CI a missing one fails instead of skipping. */
+export function vmPrereqs(): string | false {
+  if (process.getuid?.() !== 0) return "needs root";
+  for (const tool of ["qemu-system-x86_64", "mksquashfs", "mkfs.vfat", "mcopy"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `needs ${tool}`;
+  }
+  return false;
+}
+
+/** Skip reason for a tap test: none on CI (a missing prerequisite must fail there). */
+export const skip = process.env.CI === "true" ? false : vmPrereqs();
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kilnctl; never throws. */
+export function kilnctl(args: string[], env: NodeJS.ProcessEnv = {}, timeout = BOOT_TIMEOUT_MS + 30_000): Ran {
+  const r = spawnSync(process.execPath, [kilnctlBin, ...args], { encoding: "utf8", env: { ...process.env, ...env }, timeout });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The image directory the tier boots: $KILN_TEST_IMAGE, else built now into a scratch directory. */
+export function testImage(): string {
+  const given = process.env.KILN_TEST_IMAGE;
+  if (given && existsSync(join(given, "manifest.json"))) return given;
+  const out = given ?? join(mkdtempSync(join(tmpdir(), "kiln-image-")), "image");
+  const r = kilnctl(["image", "build", "--out", out]);
+  if (r.code !== 0) throw new Error(`kilnctl image build failed (${r.code}): ${r.stderr}`);
+  return out;
+}
+
+export interface Cluster {
+  dir: string;
+  kilnconfig: string;
+  worker: string;
+}
+
+/** kilnctl gen config into a scratch directory; `patch` edits worker.yaml's machine section. */
+export function genCluster(name: string, patch: (machine: Record<string, unknown>) => void = () => {}): Cluster {
+  const dir = mkdtempSync(join(tmpdir(), `kiln-${name}-`));
+  const r = kilnctl(["gen", "config", "--name", name, "--endpoint", "127.0.0.1", "--out", dir]);
+  if (r.code !== 0) throw new Error(`gen config failed: ${r.stderr}`);
+  const worker = join(dir, "worker.yaml");
+  const doc = parse(readFileSync(worker, "utf8")) as { machine: Record<string, unknown> };
+  patch(doc.machine);
+  writeFileSync(worker, stringify(doc));
+  return { dir, kilnconfig: join(dir, "kilnconfig"), worker };
+}
+
+export interface Vm {
+  name: string;
+  endpoint: string;
+  pid: number;
+  stateDir: string;
+  consoleLog: string;
+}
+
+/** cluster create --provisioner qemu; throws with kilnctl's message (which carries the console's tail). */
+export function createVm(name: string, image: string, extra: string[] = []): Vm {
+  kilnctl(["cluster", "destroy", "--name", name]);
+  const r = kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", name, "--image", image, "--wait-timeout", `${BOOT_TIMEOUT_MS / 1000}s`, ...extra, "-o", "json"]);
+  if (r.code !== 0) throw new Error(`cluster create ${name} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Vm;
+}
+
+/** createVm without blocking this process's event loop (for tests that serve the config themselves). */
+export async function createVmAsync(name: string, image: string, extra: string[] = []): Promise<{ vm?: Vm; ran: Ran }> {
+  kilnctl(["cluster", "destroy", "--name", name]);
+  const args = ["cluster", "create", "--provisioner", "qemu", "--name", name, "--image", image, "--wait-timeout", `${BOOT_TIMEOUT_MS / 1000}s`, ...extra, "-o", "json"];
+  const ran = await new Promise<Ran>((resolve) => {
+    execFile(process.execPath, [kilnctlBin, ...args], { encoding: "utf8", timeout: BOOT_TIMEOUT_MS + 30_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return ran.code === 0 ? { vm: JSON.parse(ran.stdout) as Vm, ran } : { ran };
+}
+
+export function destroyVm(name: string): Ran {
+  return kilnctl(["cluster", "destroy", "--name", name]);
+}
+
+/** kilnctl against the VM over mTLS with the cluster's kilnconfig. */
+export function on(vm: Vm, c: Cluster, args: string[]): Ran {
+  return kilnctl(["-e", vm.endpoint, ...args], { KILNCONFIG: c.kilnconfig }, 60_000);
+}
+
+/** Like `on`, expecting success, parsing -o json. */
+export function onJson<T>(vm: Vm, c: Cluster, args: string[]): T {
+  const r = on(vm, c, [...args, "-o", "json"]);
+  if (r.code !== 0) throw new Error(`kilnctl ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The VM's serial console so far. */
+export function consoleOf(vm: Vm): string {
+  try {
+    return readFileSync(vm.consoleLog, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Whether a process exists (and is not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+export { waitFor } from "../sandbox/sandbox-helpers.js";
