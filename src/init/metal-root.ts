@@ -12,6 +12,8 @@ import { describeError, INIT_PATH } from "./sandbox-root.js";
 /** Where the image builder puts things in the initramfs. */
 export const INITRAMFS = {
   rootfs: "/rootfs.sqsh",
+  /** node: run by stage 1, then bound over the root's copy. */
+  node: "/usr/bin/node",
   /** The boot modules, one absolute path a line, in load order. */
   moduleList: "/etc/kiln/modules",
   newRoot: "/newroot",
@@ -58,13 +60,19 @@ export function stage1Metal(o: MetalStage1Options): never {
     if (!existsSync(newRoot)) o.sys.mkdir(newRoot, 0o755);
     o.sys.mount(loop, newRoot, "squashfs", MS.RDONLY | MS.NODEV, undefined);
   });
+  // node is in memory already (stage 1 runs it) and paged in: machined and apid
+  // run that copy rather than page the squashfs one in through the decompressor.
+  step(`binding the initramfs's ${INITRAMFS.node} over the new root's`, () => {
+    o.sys.mount(at(INITRAMFS.node), join(newRoot, INITRAMFS.node), null, MS.BIND, undefined);
+    o.sys.mount(at(INITRAMFS.node), join(newRoot, INITRAMFS.node), null, MS.REMOUNT | MS.BIND | MS.RDONLY, undefined);
+  });
   step(`checking ${INIT_PATH} in the new root`, () => {
     // lstat: /sbin/init is an absolute link, only meaningful inside the new root
     if (!lstatSync(join(newRoot, INIT_PATH), { throwIfNoEntry: false })) throw new Error(`rootfs.sqsh has no ${INIT_PATH}: rebuild the image`);
   });
   // machined mounts its own /proc, /sys and /dev on the new root.
   for (const dir of ["/proc", "/sys", "/dev"]) step(`detaching ${dir}`, () => o.sys.umount2(at(dir), MNT.DETACH));
-  const freed = step("freeing the initramfs", () => freeInitramfs(at("/"), newRoot));
+  const freed = step("freeing the initramfs", () => freeInitramfs(at("/"), [newRoot, at(INITRAMFS.node)]));
   o.log(`stage1: freed ${(freed / 2 ** 20).toFixed(1)} MiB of initramfs`);
   step(`moving ${INITRAMFS.newRoot} over /`, () => {
     chdir(newRoot);
@@ -96,16 +104,17 @@ export function summarizeModules(results: ModuleResult[]): string {
 /**
  * Deletes the initramfs's files (its memory is not freed otherwise), staying
  * on its filesystem: the new root and anything else mounted is left alone.
- * rootfs.sqsh stays in memory while the loop device holds it. Returns bytes freed.
+ * rootfs.sqsh stays in memory while the loop device holds it; `keep` (the
+ * new root, node) stays. Returns bytes freed.
  */
-export function freeInitramfs(root: string, keep: string): number {
+export function freeInitramfs(root: string, keep: string[]): number {
   const dev = lstatSync(root).dev;
   let bytes = 0;
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {
       const p = join(dir, name);
       const st = lstatSync(p);
-      if (p === keep || st.dev !== dev) continue;
+      if (keep.includes(p) || st.dev !== dev) continue;
       if (st.isDirectory()) {
         walk(p);
         try {

@@ -5,15 +5,17 @@
 import { createLibcSys } from "../sys/libc.js";
 import { RB } from "../sys/sys.js";
 import { describeError, stage1Metal } from "./metal-root.js";
+import { uptimeStamp } from "./uptime.js";
 
 const rebootDelayMs = 5000;
 
 function log(line: string): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${uptimeStamp()}${line}\n`);
 }
 
 function main(): void {
   const sys = createLibcSys();
+  log("stage1: node is up");
   try {
     stage1Metal({ sys, log, env: process.env });
   } catch (err) {

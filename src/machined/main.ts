@@ -11,6 +11,7 @@ import { createEventBus } from "./event-bus.js";
 import { loadMachineId } from "./machine-id.js";
 import { startNetwork } from "./network/network.js";
 import { loadRuntimeModules } from "./apply/modules.js";
+import { uptimeStamp } from "../init/uptime.js";
 import { RUNTIME_MODULES } from "../image/modules-list.js";
 import { createPaths } from "./paths.js";
 import { detectPlatform } from "./platform.js";
@@ -21,9 +22,11 @@ import type { MachineContext } from "./service.js";
 import { createSupervisor } from "./supervisor/supervisor.js";
 import { kilnVersion } from "./version.js";
 
-/** machined's console: stdout, one line per message. */
+const onMetal = detectPlatform() === "metal";
+
+/** machined's console: stdout, one line per message; on metal stamped with the uptime, as the kernel's. */
 function log(line: string): void {
-  process.stdout.write(`[machined] ${line}\n`);
+  process.stdout.write(`${onMetal ? uptimeStamp() : ""}[machined] ${line}\n`);
 }
 
 async function main(): Promise<void> {
@@ -78,8 +81,10 @@ async function main(): Promise<void> {
   const apidSocket = { path: apidPaths(ctx).machinedSocket, owner: apidOwner() };
   api = await startMachineApi(runtime, [{ path: paths.apiSocket }, apidSocket]);
   log(`machine API on ${paths.apiSocket} and, for apid, ${apidSocket.path}`);
-  if (platform === "metal") loadRuntimeModules(sys, RUNTIME_MODULES, log);
+  // Bridges and netfilter are for pods, not for booting: load them alongside.
+  const modules = platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve();
   await runtime.boot();
+  await modules;
 }
 
 main().catch((err: unknown) => {

@@ -43,7 +43,7 @@ export interface RuntimeDeps {
   /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
   apid?: boolean;
   /** The network controller (metal only; in the sandbox the host owns the links). */
-  network?: Pick<Network, "apply">;
+  network?: Pick<Network, "apply" | "leases">;
   /** Where boot looks for the config, in order (default: configSources() for the platform). */
   configSources?: ConfigSource[];
   /** Resolves true once the network is up (false after `ms`); the kiln.config URL waits on it. */
@@ -116,9 +116,11 @@ export function createRuntime(d: RuntimeDeps): Runtime {
 function bootConfigDeps(d: RuntimeDeps) {
   const sources = d.configSources ?? configSources({ platform: d.ctx.platform, sys: d.ctx.sys, store: d.store, waitOnline: d.waitOnline });
   const enterMaintenance = () => {
-    const name = hostnameFor(undefined, d.machineId);
+    // A DHCP lease may have come first: keep its hostname and nameservers.
+    const lease = d.network?.leases()[0];
+    const name = hostnameFor(undefined, d.machineId, lease?.hostname);
     applyHostname(d.applyEnv, name);
-    applyEtcFiles(d.applyEnv, name, undefined);
+    applyEtcFiles(d.applyEnv, name, undefined, undefined, lease ? { now: lease.nameservers, before: false } : undefined);
   };
   return { sources, store: d.store, events: d.events, log: d.log, enterMaintenance };
 }

@@ -39,9 +39,17 @@ export function applyKernelModules(sys: Sys, prev: MachineConfig | undefined, ne
   return results.filter((r) => r.outcome === "failed").map((r) => `machine.kernel.modules: ${r.name}: ${r.error}`);
 }
 
-/** At boot on metal: the image's runtime set; logs one line, and each failure. */
-export function loadRuntimeModules(sys: Sys, names: string[], log: (line: string) => void, dir = modulesDir()): void {
-  const results = loadByName(sys, dir, names);
+/**
+ * At boot on metal: the image's runtime set, one module per event-loop turn
+ * so the API keeps answering (finit_module verifies each module's signature,
+ * which takes a while under emulation); logs one line, and each failure.
+ */
+export async function loadRuntimeModules(sys: Sys, names: string[], log: (line: string) => void, dir = modulesDir()): Promise<void> {
+  const results: ModuleResult[] = [];
+  for (const name of names) {
+    results.push(...loadByName(sys, dir, [name]));
+    await new Promise((r) => setImmediate(r));
+  }
   const failed = results.filter((r) => r.outcome === "failed");
   log(`kernel modules: ${results.length - failed.length}/${results.length} of the runtime set loaded`);
   for (const f of failed) log(`kernel modules: ${f.name}: ${f.error}`);

@@ -1,0 +1,204 @@
+// Stage 1 on metal, run on the recording fake with a scratch directory as the
+// initramfs: the sequence of calls, the step a failure names, freeing the
+// initramfs, the module summary and machined's environment.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t, { type Test } from "tap";
+import { describeError, freeInitramfs, metalEnv, stage1Metal, summarizeModules } from "../../src/init/metal-root.js";
+import { createFakeSys, FakeExec, type FakeSys, type SysCall } from "../../src/sys/fake.js";
+import { MS } from "../../src/sys/sys.js";
+
+const LOOP_CTL_GET_FREE = 0x4c82;
+const LOOP_SET_FD = 0x4c00;
+/** The free loop device the fake hands out. */
+const LOOP_INDEX = 0;
+
+/** A scratch directory removed after the test. */
+function scratch(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-metal-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** An initramfs as the image builder lays it out: node, two modules, a loop device, rootfs.sqsh and a new root with /sbin/init. */
+function initramfs(t: Test): string {
+  const root = scratch(t);
+  for (const dir of ["proc", "sys", "dev", "etc/kiln", "lib/modules", "usr/bin", "newroot/sbin"]) mkdirSync(join(root, dir), { recursive: true });
+  const mods = ["virtio_blk.ko", "squashfs.ko"].map((m) => join(root, "lib/modules", m));
+  for (const m of mods) writeFileSync(m, "not really a module\n");
+  writeFileSync(join(root, "etc/kiln/modules"), `# boot set\n${mods.join("\n")}\n\n`);
+  writeFileSync(join(root, "dev/loop-control"), "");
+  writeFileSync(join(root, "dev/loop0"), "");
+  writeFileSync(join(root, "rootfs.sqsh"), "squashfs image");
+  writeFileSync(join(root, "usr/bin/node"), "node binary");
+  symlinkSync("/usr/lib/kiln/machined.cjs", join(root, "newroot/sbin/init"));
+  return root;
+}
+
+/** A fake that hands out loop0 and the directories chdir was asked for. */
+function fake(opts: { pid?: number } = {}): { sys: FakeSys; dirs: string[] } {
+  const sys = createFakeSys(opts);
+  sys.respond("ioctl", (_fd: number, request: number) => (request === LOOP_CTL_GET_FREE ? LOOP_INDEX : 0));
+  return { sys, dirs: [] };
+}
+
+/** Runs stage 1; returns the error it ends with (FakeExec's, on success) and the log. */
+function run(sys: FakeSys, root: string, dirs: string[], env: NodeJS.ProcessEnv = {}): { err: Error; log: string[] } {
+  const log: string[] = [];
+  try {
+    stage1Metal({ sys, root, env, log: (l) => log.push(l), chdir: (d) => dirs.push(d) });
+  } catch (err) {
+    return { err: err as Error, log };
+  }
+  throw new Error("stage1Metal returned");
+}
+
+/** MS flags as names, e.g. "rdonly,nodev". */
+function flagNames(flags: number): string {
+  return Object.entries(MS).filter(([, bit]) => flags & bit).map(([name]) => name.toLowerCase()).join(",") || "0";
+}
+
+/** One call as a line, the scratch root shown as R and file descriptors as "fd". */
+function line(c: SysCall, root: string): string {
+  const a = c.args.map((x) => (typeof x === "string" ? x.replaceAll(root, "R") : x));
+  if (c.name === "mount") return `mount ${a[0]} ${a[1]} ${a[2] ?? "-"} ${flagNames(a[3] as number)}${a[4] ? ` ${a[4]}` : ""}`;
+  if (c.name === "finitModule") return `finitModule fd "${a[1]}" ${a[2]}`;
+  if (c.name === "ioctl") return `ioctl fd 0x${(a[1] as number).toString(16)} ${a[1] === LOOP_SET_FD ? "fd" : a[2]}`;
+  if (c.name === "execve") return `execve ${a[0]} ${(a[1] as string[]).join(" ")}`;
+  return [c.name, ...a].join(" ");
+}
+
+t.test("mounts, loads modules, loop-mounts rootfs.sqsh, moves it over / and execs /sbin/init", async (t) => {
+  const root = initramfs(t);
+  const { sys, dirs } = fake();
+  const { err, log } = run(sys, root, dirs, { console: "ttyS0" });
+  t.equal(err.message, "executing /sbin/init");
+  t.same(sys.calls.map((c) => line(c, root)), [
+    "getpid",
+    "mount proc R/proc proc nosuid,nodev,noexec",
+    "mount sysfs R/sys sysfs nosuid,nodev,noexec",
+    "mount devtmpfs R/dev devtmpfs nosuid mode=0755",
+    'finitModule fd "" 0',
+    'finitModule fd "" 0',
+    "ioctl fd 0x4c82 0",
+    "ioctl fd 0x4c00 fd",
+    "mount R/dev/loop0 R/newroot squashfs rdonly,nodev",
+    "mount R/usr/bin/node R/newroot/usr/bin/node - bind",
+    "mount R/usr/bin/node R/newroot/usr/bin/node - rdonly,remount,bind",
+    "umount2 R/proc 2",
+    "umount2 R/sys 2",
+    "umount2 R/dev 2",
+    "mount . / - move",
+    "chroot .",
+    "execve /sbin/init /sbin/init",
+  ]);
+  t.same(dirs, [join(root, "newroot"), "/"], "chdir into the new root, then to / after chroot");
+  const exec = err.cause;
+  t.ok(exec instanceof FakeExec);
+  t.ok((exec as FakeExec).env.includes("KILN_PLATFORM=metal"));
+  t.ok((exec as FakeExec).env.includes("console=ttyS0"), "keeps the kernel's environment");
+  t.equal(log[0], "stage1: 2/2 boot modules loaded");
+  t.match(log[1], /^stage1: freed \d+\.\d MiB of initramfs$/);
+});
+
+t.test("frees the initramfs but keeps the new root and node", async (t) => {
+  const root = initramfs(t);
+  const { sys, dirs } = fake();
+  run(sys, root, dirs);
+  t.notOk(existsSync(join(root, "rootfs.sqsh")));
+  t.notOk(existsSync(join(root, "etc")));
+  t.ok(existsSync(join(root, "newroot/sbin")));
+  t.equal(readFileSync(join(root, "usr/bin/node"), "utf8"), "node binary", "node stays: it is bound into the new root");
+});
+
+t.test("refuses to run as any pid but 1, touching nothing", async (t) => {
+  const root = initramfs(t);
+  const { sys, dirs } = fake({ pid: 42 });
+  const { err } = run(sys, root, dirs);
+  t.equal(err.message, "checking we are PID 1");
+  t.match(describeError(err), /running as pid 42/);
+  t.same(sys.calls.map((c) => c.name), ["getpid"]);
+  t.ok(existsSync(join(root, "rootfs.sqsh")));
+});
+
+t.test("a squashfs mount the kernel refuses names the step and the errno", async (t) => {
+  const root = initramfs(t);
+  const { sys, dirs } = fake();
+  sys.failOn("mount", (_src: string, _target: string, fstype: string | null) => fstype === "squashfs", "ENODEV");
+  const { err } = run(sys, root, dirs);
+  t.equal(err.message, `mounting ${join(root, "dev/loop0")} (squashfs) on /newroot`);
+  t.match(describeError(err), /mount\(.*\): ENODEV/);
+  t.same(sys.argsOf("umount2"), [], "stops at the failing step");
+  t.same(dirs, []);
+});
+
+t.test("a missing rootfs.sqsh fails attaching the loop device", async (t) => {
+  const root = initramfs(t);
+  rmSync(join(root, "rootfs.sqsh"));
+  const { sys, dirs } = fake();
+  const { err } = run(sys, root, dirs);
+  t.equal(err.message, "attaching /rootfs.sqsh to a loop device");
+  t.match(describeError(err), /ENOENT.*rootfs\.sqsh/);
+  t.same(sys.argsOf("ioctl").length, 1, "only LOOP_CTL_GET_FREE was asked");
+});
+
+t.test("a new root without /sbin/init says to rebuild the image", async (t) => {
+  const root = initramfs(t);
+  rmSync(join(root, "newroot/sbin/init"));
+  const { sys, dirs } = fake();
+  const { err } = run(sys, root, dirs);
+  t.equal(err.message, "checking /sbin/init in the new root");
+  t.match(describeError(err), /rebuild the image/);
+  t.ok(existsSync(join(root, "rootfs.sqsh")), "nothing freed");
+});
+
+t.test("a module that fails to load is reported and boot goes on", async (t) => {
+  const root = initramfs(t);
+  const { sys, dirs } = fake();
+  sys.failOn("finitModule", undefined, "ENOEXEC");
+  const { err, log } = run(sys, root, dirs);
+  t.equal(err.message, "executing /sbin/init");
+  t.match(log[0], /^stage1: 0\/2 boot modules loaded; failed: virtio_blk: .*ENOEXEC.*; squashfs: .*ENOEXEC/);
+});
+
+t.test("freeInitramfs deletes files and directories, keeps each of `keep`, returns the bytes freed", async (t) => {
+  const root = scratch(t);
+  const keepDir = join(root, "newroot");
+  const keepFile = join(root, "a/node");
+  mkdirSync(join(root, "a/b"), { recursive: true });
+  mkdirSync(keepDir);
+  writeFileSync(join(root, "top"), "x".repeat(1000));
+  writeFileSync(join(root, "a/b/deep"), "y".repeat(24));
+  writeFileSync(keepFile, "n".repeat(300));
+  writeFileSync(join(keepDir, "kept"), "z".repeat(500));
+  symlinkSync("newroot/kept", join(root, "link")); // 12 bytes; not followed
+  t.equal(freeInitramfs(root, [keepDir, keepFile]), 1000 + 24 + "newroot/kept".length);
+  t.equal(readFileSync(join(keepDir, "kept"), "utf8"), "z".repeat(500));
+  t.equal(readFileSync(keepFile, "utf8"), "n".repeat(300), "a kept file keeps its directory too");
+  for (const gone of ["top", "a/b", "link"]) t.notOk(existsSync(join(root, gone)), `${gone} deleted`);
+});
+
+t.test("summarizeModules counts present as loaded and lists each failure with why", async (t) => {
+  t.equal(summarizeModules([{ name: "a", outcome: "loaded" }, { name: "b", outcome: "present" }]), "stage1: 2/2 boot modules loaded");
+  t.equal(
+    summarizeModules([
+      { name: "a", outcome: "loaded" },
+      { name: "b", outcome: "failed", error: "bad" },
+      { name: "c", outcome: "failed", error: "worse" },
+    ]),
+    "stage1: 1/3 boot modules loaded; failed: b: bad; c: worse",
+  );
+  t.equal(summarizeModules([]), "stage1: 0/0 boot modules loaded");
+});
+
+t.test("metalEnv sets KILN_PLATFORM=metal once and keeps one PATH", async (t) => {
+  const env = metalEnv({ KILN_PLATFORM: "sandbox", TERM: "linux", GONE: undefined });
+  t.same(env.filter((kv) => kv.startsWith("KILN_PLATFORM=")), ["KILN_PLATFORM=metal"]);
+  t.same(env.filter((kv) => kv.startsWith("PATH=")), ["PATH=/usr/bin:/usr/sbin"]);
+  t.ok(env.includes("TERM=linux"));
+  t.notOk(env.some((kv) => kv.startsWith("GONE=")), "unset variables are dropped");
+  const withPath = metalEnv({ PATH: "/bin", KILN_PLATFORM: "metal" });
+  t.same(withPath.filter((kv) => kv.startsWith("PATH=")), ["PATH=/bin"], "the kernel's PATH wins");
+  t.same(withPath.filter((kv) => kv.startsWith("KILN_PLATFORM=")), ["KILN_PLATFORM=metal"]);
+});
