@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, posix, relative } from "node:path";
 import { type CpioEntry, writeCpio } from "./cpio.js";
+import { buildDisk } from "./disk.js";
 import { type Compression, compress } from "./initramfs.js";
 import { fetchKernel, type Kernel, resolveModules } from "./kernel.js";
 import { mergedUsrLinks } from "./layout.js";
@@ -28,10 +29,12 @@ export interface ImageOptions {
   epoch?: number;
   /** Pin the kernel release (skips apt on a warm cache). */
   kernelRelease?: string;
+  /** Also write disk.raw, a bootable GPT disk with the image in slot A (default true). */
+  disk?: boolean;
   onProgress?: (step: ImageStep, index: number, total: number) => void;
 }
 
-export const IMAGE_STEPS = ["kernel", "rootfs", "squashfs", "initramfs", "manifest"] as const;
+export const IMAGE_STEPS = ["kernel", "rootfs", "squashfs", "initramfs", "manifest", "disk"] as const;
 export type ImageStep = (typeof IMAGE_STEPS)[number];
 
 export interface ImageResult {
@@ -86,6 +89,10 @@ export function buildImage(opts: ImageOptions): ImageResult {
     atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
     return m;
   });
+  // disk.raw holds manifest.json, so the manifest cannot hold disk.raw's sha256.
+  if (opts.disk ?? true) {
+    run("disk", () => buildDisk({ outFile: out("disk.raw"), epoch, slotA: { kernel: out("kernel"), initramfs: out("initramfs"), manifest: out("manifest.json"), cmdline: out("cmdline") } }));
+  }
   return { outDir: opts.outDir, manifest, timings };
 }
 

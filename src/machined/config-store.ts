@@ -1,4 +1,6 @@
 // The persisted machine config on STATE: load at boot, save atomically.
+// Every save also refreshes config.good.yaml, the last known good copy, which
+// boot falls back to when config.yaml cannot be read or no longer validates.
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MachineConfig } from "../config/schema.js";
@@ -12,6 +14,8 @@ export type StoredConfig =
 
 export interface ConfigStore {
   readonly path: string;
+  /** The last known good copy. */
+  readonly goodPath: string;
   load(): StoredConfig;
   save(yaml: string): void;
 }
@@ -19,12 +23,17 @@ export interface ConfigStore {
 /** A store for `config.yaml` under the STATE directory. */
 export function createConfigStore(stateDir: string): ConfigStore {
   const path = join(stateDir, "config.yaml");
+  const goodPath = join(stateDir, "config.good.yaml");
   return {
     path,
+    goodPath,
     load: () => loadConfig(path),
+    // Only validated configs are saved; each rename is atomic, so at any
+    // moment at least one of the two files is whole and valid.
     save: (yaml) => {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       writeFileAtomic(path, yaml, 0o600);
+      writeFileAtomic(goodPath, yaml, 0o600);
     },
   };
 }

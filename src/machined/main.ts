@@ -12,6 +12,7 @@ import { loadMachineId } from "./machine-id.js";
 import { startNetwork } from "./network/network.js";
 import { loadRuntimeModules } from "./apply/modules.js";
 import { uptimeStamp } from "../init/uptime.js";
+import { mountDisks } from "./disks.js";
 import { RUNTIME_MODULES } from "../image/modules-list.js";
 import { createPaths } from "./paths.js";
 import { detectPlatform } from "./platform.js";
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
   });
   if (process.pid !== 1) becomeSubreaper(sys);
   mountAll(sys, mountTable(platform), log);
+  // STATE and EPHEMERAL, when the machine has its disk (before anything reads /system/state).
+  if (platform === "metal") mountDisks({ sys, log });
   const reaper = startReaper({ sys, onError: (err) => log(`reaper: ${err.message}`) });
 
   const paths = createPaths();

@@ -20,6 +20,8 @@ export interface CreateOptions {
   configVia?: "fw_cfg" | "drive";
   /** qemu: a URL the machine fetches its config from (kiln.config= on the kernel command line). */
   configUrl?: string;
+  /** qemu: boot from a copy of the image's disk.raw grown to this many bytes (else direct kernel boot). */
+  diskBytes?: number;
   /** qemu: memory in MiB (default 2048). */
   memoryMb?: number;
   /** qemu: virtual CPUs (default 2). */

@@ -6,6 +6,7 @@ import { type CreateOptions, PROVISIONERS, type ProvisionerName } from "../../pr
 import type { CliDeps } from "../deps.js";
 import { parseDurationFlag } from "../duration.js";
 import { toCliError, usageError } from "../errors.js";
+import { parseSize } from "../../provision/qemu/disk.js";
 import { addGlobalOptions } from "../global-options.js";
 import { renderOne } from "../output.js";
 import { machineColumns } from "../machine-view.js";
@@ -21,6 +22,7 @@ interface CreateFlags {
   configUrl?: string;
   memory?: string;
   cpus?: string;
+  disk?: string;
 }
 
 /** `cluster create`: starts a machine and prints its MachineInfo once its API answers. */
@@ -34,6 +36,7 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
     .option("--image <dir>", "qemu: image directory to boot (kilnctl image build --out DIR)")
     .addOption(new Option("--config-via <how>", "qemu: how --config reaches the machine").choices(["fw_cfg", "drive"]).default("fw_cfg"))
     .option("--config-url <url>", "qemu: the machine fetches its config from this http(s) URL (kiln.config= on the kernel command line)")
+    .option("--disk <size>", "qemu: boot from a copy of the image's disk.raw grown to SIZE (e.g. 4G, 512M), with STATE and EPHEMERAL kept across reboots")
     .option("--memory <mb>", "qemu: memory in MiB", "2048")
     .option("--cpus <n>", "qemu: virtual CPUs", "2");
   return addGlobalOptions(cmd, { connect: false }).action(async (f: CreateFlags, c: Command) => {
@@ -53,8 +56,9 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
   if (f.config !== undefined) opts.configPath = resolve(f.config);
   if (f.waitTimeout !== undefined) opts.timeoutMs = parseDurationFlag("--wait-timeout", f.waitTimeout);
   if (f.provisioner !== "qemu") {
-    const qemuOnly = (["image", "configUrl"] as const).filter((k) => f[k] !== undefined);
-    if (qemuOnly.length) throw usageError(`--${qemuOnly[0] === "image" ? "image" : "config-url"}`, "only the qemu provisioner takes it (add --provisioner qemu)");
+    const flagNames = { image: "--image", configUrl: "--config-url", disk: "--disk" } as const;
+    const qemuOnly = (["image", "configUrl", "disk"] as const).filter((k) => f[k] !== undefined);
+    if (qemuOnly.length) throw usageError(flagNames[qemuOnly[0]!], "only the qemu provisioner takes it (add --provisioner qemu)");
     return opts;
   }
   if (f.image !== undefined) opts.imageDir = resolve(f.image);
@@ -62,6 +66,11 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
   if (f.configUrl !== undefined) {
     if (!/^https?:\/\/\S+$/.test(f.configUrl)) throw usageError("--config-url", `expected an http(s) URL without spaces, got ${JSON.stringify(f.configUrl)}`);
     opts.configUrl = f.configUrl;
+  }
+  if (f.disk !== undefined) {
+    const bytes = parseSize(f.disk);
+    if (bytes === undefined) throw usageError("--disk", `expected a size such as 4G or 512M, got ${JSON.stringify(f.disk)}`);
+    opts.diskBytes = bytes;
   }
   opts.memoryMb = positiveInt("--memory", f.memory ?? "2048", 128);
   opts.cpus = positiveInt("--cpus", f.cpus ?? "2", 1);

@@ -12,7 +12,7 @@ import { stateSource } from "./state.js";
 export interface SourcesOptions {
   platform: PlatformName;
   sys: Pick<Sys, "mount" | "umount2">;
-  store: Pick<ConfigStore, "path">;
+  store: Pick<ConfigStore, "path" | "goodPath">;
   roots?: Roots;
   /** Resolves true once the network is up (false after `ms`); the URL source waits on it first. */
   waitOnline?: (ms: number) => Promise<boolean>;

@@ -6,9 +6,12 @@ import type { Accel } from "./accel.js";
 export interface QemuArgs {
   name: string;
   accel: Accel;
-  kernel: string;
-  initramfs: string;
-  cmdline: string;
+  /** Direct kernel boot (no disk): the image's kernel, initramfs and command line. */
+  kernel?: string;
+  initramfs?: string;
+  cmdline?: string;
+  /** Boot from this disk image instead (GRUB on it picks the slot). */
+  disk?: string;
   memoryMb: number;
   cpus: number;
   consoleLog: string;
@@ -33,9 +36,9 @@ export function qemuArgs(a: QemuArgs): string[] {
     "-nodefaults", "-no-user-config",
     "-display", "none",
     "-serial", `file:${a.consoleLog}`,
-    "-kernel", a.kernel,
-    "-initrd", a.initramfs,
-    "-append", a.cmdline,
+    ...(a.disk
+      ? ["-drive", `file=${a.disk},format=raw,if=virtio,cache=unsafe`]
+      : ["-kernel", a.kernel ?? "", "-initrd", a.initramfs ?? "", "-append", a.cmdline ?? ""]),
     "-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${APID_PORT}`,
     // romfile= : no PXE option ROM (direct kernel boot needs none, and ipxe-qemu may be absent)
     "-device", "virtio-net-pci,netdev=net0,romfile=",

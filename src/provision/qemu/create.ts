@@ -18,6 +18,7 @@ import { type Accel, accelCandidates, accelProbeMs } from "./accel.js";
 import { accessFor, waitForApid } from "./api.js";
 import { qemuArgs } from "./args.js";
 import { makeConfigDrive } from "./config-drive.js";
+import { prepareDisk } from "./disk.js";
 import { liveVmInfo, stopVm } from "./destroy.js";
 import { type VmLayout, type VmRecord, vmLayout } from "./state.js";
 
@@ -34,6 +35,7 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
   const old = readRecord<VmRecord>(layout);
   if (old && isAlive(old.qemu)) throw new Error(`a machine named "${opts.name}" is already running (QEMU pid ${old.pid}, ${layout.dir}); destroy it first`);
   if (opts.configPath !== undefined && opts.configUrl !== undefined) throw new Error("--config and --config-url both pass a config: pick one");
+  if (opts.diskBytes !== undefined && opts.configUrl !== undefined) throw new Error("--config-url goes on the kernel command line, which GRUB sets when booting from --disk: use --config");
   const config = opts.configPath === undefined ? undefined : readMachineConfig(opts.configPath);
   const image = resolveImage(opts, progress);
   rmSync(layout.dir, { recursive: true, force: true });
@@ -52,11 +54,16 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
     cmdline += ` kiln.config=${opts.configUrl}`;
   }
   const port = await freePort();
+  const disk = join(layout.dir, "disk.raw");
+  if (opts.diskBytes !== undefined) {
+    progress("preparing the disk");
+    if (!existsSync(join(image, "disk.raw"))) throw new Error(`${image} has no disk.raw: rebuild it with kilnctl image build`);
+    prepareDisk(join(image, "disk.raw"), disk, opts.diskBytes);
+  }
+  const boot = opts.diskBytes !== undefined ? { disk } : { kernel: join(image, "kernel"), initramfs: join(image, "initramfs"), cmdline };
   const base = {
     name: opts.name,
-    kernel: join(image, "kernel"),
-    initramfs: join(image, "initramfs"),
-    cmdline,
+    ...boot,
     memoryMb: opts.memoryMb ?? 2048,
     cpus: opts.cpus ?? 2,
     consoleLog: layout.consoleLog,

@@ -72,7 +72,7 @@ t.test("replaces the saved config and leaves no temp files", async (t) => {
   store.save(worker({ hostname: "b" }));
   const loaded = store.load();
   t.equal(loaded.t === "ok" && loaded.config.machine.hostname, "b");
-  t.same(readdirSync(state), ["config.yaml"]);
+  t.same(readdirSync(state).sort(), ["config.good.yaml", "config.yaml"], "the config and its last known good copy, no temp files");
 });
 
 t.test("saves into a state directory that already exists without changing its mode", async (t) => {

@@ -1,0 +1,109 @@
+// The machine's own disk on metal: partitions found by their GPT names
+// (STATE, EPHEMERAL) as the kernel reports them in sysfs. STATE holds the
+// config and identity and is mounted over /system/state; EPHEMERAL holds /var
+// (containerd's images, logs, kubelet's data) and is formatted on first boot,
+// since disk.raw ships it empty so that it can grow with the disk. Without a
+// disk, both stay on the tmpfs the early mounts made.
+import { execFileSync } from "node:child_process";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { MS, type Sys } from "../sys/sys.js";
+
+/** A partition the kernel knows: /dev/<name>, with its GPT name. */
+export interface Partition {
+  name: string;
+  device: string;
+  label: string;
+}
+
+/** Where each named partition goes. */
+export const DISK_MOUNTS = [
+  { label: "STATE", target: "/system/state", format: false },
+  { label: "EPHEMERAL", target: "/var", format: true },
+] as const;
+
+/** Partitions with a GPT name (PARTNAME in their uevent), sorted by device name. */
+export function namedPartitions(sysfs = "/sys", dev = "/dev"): Partition[] {
+  const dir = join(sysfs, "class/block");
+  if (!existsSync(dir)) return [];
+  const out: Partition[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    let uevent: string;
+    try {
+      uevent = readFileSync(join(dir, name, "uevent"), "utf8");
+    } catch {
+      continue;
+    }
+    const label = /^PARTNAME=(.*)$/m.exec(uevent)?.[1];
+    if (label) out.push({ name, device: join(dev, name), label });
+  }
+  return out;
+}
+
+/** Whether the device starts with an ext2/3/4 superblock (magic 0xEF53 at byte 1080). */
+export function hasExtFilesystem(device: string): boolean {
+  const fd = openSync(device, "r");
+  try {
+    const buf = Buffer.alloc(2);
+    readSync(fd, buf, 0, 2, 1080);
+    return buf.readUInt16LE(0) === 0xef53;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export interface DiskDeps {
+  sys: Sys;
+  log(line: string): void;
+  partitions?: Partition[];
+  /** Formats a device as ext4 with a label (mkfs.ext4 from the image). */
+  mkfs?(device: string, label: string): void;
+  hasFilesystem?(device: string): boolean;
+}
+
+/** What mountDisks did, for the boot's events. */
+export interface DiskResult {
+  label: string;
+  device?: string;
+  target: string;
+  outcome: "mounted" | "formatted and mounted" | "absent" | "failed";
+  error?: string;
+}
+
+/**
+ * Mounts STATE and EPHEMERAL when this machine's disk has them; a first-boot
+ * EPHEMERAL is formatted. A failure is reported and the tmpfs stays (the
+ * machine still boots, and says its data is not persisted).
+ */
+export function mountDisks(d: DiskDeps): DiskResult[] {
+  const parts = d.partitions ?? namedPartitions();
+  const mkfs = d.mkfs ?? mkfsExt4;
+  const has = d.hasFilesystem ?? hasExtFilesystem;
+  return DISK_MOUNTS.map(({ label, target, format }): DiskResult => {
+    const matches = parts.filter((p) => p.label === label);
+    if (matches.length === 0) return { label, target, outcome: "absent" };
+    const part = matches[0]!;
+    try {
+      if (matches.length > 1) d.log(`disks: ${matches.length} partitions named ${label} (${matches.map((m) => m.device).join(", ")}); using ${part.device}`);
+      let formatted = false;
+      if (!has(part.device)) {
+        if (!format) throw new Error(`${part.device} (${label}) has no ext4 filesystem; it is made by the image builder or the installer`);
+        d.log(`disks: formatting ${part.device} (${label}) as ext4: first boot`);
+        mkfs(part.device, label);
+        formatted = true;
+      }
+      d.sys.mount(part.device, target, "ext4", MS.NOSUID | MS.NODEV | MS.NOATIME, undefined);
+      d.log(`disks: ${part.device} (${label}) on ${target}`);
+      return { label, device: part.device, target, outcome: formatted ? "formatted and mounted" : "mounted" };
+    } catch (err) {
+      const error = (err as Error).message;
+      d.log(`disks: ${label}: ${error}; ${target} stays in memory and is lost at reboot`);
+      return { label, device: part.device, target, outcome: "failed", error };
+    }
+  });
+}
+
+/** mkfs.ext4 from the image: quiet, labelled, no lazy-init stalls at first boot. */
+function mkfsExt4(device: string, label: string): void {
+  execFileSync("/usr/sbin/mkfs.ext4", ["-q", "-F", "-L", label, "-E", "lazy_itable_init=1,lazy_journal_init=1", device], { stdio: ["ignore", "ignore", "pipe"] });
+}

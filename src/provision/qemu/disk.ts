@@ -1,0 +1,38 @@
+// A VM's own disk: a copy of the image's disk.raw (sparse), grown to the
+// size asked for, with the GPT's backup header moved to the new end and
+// EPHEMERAL, the last partition, stretched over the new space. machined
+// formats EPHEMERAL on first boot. Uses sfdisk (Debian's fdisk package).
+import { execFileSync } from "node:child_process";
+import { statSync, truncateSync } from "node:fs";
+
+/** "4G", "512M", "10240" (MiB) → bytes; undefined for a bad size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)([MGT]i?B?)?$/i.exec(text.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? "M").charAt(0).toUpperCase();
+  const mib = Number(m[1]) * ({ M: 1, G: 1024, T: 1024 * 1024 } as Record<string, number>)[unit]!;
+  return mib > 0 ? mib * 2 ** 20 : undefined;
+}
+
+/** The partition EPHEMERAL is in disk.raw's layout (src/image/disk-layout.ts): the last one. */
+export const EPHEMERAL_PARTITION = 6;
+
+/** Copies `diskRaw` to `out` and grows it to `sizeBytes` (refused when smaller than the image). */
+export function prepareDisk(diskRaw: string, out: string, sizeBytes: number): void {
+  const have = statSync(diskRaw).size;
+  if (sizeBytes < have) throw new Error(`--disk ${Math.round(sizeBytes / 2 ** 20)}M is smaller than the image's disk.raw (${Math.ceil(have / 2 ** 20)}M)`);
+  run("cp", ["--sparse=always", diskRaw, out], "coreutils");
+  if (sizeBytes === have) return;
+  truncateSync(out, sizeBytes);
+  run("sfdisk", ["--quiet", "--relocate", "gpt-bak-std", out], "fdisk");
+  execFileSync("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "-N", String(EPHEMERAL_PARTITION), out], { input: ", +\n", stdio: ["pipe", "ignore", "pipe"] });
+}
+
+function run(tool: string, args: string[], pkg: string): void {
+  try {
+    execFileSync(tool, args, { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
+    throw new Error(`${tool} ${args.join(" ")} failed: ${String((err as { stderr?: Buffer }).stderr ?? "").trim()}`, { cause: err });
+  }
+}
