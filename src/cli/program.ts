@@ -10,6 +10,7 @@ import { createGetCommand } from "./commands/get.js";
 import { createLogsCommand } from "./commands/logs.js";
 import { createPatchCommand } from "./commands/patch-config.js";
 import { createRebootCommand } from "./commands/reboot.js";
+import { createResetCommand } from "./commands/reset.js";
 import { createServiceCommand } from "./commands/service.js";
 import { createShutdownCommand } from "./commands/shutdown.js";
 import { createValidateCommand } from "./commands/validate.js";
@@ -45,7 +46,7 @@ export function createProgram(deps: CliDeps): Command {
     });
   addGlobalOptions(program, { connect: true });
   const commands = [createVersionCommand, createServiceCommand, createLogsCommand, createEventsCommand, createRebootCommand,
-    createShutdownCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
+    createShutdownCommand, createResetCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
   for (const create of commands) program.addCommand(inherit(create(deps), program));
   const inspectCommands = [createDmesgCommand, createMemoryCommand, createProcessesCommand, createMountsCommand, createContainersCommand,
     createListCommand, createReadCommand, createTimeCommand, createHostnameCommand];

@@ -104,6 +104,6 @@ export function mountDisks(d: DiskDeps): DiskResult[] {
 }
 
 /** mkfs.ext4 from the image: quiet, labelled, no lazy-init stalls at first boot. */
-function mkfsExt4(device: string, label: string): void {
+export function mkfsExt4(device: string, label: string): void {
   execFileSync("/usr/sbin/mkfs.ext4", ["-q", "-F", "-L", label, "-E", "lazy_itable_init=1,lazy_journal_init=1", device], { stdio: ["ignore", "ignore", "pipe"] });
 }

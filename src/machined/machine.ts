@@ -21,6 +21,10 @@ export interface VersionInfo {
   platform: PlatformName;
   kernel: string;
   maintenance: boolean;
+  /** The running boot slot, how it was booted, and both slots' versions (empty without a disk). */
+  slot?: string;
+  bootMode?: string;
+  slots?: { name: string; version: string; active: boolean }[];
 }
 
 export interface ApplyRequest {
@@ -37,6 +41,15 @@ export interface ApplyResult {
   warnings: string[];
   changes: string[];
   needsReboot: string[];
+}
+
+export interface ResetRequest {
+  /** Stop services gracefully first (else force). */
+  graceful: boolean;
+  /** Reboot afterwards (else power off). */
+  reboot: boolean;
+  /** Among "state", "ephemeral"; empty: both. */
+  wipe: string[];
 }
 
 export interface LogQuery {
@@ -85,6 +98,8 @@ export interface Machine extends NetworkInspector {
   /** Starts the reboot sequence and returns once it is under way. */
   reboot(mode: RebootMode, force: boolean): Promise<void>;
   shutdown(force: boolean): Promise<void>;
+  /** Starts wiping the machine back to maintenance mode; INVALID_ARGUMENT for an unknown wipe target. */
+  reset(req: ResetRequest): Promise<void>;
   applyConfiguration(req: ApplyRequest): Promise<ApplyResult>;
   /** The current config as YAML; undefined in maintenance mode. */
   configuration(): string | undefined;

@@ -8,15 +8,18 @@ import { startMachineApi } from "./api/server.js";
 import { createLibcSys } from "../sys/libc.js";
 import { createConfigStore } from "./config-store.js";
 import { createEventBus } from "./event-bus.js";
+import { createLogStore } from "./logs/log-store.js";
 import { loadMachineId } from "./machine-id.js";
 import { startNetwork } from "./network/network.js";
 import { loadRuntimeModules } from "./apply/modules.js";
 import { uptimeStamp } from "../init/uptime.js";
-import { mountDisks } from "./disks.js";
+import { mountDisks, namedPartitions } from "./disks.js";
+import { readSlots } from "./slots.js";
 import { RUNTIME_MODULES } from "../image/modules-list.js";
 import { createPaths } from "./paths.js";
 import { detectPlatform } from "./platform.js";
 import { emergencyReboot, powerDown } from "./power.js";
+import { prepareKexec } from "./kexec.js";
 import { createRuntime } from "./runtime.js";
 import { createSequencer } from "./sequencer.js";
 import type { MachineContext } from "./service.js";
@@ -51,7 +54,10 @@ async function main(): Promise<void> {
   if (process.pid !== 1) becomeSubreaper(sys);
   mountAll(sys, mountTable(platform), log);
   // STATE and EPHEMERAL, when the machine has its disk (before anything reads /system/state).
-  if (platform === "metal") mountDisks({ sys, log });
+  const partitions = platform === "metal" ? namedPartitions() : [];
+  if (platform === "metal") mountDisks({ sys, log, partitions });
+  const slots = partitions.length ? readSlots({ sys, partitions, log }) : undefined;
+  if (slots?.slot) log(`booted slot ${slots.slot} (${slots.bootMode || "committed"}); slots: ${slots.slots.map((s) => `${s.name}=${s.version || "empty"}`).join(", ")}`);
   const reaper = startReaper({ sys, onError: (err) => log(`reaper: ${err.message}`) });
 
   const paths = createPaths();
@@ -61,19 +67,37 @@ async function main(): Promise<void> {
   // Metal configures its own links (DHCP in the background); the sandbox's host owns them.
   const network = platform === "metal" ? startNetwork({ sys, events, log, applyEnv: { sys, platform, root: "/" }, machineId }) : undefined;
   const ctx: MachineContext = { paths, platform, sys, config: undefined, env: {} };
-  const supervisor = createSupervisor({ context: ctx, events });
+  const logs = createLogStore({ dir: paths.logDir });
+  const supervisor = createSupervisor({ context: ctx, events, logs });
   const sequencer = createSequencer(events);
   let api: { close(): Promise<void> } | undefined;
   const runtime = createRuntime({
     ctx,
+    ...(slots ? { slots } : {}),
+    partitions,
     applyEnv: { sys, platform, root: "/" },
     events,
     supervisor,
     sequencer,
     store: createConfigStore(paths.state),
     machineId,
-    powerDown: (action, force) =>
-      powerDown({ sys, events, log, stopServices: () => supervisor.stopAll(), closeApi: async () => api?.close(), stopReaper: () => reaper.stop() }, action, force),
+    powerDown: (action, force, mode, hooks) =>
+      powerDown(
+        {
+          sys,
+          events,
+          log,
+          stopServices: () => supervisor.stopAll(),
+          closeApi: async () => api?.close(),
+          stopReaper: () => reaper.stop(),
+          closeLogs: () => logs.close(),
+          ...(platform === "metal" ? { prepareKexec: () => prepareKexec({ sys, log }) } : {}),
+          ...hooks,
+        },
+        action,
+        force,
+        mode,
+      ),
     log,
     apid: true,
     network,

@@ -14,6 +14,8 @@ import { applyEtcFiles } from "./apply/etc-files.js";
 import { applyHostname, hostnameFor } from "./apply/hostname.js";
 import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
+import type { Partition } from "./disks.js";
+import type { SlotInfo } from "./slots.js";
 import { bootConfig } from "./config-sources/boot-config.js";
 import type { ConfigSource } from "./config-sources/source.js";
 import { configSources } from "./config-sources/sources.js";
@@ -23,7 +25,8 @@ import { createInspector } from "./inspect/inspector.js";
 import type { Machine, RebootMode } from "./machine.js";
 import { createNetworkInspector } from "./network/inspect.js";
 import type { Network } from "./network/network.js";
-import type { PowerAction } from "./power.js";
+import type { PowerAction, PowerDeps } from "./power.js";
+import { clearDirs, planReset, type ResetPlan, wipePartitions } from "./reset.js";
 import { phase, type Sequencer, task } from "./sequencer.js";
 import type { MachineContext } from "./service.js";
 import type { Supervisor } from "./supervisor/supervisor.js";
@@ -37,8 +40,8 @@ export interface RuntimeDeps {
   sequencer: Sequencer;
   store: ConfigStore;
   machineId: string;
-  /** Takes the machine down (stop services, unmount, reboot(2)). */
-  powerDown(action: PowerAction, force: boolean): Promise<void>;
+  /** Takes the machine down (stop services, unmount, reboot(2)); a reboot's mode defaults to powercycle. */
+  powerDown(action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "beforeReboot">): Promise<void>;
   log(line: string): void;
   /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
   apid?: boolean;
@@ -48,13 +51,17 @@ export interface RuntimeDeps {
   configSources?: ConfigSource[];
   /** Resolves true once the network is up (false after `ms`); the kiln.config URL waits on it. */
   waitOnline?: (ms: number) => Promise<boolean>;
+  /** The boot slots (metal with a disk; none otherwise). */
+  slots?: SlotInfo;
+  /** The disk's named partitions (metal; none in the sandbox, whose /sys is the host's): what reset wipes. */
+  partitions?: Partition[];
 }
 
 export interface Runtime extends Machine {
   /** Loads the persisted config and starts what it asks for, or enters maintenance mode. */
   boot(): Promise<void>;
   /** Runs the reboot or shutdown sequence (signals and the API come here). */
-  halt(action: PowerAction, force: boolean): Promise<void>;
+  halt(action: PowerAction, force: boolean, mode?: RebootMode): Promise<void>;
 }
 
 export function createRuntime(d: RuntimeDeps): Runtime {
@@ -63,13 +70,24 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   if (apid) d.supervisor.register(apid.definition);
   const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
     d.events.publish({ t: "config", source, accepted, errors, warnings, message });
-  const halt = (action: PowerAction, force: boolean) =>
-    d.sequencer.run(action === "reboot" ? "reboot" : "shutdown", [phase("power", task(action, () => d.powerDown(action, force)))], {
+  const halt = (action: PowerAction, force: boolean, mode?: RebootMode) =>
+    d.sequencer.run(action === "reboot" ? "reboot" : "shutdown", [phase("power", task(action, () => d.powerDown(action, force, mode)))], {
       preempts: ["boot"],
     });
   // Halting after the reply has been sent, so the caller sees it succeed.
-  const haltSoon = (action: PowerAction, force: boolean) =>
-    setTimeout(() => void halt(action, force).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
+  const haltSoon = (action: PowerAction, force: boolean, mode?: RebootMode) =>
+    setTimeout(() => void halt(action, force, mode).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
+  // Reset: the config in memory is forgotten and STATE without a partition emptied first; partitions are wiped once unmounted.
+  const reset = (p: ResetPlan) => {
+    const forget = () => {
+      d.events.publish({ t: "machine", stage: p.action === "reboot" ? "rebooting" : "shutting-down", message: `resetting: wiping ${p.targets.join(", ")}` });
+      clearDirs(p.dirs, d.log);
+      if (p.targets.includes("state")) current = undefined;
+    };
+    const wipe = () => wipePartitions({ sys: d.ctx.sys, log: d.log }, p.partitions);
+    const phases = [phase("forget", task("forget", forget)), phase("power", task(p.action, () => d.powerDown(p.action, p.force, undefined, { beforeReboot: wipe })))];
+    return d.sequencer.run("reset", phases, { preempts: ["boot"] });
+  };
   const applyLive = async (next: Current, prev: Current | undefined) => {
     const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.machineId);
     if (d.network) warnings.push(...(await d.network.apply(next.config)));
@@ -95,15 +113,21 @@ export function createRuntime(d: RuntimeDeps): Runtime {
         ...(apid ? [phase("networkApi", task("startApid", async () => void (await d.supervisor.start("apid"))))] : []),
       ]),
     halt,
-    version: () => version(d.ctx.platform, release(), current === undefined),
+    version: () => ({ ...version(d.ctx.platform, release(), current === undefined), ...(d.slots ?? { slot: "", bootMode: "", slots: [] }) }),
     services: () => d.supervisor.status(),
     serviceStart: (id) => serviceAction(d, id, "start"),
     serviceStop: (id) => serviceAction(d, id, "stop"),
     serviceRestart: (id) => serviceAction(d, id, "restart"),
     logs: (q) => d.supervisor.logs(q.id, q.tailLines, q.follow, q.signal),
     events: (q) => d.events.watch(q),
-    reboot: async (_mode: RebootMode, force) => void haltSoon("reboot", force),
+    reboot: async (mode: RebootMode, force) => void haltSoon("reboot", force, mode),
     shutdown: async (force) => void haltSoon("poweroff", force),
+    reset: async (req) => {
+      const plan = planReset(req, d.partitions ?? [], d.ctx.paths.state);
+      const busy = d.sequencer.current();
+      if (busy && busy !== "boot") throw new ApiError(Code.FAILED_PRECONDITION, `sequence "${busy}" is running; try again when it has finished`);
+      setTimeout(() => void reset(plan).catch((err: Error) => d.log(`reset: ${err.message}`)), 100);
+    },
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? stringifyConfig(current.config) : undefined),
     ...createInspector({ paths: d.ctx.paths, config: () => current?.config }),

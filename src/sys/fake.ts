@@ -92,6 +92,7 @@ export function createFakeSys(opts: { pid?: number } = {}): FakeSys {
     reboot: call("reboot"),
     sync: call("sync"),
     finitModule: call("finitModule"),
+    kexecFileLoad: call("kexecFileLoad"),
     prctl: call("prctl"),
     waitpid: call("waitpid"),
     kill: call("kill"),

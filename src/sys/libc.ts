@@ -7,10 +7,15 @@ import { type Sys, SysError, type WaitResult } from "./sys.js";
 type Fn = (...args: unknown[]) => number;
 
 /** Syscalls glibc has no wrapper for, by architecture. */
-const SYSCALL_NUMBERS: Record<string, { finitModule: number }> = {
-  x64: { finitModule: 313 },
-  arm64: { finitModule: 273 },
+const SYSCALL_NUMBERS: Record<string, SyscallNumbers> = {
+  x64: { finitModule: 313, kexecFileLoad: 320 },
+  arm64: { finitModule: 273, kexecFileLoad: 294 },
 };
+
+interface SyscallNumbers {
+  finitModule: number;
+  kexecFileLoad: number;
+}
 
 /** errno number → its name ("ENOENT"); the first name wins for aliases. */
 const ERRNO_NAMES = new Map<number, string>();
@@ -87,7 +92,7 @@ function inheritStdio(c: Natives): void {
 }
 
 /** The syscall numbers for this machine's architecture. */
-function syscallNumbers(): { finitModule: number } {
+function syscallNumbers(): SyscallNumbers {
   const numbers = SYSCALL_NUMBERS[process.arch];
   if (!numbers) throw new Error(`no syscall numbers for architecture ${process.arch}`);
   return numbers;
@@ -111,6 +116,12 @@ export function createLibcSys(): Sys {
     finitModule(fd, params, flags) {
       const nr = syscallNumbers().finitModule;
       check(c.syscall(nr, "int", fd, "const char *", params, "int", flags), "finit_module", `fd ${fd}`);
+    },
+    kexecFileLoad(kernelFd, initrdFd, cmdline, flags) {
+      const nr = syscallNumbers().kexecFileLoad;
+      // cmdline_len counts the terminating NUL, which koffi appends to the string.
+      const args = ["int", kernelFd, "int", initrdFd, "unsigned long", Buffer.byteLength(cmdline) + 1, "const char *", cmdline, "unsigned long", flags];
+      check(c.syscall(nr, ...args), "kexec_file_load", `fds ${kernelFd}, ${initrdFd}`);
     },
     prctl(option, arg2) {
       const rest = ["unsigned long", arg2, "unsigned long", 0, "unsigned long", 0, "unsigned long", 0];

@@ -86,6 +86,8 @@ export interface Sys {
   sync(): void;
   /** Loads a kernel module from an open file descriptor. */
   finitModule(fd: number, params: string, flags: number): void;
+  /** kexec_file_load(2): stages a kernel and initramfs (open descriptors) for reboot(RB.KEXEC). */
+  kexecFileLoad(kernelFd: number, initrdFd: number, cmdline: string, flags: number): void;
   prctl(option: number, arg2: number): void;
   waitpid(pid: number, options: number): WaitResult;
   kill(pid: number, signal: number): void;

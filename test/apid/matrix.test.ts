@@ -36,6 +36,7 @@ const expected: Record<string, Role> = {
   List: "os:admin",
   Read: "os:admin",
   GenerateClientConfiguration: "os:admin",
+  Reset: "os:admin",
 };
 
 const rank: Record<Role, number> = { "os:reader": 0, "os:operator": 1, "os:admin": 2 };

@@ -44,7 +44,7 @@ function complete(file: string, words: string[]): string[] {
   return r.stdout.split("\n").filter(Boolean);
 }
 
-const topLevel = ["version", "service", "services", "logs", "events", "reboot", "shutdown", "apply-config", "get", "validate", "cluster", "edit", "patch", "completion"];
+const topLevel = ["version", "service", "services", "logs", "events", "reboot", "shutdown", "reset", "apply-config", "get", "validate", "cluster", "edit", "patch", "completion"];
 
 t.test("the bash script passes bash -n and lists the known commands", async (t) => {
   const file = await script("bash");

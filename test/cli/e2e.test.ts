@@ -55,7 +55,19 @@ function failed(t: Asserts, r: Run, code: number, line: string | RegExp): void {
 t.test("version -o json prints one object for the node", async (t) => {
   const r = await kilnctl(["-e", e, "version", "-o", "json"]);
   t.equal(r.code, 0);
-  t.same(JSON.parse(r.stdout), { node: "node-a", tag: "0.1.0", nodeVersion: "v20.0.0", arch: "x64", platform: "sandbox", kernel: "6.1.0", maintenance: false });
+  t.same(JSON.parse(r.stdout), {
+    node: "node-a",
+    tag: "0.1.0",
+    nodeVersion: "v20.0.0",
+    arch: "x64",
+    platform: "sandbox",
+    kernel: "6.1.0",
+    maintenance: false,
+    slot: "",
+    bootMode: "",
+    slots: [],
+    server: { version: "0.1.0", slot: "" },
+  });
 });
 
 t.test("services -o json prints an array with id, state and healthy", async (t) => {

@@ -75,11 +75,12 @@ t.test("errno names come from os.constants", async (t) => {
   t.equal(errnoName(9999), "E9999");
 });
 
-t.test("umount2, pivot_root and finit_module report their errors", async (t) => {
+t.test("umount2, pivot_root, finit_module and kexec_file_load report their errors", async (t) => {
   t.ok(["EINVAL", "ENOENT", "EPERM"].includes(sysErrorOf(() => sys.umount2("/nonexistent-kiln", MNT.DETACH)).code));
   t.ok(["ENOENT", "EPERM"].includes(sysErrorOf(() => sys.pivotRoot("/nonexistent-kiln", "/nonexistent-kiln")).code));
   // ENOSYS: a kernel built without module support, as on the development VMs
   t.ok(["EBADF", "EPERM", "ENOSYS"].includes(sysErrorOf(() => sys.finitModule(-1, "", 0)).code));
+  t.ok(["EBADF", "EPERM", "ENOSYS"].includes(sysErrorOf(() => sys.kexecFileLoad(-1, -1, "", 0)).code));
 });
 
 t.test("mknod makes a character device with the given mode and numbers", async (t) => {

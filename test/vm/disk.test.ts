@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { parse, stringify } from "yaml";
-import { alive, BOOT_TIMEOUT_MS, createVm, destroyVm, genCluster, on, onJson, skip, testImage, waitFor } from "./vm-helpers.js";
+import { alive, BOOT_TIMEOUT_MS, consoleOf, createVm, destroyVm, genCluster, on, onJson, skip, testImage, waitFor } from "./vm-helpers.js";
 
 const name = "vm-disk";
 const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
@@ -25,6 +25,10 @@ t.test("boot from disk.raw; config and /var survive a reboot", { skip, timeout: 
   t.match(at("/system/state")?.source ?? "", /^\/dev\/vda\d$/);
   t.equal(at("/var")?.fstype, "ext4", "EPHEMERAL is /var");
   t.match(on(vm, cluster, ["read", "/proc/cmdline"]).stdout, /kiln\.slot=A/, "GRUB booted slot A");
+  const version = list(onJson<{ server: { version: string; slot: string }; slots: { name: string; version: string; active: boolean }[] }>(vm, cluster, ["version"]))[0]!;
+  t.equal(version.server.slot, "A", "version says slot A runs");
+  t.ok(version.server.version, "and the running version");
+  t.same(version.slots, [{ name: "A", version: version.server.version, active: true }, { name: "B", version: "", active: false }], "slot A holds it, B is empty");
   t.equal(on(vm, cluster, ["read", "/var/lib/kiln-test/boots.txt"]).stdout, "boot\n");
 
   // A config applied over the API is written to STATE...
@@ -49,6 +53,7 @@ t.test("boot from disk.raw; config and /var survive a reboot", { skip, timeout: 
     2000,
   );
   t.ok(alive(vm.pid), "the same QEMU: a reboot");
+  t.match(consoleOf(vm), /kexec: staged slot A's kernel/, "reboot --mode default (the default) kexecs into slot A's kernel");
   t.equal(onJson<{ hostname: string }>(vm, cluster, ["hostname"]).hostname, "kiln-disk-applied", "the config on STATE survived the reboot");
   t.equal(on(vm, cluster, ["read", "/var/lib/kiln-test/boots.txt"]).stdout, "boot\nboot\n", "/var kept the first boot's line");
 });

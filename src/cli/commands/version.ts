@@ -17,6 +17,13 @@ export interface VersionRecord {
   platform: string;
   kernel: string;
   maintenance: boolean;
+  /** The running boot slot ("A", "B"; "" without a disk) and how it was booted. */
+  slot: string;
+  bootMode: string;
+  /** Both slots of the disk and the version each holds. */
+  slots: { name: string; version: string; active: boolean }[];
+  /** For scripts: the running version and slot. */
+  server: { version: string; slot: string };
 }
 
 const columns: Column<VersionRecord>[] = [
@@ -27,12 +34,15 @@ const columns: Column<VersionRecord>[] = [
   { header: "PLATFORM", value: (r) => r.platform },
   { header: "KERNEL", value: (r) => r.kernel },
   { header: "MAINTENANCE", value: (r) => (r.maintenance ? "yes" : "no") },
+  { header: "SLOT", value: (r) => (r.slot ? `${r.slot}${r.bootMode && r.bootMode !== "committed" ? ` (${r.bootMode})` : ""}` : "-") },
+  { header: "SLOTS", value: (r) => r.slots.map((x) => `${x.name}=${x.version || "empty"}`).join(" ") || "-" },
 ];
 
 /** The record of one node's version. */
 function versionRecord(v: Version): VersionRecord {
-  const { tag, nodeVersion, arch, platform, kernel, maintenance } = v;
-  return { node: nodeOf(v), tag, nodeVersion, arch, platform, kernel, maintenance };
+  const { tag, nodeVersion, arch, platform, kernel, maintenance, slot, bootMode } = v;
+  const slots = v.slots.map((x) => ({ name: x.name, version: x.version, active: x.active }));
+  return { node: nodeOf(v), tag, nodeVersion, arch, platform, kernel, maintenance, slot, bootMode, slots, server: { version: tag, slot } };
 }
 
 /** `version`: one object (an array when several nodes answer). */

@@ -40,6 +40,10 @@ export function createMachineHandlers(machine: Machine, node: () => string): Mac
       await machine.shutdown(req.force);
       return { messages: [{ metadata: metadata() }] };
     },
+    reset: async (req) => {
+      await machine.reset({ graceful: req.graceful, reboot: req.reboot, wipe: req.wipe });
+      return { messages: [{ metadata: metadata() }] };
+    },
     applyConfiguration: async (req) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req)) }] }),
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
     ...createInspectHandlers(machine, node),

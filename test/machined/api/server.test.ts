@@ -181,6 +181,13 @@ t.test("reboots in the requested mode and shuts down with force", async (t) => {
   t.same(machine.calls, ["reboot default false", "reboot powercycle true", "shutdown true"]);
 });
 
+t.test("resets with the requested wipe targets, stop and power action", async (t) => {
+  const { client, machine } = await setup(t);
+  t.equal((await client.reset({})).messages[0]?.metadata?.node, "node-a");
+  await client.reset({ graceful: true, reboot: true, wipe: ["ephemeral"] });
+  t.same(machine.calls, ["reset graceful=false reboot=false wipe=", "reset graceful=true reboot=true wipe=ephemeral"]);
+});
+
 t.test("applies a config, mapping modes, dry runs and try timeouts", async (t) => {
   const { client, machine } = await setup(t);
   const data = new TextEncoder().encode("machine: {}\n");

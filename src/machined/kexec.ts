@@ -1,0 +1,96 @@
+// Reboot by kexec: the running slot's kernel and initramfs are staged with
+// kexec_file_load(2) while the disk and /proc are still there, and the last
+// step of the way down is reboot(RB_KEXEC), which skips firmware and GRUB.
+// Only a committed boot goes this way: a trial must reboot through GRUB, whose
+// grubenv brings a failed trial back to the committed slot, and a fallback
+// boot reboots through GRUB to try the committed slot again.
+//
+// The slot is found by its GPT partition name (BOOT-A, BOOT-B), never by its
+// filesystem label: an upgrade writes a slot by copying the other one's.
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { MNT, MS, type Sys, SysError } from "../sys/sys.js";
+import { namedPartitions, type Partition } from "./disks.js";
+import { slotFromCmdline } from "./slots.js";
+
+/** A staged kernel, or why none could be. */
+export type KexecPrepared = { ok: true; slot: string } | { ok: false; why: string };
+
+export interface KexecDeps {
+  sys: Sys;
+  log(line: string): void;
+  /** The running kernel's command line (default: /proc/cmdline); the new kernel gets it unchanged. */
+  cmdline?: string;
+  /** The disk's named partitions (default: namedPartitions()). */
+  partitions?: Partition[];
+  /** Where the slot is mounted for a moment (default: /run/kiln-kexec). */
+  mountDir?: string;
+}
+
+/** What an errno of kexec_file_load(2) means on a kiln machine. */
+const KEXEC_ERRORS: Record<string, string> = {
+  EPERM: "the kernel is locked down (Secure Boot) or refuses to kexec",
+  ENOSYS: "the kernel was built without kexec_file_load",
+  EKEYREJECTED: "the kernel's signature was rejected",
+  ENOKEY: "the kernel is not signed by a trusted key",
+  EBADMSG: "the kernel's signature is malformed",
+  ENOEXEC: "the kernel image is not one this kernel can kexec",
+};
+
+/** Stages the running slot's kernel for reboot(RB.KEXEC), or says why it cannot. */
+export function prepareKexec(d: KexecDeps): KexecPrepared {
+  const cmdline = (d.cmdline ?? readFileSync("/proc/cmdline", "utf8")).trim();
+  const { slot, bootMode } = slotFromCmdline(cmdline);
+  if (!slot) return no("the machine did not boot from its disk (no kiln.slot on the kernel command line)");
+  if (bootMode === "trial") return no(`slot ${slot} is on trial: its reboot goes through GRUB, which falls back if it fails`);
+  if (bootMode !== "committed") return no(`slot ${slot} was booted as ${bootMode || "an unmarked boot"}: its reboot goes through GRUB`);
+  const part = (d.partitions ?? namedPartitions()).find((p) => p.label === `BOOT-${slot}`);
+  if (!part) return no(`the disk has no partition named BOOT-${slot}`);
+  try {
+    loadSlot(d, part.device, cmdline);
+  } catch (err) {
+    return no((err as Error).message);
+  }
+  d.log(`kexec: staged slot ${slot}'s kernel from ${part.device}`);
+  return { ok: true, slot };
+}
+
+/** Mounts a slot read-only, hands its vmlinuz and initramfs to the kernel, unmounts it. */
+function loadSlot(d: KexecDeps, device: string, cmdline: string): void {
+  const dir = d.mountDir ?? "/run/kiln-kexec";
+  mkdirSync(dir, { recursive: true });
+  d.sys.mount(device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
+  try {
+    withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, cmdline)));
+  } finally {
+    try {
+      d.sys.umount2(dir, MNT.DETACH);
+    } catch (err) {
+      d.log(`kexec: unmounting ${dir}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Runs `fn` with a file open for reading; closes it after. */
+function withFd(path: string, fn: (fd: number) => void): void {
+  const fd = openSync(path, "r");
+  try {
+    fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** kexec_file_load(2); its error says what the errno means on a kiln machine. */
+function kexecFileLoad(sys: Sys, kernel: number, initrd: number, cmdline: string): void {
+  try {
+    sys.kexecFileLoad(kernel, initrd, cmdline, 0);
+  } catch (err) {
+    const meaning = err instanceof SysError ? KEXEC_ERRORS[err.code] : undefined;
+    throw meaning ? new Error(`${(err as Error).message}: ${meaning}`, { cause: err }) : err;
+  }
+}
+
+function no(why: string): KexecPrepared {
+  return { ok: false, why };
+}

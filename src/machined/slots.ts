@@ -1,0 +1,74 @@
+// The boot slots of a machine booted from its disk: which one runs (GRUB puts
+// kiln.slot and kiln.boot on the kernel command line) and the kiln version
+// each holds (its manifest.json), read once at boot by mounting the BOOT-A
+// and BOOT-B partitions read-only for a moment.
+import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
+import { MNT, MS, type Sys } from "../sys/sys.js";
+import type { Partition } from "./disks.js";
+
+export interface BootSlot {
+  name: "A" | "B";
+  version: string;
+  active: boolean;
+}
+
+export interface SlotInfo {
+  /** "A", "B", or "" without a disk. */
+  slot: string;
+  /** "committed", "trial", "fallback", or "". */
+  bootMode: string;
+  slots: BootSlot[];
+}
+
+/** kiln.slot and kiln.boot from a kernel command line. */
+export function slotFromCmdline(cmdline: string): { slot: string; bootMode: string } {
+  const arg = (key: string) => new RegExp(`(?:^|\\s)${key}=(\\S+)`).exec(cmdline)?.[1] ?? "";
+  const slot = arg("kiln\\.slot");
+  return { slot: slot === "A" || slot === "B" ? slot : "", bootMode: arg("kiln\\.boot") };
+}
+
+export interface SlotDeps {
+  sys: Sys;
+  partitions: Partition[];
+  cmdline?: string;
+  log(line: string): void;
+  /** Where to mount a slot for a moment (default: a new directory under /run). */
+  scratch?: () => string;
+}
+
+/** The running slot and both slots' versions; slots the disk lacks are left out. */
+export function readSlots(d: SlotDeps): SlotInfo {
+  const { slot, bootMode } = slotFromCmdline(d.cmdline ?? readFileSync("/proc/cmdline", "utf8"));
+  const slots: BootSlot[] = [];
+  for (const name of ["A", "B"] as const) {
+    const part = d.partitions.find((p) => p.label === `BOOT-${name}`);
+    if (!part) continue;
+    slots.push({ name, version: slotVersion(d, part.device), active: name === slot });
+  }
+  return { slot, bootMode, slots };
+}
+
+/** The kiln version in a slot's manifest.json ("" for an empty or unreadable slot). */
+function slotVersion(d: SlotDeps, device: string): string {
+  const dir = (d.scratch ?? (() => mkdtempSync("/run/kiln-slot-")))();
+  try {
+    d.sys.mount(device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
+  } catch (err) {
+    d.log(`slots: ${device}: ${(err as Error).message}`);
+    rmdirSync(dir, { recursive: false });
+    return "";
+  }
+  try {
+    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { kiln?: string }).kiln ?? "";
+  } catch {
+    return "";
+  } finally {
+    try {
+      d.sys.umount2(dir, MNT.DETACH);
+      rmdirSync(dir);
+    } catch (err) {
+      d.log(`slots: unmounting ${dir}: ${(err as Error).message}`);
+    }
+  }
+}
