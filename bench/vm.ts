@@ -129,6 +129,8 @@ export async function vmBenchmarks(report: Report): Promise<void> {
   const xzBoot = await bootUntil(accel, { kernel, initramfs: join(xzImage, "initramfs") }, () => apidAnswers(xzPort), xzPort);
   report("boot with an xz initramfs (vs zstd)", xzBoot, median(boots), "ms");
 
+  await rebootModes(report, image);
+
   // RSS in the VM after boot, configured, containerd healthy.
   const gen = mkdtempSync(join(tmpdir(), "kiln-bench-gen-"));
   kilnctl(["gen", "config", "--name", "bench-vm", "--endpoint", "127.0.0.1", "--out", gen]);
@@ -155,4 +157,42 @@ export async function vmBenchmarks(report: Report): Promise<void> {
     }
   }
 
+}
+
+/** Reboot time on a disk-booted VM: kexec into the slot's kernel vs a full reboot through firmware and GRUB. */
+export async function rebootModes(report: Report, image: string): Promise<void> {
+  const gen = mkdtempSync(join(tmpdir(), "kiln-bench-reboot-"));
+  kilnctl(["gen", "config", "--name", "bench-reboot", "--endpoint", "127.0.0.1", "--out", gen]);
+  const env = { KILNCONFIG: join(gen, "kilnconfig") };
+  try {
+    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-reboot", "--image", image, "--disk", "2G", "--config", join(gen, "worker.yaml"), "-o", "json"])) as { endpoint: string };
+    const on = (args: string[]) => kilnctl(["-e", info.endpoint, ...args], env);
+    const bootId = () => {
+      try {
+        return on(["read", "/proc/sys/kernel/random/boot_id", "--timeout", "5s"]).trim();
+      } catch {
+        return "";
+      }
+    };
+    const rebootMs = async (mode: string) => {
+      const before = bootId();
+      const t0 = performance.now();
+      on(["reboot", "--mode", mode]);
+      for (;;) {
+        const id = bootId();
+        if (id && id !== before) return performance.now() - t0;
+        if (performance.now() - t0 > 300_000) throw new Error(`reboot --mode ${mode} did not come back in 300 s`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    const powercycle = await rebootMs("powercycle");
+    const kexec = await rebootMs("default");
+    report("reboot --mode default (kexec) until the API answers (vs --mode powercycle)", kexec, powercycle, "ms");
+  } finally {
+    try {
+      kilnctl(["cluster", "destroy", "--name", "bench-reboot"], env);
+    } catch {
+      // already gone
+    }
+  }
 }
