@@ -8,7 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { writeCpio } from "../src/image/cpio.js";
-import { nodeSegment } from "../src/image/build-image.js";
+import { nodeSegment, pad4 } from "../src/image/build-image.js";
+import { freePort } from "../src/provision/qemu/create.js";
 import { cacheRoot } from "../src/image/paths.js";
 import { accelCandidates } from "../src/provision/qemu/accel.js";
 
@@ -66,8 +67,7 @@ function floorInitramfs(): string {
   const out = join(mkdtempSync(join(tmpdir(), "kiln-floor-")), "initramfs");
   const init = writeCpio([{ path: "/init", type: "file", mode: 0o755, data: "#!/usr/bin/node\nconsole.log('floor: node is up');\nsetInterval(() => {}, 1e9);\n" }, { path: "/dev/console", type: "chardev", mode: 0o600, major: 5, minor: 1 }], { mtime: 0 });
   const seg = nodeSegment(cacheRoot(), "zstd", 0);
-  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
-  writeFileSync(out, Buffer.concat([pad(seg), init]));
+  writeFileSync(out, Buffer.concat([pad4(seg), init]));
   return out;
 }
 
@@ -79,16 +79,6 @@ async function apidAnswers(port: number): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((r) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => r(p));
-    });
-  });
 }
 
 export async function vmBenchmarks(report: Report): Promise<void> {

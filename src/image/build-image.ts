@@ -160,7 +160,7 @@ function stage1Segment(kernel: Kernel, bootModules: string[], how: Compression, 
  * segment only at a 4-byte-aligned offset and skips NULs between segments, so
  * a compressed segment of odd length would hide the one after it.
  */
-function pad4(b: Buffer): Buffer {
+export function pad4(b: Buffer): Buffer {
   const extra = (4 - (b.length % 4)) % 4;
   return extra ? Buffer.concat([b, Buffer.alloc(extra)]) : b;
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { MNT, MS, type Sys } from "../sys/sys.js";
 import { attachLoop } from "./loop.js";
 import { loadModules, type ModuleResult } from "./modules.js";
-import { describeError, INIT_PATH } from "./sandbox-root.js";
+import { describeError, INIT_PATH, initEnv } from "./sandbox-root.js";
 
 /** Where the image builder puts things in the initramfs. */
 export const INITRAMFS = {
@@ -132,12 +132,9 @@ export function freeInitramfs(root: string, keep: string[]): number {
   return bytes;
 }
 
-/** The environment for machined: the kernel's, plus KILN_PLATFORM=metal. */
+/** The environment for machined: the kernel's, a PATH when it gave none, and KILN_PLATFORM=metal. */
 export function metalEnv(env: NodeJS.ProcessEnv): string[] {
-  const pairs = Object.entries(env).filter(([k, v]) => v !== undefined && k !== "KILN_PLATFORM");
-  return [...pairs.map(([k, v]) => `${k}=${v}`), "PATH=/usr/bin:/usr/sbin", "KILN_PLATFORM=metal"].filter(
-    (kv, i, all) => !kv.startsWith("PATH=") || all.findIndex((x) => x.startsWith("PATH=")) === i,
-  );
+  return initEnv(env, "metal", { PATH: "/usr/bin:/usr/sbin" });
 }
 
 export { describeError };

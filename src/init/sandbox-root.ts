@@ -54,10 +54,14 @@ function pivotInto(sys: Sys, rootfs: string, chdir: (dir: string) => void): void
   chdir("/");
 }
 
-/** Our environment for init, plus KILN_PLATFORM=sandbox. */
-export function initEnv(env: NodeJS.ProcessEnv): string[] {
+/**
+ * Our environment for init: `env` (unset names dropped), then each of
+ * `defaults` that `env` lacks, then KILN_PLATFORM=platform (sandbox by default).
+ */
+export function initEnv(env: NodeJS.ProcessEnv, platform = "sandbox", defaults: Record<string, string> = {}): string[] {
   const pairs = Object.entries(env).filter(([k, v]) => v !== undefined && k !== "KILN_PLATFORM");
-  return [...pairs.map(([k, v]) => `${k}=${v}`), "KILN_PLATFORM=sandbox"];
+  const missing = Object.entries(defaults).filter(([k]) => env[k] === undefined);
+  return [...[...pairs, ...missing].map(([k, v]) => `${k}=${v}`), `KILN_PLATFORM=${platform}`];
 }
 
 /** An error and its causes on one line: "a: b: c". */

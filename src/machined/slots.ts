@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import { MNT, MS, type Sys } from "../sys/sys.js";
+import { cmdlineValue } from "./config-sources/kernel-cmdline.js";
 import type { Partition } from "./disks.js";
 
 export interface BootSlot {
@@ -23,9 +24,8 @@ export interface SlotInfo {
 
 /** kiln.slot and kiln.boot from a kernel command line. */
 export function slotFromCmdline(cmdline: string): { slot: string; bootMode: string } {
-  const arg = (key: string) => new RegExp(`(?:^|\\s)${key}=(\\S+)`).exec(cmdline)?.[1] ?? "";
-  const slot = arg("kiln\\.slot");
-  return { slot: slot === "A" || slot === "B" ? slot : "", bootMode: arg("kiln\\.boot") };
+  const slot = cmdlineValue(cmdline, "kiln.slot") ?? "";
+  return { slot: slot === "A" || slot === "B" ? slot : "", bootMode: cmdlineValue(cmdline, "kiln.boot") ?? "" };
 }
 
 export interface SlotDeps {

@@ -5,7 +5,8 @@ import { createSandbox } from "./sandbox/create.js";
 import { destroySandbox, type StopOptions } from "./sandbox/destroy.js";
 import { listSandboxes } from "./sandbox/list.js";
 import { createVm } from "./qemu/create.js";
-import { destroyVm, listVms } from "./qemu/destroy.js";
+import { destroyVm } from "./qemu/destroy.js";
+import { listVms } from "./qemu/list.js";
 import { PROVISIONERS } from "./provisioner.js";
 
 export type { CreateOptions, MachineInfo, ProvisionerName } from "./provisioner.js";

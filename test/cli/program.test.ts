@@ -106,6 +106,23 @@ t.test("cluster create passes the config as an absolute path and the wait timeou
   t.match(r.out, /^NAME\s+PROVISIONER\s+STATUS\s+PID\s+ENDPOINT\na\s+sandbox\s+running\s+4242\s+unix:\/\/\//);
 });
 
+t.test("cluster create --provisioner qemu passes image, disk, memory and cpus; bad values are usage errors", async (t) => {
+  const ok = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--image", "img", "--disk", "4G", "--memory", "1024", "--cpus", "1", "--config-via", "drive"]);
+  t.match(ok.deps.created[0], { provisioner: "qemu", imageDir: resolve("img"), diskBytes: 4 * 2 ** 30, memoryMb: 1024, cpus: 1, configVia: "drive" });
+  const disk = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--disk", "lots"]);
+  t.equal(disk.code, 2);
+  t.match(disk.err, /--disk: expected a size such as 4G or 512M, got "lots"/);
+  const cpus = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--cpus", "0"]);
+  t.equal(cpus.code, 2);
+  t.match(cpus.err, /--cpus: expected a whole number ≥ 1, got "0"/);
+  const url = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--config-url", "ftp://x/c.yaml"]);
+  t.equal(url.code, 2);
+  t.match(url.err, /--config-url: expected an http\(s\) URL/);
+  const sandbox = await run(["cluster", "create", "--name", "s", "--disk", "4G"]);
+  t.equal(sandbox.code, 2);
+  t.match(sandbox.err, /--disk: only the qemu provisioner takes it \(add --provisioner qemu\)/);
+});
+
 t.test("cluster create shows progress on stderr when it is a terminal", async (t) => {
   const r = await run(["cluster", "create", "--name", "a", "-o", "json"], createFakeDeps({ tty: true }));
   t.equal(r.err, "kilnctl: starting…\n");

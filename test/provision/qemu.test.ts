@@ -123,3 +123,18 @@ t.test("makeConfigDrive writes a 2 MiB FAT image labelled KILN-CONFIG holding co
   t.equal(execFileSync("mtype", ["-i", img, "::config.yaml"], { encoding: "utf8" }), content);
   t.match(execFileSync("mlabel", ["-i", img, "-s", "::"], { encoding: "utf8" }), /Volume label is KILN-CONFIG\s*$/);
 });
+
+t.test("parseSize and prepareDisk's refusal of a disk smaller than the image", async (t) => {
+  const { parseSize, prepareDisk } = await import("../../src/provision/qemu/disk.js");
+  t.equal(parseSize("4G"), 4 * 2 ** 30);
+  t.equal(parseSize("512M"), 512 * 2 ** 20);
+  t.equal(parseSize("2048"), 2048 * 2 ** 20, "a bare number is MiB");
+  t.equal(parseSize("1GiB"), 2 ** 30);
+  for (const bad of ["", "0", "-1G", "4X", "lots"]) t.equal(parseSize(bad), undefined, `"${bad}" is not a size`);
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tmpdir } = await import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "kiln-disk-"));
+  writeFileSync(join(dir, "disk.raw"), Buffer.alloc(3 * 2 ** 20));
+  t.throws(() => prepareDisk(join(dir, "disk.raw"), join(dir, "copy.raw"), 2 * 2 ** 20), /--disk 2M is smaller than the image's disk\.raw \(3M\)/);
+});

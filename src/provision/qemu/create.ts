@@ -19,7 +19,8 @@ import { accessFor, waitForApid } from "./api.js";
 import { qemuArgs } from "./args.js";
 import { makeConfigDrive } from "./config-drive.js";
 import { prepareDisk } from "./disk.js";
-import { liveVmInfo, stopVm } from "./destroy.js";
+import { stopVm } from "./destroy.js";
+import { liveVmInfo } from "./list.js";
 import { type VmLayout, type VmRecord, vmLayout } from "./state.js";
 
 /** How long create waits for apid by default: a TCG boot takes ~15 s; containerd and apid start after. */
@@ -116,7 +117,7 @@ function resolveImage(opts: CreateOptions, progress: (s: string) => void): strin
 }
 
 /** A TCP port on 127.0.0.1 nobody listens on now. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);

@@ -2,13 +2,11 @@
 // maintenance mode, where apid refuses it), then SIGTERM and SIGKILL to QEMU.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { parseConfig } from "../../config/parse.js";
-import type { MachineInfo } from "../provisioner.js";
 import { isAlive } from "../sandbox/proc.js";
-import { machineNames, readRecord } from "../sandbox/state.js";
+import { readRecord } from "../sandbox/state.js";
 import { sleep } from "../sandbox/sleep.js";
-import { checkName } from "../sandbox/name.js";
 import { accessFor, shutdownApid } from "./api.js";
-import { type VmLayout, type VmRecord, vmLayout, vmRoot } from "./state.js";
+import { type VmLayout, type VmRecord, vmLayout, } from "./state.js";
 
 export interface StopOptions {
   /** How long QEMU may take to power off after Shutdown (0: skip the API). Default 60000. */
@@ -61,21 +59,4 @@ async function waitGone(rec: VmRecord, timeoutMs: number): Promise<boolean> {
     await sleep(100);
   }
   return true;
-}
-
-/** MachineInfo with status from /proc: a VM whose QEMU is gone is stopped. */
-export function liveVmInfo(rec: VmRecord): MachineInfo {
-  const { name, provisioner, endpoint, localEndpoint, address, pid, stateDir, consoleLog } = rec;
-  const info = { name, provisioner, endpoint, localEndpoint, address, pid, status: "running", stateDir, consoleLog };
-  return isAlive(rec.qemu) ? info : { ...info, status: "stopped", pid: 0, endpoint: "", address: "" };
-}
-
-/** Every VM, or just `name` (empty when unknown). */
-export function listVms(name?: string): MachineInfo[] {
-  if (name !== undefined) checkName(name);
-  const names = name === undefined ? machineNames(vmRoot()) : [name];
-  return names.flatMap((n) => {
-    const rec = readRecord<VmRecord>(vmLayout(n));
-    return rec ? [liveVmInfo(rec)] : [];
-  });
 }
