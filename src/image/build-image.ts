@@ -1,12 +1,18 @@
 // `kilnctl image build`: everything a machine boots from, in one directory:
 // kernel, initramfs (stage 1 + node + boot modules, then rootfs.sqsh),
-// cmdline, rootfs.sqsh and manifest.json. Each step is cached by its inputs,
-// so a rebuild after a kiln change redoes only the small parts.
+// cmdline, rootfs.sqsh, manifest.json, disk.raw and kiln-upgrade.tar. The
+// disk's head (MBR, GPT, BIOS boot, ESP) is made before the rootfs, which
+// carries it with the kernel for a machine to install itself. The rootfs,
+// rootfs.sqsh and node's initramfs segment are cached by their inputs, so a
+// rebuild after a kiln change redoes only the small parts; the disk's head
+// (~1 s), disk.raw and the bundle are made every time.
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, posix, relative } from "node:path";
+import semverValid from "semver/functions/valid.js";
 import { type CpioEntry, writeCpio } from "./cpio.js";
-import { buildDisk } from "./disk.js";
+import { buildDisk, buildDiskHead } from "./disk.js";
 import { type Compression, compress } from "./initramfs.js";
 import { fetchKernel, type Kernel, resolveModules } from "./kernel.js";
 import { mergedUsrLinks } from "./layout.js";
@@ -16,12 +22,13 @@ import { cacheRoot, distDir, repoRoot } from "./paths.js";
 import { buildRootfs, koffiFiles } from "./rootfs.js";
 import { buildSquashfs } from "./squashfs.js";
 import { type ImageManifest, imageManifest } from "./image-manifest.js";
+import { writeBundle } from "./upgrade-bundle.js";
 
 export interface ImageOptions {
   outDir: string;
   /** A kubelet binary to include as /usr/bin/kubelet. */
   kubelet?: string;
-  /** The version the image reports (default: package.json's). */
+  /** The version the image reports, a semantic version (default: package.json's). */
   version?: string;
   /** Compression of the initramfs's own files (default zstd). */
   compress?: Compression;
@@ -31,10 +38,14 @@ export interface ImageOptions {
   kernelRelease?: string;
   /** Also write disk.raw, a bootable GPT disk with the image in slot A (default true). */
   disk?: boolean;
+  /** A directory laid over the rootfs after everything else (overlay.ts). */
+  overlay?: string;
+  /** Called as each step starts; index and total count only the steps this build runs. */
   onProgress?: (step: ImageStep, index: number, total: number) => void;
 }
 
-export const IMAGE_STEPS = ["kernel", "rootfs", "squashfs", "initramfs", "manifest", "disk"] as const;
+/** The steps, in order: the disk's head goes into the rootfs, the bundle holds the manifest. */
+export const IMAGE_STEPS = ["kernel", "disk-head", "rootfs", "squashfs", "initramfs", "manifest", "disk", "bundle"] as const;
 export type ImageStep = (typeof IMAGE_STEPS)[number];
 
 export interface ImageResult {
@@ -48,52 +59,80 @@ export interface ImageResult {
 export const DEFAULT_CMDLINE = "console=ttyS0 panic=10 quiet";
 
 /** Builds the image into opts.outDir. */
-export function buildImage(opts: ImageOptions): ImageResult {
+export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   const epoch = opts.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? 0);
   const version = opts.version ?? packageVersion();
+  checkInputs(opts, version);
   const cache = cacheRoot();
+  const steps = IMAGE_STEPS.filter((s) => s !== "disk" || (opts.disk ?? true));
   const timings = {} as Record<ImageStep, number>;
-  const run = <T>(step: ImageStep, fn: () => T): T => {
-    opts.onProgress?.(step, IMAGE_STEPS.indexOf(step), IMAGE_STEPS.length);
+  const run = async <T>(step: ImageStep, fn: () => T | Promise<T>): Promise<T> => {
+    opts.onProgress?.(step, steps.indexOf(step), steps.length);
     const t0 = performance.now();
     try {
-      return fn();
+      return await fn();
     } catch (cause) {
       throw new Error(`image build: ${step}`, { cause });
     } finally {
       timings[step] = Math.round(performance.now() - t0);
     }
   };
-  if (opts.kubelet !== undefined && !existsSync(opts.kubelet)) throw new Error(`--kubelet ${opts.kubelet}: no such file`);
-  const kernel = run("kernel", () => fetchKernel({ cacheDir: join(cache, "kernel"), ...(opts.kernelRelease ? { release: opts.kernelRelease } : {}) }));
-  const bootModules = resolveModules(kernel.modulesDir, BOOT_MODULES);
-  const allModules = [...new Set([...bootModules, ...resolveModules(kernel.modulesDir, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
-  const rootfs = run("rootfs", () =>
-    buildRootfs({ epoch, salt: version, extra: (plan) => addImageExtras(plan, kernel, allModules, opts.kubelet, version) }),
-  );
-  const sqsh = run("squashfs", () => buildSquashfs({ tree: rootfs.dir, cacheDir: join(cache, "squashfs"), key: `${rootfs.hash}-${epoch}`, epoch }));
-  mkdirSync(opts.outDir, { recursive: true });
-  const out = (name: string) => join(opts.outDir, name);
-  run("initramfs", () => {
-    const how = opts.compress ?? "zstd";
-    const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, bootModules, how, epoch), writeCpio([{ path: "/rootfs.sqsh", type: "file", mode: 0o444, data: readFileSync(sqsh.path) }], { mtime: epoch })];
-    atomicWrite(out("initramfs"), Buffer.concat(parts.map(pad4)));
-    copyFileSync(kernel.vmlinuz, `${out("kernel")}.tmp`);
-    renameSync(`${out("kernel")}.tmp`, out("kernel"));
-    copyFileSync(sqsh.path, `${out("rootfs.sqsh")}.tmp`);
-    renameSync(`${out("rootfs.sqsh")}.tmp`, out("rootfs.sqsh"));
-    atomicWrite(out("cmdline"), `${DEFAULT_CMDLINE}\n`);
-  });
-  const manifest = run("manifest", () => {
-    const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, kubelet: opts.kubelet, compress: opts.compress ?? "zstd" });
-    atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
-    return m;
-  });
-  // disk.raw holds manifest.json, so the manifest cannot hold disk.raw's sha256.
-  if (opts.disk ?? true) {
-    run("disk", () => buildDisk({ outFile: out("disk.raw"), epoch, slotA: { kernel: out("kernel"), initramfs: out("initramfs"), manifest: out("manifest.json"), cmdline: out("cmdline") } }));
+  const work = mkdtempSync(join(tmpdir(), "kiln-image-"));
+  try {
+    const kernel = await run("kernel", () => fetchKernel({ cacheDir: join(cache, "kernel"), ...(opts.kernelRelease ? { release: opts.kernelRelease } : {}) }));
+    const head = join(work, "disk-head.img");
+    await run("disk-head", () => buildDiskHead({ outFile: head, cmdline: DEFAULT_CMDLINE, epoch }));
+    const bootModules = resolveModules(kernel.modulesDir, BOOT_MODULES);
+    const allModules = [...new Set([...bootModules, ...resolveModules(kernel.modulesDir, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
+    const rootfs = await run("rootfs", () =>
+      buildRootfs({
+        epoch,
+        salt: version,
+        installer: { diskHead: head },
+        ...(opts.overlay !== undefined ? { overlay: opts.overlay } : {}),
+        extra: (plan) => addImageExtras(plan, kernel, allModules, opts.kubelet, version),
+      }),
+    );
+    const sqsh = await run("squashfs", () => buildSquashfs({ tree: rootfs.dir, cacheDir: join(cache, "squashfs"), key: `${rootfs.hash}-${epoch}`, epoch }));
+    mkdirSync(opts.outDir, { recursive: true });
+    const out = (name: string) => join(opts.outDir, name);
+    await run("initramfs", () => writeBootFiles(opts, out, cache, kernel, bootModules, sqsh.path, epoch));
+    const manifest = await run("manifest", () => {
+      const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, kubelet: opts.kubelet, compress: opts.compress ?? "zstd" });
+      atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
+      return m;
+    });
+    const slot = { kernel: out("kernel"), initramfs: out("initramfs"), manifest: out("manifest.json"), cmdline: out("cmdline") };
+    // disk.raw and the bundle hold manifest.json, so the manifest cannot hold their sha256.
+    if (steps.includes("disk")) await run("disk", () => buildDisk({ outFile: out("disk.raw"), head, epoch, slotA: slot }));
+    await run("bundle", () =>
+      writeBundle(out("kiln-upgrade.tar"), { vmlinuz: slot.kernel, initramfs: slot.initramfs, manifest: slot.manifest, cmdline: slot.cmdline }, { version, kernel: kernel.version, epoch }),
+    );
+    return { outDir: opts.outDir, manifest, timings };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  return { outDir: opts.outDir, manifest, timings };
+}
+
+/** Refuses, before any work, inputs a later step would refuse. */
+function checkInputs(opts: ImageOptions, version: string): void {
+  if (semverValid(version) === null) throw new Error(`--version ${version}: expected a semantic version like 1.2.3 (the upgrade bundle carries it, and machines compare versions)`);
+  if (opts.kubelet !== undefined && !existsSync(opts.kubelet)) throw new Error(`--kubelet ${opts.kubelet}: no such file`);
+  if (opts.overlay !== undefined && !statSync(opts.overlay, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`--overlay ${opts.overlay}: no such directory: give a directory laid out like the image's root`);
+  }
+}
+
+/** The initramfs, and the kernel, rootfs.sqsh and cmdline next to it. */
+function writeBootFiles(opts: ImageOptions, out: (name: string) => string, cache: string, kernel: Kernel, bootModules: string[], sqsh: string, epoch: number): void {
+  const how = opts.compress ?? "zstd";
+  const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, bootModules, how, epoch), writeCpio([{ path: "/rootfs.sqsh", type: "file", mode: 0o444, data: readFileSync(sqsh) }], { mtime: epoch })];
+  atomicWrite(out("initramfs"), Buffer.concat(parts.map(pad4)));
+  copyFileSync(kernel.vmlinuz, `${out("kernel")}.tmp`);
+  renameSync(`${out("kernel")}.tmp`, out("kernel"));
+  copyFileSync(sqsh, `${out("rootfs.sqsh")}.tmp`);
+  renameSync(`${out("rootfs.sqsh")}.tmp`, out("rootfs.sqsh"));
+  atomicWrite(out("cmdline"), `${DEFAULT_CMDLINE}\n`);
 }
 
 /** Modules (with modules.dep), the kubelet and /etc/kiln/version in the rootfs; returns programs needing libraries. */

@@ -1,10 +1,18 @@
 // disk.raw: a ready-to-boot GPT disk image (layout in disk-layout.ts), made
-// without root, loop devices or mounts: sfdisk writes the table into a
-// sparse file, mkfs.ext4 -d fills BOOT-A from a staged directory straight
-// into its partition (-E offset), mkfs.fat + mcopy make the ESP as a
-// separate image that is copied in, grub-mkimage makes BOOTX64.EFI and the
-// BIOS core.img (every module built in, so the ESP holds no modules), and
-// bios-boot.ts writes the MBR code and core.img.
+// without root, loop devices or mounts, in two parts:
+//   - the head (buildDiskHead): everything before BOOT-A, i.e. the protective
+//     MBR with GRUB's boot.img code, the primary GPT, the BIOS boot partition
+//     with core.img and the ESP. It does not depend on the image, so the
+//     builder makes it first and also ships it in the rootfs
+//     (/usr/lib/kiln/boot/disk-head.img) for a machine to install itself;
+//   - the disk (buildDisk): the head, then BOOT-A filled from a slot's files,
+//     BOOT-B and STATE empty, and the backup GPT; so disk.raw's first bytes
+//     are disk-head.img's, byte for byte.
+// sfdisk writes the table into a sparse file, mkfs.ext4 -d fills BOOT-A from
+// a staged directory straight into its partition (-E offset), mkfs.fat +
+// mcopy make the ESP as a separate image that is copied in, grub-mkimage
+// makes BOOTX64.EFI and the BIOS core.img (every module built in, so the ESP
+// holds no modules), and bios-boot.ts writes the MBR code and core.img.
 //
 // Reproducible: fixed GUIDs, hash seeds and volume ids; e2fsprogs's times
 // from $E2FSPROGS_FAKE_TIME (it ignores SOURCE_DATE_EPOCH), the features
@@ -14,7 +22,7 @@
 // and ctimes (which cannot be set), so debugfs rewrites them afterwards: a
 // build as any user gives the same bytes.
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, copyFileSync, chmodSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { patchMbr, placeCore } from "./bios-boot.js";
@@ -31,11 +39,23 @@ export interface SlotFiles {
   cmdline: string;
 }
 
+export interface DiskHeadOptions {
+  outFile: string;
+  /** The command line grub.cfg falls back to when a slot's cmdline.grubenv is unreadable. */
+  cmdline: string;
+  /** Every timestamp in the ESP. */
+  epoch: number;
+  /** The disk size the primary GPT describes (default and minimum: MIN_DISK_MIB). */
+  sizeMiB?: number;
+}
+
 export interface DiskOptions {
   outFile: string;
   slotA: SlotFiles;
   /** Every timestamp in the image. */
   epoch: number;
+  /** disk-head.img from buildDiskHead for the same size (default: one is made from slotA's cmdline). */
+  head?: string;
   /** The disk's size (default and minimum: MIN_DISK_MIB). */
   sizeMiB?: number;
 }
@@ -46,6 +66,34 @@ const GRUB_MODULES_PC = ["biosdisk", ...GRUB_MODULES];
 const GRUB_MODULES_EFI = [...GRUB_MODULES, "all_video", "efi_gop"];
 /** FAT stores local times from 1980 on; the builder pins TZ=UTC. */
 const FAT_EPOCH = 315532800;
+/** The protective MBR's disk signature and partition table, then LBA 1–33 (GPT header and entries). */
+const MBR_TABLE = 0x1b8;
+const PRIMARY_GPT_END = 34 * SECTOR;
+
+/** The length of disk-head.img: everything before BOOT-A (66 MiB). */
+export function diskHeadBytes(layout: Partition[] = diskLayout()): number {
+  return partition(layout, "BOOT-A").start * SECTOR;
+}
+
+/** Writes the disk's head (see the header) to o.outFile, atomically. */
+export function buildDiskHead(o: DiskHeadOptions): void {
+  const tools = diskTools();
+  const sizeMiB = o.sizeMiB ?? MIN_DISK_MIB;
+  const layout = diskLayout(sizeMiB);
+  const work = mkdtempSync(join(tmpdir(), "kiln-disk-head-"));
+  const tmp = `${o.outFile}.tmp-${process.pid}`;
+  try {
+    // The whole disk, sparse, so sfdisk sees its real size; then cut before BOOT-A.
+    step("disk-head.img", "partition table", () => writeTable(tools, tmp, sizeMiB, layout));
+    step("disk-head.img", "BIOS boot code", () => writeBiosBoot(tools, tmp, layout, work));
+    step("disk-head.img", "EFI system partition", () => writeEsp(tools, tmp, partition(layout, "EFI"), layout, o.cmdline.trim(), work, o.epoch));
+    truncateSync(tmp, diskHeadBytes(layout));
+    renameSync(tmp, o.outFile);
+  } finally {
+    rmSync(tmp, { force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
 
 /** Writes o.outFile (atomically: a temporary file renamed into place). */
 export function buildDisk(o: DiskOptions): void {
@@ -56,24 +104,40 @@ export function buildDisk(o: DiskOptions): void {
   const work = mkdtempSync(join(tmpdir(), "kiln-disk-"));
   const tmp = `${o.outFile}.tmp-${process.pid}`;
   try {
-    const step = (what: string, fn: () => void) => {
-      try {
-        fn();
-      } catch (cause) {
-        throw new Error(`disk.raw: ${what}`, { cause });
-      }
-    };
-    step("partition table", () => writeTable(tools, tmp, sizeMiB, layout));
-    step("BIOS boot code", () => writeBiosBoot(tools, tmp, layout, work));
-    step("EFI system partition", () => writeEsp(tools, tmp, partition(layout, "EFI"), layout, cmdline, work, o.epoch));
-    step("BOOT-A", () => writeExt4(tools, tmp, partition(layout, "BOOT-A"), work, o.epoch, stageSlot(o.slotA, cmdline, join(work, "slot-a"), o.epoch)));
-    step("BOOT-B", () => writeExt4(tools, tmp, partition(layout, "BOOT-B"), work, o.epoch));
-    step("STATE", () => writeExt4(tools, tmp, partition(layout, "STATE"), work, o.epoch));
+    const head = o.head ?? join(work, "disk-head.img");
+    if (!o.head) buildDiskHead({ outFile: head, cmdline, epoch: o.epoch, sizeMiB });
+    // sfdisk writes the backup GPT at the end; the head brings the same primary GPT and the boot code.
+    step("disk.raw", "partition table", () => writeTable(tools, tmp, sizeMiB, layout));
+    step("disk.raw", "disk-head.img", () => placeHead(tmp, head, layout, sizeMiB));
+    step("disk.raw", "BOOT-A", () => writeExt4(tools, tmp, partition(layout, "BOOT-A"), work, o.epoch, stageSlot(o.slotA, cmdline, join(work, "slot-a"), o.epoch)));
+    step("disk.raw", "BOOT-B", () => writeExt4(tools, tmp, partition(layout, "BOOT-B"), work, o.epoch));
+    step("disk.raw", "STATE", () => writeExt4(tools, tmp, partition(layout, "STATE"), work, o.epoch));
     renameSync(tmp, o.outFile);
   } finally {
     rmSync(tmp, { force: true });
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Runs one part of building `what`, naming it in the error. */
+function step(what: string, part: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (cause) {
+    throw new Error(`${what}: ${part}`, { cause });
+  }
+}
+
+/** Copies the head over the start of `disk`, after checking it holds the table sfdisk just wrote there. */
+function placeHead(disk: string, head: string, layout: Partition[], sizeMiB: number): void {
+  const want = diskHeadBytes(layout);
+  const size = statSync(head).size;
+  if (size !== want) throw new Error(`${head} is ${size} bytes, expected ${want} (everything before BOOT-A): make it with buildDiskHead`);
+  const [ours, theirs] = [readAt(disk, 0, PRIMARY_GPT_END), readAt(head, 0, PRIMARY_GPT_END)];
+  if (!ours.subarray(MBR_TABLE).equals(theirs.subarray(MBR_TABLE))) {
+    throw new Error(`${head} holds a different partition table than a ${sizeMiB} MiB disk.raw: build the head with the same kiln and size as the disk`);
+  }
+  copyInto(disk, 0, head);
 }
 
 /** A sparse file of the layout's size with the GPT written and checked. */

@@ -44,7 +44,7 @@ export interface ManifestInput {
 }
 
 export function imageManifest(i: ManifestInput): ImageManifest {
-  const tool = (file: string, args: string[]) => firstLine(execFileSync(join(i.tree, file), args, { encoding: "utf8", env: {} }));
+  const tool = (file: string, args: string[]) => probe(() => execFileSync(join(i.tree, file), args, { encoding: "utf8", env: {}, stdio: ["ignore", "pipe", "pipe"] }));
   return {
     schema: 1,
     kiln: i.version,
@@ -68,6 +68,15 @@ function imageFile(e: PlanEntry, tree: string): ImageFile {
   if (e.kind === "link") return { path: e.path, type: "link", target: e.target };
   const p = join(tree, e.path);
   return { path: e.path, type: "file", mode: e.mode, size: statSync(p).size, sha256: sha256File(p) };
+}
+
+/** The first line a version command prints, or "unknown" when it cannot run (an --overlay may replace a program with anything). */
+function probe(run: () => string): string {
+  try {
+    return firstLine(run()) || "unknown";
+  } catch {
+    return "unknown";
+  }
 }
 
 function sha256File(path: string): string {

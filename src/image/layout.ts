@@ -12,6 +12,16 @@ export const mergedUsrLinks: Record<string, string> = {
 /** Where bundled JavaScript (machined…) and its native modules live in the image. */
 export const kilnLibDir = "/usr/lib/kiln";
 
+/**
+ * What a machine booted from kernel + initramfs needs to install itself to a
+ * disk: the kernel it runs (the same bytes as the image's `kernel`) and
+ * disk.raw's first bytes, up to BOOT-A (MBR boot code, primary GPT, BIOS
+ * boot partition, ESP; see disk.ts).
+ */
+export const installerFiles = {
+  diskHead: "/usr/lib/kiln/boot/disk-head.img",
+} as const;
+
 /** The real path of `p` inside the image, with the merged-/usr links resolved. */
 export function canonicalPath(p: string): string {
   const norm = posix.normalize(p);

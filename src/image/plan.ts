@@ -49,7 +49,7 @@ export function createPlan(): PlanBuilder {
 }
 
 /** A file entry from the real file behind `from`; mode defaults to the source's, normalized to 0755 or 0644. */
-function fileEntry(path: string, from: string, keyBy: "stat" | "content", mode?: number): PlanEntry {
+export function fileEntry(path: string, from: string, keyBy: "stat" | "content", mode?: number): PlanEntry {
   const source = realpathSync(from);
   const st = statSync(source);
   const key = keyBy === "stat" ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` : sha256(readFileSync(source));

@@ -1,15 +1,18 @@
 // Assembles the root filesystem tree: rootfs/files (static files), the host
 // programs rootfs/manifest.yaml names with every shared library they need,
-// kiln's bundles and koffi. The tree lands in a content-addressed cache
-// directory, so an unchanged build costs a plan and a hash.
+// kiln's bundles and koffi, the installer payload (the kernel and the disk's
+// head), then a site's --overlay over all of it. The tree lands in a
+// content-addressed cache directory, so an unchanged build costs a plan and
+// a hash.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import { cachedDir } from "./cache.js";
 import { entries as bundleEntries } from "./bundle.js";
-import { canonicalPath, kilnLibDir, mergedUsrLinks } from "./layout.js";
+import { canonicalPath, installerFiles, kilnLibDir, mergedUsrLinks } from "./layout.js";
 import { cmp, defaultLibDirs, resolveLibraries } from "./libs.js";
 import { type BinarySpec, type Manifest, parseManifest } from "./manifest.js";
 import { materialize } from "./materialize.js";
+import { overlayPlan } from "./overlay.js";
 import { cacheRoot, distDir, repoRoot } from "./paths.js";
 import { createPlan, type PlanBuilder, type PlanEntry, planHash } from "./plan.js";
 
@@ -30,6 +33,16 @@ export interface RootfsOptions {
   extra?: (plan: PlanBuilder) => string[];
   /** Salt for the cache key (e.g. the image's version string). */
   salt?: string;
+  /** Host files of the installer payload (layout.ts's installerFiles); none when absent. */
+  installer?: InstallerSources;
+  /** A host directory laid over the finished tree (overlay.ts). */
+  overlay?: string;
+}
+
+/** Where the installer payload comes from on the build host. */
+export interface InstallerSources {
+  /** disk-head.img from disk.ts's buildDiskHead. */
+  diskHead: string;
 }
 
 export interface RootfsResult {
@@ -67,9 +80,16 @@ export function planRootfs(root: string, opts: RootfsOptions = {}): PlanEntry[] 
   const programs = manifest.binaries.flatMap((b) => addBinary(plan, b));
   programs.push(...addKiln(plan, opts.distDir ?? distDir(), opts.nodeModules ?? join(repoRoot(), "node_modules")));
   if (opts.extra) programs.push(...opts.extra(plan));
+  if (opts.installer) addInstaller(plan, opts.installer);
   addLibraries(plan, programs, opts.libDirs ?? defaultLibDirs);
   for (const [link, target] of Object.entries(manifest.symlinks)) plan.link(link, target);
-  return plan.finish();
+  const entries = plan.finish();
+  return opts.overlay === undefined ? entries : overlayPlan(entries, opts.overlay);
+}
+
+/** The disk's head (boot code and ESP), where a machine installing itself reads it; copied, keyed by content. */
+function addInstaller(plan: PlanBuilder, from: InstallerSources): void {
+  plan.file(installerFiles.diskHead, from.diskHead, "content", 0o644);
 }
 
 /** Reads and validates the manifest; throws listing every problem. */

@@ -1,5 +1,6 @@
-// `kilnctl image build [--out DIR] [--kubelet PATH] [--version V] [--compress zstd|xz]`:
-// the bootable image (kernel, initramfs, cmdline, rootfs.sqsh, manifest.json).
+// `kilnctl image build [--out DIR] [--kubelet PATH] [--version V] [--compress zstd|xz] [--overlay DIR]`:
+// the bootable image (kernel, initramfs, cmdline, rootfs.sqsh, manifest.json),
+// disk.raw and the upgrade bundle kiln-upgrade.tar.
 import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
@@ -16,6 +17,7 @@ interface BuildFlags {
   kubelet?: string;
   version?: string;
   compress: "zstd" | "xz";
+  overlay?: string;
 }
 
 /** The JSON/YAML shape of `image build`. */
@@ -25,6 +27,8 @@ export interface ImageBuildRecord {
   kernel: string;
   initramfsBytes: number;
   rootfsBytes: number;
+  /** kiln-upgrade.tar's size. */
+  bundleBytes: number;
   seconds: number;
   steps: Record<string, number>;
 }
@@ -35,28 +39,31 @@ const columns: Column<ImageBuildRecord>[] = [
   { header: "KERNEL", value: (r) => r.kernel },
   { header: "INITRAMFS", value: (r) => formatBytes(r.initramfsBytes) },
   { header: "ROOTFS", value: (r) => formatBytes(r.rootfsBytes) },
+  { header: "BUNDLE", value: (r) => formatBytes(r.bundleBytes) },
   { header: "TIME", value: (r) => `${r.seconds.toFixed(1)} s` },
 ];
 
 export function createImageCommand(deps: CliDeps): Command {
   const build = new Command("build")
-    .description("build the bootable image: kernel, initramfs, cmdline, rootfs.sqsh, manifest.json")
+    .description("build the bootable image: kernel, initramfs, cmdline, rootfs.sqsh, manifest.json, disk.raw, kiln-upgrade.tar")
     .option("--out <dir>", "output directory", "_out/image")
     .option("--kubelet <path>", "a kubelet binary to include as /usr/bin/kubelet")
     .option("--version <version>", "the version the image reports (default: package.json's)")
-    .addOption(new Option("--compress <how>", "initramfs compression").choices(["zstd", "xz"]).default("zstd"));
+    .addOption(new Option("--compress <how>", "initramfs compression").choices(["zstd", "xz"]).default("zstd"))
+    .option("--overlay <dir>", "a directory laid over the rootfs after everything else (DIR/etc/x becomes /etc/x)");
   addGlobalOptions(build, { connect: false }).action(async (f: BuildFlags, c: Command) => {
     const s = createSession(c, deps);
     const { buildImage } = await import("../../image/build-image.js");
     const out = resolve(f.out);
     const t0 = performance.now();
-    let result: ReturnType<typeof buildImage>;
+    let result: Awaited<ReturnType<typeof buildImage>>;
     try {
-      result = buildImage({
+      result = await buildImage({
         outDir: out,
         compress: f.compress,
         ...(f.kubelet ? { kubelet: resolve(f.kubelet) } : {}),
         ...(f.version ? { version: f.version } : {}),
+        ...(f.overlay ? { overlay: resolve(f.overlay) } : {}),
         onProgress: (step, i, n) => s.progress(`[${i + 1}/${n}] ${step}`),
       });
     } catch (err) {
@@ -68,6 +75,7 @@ export function createImageCommand(deps: CliDeps): Command {
       kernel: result.manifest.versions.kernel,
       initramfsBytes: statSync(join(out, "initramfs")).size,
       rootfsBytes: statSync(join(out, "rootfs.sqsh")).size,
+      bundleBytes: statSync(join(out, "kiln-upgrade.tar")).size,
       seconds: (performance.now() - t0) / 1000,
       steps: result.timings,
     };
