@@ -38,9 +38,12 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("ServiceRestart"), "os:operator"],
   [machine("Reboot"), "os:operator"],
   [machine("Shutdown"), "os:operator"],
-  // Administration: the config, the file system, new credentials, wiping the machine.
+  // Administration: the config, the image, the file system, new credentials, wiping the machine.
   [machine("ApplyConfiguration"), "os:admin"],
   [machine("Reset"), "os:admin"],
+  [machine("UpgradeUpload"), "os:admin"],
+  [machine("Upgrade"), "os:admin"],
+  [machine("Rollback"), "os:admin"],
   [machine("List"), "os:admin"],
   [machine("Read"), "os:admin"],
   [machine("GenerateClientConfiguration"), "os:admin"],

@@ -5,7 +5,7 @@ export type EventPayload =
   | { t: "service"; id: string; state: ServiceStateName; message: string; healthy: boolean | null; healthMessage: string }
   | { t: "sequence"; sequence: string; task: string; action: "start" | "stop"; error: string }
   | { t: "config"; source: string; accepted: boolean; errors: string[]; warnings: string[]; message: string }
-  | { t: "machine"; stage: "booting" | "maintenance" | "running" | "rebooting" | "shutting-down"; message: string }
+  | { t: "machine"; stage: "booting" | "maintenance" | "running" | "rebooting" | "shutting-down" | "upgrade"; message: string }
   | { t: "network"; kind: NetworkEventKind; link: string; address: string; source: "dhcp" | "static" | ""; message: string };
 
 /** What happened to the machine's network (src/machined/network/). */

@@ -37,13 +37,33 @@ const KEXEC_ERRORS: Record<string, string> = {
   ENOEXEC: "the kernel image is not one this kernel can kexec",
 };
 
-/** Stages the running slot's kernel for reboot(RB.KEXEC), or says why it cannot. */
-export function prepareKexec(d: KexecDeps): KexecPrepared {
-  const cmdline = (d.cmdline ?? readFileSync("/proc/cmdline", "utf8")).trim();
-  const { slot, bootMode } = slotFromCmdline(cmdline);
-  if (!slot) return no("the machine did not boot from its disk (no kiln.slot on the kernel command line)");
-  if (bootMode === "trial") return no(`slot ${slot} is on trial: its reboot goes through GRUB, which falls back if it fails`);
-  if (bootMode !== "committed") return no(`slot ${slot} was booted as ${bootMode || "an unmarked boot"}: its reboot goes through GRUB`);
+/**
+ * A slot to kexec into and how it is booted: an upgrade's trial, a rollback's
+ * or installer's committed slot. Its kernel command line is the slot's own
+ * (`cmdline` next to its vmlinuz) with kiln.slot and kiln.boot added, as GRUB
+ * would have it.
+ */
+export interface KexecTarget {
+  slot: "A" | "B";
+  boot: "committed" | "trial";
+}
+
+/** Stages a kernel for reboot(RB.KEXEC): `target`'s, else the running slot's; or says why it cannot. */
+export function prepareKexec(d: KexecDeps, target?: KexecTarget): KexecPrepared {
+  const running = (d.cmdline ?? readFileSync("/proc/cmdline", "utf8")).trim();
+  let slot: string;
+  let cmdline: (dir: string) => string;
+  if (target) {
+    slot = target.slot;
+    cmdline = (dir) => `${slotCmdline(dir, running)} kiln.slot=${target.slot} kiln.boot=${target.boot}`;
+  } else {
+    const booted = slotFromCmdline(running);
+    slot = booted.slot;
+    if (!slot) return no("the machine did not boot from its disk (no kiln.slot on the kernel command line)");
+    if (booted.bootMode === "trial") return no(`slot ${slot} is on trial: its reboot goes through GRUB, which falls back if it fails`);
+    if (booted.bootMode !== "committed") return no(`slot ${slot} was booted as ${booted.bootMode || "an unmarked boot"}: its reboot goes through GRUB`);
+    cmdline = () => running;
+  }
   const part = (d.partitions ?? namedPartitions()).find((p) => p.label === `BOOT-${slot}`);
   if (!part) return no(`the disk has no partition named BOOT-${slot}`);
   try {
@@ -51,17 +71,32 @@ export function prepareKexec(d: KexecDeps): KexecPrepared {
   } catch (err) {
     return no((err as Error).message);
   }
-  d.log(`kexec: staged slot ${slot}'s kernel from ${part.device}`);
+  d.log(`kexec: staged slot ${slot}'s kernel from ${part.device}${target ? ` (${target.boot})` : ""}`);
   return { ok: true, slot };
 }
 
+/** A slot's own kernel command line (its `cmdline` file), else the running one without kiln.slot and kiln.boot. */
+function slotCmdline(dir: string, running: string): string {
+  try {
+    const own = readFileSync(join(dir, "cmdline"), "utf8").trim();
+    if (own) return own;
+  } catch {
+    // an older slot without the file
+  }
+  return running
+    .split(/\s+/)
+    .filter((w) => !/^kiln\.(slot|boot)=/.test(w))
+    .join(" ");
+}
+
 /** Mounts a slot read-only, hands its vmlinuz and initramfs to the kernel, unmounts it. */
-function loadSlot(d: KexecDeps, device: string, cmdline: string): void {
+function loadSlot(d: KexecDeps, device: string, cmdline: (dir: string) => string): void {
   const dir = d.mountDir ?? "/run/kiln-kexec";
   mkdirSync(dir, { recursive: true });
   d.sys.mount(device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
   try {
-    withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, cmdline)));
+    const line = cmdline(dir);
+    withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, line)));
   } finally {
     try {
       d.sys.umount2(dir, MNT.DETACH);

@@ -25,6 +25,46 @@ export interface VersionInfo {
   slot?: string;
   bootMode?: string;
   slots?: { name: string; version: string; active: boolean }[];
+  /** The last upgrade or rollback recorded on STATE. */
+  upgrade?: UpgradeStatusInfo;
+}
+
+/** An upgrade's record on STATE (src/machined/upgrade/record.ts), as the API shows it. */
+export interface UpgradeStatusInfo {
+  state: "staged" | "pending" | "trial" | "committed" | "rolled-back";
+  fromSlot: string;
+  fromVersion: string;
+  toSlot: string;
+  toVersion: string;
+  reason: string;
+  time: Date;
+}
+
+export interface UpgradeUploadChunk {
+  /** "" starts a new upload. */
+  uploadId: string;
+  offset: number;
+  data: Uint8Array;
+  /** The whole bundle's size (first chunk). */
+  totalSize: number;
+}
+
+export interface UpgradeOptions {
+  source: { uploadId: string } | { url: string };
+  force: boolean;
+  stage: boolean;
+  rebootMode: RebootMode;
+  /** 0: the default (5 minutes). */
+  healthTimeoutMs: number;
+}
+
+/** One step of an upgrade, streamed to the caller. */
+export interface UpgradeStep {
+  phase: "fetch" | "verify" | "write" | "bootloader" | "staged" | "reboot";
+  message: string;
+  done: number;
+  total: number;
+  status?: UpgradeStatusInfo;
 }
 
 export interface ApplyRequest {
@@ -98,6 +138,12 @@ export interface Machine extends NetworkInspector {
   /** Starts the reboot sequence and returns once it is under way. */
   reboot(mode: RebootMode, force: boolean): Promise<void>;
   shutdown(force: boolean): Promise<void>;
+  /** Appends a chunk to an upload on EPHEMERAL; FAILED_PRECONDITION for a wrong offset or without a disk. */
+  upgradeUpload(chunk: UpgradeUploadChunk): Promise<{ uploadId: string; received: number }>;
+  /** Verifies a bundle, writes the inactive slot, and (unless staged) reboots into it on trial; steps as they happen. */
+  upgrade(req: UpgradeOptions, signal: AbortSignal): AsyncIterable<UpgradeStep>;
+  /** Commits the other slot and reboots into it; FAILED_PRECONDITION when it holds no kiln. */
+  rollback(mode: RebootMode, force: boolean): Promise<{ slot: string; version: string }>;
   /** Starts wiping the machine back to maintenance mode; INVALID_ARGUMENT for an unknown wipe target. */
   reset(req: ResetRequest): Promise<void>;
   applyConfiguration(req: ApplyRequest): Promise<ApplyResult>;

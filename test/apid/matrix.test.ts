@@ -37,6 +37,9 @@ const expected: Record<string, Role> = {
   Read: "os:admin",
   GenerateClientConfiguration: "os:admin",
   Reset: "os:admin",
+  UpgradeUpload: "os:admin",
+  Upgrade: "os:admin",
+  Rollback: "os:admin",
 };
 
 const rank: Record<Role, number> = { "os:reader": 0, "os:operator": 1, "os:admin": 2 };

@@ -20,6 +20,7 @@ const stages: Record<MachineStage, MachineEvent_Stage> = {
   running: MachineEvent_Stage.RUNNING,
   rebooting: MachineEvent_Stage.REBOOTING,
   "shutting-down": MachineEvent_Stage.SHUTTING_DOWN,
+  upgrade: MachineEvent_Stage.UPGRADE,
 };
 
 /** Each network event kind and its protobuf enum value. */

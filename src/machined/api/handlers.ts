@@ -17,6 +17,7 @@ import {
   tryTimeoutMs,
 } from "./request-mapping.js";
 import { toServiceInfo } from "./service-mapping.js";
+import { createUpgradeHandlers, toUpgradeStatus } from "./upgrade-handlers.js";
 
 type Methods = typeof MachineService extends GenService<infer M> ? M : never;
 export type MachineServiceImpl = ServiceImpl<Methods>;
@@ -25,7 +26,10 @@ export type MachineServiceImpl = ServiceImpl<Methods>;
 export function createMachineHandlers(machine: Machine, node: () => string): MachineServiceImpl {
   const metadata = () => ({ node: node() });
   return {
-    version: async () => ({ messages: [{ metadata: metadata(), ...machine.version() }] }),
+    version: async () => {
+      const { upgrade, ...v } = machine.version();
+      return { messages: [{ metadata: metadata(), ...v, ...(upgrade ? { upgrade: toUpgradeStatus(upgrade) } : {}) }] };
+    },
     serviceList: async () => ({ messages: [{ metadata: metadata(), services: machine.services().map(toServiceInfo) }] }),
     serviceStart: async (req) => action(req.id, await machine.serviceStart(serviceId(req.id)), metadata()),
     serviceStop: async (req) => action(req.id, await machine.serviceStop(serviceId(req.id)), metadata()),
@@ -47,6 +51,7 @@ export function createMachineHandlers(machine: Machine, node: () => string): Mac
     applyConfiguration: async (req) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req)) }] }),
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
     ...createInspectHandlers(machine, node),
+    ...createUpgradeHandlers(machine, metadata),
   };
 }
 

@@ -1,0 +1,72 @@
+// grubenv on the ESP, read and written by machined: the ESP (GPT name EFI)
+// is mounted for a moment and ESP:/grub/grubenv rewritten in place. In place,
+// never by rename: GRUB's save_env writes into the blocks the file already
+// has, so the file keeps its one 1024-byte cluster run and stays writable by
+// GRUB. The variables are those of src/image/grub.ts.
+import { closeSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { decodeGrubenv, encodeGrubenv, GRUBENV_SIZE } from "../../image/grub.js";
+import { MNT, MS, type Sys } from "../../sys/sys.js";
+import type { Partition } from "../disks.js";
+
+export interface Grubenv {
+  read(): Record<string, string>;
+  /** Sets `vars` (others kept) and makes it durable. */
+  update(vars: Record<string, string>): void;
+}
+
+export interface EspDeps {
+  sys: Sys;
+  partitions: Partition[];
+  log(line: string): void;
+  /** Where the ESP is mounted for a moment. */
+  mountDir?: string;
+}
+
+/** grubenv on the disk's ESP. */
+export function espGrubenv(d: EspDeps): Grubenv {
+  const withEsp = <T>(write: boolean, fn: (file: string) => T): T => {
+    const esp = d.partitions.find((p) => p.label === "EFI");
+    if (!esp) throw new Error("the disk has no partition named EFI: its boot loader cannot be told which slot to boot");
+    const dir = d.mountDir ?? "/run/kiln-esp";
+    mkdirSync(dir, { recursive: true });
+    d.sys.mount(esp.device, dir, "vfat", (write ? 0 : MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC, "fmask=0077,dmask=0077");
+    try {
+      return fn(join(dir, "grub/grubenv"));
+    } finally {
+      try {
+        d.sys.umount2(dir, write ? 0 : MNT.DETACH);
+      } catch (err) {
+        d.log(`grubenv: unmounting ${dir}: ${(err as Error).message}`);
+      }
+    }
+  };
+  const readVars = (file: string) => {
+    const buf = Buffer.alloc(GRUBENV_SIZE);
+    const fd = openSync(file, "r");
+    try {
+      readSync(fd, buf, 0, GRUBENV_SIZE, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const got = decodeGrubenv(buf);
+    if ("error" in got) throw new Error(`ESP:/grub/grubenv: ${got.error}`);
+    return got.value;
+  };
+  return {
+    read: () => withEsp(false, readVars),
+    update: (vars) =>
+      withEsp(true, (file) => {
+        const next = encodeGrubenv({ ...readVars(file), ...vars });
+        const fd = openSync(file, "r+");
+        try {
+          writeSync(fd, next, 0, next.length, 0);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        d.sys.sync();
+        d.log(`grubenv: ${Object.entries(vars).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      }),
+  };
+}

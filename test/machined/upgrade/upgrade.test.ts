@@ -1,0 +1,213 @@
+// The upgrader's A/B logic against fakes: the record, grubenv, kexec and
+// reboot calls for upgrade, stage, trial, rollback and refusals. The real
+// path (mkfs, the ESP, GRUB, kexec) runs in test/vm/upgrade.test.ts.
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { ApiError } from "../../../src/grpc/errors.js";
+import { BundleError, type BundleInfo } from "../../../src/image/upgrade-bundle.js";
+import type { KexecPrepared, KexecTarget } from "../../../src/machined/kexec.js";
+import type { UpgradeOptions, UpgradeStep } from "../../../src/machined/machine.js";
+import type { ServiceStatus } from "../../../src/machined/service.js";
+import { readRecord, writeRecord } from "../../../src/machined/upgrade/record.js";
+import { createUpgrader, type UpgraderDeps } from "../../../src/machined/upgrade/upgrade.js";
+import type { Uploads } from "../../../src/machined/upgrade/uploads.js";
+
+const running = (id: string, healthy: boolean | null): ServiceStatus => ({
+  id, state: "Running", message: "", healthy, healthMessage: "", healthChangedAt: undefined, pid: 1, restarts: 0, dependsOn: [], since: new Date(),
+});
+
+function bundle(version: string): BundleInfo {
+  const f = { size: 10, sha256: "0".repeat(64) };
+  return { version, kernel: "6.1.0", dir: "/x", files: { vmlinuz: f, initramfs: f, "manifest.json": f, cmdline: f } };
+}
+
+function setup(o: { slot?: "A" | "B"; bootMode?: string; version?: string; extract?: () => Promise<BundleInfo>; kexecOk?: boolean; services?: ServiceStatus[] } = {}) {
+  const stateDir = mkdtempSync(join(tmpdir(), "kiln-upgrade-"));
+  const env: Record<string, string> = { kiln_slot: "A", kiln_try: "" };
+  const calls: string[] = [];
+  const events: string[] = [];
+  const services = o.services ?? [running("apid", true), running("containerd", true)];
+  const uploads: Uploads = {
+    append: (c) => ({ uploadId: c.uploadId || "u1", received: c.offset + c.data.length }),
+    path: () => "/var/lib/kiln/upgrade/u1.tar",
+    fetch: async () => "/var/lib/kiln/upgrade/u2.tar",
+    scratch: () => "/var/lib/kiln/upgrade/u1.d",
+    clear: () => void calls.push("clear"),
+  };
+  const deps: UpgraderDeps = {
+    log: () => {},
+    events: {
+      publish: (p) => {
+        events.push((p as { message: string }).message);
+        return { id: 1, time: new Date(), payload: p };
+      },
+    },
+    stateDir,
+    uploads,
+    partitions: [
+      { name: "vda3", device: "/dev/vda3", label: "BOOT-A" },
+      { name: "vda4", device: "/dev/vda4", label: "BOOT-B" },
+    ],
+    slots: { slot: o.slot ?? "A", bootMode: o.bootMode ?? "committed", slots: [{ name: "A", version: "0.1.0", active: true }, { name: "B", version: "", active: false }] },
+    runningVersion: o.version ?? "0.1.0",
+    services: () => services,
+    grubenv: { read: () => ({ ...env }), update: (v) => void Object.assign(env, v) },
+    extract: o.extract ?? (async () => bundle("0.2.0")),
+    writeSlot: async (device, label) => void calls.push(`write ${device} ${label}`),
+    prepareKexec: (target?: KexecTarget): KexecPrepared => {
+      calls.push(`kexec ${target ? `${target.slot} ${target.boot}` : "running"}`);
+      return o.kexecOk === false ? { ok: false, why: "no kexec here" } : { ok: true, slot: target?.slot ?? "A" };
+    },
+    reboot: (k, force) => void calls.push(`reboot ${k ? "kexec" : "full"} force=${force}`),
+    busy: () => undefined,
+    trialPollMs: 5,
+  };
+  return { deps, env, calls, events, stateDir };
+}
+
+const opts = (o: Partial<UpgradeOptions> = {}): UpgradeOptions => ({ source: { uploadId: "u1" }, force: false, stage: false, rebootMode: "default", healthTimeoutMs: 0, ...o });
+
+async function drain(it: AsyncIterable<UpgradeStep>): Promise<UpgradeStep[]> {
+  const out: UpgradeStep[] = [];
+  for await (const s of it) out.push(s);
+  return out;
+}
+
+t.test("an upgrade writes the other slot, records it pending and kexecs into it on trial", async (t) => {
+  const s = setup();
+  const u = createUpgrader(s.deps);
+  const steps = await drain(u.upgrade(opts(), new AbortController().signal));
+  t.same(steps.map((x) => x.phase), ["verify", "verify", "write", "write", "bootloader", "reboot"]);
+  t.same(s.calls, ["write /dev/vda4 BOOT-B", "clear", "kexec B trial", "reboot kexec force=false"]);
+  t.equal(s.env.kiln_try, "", "kiln_try is cleared once the trial kernel is staged: a panic comes back to A");
+  t.equal(s.env.kiln_slot, "A");
+  const r = readRecord(s.stateDir, () => {});
+  t.equal(r?.state, "pending");
+  t.same(r?.to, { slot: "B", version: "0.2.0" });
+  t.same(r?.services.map((x) => x.id), ["apid", "containerd"]);
+  t.equal(u.slots()?.slots.find((x) => x.name === "B")?.version, "0.2.0", "version shows the slot's new contents");
+});
+
+t.test("a powercycle upgrade leaves kiln_try for GRUB", async (t) => {
+  const s = setup();
+  await drain(createUpgrader(s.deps).upgrade(opts({ rebootMode: "powercycle" }), new AbortController().signal));
+  t.equal(s.env.kiln_try, "B");
+  t.same(s.calls.slice(-1), ["reboot full force=false"]);
+});
+
+t.test("when kexec is refused, GRUB boots the trial", async (t) => {
+  const s = setup({ kexecOk: false });
+  await drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal));
+  t.equal(s.env.kiln_try, "B");
+  t.same(s.calls.slice(-1), ["reboot full force=false"]);
+});
+
+t.test("--stage writes and records, and the next default reboot kexecs the trial", async (t) => {
+  const s = setup();
+  const u = createUpgrader(s.deps);
+  const steps = await drain(u.upgrade(opts({ stage: true }), new AbortController().signal));
+  t.equal(steps.at(-1)?.phase, "staged");
+  t.equal(steps.at(-1)?.status?.state, "staged");
+  t.notOk(s.calls.some((c) => c.startsWith("reboot")), "no reboot");
+  t.equal(s.env.kiln_try, "B");
+  t.same(u.rebootKexec(), { ok: true, slot: "B" });
+  t.equal(s.env.kiln_try, "", "cleared once staged for kexec");
+  t.equal(readRecord(s.stateDir, () => {})?.state, "pending");
+});
+
+t.test("a bundle that fails verification is refused before anything is written", async (t) => {
+  const s = setup({ extract: async () => Promise.reject(new BundleError("initramfs: sha256 is 1a, kiln-upgrade.json says 9f")) });
+  await t.rejects(drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal)), { message: /refused, nothing was written: initramfs: sha256/ });
+  t.same(s.calls, []);
+  t.same(s.env, { kiln_slot: "A", kiln_try: "" });
+  t.equal(readRecord(s.stateDir, () => {}), undefined);
+});
+
+t.test("an older or equal version needs force", async (t) => {
+  const s = setup({ extract: async () => bundle("0.1.0") });
+  const u = createUpgrader(s.deps);
+  await t.rejects(drain(u.upgrade(opts(), new AbortController().signal)), { message: /not newer than the running 0.1.0.*--force/ });
+  t.same(s.calls, []);
+  await drain(u.upgrade(opts({ force: true }), new AbortController().signal));
+  t.ok(s.calls.includes("write /dev/vda4 BOOT-B"));
+});
+
+t.test("no upgrade while a trial runs, nor without a disk", async (t) => {
+  const s = setup({ slot: "B", bootMode: "trial" });
+  writeRecord(s.stateDir, { state: "trial", from: { slot: "A", version: "0.1.0" }, to: { slot: "B", version: "0.2.0" }, reason: "", time: "", services: [], healthTimeoutMs: 1000 });
+  await t.rejects(drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal)), { message: /on trial/ });
+  const d = setup();
+  const u = createUpgrader({ ...d.deps, slots: undefined });
+  await t.rejects(drain(u.upgrade(opts(), new AbortController().signal)), ApiError);
+});
+
+const pending = { state: "pending" as const, from: { slot: "A", version: "0.1.0" }, to: { slot: "B", version: "0.2.0" }, reason: "", time: "", services: [{ id: "containerd", checked: true }], healthTimeoutMs: 200 };
+
+t.test("the trial commits the new slot once the services are healthy", async (t) => {
+  const s = setup({ slot: "B", bootMode: "trial", version: "0.2.0" });
+  s.env.kiln_try = "B";
+  writeRecord(s.stateDir, pending);
+  const u = createUpgrader(s.deps);
+  u.atBoot();
+  t.equal(u.status()?.state, "trial");
+  t.equal(s.env.kiln_try, "", "the trial clears a kiln_try naming itself");
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(u.status()?.state, "committed");
+  t.equal(s.env.kiln_slot, "B");
+  t.match(s.events.at(-1), /committed: slot B/);
+});
+
+t.test("a trial whose services never become healthy records why and reboots to the old slot", async (t) => {
+  const s = setup({ slot: "B", bootMode: "trial", version: "0.2.0", services: [{ ...running("containerd", null), state: "Failed", message: "exec format error" }] });
+  writeRecord(s.stateDir, pending);
+  const u = createUpgrader(s.deps);
+  u.atBoot();
+  await new Promise((r) => setTimeout(r, 400));
+  t.same(s.calls, ["reboot full force=false"]);
+  t.equal(s.env.kiln_slot, "A");
+  const r = readRecord(s.stateDir, () => {});
+  t.match(r?.failure, /not healthy within 0 s: containerd is Failed \(exec format error\)/);
+  // The boot after it, on A:
+  const back = setup({ slot: "A", bootMode: "committed" });
+  writeRecord(back.stateDir, r!);
+  const u2 = createUpgrader(back.deps);
+  u2.atBoot();
+  t.equal(u2.status()?.state, "rolled-back");
+  t.match(u2.status()?.reason, /containerd is Failed/);
+  t.match(back.events.at(-1), /rolled back: running slot A/);
+});
+
+t.test("a boot on the old slot while pending is a rollback: the new slot did not boot", async (t) => {
+  const s = setup({ slot: "A", bootMode: "committed" });
+  writeRecord(s.stateDir, pending);
+  const u = createUpgrader(s.deps);
+  u.atBoot();
+  t.equal(u.status()?.state, "rolled-back");
+  t.match(u.status()?.reason, /did not boot: its kernel or initramfs failed/);
+});
+
+t.test("rollback commits the other slot and reboots into it", async (t) => {
+  const s = setup({ slot: "B", bootMode: "committed", version: "0.2.0" });
+  s.deps.slots!.slots = [{ name: "A", version: "0.1.0", active: false }, { name: "B", version: "0.2.0", active: true }];
+  s.env.kiln_slot = "B";
+  const u = createUpgrader(s.deps);
+  t.same(await u.rollback("default", false), { slot: "A", version: "0.1.0" });
+  t.equal(s.env.kiln_slot, "A");
+  t.same(s.calls, ["kexec A committed", "reboot kexec force=false"]);
+  t.equal(u.status()?.state, "rolled-back");
+  t.equal(u.status()?.fromSlot, "A");
+});
+
+t.test("rollback to an empty slot is refused", async (t) => {
+  const s = setup();
+  await t.rejects(createUpgrader(s.deps).rollback("default", false), { message: /slot B holds no kiln/ });
+  t.same(s.calls, []);
+});
+
+t.test("the record is written atomically as JSON", async (t) => {
+  const s = setup();
+  writeRecord(s.stateDir, pending);
+  t.equal(JSON.parse(readFileSync(join(s.stateDir, "upgrade.json"), "utf8")).state, "pending");
+});
