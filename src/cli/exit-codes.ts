@@ -14,6 +14,8 @@ export const ExitCode = {
   unavailable: 4,
   /** The call ran past --timeout. */
   timeout: 5,
+  /** `upgrade --wait`: the new slot did not become healthy and the machine went back to the old one. */
+  rolledBack: 6,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

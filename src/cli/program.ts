@@ -11,8 +11,10 @@ import { createLogsCommand } from "./commands/logs.js";
 import { createPatchCommand } from "./commands/patch-config.js";
 import { createRebootCommand } from "./commands/reboot.js";
 import { createResetCommand } from "./commands/reset.js";
+import { createRollbackCommand } from "./commands/rollback.js";
 import { createServiceCommand } from "./commands/service.js";
 import { createShutdownCommand } from "./commands/shutdown.js";
+import { createUpgradeCommand } from "./commands/upgrade.js";
 import { createValidateCommand } from "./commands/validate.js";
 import { createVersionCommand } from "./commands/version.js";
 import { createContainersCommand } from "./commands/containers.js";
@@ -46,7 +48,7 @@ export function createProgram(deps: CliDeps): Command {
     });
   addGlobalOptions(program, { connect: true });
   const commands = [createVersionCommand, createServiceCommand, createLogsCommand, createEventsCommand, createRebootCommand,
-    createShutdownCommand, createResetCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
+    createShutdownCommand, createResetCommand, createUpgradeCommand, createRollbackCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
   for (const create of commands) program.addCommand(inherit(create(deps), program));
   const inspectCommands = [createDmesgCommand, createMemoryCommand, createProcessesCommand, createMountsCommand, createContainersCommand,
     createListCommand, createReadCommand, createTimeCommand, createHostnameCommand];

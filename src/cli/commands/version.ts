@@ -1,4 +1,5 @@
-// `kilnctl version`: the OS version the machine runs.
+// `kilnctl version`: the OS version the machine runs, its boot slots, and its
+// last upgrade or rollback.
 import { Command } from "commander";
 import type { Version } from "../../gen/kiln/machine/v1/machine_pb.js";
 import type { CliDeps } from "../deps.js";
@@ -7,6 +8,7 @@ import { nodeOf, okMessages } from "../node-messages.js";
 import { renderPerNode } from "../output.js";
 import { withMachine } from "../session.js";
 import type { Column } from "../table.js";
+import { lastUpgradeLine, type UpgradeStatusRecord, upgradeStatusRecord } from "../upgrade-view.js";
 
 /** The JSON/YAML shape of `version`. */
 export interface VersionRecord {
@@ -24,6 +26,8 @@ export interface VersionRecord {
   slots: { name: string; version: string; active: boolean }[];
   /** For scripts: the running version and slot. */
   server: { version: string; slot: string };
+  /** The last upgrade or rollback recorded on the machine; absent when there is none. */
+  upgrade?: UpgradeStatusRecord;
 }
 
 const columns: Column<VersionRecord>[] = [
@@ -42,7 +46,14 @@ const columns: Column<VersionRecord>[] = [
 function versionRecord(v: Version): VersionRecord {
   const { tag, nodeVersion, arch, platform, kernel, maintenance, slot, bootMode } = v;
   const slots = v.slots.map((x) => ({ name: x.name, version: x.version, active: x.active }));
-  return { node: nodeOf(v), tag, nodeVersion, arch, platform, kernel, maintenance, slot, bootMode, slots, server: { version: tag, slot } };
+  const base = { node: nodeOf(v), tag, nodeVersion, arch, platform, kernel, maintenance, slot, bootMode, slots, server: { version: tag, slot } };
+  return v.upgrade ? { ...base, upgrade: upgradeStatusRecord(v.upgrade) } : base;
+}
+
+/** Under the table, each node's last upgrade: one line, prefixed by the node when several answered. */
+function upgradeLines(records: VersionRecord[], fannedOut: boolean): string {
+  const lines = records.filter((r) => r.upgrade).map((r) => `${fannedOut && r.node ? `${r.node}: ` : ""}${lastUpgradeLine(r.upgrade!)}\n`);
+  return lines.join("");
 }
 
 /** `version`: one object (an array when several nodes answer). */
@@ -51,7 +62,9 @@ export function createVersionCommand(deps: CliDeps): Command {
   return addGlobalOptions(cmd, { connect: true }).action((_opts, c: Command) =>
     withMachine(c, deps, "getting the version", async (m) => {
       const records = okMessages((await m.client.version({}, m.call)).messages).map(versionRecord);
-      m.print(renderPerNode(m.format, records, columns, m.nodes.length > 1));
+      const fannedOut = m.nodes.length > 1;
+      m.print(renderPerNode(m.format, records, columns, fannedOut));
+      if (m.format === "table") m.print(upgradeLines(records, fannedOut));
     }),
   );
 }
