@@ -87,10 +87,23 @@ const kubelet = z.strictObject({
   extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet.").optional(),
 });
 
+/** An image to install needs a disk to install it to: kiln never picks one itself. */
+function diskForImage(install: { disk?: string | undefined; image?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (install.image === undefined || install.disk !== undefined) return;
+  ctx.addIssue({ code: "custom", path: ["disk"], message: "expected the disk to install machine.install.image to (e.g. /dev/vda), got none: kiln never picks a disk itself" });
+}
+
 const install = z.strictObject({
-  disk: doc(devicePath, "Disk to install to; chosen automatically when omitted.").optional(),
-  wipe: doc(z.boolean(), "Wipe the whole disk before installing.").default(false),
-});
+  disk: doc(
+    devicePath,
+    "Disk to install to, e.g. /dev/vda (required for installing; kiln never picks one itself). A machine booted from kernel+initramfs or install media installs itself there and reboots into it; the disk must be blank or kiln's unless wipe is true.",
+  ).optional(),
+  wipe: doc(z.boolean(), "Erase whatever the disk holds (a file system or partition table kiln did not make) before installing.").default(false),
+  image: doc(
+    httpUrl,
+    "http(s) URL of the kiln-upgrade.tar to install (kilnctl image build writes it); without it, the install media attached to the machine is used.",
+  ).optional(),
+}).superRefine(diskForImage);
 
 const certificateAuthority = z.strictObject({
   crt: doc(certificatePem, "CA certificate."),
@@ -144,7 +157,7 @@ const machine = z.strictObject({
     "Time synchronisation.",
   ).optional(),
   kubelet: doc(kubelet, "Kubelet settings.").optional(),
-  install: doc(install, "Installation to disk.").optional(),
+  install: doc(install, "Installing kiln to a disk (see docs/install.md).").optional(),
   ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
   token: doc(token, "Token that machines present to join (secret).").optional(),
   certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),

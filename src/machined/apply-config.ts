@@ -1,5 +1,7 @@
 // ApplyConfiguration: validate, decide the mode, persist, apply. A config
-// that fails validation changes nothing; one apply runs at a time.
+// that fails validation changes nothing; one apply runs at a time. In
+// maintenance mode a config naming machine.install.disk may install kiln
+// instead (install/triggers.ts): then it is neither saved nor applied here.
 import type { MachineConfig } from "../config/schema.js";
 import { diffConfig } from "../config/diff.js";
 import { parseConfig } from "../config/parse.js";
@@ -19,6 +21,8 @@ export interface ApplyDeps {
   applyLive(next: Current, prev: Current | undefined): Promise<string[]>;
   reboot(): void;
   configEvent(accepted: boolean, message: string, errors: string[], warnings: string[]): void;
+  /** The first config on a machine that can install itself: the reply's details when it starts an install, else undefined; throws when refused. */
+  install?(next: Current, req: ApplyRequest): Promise<string | undefined>;
 }
 
 /**
@@ -67,6 +71,8 @@ async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): P
   const { changes, needsReboot } = diffConfig(prev?.config, next.config);
   const mode = resolveMode(req.mode, prev ? needsReboot : []);
   const base = { mode, warnings: next.warnings, changes, needsReboot: prev ? needsReboot : [] };
+  const installing = !prev && deps.install ? await deps.install({ config: next.config, yaml: req.yaml }, req) : undefined;
+  if (installing !== undefined) return { result: { ...base, mode: "reboot", details: installing } };
   if (req.dryRun) return { result: { ...base, details: `dry run: ${plan(mode, changes.length)}; nothing was changed` } };
   confirm();
   if (mode !== "try") deps.save(req.yaml);

@@ -15,18 +15,26 @@ import { loadRuntimeModules } from "./apply/modules.js";
 import { uptimeStamp } from "../init/uptime.js";
 import { mountDisks, namedPartitions } from "./disks.js";
 import { readSlots } from "./slots.js";
+import { extractBundle } from "../image/upgrade-bundle.js";
+import { espGrubenv } from "./upgrade/grubenv-file.js";
+import { writeSlot } from "./upgrade/slot-writer.js";
+import { createUpgrader } from "./upgrade/upgrade.js";
+import { installerForBoot } from "./install/install.js";
+import { createUploads } from "./upgrade/uploads.js";
 import { RUNTIME_MODULES } from "../image/modules-list.js";
 import { createPaths } from "./paths.js";
 import { detectPlatform } from "./platform.js";
 import { emergencyReboot, powerDown } from "./power.js";
 import { prepareKexec } from "./kexec.js";
-import { createRuntime } from "./runtime.js";
+import { createRuntime, type Runtime } from "./runtime.js";
 import { createSequencer } from "./sequencer.js";
 import type { MachineContext } from "./service.js";
 import { createSupervisor } from "./supervisor/supervisor.js";
 import { kilnVersion } from "./version.js";
 
 const onMetal = detectPlatform() === "metal";
+/** Upgrade bundles on their way in, on EPHEMERAL. */
+const UPLOAD_DIR = "/var/lib/kiln/upgrade";
 
 /** machined's console: stdout, one line per message; on metal stamped with the uptime, as the kernel's. */
 function log(line: string): void {
@@ -55,7 +63,7 @@ async function main(): Promise<void> {
   mountAll(sys, mountTable(platform), log);
   // STATE and EPHEMERAL, when the machine has its disk (before anything reads /system/state).
   const partitions = platform === "metal" ? namedPartitions() : [];
-  if (platform === "metal") mountDisks({ sys, log, partitions });
+  const disks = platform === "metal" ? mountDisks({ sys, log, partitions }) : [];
   const slots = partitions.length ? readSlots({ sys, partitions, log }) : undefined;
   if (slots?.slot) log(`booted slot ${slots.slot} (${slots.bootMode || "committed"}); slots: ${slots.slots.map((s) => `${s.name}=${s.version || "empty"}`).join(", ")}`);
   const reaper = startReaper({ sys, onError: (err) => log(`reaper: ${err.message}`) });
@@ -70,7 +78,28 @@ async function main(): Promise<void> {
   const logs = createLogStore({ dir: paths.logDir });
   const supervisor = createSupervisor({ context: ctx, events, logs });
   const sequencer = createSequencer(events);
+  // Booted from kernel+initramfs or media: a config naming machine.install.disk installs kiln there.
+  const installer = installerForBoot(platform, { sys, log, events });
   let api: { close(): Promise<void> } | undefined;
+  let rebootInto: Runtime["rebootInto"] = () => log("upgrade: reboot asked before the runtime was up");
+  const upgrader = slots?.slot
+    ? createUpgrader({
+        log,
+        events,
+        stateDir: paths.state,
+        uploads: disks.some((r) => r.label === "EPHEMERAL" && r.outcome !== "absent" && r.outcome !== "failed") ? createUploads(UPLOAD_DIR) : undefined,
+        partitions,
+        slots,
+        runningVersion: kilnVersion,
+        services: () => supervisor.status(),
+        grubenv: espGrubenv({ sys, partitions, log }),
+        extract: (tar, dir) => extractBundle(tar, dir),
+        writeSlot: (device, label, bundle) => writeSlot({ sys, log }, device, label, bundle),
+        prepareKexec: (target) => prepareKexec({ sys, log, partitions }, target),
+        reboot: (kexec, force) => rebootInto(kexec, force),
+        busy: () => sequencer.current(),
+      })
+    : undefined;
   const runtime = createRuntime({
     ctx,
     ...(slots ? { slots } : {}),
@@ -91,7 +120,7 @@ async function main(): Promise<void> {
           closeApi: async () => api?.close(),
           stopReaper: () => reaper.stop(),
           closeLogs: () => logs.close(),
-          ...(platform === "metal" ? { prepareKexec: () => prepareKexec({ sys, log }) } : {}),
+          ...(platform === "metal" ? { prepareKexec: () => (upgrader ? upgrader.rebootKexec() : prepareKexec({ sys, log })) } : {}),
           ...hooks,
         },
         action,
@@ -102,7 +131,11 @@ async function main(): Promise<void> {
     apid: true,
     network,
     waitOnline: network?.waitOnline,
+    ...(installer ? { installer } : {}),
+    ...(upgrader ? { upgrader } : {}),
   });
+  rebootInto = (kexec, force) => runtime.rebootInto(kexec, force);
+  upgrader?.atBoot();
   halt = (action) => void runtime.halt(action, false).catch((err: Error) => log(`${action}: ${err.message}`));
   // A second socket for apid alone (its user owns it): apid forwards what it admits.
   const apidSocket = { path: apidPaths(ctx).machinedSocket, owner: apidOwner() };

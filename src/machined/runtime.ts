@@ -16,13 +16,17 @@ import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
 import type { Partition } from "./disks.js";
 import type { SlotInfo } from "./slots.js";
+import type { KexecPrepared } from "./kexec.js";
+import type { Upgrader } from "./upgrade/upgrade.js";
+import type { Installer } from "./install/install.js";
+import { createInstallTriggers } from "./install/triggers.js";
 import { bootConfig } from "./config-sources/boot-config.js";
 import type { ConfigSource } from "./config-sources/source.js";
 import { configSources } from "./config-sources/sources.js";
 import type { EventBus } from "./events.js";
 import { generateClientConfiguration } from "./inspect/client-config.js";
 import { createInspector } from "./inspect/inspector.js";
-import type { Machine, RebootMode } from "./machine.js";
+import type { ApplyRequest, Machine, RebootMode } from "./machine.js";
 import { createNetworkInspector } from "./network/inspect.js";
 import type { Network } from "./network/network.js";
 import type { PowerAction, PowerDeps } from "./power.js";
@@ -41,7 +45,7 @@ export interface RuntimeDeps {
   store: ConfigStore;
   machineId: string;
   /** Takes the machine down (stop services, unmount, reboot(2)); a reboot's mode defaults to powercycle. */
-  powerDown(action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "beforeReboot">): Promise<void>;
+  powerDown(action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "beforeReboot" | "prepareKexec">): Promise<void>;
   log(line: string): void;
   /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
   apid?: boolean;
@@ -55,6 +59,10 @@ export interface RuntimeDeps {
   slots?: SlotInfo;
   /** The disk's named partitions (metal; none in the sandbox, whose /sys is the host's): what reset wipes. */
   partitions?: Partition[];
+  /** Upgrades and rollbacks (metal with a disk; without one, those RPCs are refused). */
+  upgrader?: Upgrader;
+  /** Installs kiln to machine.install.disk (metal booted without its disk; none otherwise). */
+  installer?: Installer;
 }
 
 export interface Runtime extends Machine {
@@ -62,6 +70,8 @@ export interface Runtime extends Machine {
   boot(): Promise<void>;
   /** Runs the reboot or shutdown sequence (signals and the API come here). */
   halt(action: PowerAction, force: boolean, mode?: RebootMode): Promise<void>;
+  /** Starts a reboot soon: into a kernel already staged for kexec, else a full reboot (upgrade, rollback, install). */
+  rebootInto(kexec: KexecPrepared | undefined, force: boolean): void;
 }
 
 export function createRuntime(d: RuntimeDeps): Runtime {
@@ -70,13 +80,13 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   if (apid) d.supervisor.register(apid.definition);
   const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
     d.events.publish({ t: "config", source, accepted, errors, warnings, message });
-  const halt = (action: PowerAction, force: boolean, mode?: RebootMode) =>
-    d.sequencer.run(action === "reboot" ? "reboot" : "shutdown", [phase("power", task(action, () => d.powerDown(action, force, mode)))], {
+  const halt = (action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "prepareKexec">) =>
+    d.sequencer.run(action === "reboot" ? "reboot" : "shutdown", [phase("power", task(action, () => d.powerDown(action, force, mode, hooks)))], {
       preempts: ["boot"],
     });
   // Halting after the reply has been sent, so the caller sees it succeed.
-  const haltSoon = (action: PowerAction, force: boolean, mode?: RebootMode) =>
-    setTimeout(() => void halt(action, force, mode).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
+  const haltSoon = (action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "prepareKexec">) =>
+    setTimeout(() => void halt(action, force, mode, hooks).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
   // Reset: the config in memory is forgotten and STATE without a partition emptied first; partitions are wiped once unmounted.
   const reset = (p: ResetPlan) => {
     const forget = () => {
@@ -98,22 +108,39 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     apid?.afterApply(prev?.config, next.config);
     return warnings;
   };
+  // Installing to machine.install.disk (install/triggers.ts): at boot, or on the first ApplyConfiguration.
+  const installs = d.installer
+    ? createInstallTriggers({
+        installer: d.installer,
+        events: d.events,
+        log: d.log,
+        configEvent,
+        busy: () => d.sequencer.current(),
+        reboot: (k) => haltSoon("reboot", false, k ? "default" : "powercycle", k ? { prepareKexec: () => k } : undefined),
+      })
+    : undefined;
   const applier = createApplier({
     current: () => current,
     save: (yaml) => d.store.save(yaml),
     applyLive,
     reboot: () => haltSoon("reboot", false),
     configEvent,
+    ...(installs ? { install: (next: Current, req: ApplyRequest) => installs.onApply(next.config, next.yaml, req) } : {}),
   });
 
   return {
     boot: () =>
       d.sequencer.run("boot", [
-        phase("config", task("loadConfig", () => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent }))),
+        phase("config", task("loadConfig", () => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent, ...(installs ? { install: installs.atBoot } : {}) }))),
         ...(apid ? [phase("networkApi", task("startApid", async () => void (await d.supervisor.start("apid"))))] : []),
       ]),
     halt,
-    version: () => ({ ...version(d.ctx.platform, release(), current === undefined), ...(d.slots ?? { slot: "", bootMode: "", slots: [] }) }),
+    rebootInto: (kexec, force) => haltSoon("reboot", force, kexec ? "default" : "powercycle", kexec ? { prepareKexec: () => kexec } : undefined),
+    version: () => {
+      const upgrade = d.upgrader?.status();
+      const slots = d.upgrader?.slots() ?? d.slots ?? { slot: "", bootMode: "", slots: [] };
+      return { ...version(d.ctx.platform, release(), current === undefined), ...slots, ...(upgrade ? { upgrade } : {}) };
+    },
     services: () => d.supervisor.status(),
     serviceStart: (id) => serviceAction(d, id, "start"),
     serviceStop: (id) => serviceAction(d, id, "stop"),
@@ -122,6 +149,9 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     events: (q) => d.events.watch(q),
     reboot: async (mode: RebootMode, force) => void haltSoon("reboot", force, mode),
     shutdown: async (force) => void haltSoon("poweroff", force),
+    upgradeUpload: async (chunk) => upgrader(d).upload(chunk),
+    upgrade: (req, signal) => upgrader(d).upgrade(req, signal),
+    rollback: async (mode, force) => upgrader(d).rollback(mode, force),
     reset: async (req) => {
       const plan = planReset(req, d.partitions ?? [], d.ctx.paths.state);
       const busy = d.sequencer.current();
@@ -134,6 +164,12 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     ...createNetworkInspector(d.ctx.sys),
     generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
   };
+}
+
+/** The upgrader, or FAILED_PRECONDITION where there is none (no disk, the sandbox). */
+function upgrader(d: RuntimeDeps): Upgrader {
+  if (!d.upgrader) throw new ApiError(Code.FAILED_PRECONDITION, "this machine has no boot slots (it runs from its boot media or in a sandbox): upgrades need an installed disk");
+  return d.upgrader;
 }
 
 /** What boot needs to find its config (config-sources/boot-config.ts), but the live apply. */

@@ -22,6 +22,12 @@ export interface CreateOptions {
   configUrl?: string;
   /** qemu: boot from a copy of the image's disk.raw grown to this many bytes (else direct kernel boot). */
   diskBytes?: number;
+  /**
+   * qemu: boot kernel+initramfs with this disk as /dev/vda for the machine to
+   * install itself to (a new blank file of `sizeBytes`, or an existing file
+   * used in place) and the image's kiln-upgrade.tar as install media (/dev/vdb).
+   */
+  installDisk?: { sizeBytes: number } | { path: string };
   /** qemu: memory in MiB (default 2048). */
   memoryMb?: number;
   /** qemu: virtual CPUs (default 2). */

@@ -1,5 +1,6 @@
 // `kilnctl cluster create [--provisioner sandbox|qemu] --name NAME [--config FILE] [--wait-timeout D]`,
-// and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --memory MB, --cpus N.
+// and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --disk SIZE | --install-disk SIZE|PATH, --memory MB, --cpus N.
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { type CreateOptions, PROVISIONERS, type ProvisionerName } from "../../provision/provisioner.js";
@@ -23,6 +24,7 @@ interface CreateFlags {
   memory?: string;
   cpus?: string;
   disk?: string;
+  installDisk?: string;
 }
 
 /** `cluster create`: starts a machine and prints its MachineInfo once its API answers. */
@@ -37,6 +39,10 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
     .addOption(new Option("--config-via <how>", "qemu: how --config reaches the machine").choices(["fw_cfg", "drive"]).default("fw_cfg"))
     .option("--config-url <url>", "qemu: the machine fetches its config from this http(s) URL (kiln.config= on the kernel command line)")
     .option("--disk <size>", "qemu: boot from a copy of the image's disk.raw grown to SIZE (e.g. 4G, 512M), with STATE and EPHEMERAL kept across reboots")
+    .option(
+      "--install-disk <size|path>",
+      "qemu: boot kernel+initramfs with a disk to install to as /dev/vda (SIZE: a new blank one, e.g. 2G; PATH: that file, used in place) and DIR/kiln-upgrade.tar as install media (/dev/vdb); set machine.install.disk: /dev/vda in the config",
+    )
     .option("--memory <mb>", "qemu: memory in MiB", "2048")
     .option("--cpus <n>", "qemu: virtual CPUs", "2");
   return addGlobalOptions(cmd, { connect: false }).action(async (f: CreateFlags, c: Command) => {
@@ -56,8 +62,8 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
   if (f.config !== undefined) opts.configPath = resolve(f.config);
   if (f.waitTimeout !== undefined) opts.timeoutMs = parseDurationFlag("--wait-timeout", f.waitTimeout);
   if (f.provisioner !== "qemu") {
-    const flagNames = { image: "--image", configUrl: "--config-url", disk: "--disk" } as const;
-    const qemuOnly = (["image", "configUrl", "disk"] as const).filter((k) => f[k] !== undefined);
+    const flagNames = { image: "--image", configUrl: "--config-url", disk: "--disk", installDisk: "--install-disk" } as const;
+    const qemuOnly = (["image", "configUrl", "disk", "installDisk"] as const).filter((k) => f[k] !== undefined);
     if (qemuOnly.length) throw usageError(flagNames[qemuOnly[0]!], "only the qemu provisioner takes it (add --provisioner qemu)");
     return opts;
   }
@@ -72,9 +78,21 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
     if (bytes === undefined) throw usageError("--disk", `expected a size such as 4G or 512M, got ${JSON.stringify(f.disk)}`);
     opts.diskBytes = bytes;
   }
+  if (f.installDisk !== undefined) {
+    if (f.disk !== undefined) throw usageError("--install-disk", "--disk boots the image's disk.raw; --install-disk boots kernel+initramfs to install onto a disk: pick one");
+    opts.installDisk = installDisk(f.installDisk);
+  }
   opts.memoryMb = positiveInt("--memory", f.memory ?? "2048", 128);
   opts.cpus = positiveInt("--cpus", f.cpus ?? "2", 1);
   return opts;
+}
+
+/** --install-disk: a size makes a new blank disk; anything else names an existing file. */
+function installDisk(text: string): { sizeBytes: number } | { path: string } {
+  const bytes = parseSize(text);
+  if (bytes !== undefined) return { sizeBytes: bytes };
+  if (!existsSync(text)) throw usageError("--install-disk", `expected a size such as 2G or an existing disk image file, got ${JSON.stringify(text)}`);
+  return { path: resolve(text) };
 }
 
 /** A whole number no smaller than `min`, or a usage error naming the flag. */

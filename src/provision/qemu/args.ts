@@ -1,6 +1,8 @@
 // The QEMU command line for a kiln VM: direct kernel boot of an image
 // directory, serial console to a file, user-mode network with apid's port
 // forwarded to the host's loopback, and the config by fw_cfg or a drive.
+// For an install, the disk to install to is the first virtio drive (vda)
+// and the install media (kiln-upgrade.tar, read-only) the second (vdb).
 import type { Accel } from "./accel.js";
 
 export interface QemuArgs {
@@ -21,6 +23,10 @@ export interface QemuArgs {
   fwCfgConfig?: string;
   /** A disk image attached read-only as a virtio drive (a config drive). */
   configDrive?: string;
+  /** With direct kernel boot: a disk to install to, attached first (/dev/vda). */
+  installDisk?: string;
+  /** With direct kernel boot: a kiln-upgrade.tar attached read-only after the install disk (/dev/vdb). */
+  installMedia?: string;
 }
 
 /** The guest port apid listens on. */
@@ -39,6 +45,8 @@ export function qemuArgs(a: QemuArgs): string[] {
     ...(a.disk
       ? ["-drive", `file=${a.disk},format=raw,if=virtio,cache=unsafe`]
       : ["-kernel", a.kernel ?? "", "-initrd", a.initramfs ?? "", "-append", a.cmdline ?? ""]),
+    ...(a.installDisk ? ["-drive", `file=${a.installDisk},format=raw,if=virtio,cache=unsafe`] : []),
+    ...(a.installMedia ? ["-drive", `file=${a.installMedia},if=virtio,format=raw,readonly=on`] : []),
     "-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${APID_PORT}`,
     // romfile= : no PXE option ROM (direct kernel boot needs none, and ipxe-qemu may be absent)
     "-device", "virtio-net-pci,netdev=net0,romfile=",

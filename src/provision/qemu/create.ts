@@ -2,9 +2,10 @@
 // when it works, TCG otherwise) with apid's port forwarded to 127.0.0.1, pass
 // the config by fw_cfg, a config drive or a kernel-command-line URL, and wait
 // until apid answers (mTLS when the config carries the machine CA, else
-// maintenance mode).
+// maintenance mode). With --install-disk it boots kernel+initramfs with a
+// disk to install to and the image's kiln-upgrade.tar as install media.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { CreateOptions, MachineInfo } from "../provisioner.js";
@@ -37,6 +38,8 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
   if (old && isAlive(old.qemu)) throw new Error(`a machine named "${opts.name}" is already running (QEMU pid ${old.pid}, ${layout.dir}); destroy it first`);
   if (opts.configPath !== undefined && opts.configUrl !== undefined) throw new Error("--config and --config-url both pass a config: pick one");
   if (opts.diskBytes !== undefined && opts.configUrl !== undefined) throw new Error("--config-url goes on the kernel command line, which GRUB sets when booting from --disk: use --config");
+  if (opts.diskBytes !== undefined && opts.installDisk !== undefined) throw new Error("--disk boots the image's disk.raw, --install-disk boots kernel+initramfs to install onto a disk: pick one");
+  if (opts.installDisk && "path" in opts.installDisk && !existsSync(opts.installDisk.path)) throw new Error(`--install-disk ${opts.installDisk.path}: no such file (give a size such as 2G for a new blank disk)`);
   const config = opts.configPath === undefined ? undefined : readMachineConfig(opts.configPath);
   const image = resolveImage(opts, progress);
   rmSync(layout.dir, { recursive: true, force: true });
@@ -61,7 +64,8 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
     if (!existsSync(join(image, "disk.raw"))) throw new Error(`${image} has no disk.raw: rebuild it with kilnctl image build`);
     prepareDisk(join(image, "disk.raw"), disk, opts.diskBytes);
   }
-  const boot = opts.diskBytes !== undefined ? { disk } : { kernel: join(image, "kernel"), initramfs: join(image, "initramfs"), cmdline };
+  const install = opts.installDisk ? prepareInstall(image, layout, opts.installDisk, progress) : {};
+  const boot = opts.diskBytes !== undefined ? { disk } : { kernel: join(image, "kernel"), initramfs: join(image, "initramfs"), cmdline, ...install };
   const base = {
     name: opts.name,
     ...boot,
@@ -114,6 +118,21 @@ function resolveImage(opts: CreateOptions, progress: (s: string) => void): strin
   if (missing.length) throw new Error(`${dir} is not a kiln image: ${missing.join(", ")} missing (kilnctl image build --out ${dir})`);
   progress(`image ${dir}`);
   return dir;
+}
+
+/** The disk to install to (a new sparse file in the VM's directory, or the file given) and the image's bundle as media. */
+function prepareInstall(image: string, layout: VmLayout, want: { sizeBytes: number } | { path: string }, progress: (s: string) => void) {
+  const media = join(image, "kiln-upgrade.tar");
+  if (!existsSync(media)) throw new Error(`${image} has no kiln-upgrade.tar (the install media): rebuild it with kilnctl image build`);
+  if ("path" in want) {
+    progress(`install disk ${want.path} (used in place)`);
+    return { installDisk: want.path, installMedia: media };
+  }
+  const file = join(layout.dir, "install-disk.raw");
+  progress(`a blank ${Math.round(want.sizeBytes / 2 ** 20)} MiB install disk`);
+  writeFileSync(file, "");
+  truncateSync(file, want.sizeBytes);
+  return { installDisk: file, installMedia: media };
 }
 
 /** A TCP port on 127.0.0.1 nobody listens on now. */
