@@ -149,11 +149,14 @@ export async function vmBenchmarks(report: Report): Promise<void> {
 
 }
 
-/** Reboot time on a disk-booted VM: kexec into the slot's kernel vs a full reboot through firmware and GRUB. */
+/** On a disk-booted VM: reboot by kexec vs a full reboot through firmware and GRUB, then an upgrade and its parts. */
 export async function rebootModes(report: Report, image: string): Promise<void> {
   const gen = mkdtempSync(join(tmpdir(), "kiln-bench-reboot-"));
   kilnctl(["gen", "config", "--name", "bench-reboot", "--endpoint", "127.0.0.1", "--out", gen]);
   const env = { KILNCONFIG: join(gen, "kilnconfig") };
+  // The upgrade's bundle: the same build with a newer version.
+  const newer = join(gen, "image-newer");
+  kilnctl(["image", "build", "--out", newer, "--version", "99.0.0"]);
   try {
     const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-reboot", "--image", image, "--disk", "2G", "--config", join(gen, "worker.yaml"), "-o", "json"])) as { endpoint: string };
     const on = (args: string[]) => kilnctl(["-e", info.endpoint, ...args], env);
@@ -178,6 +181,12 @@ export async function rebootModes(report: Report, image: string): Promise<void> 
     const powercycle = await rebootMs("powercycle");
     const kexec = await rebootMs("default");
     report("reboot --mode default (kexec) until the API answers (vs --mode powercycle)", kexec, powercycle, "ms");
+    const phases = await timedUpgrade(["-e", info.endpoint, "upgrade", "--image", join(newer, "kiln-upgrade.tar"), "--wait"], env);
+    const at = (p: string) => phases.get(p) ?? Number.NaN;
+    report("upgrade end to end: upload to committed on the new slot (vs a powercycle reboot)", at("end"), powercycle, "ms");
+    report("upgrade part: upload of the bundle (vs a powercycle reboot)", at("verify") - at("upload"), powercycle, "ms");
+    report("upgrade part: verify and write the slot (vs a powercycle reboot)", at("reboot") - at("verify"), powercycle, "ms");
+    report("upgrade part: reboot into the trial until committed (vs a powercycle reboot)", at("end") - at("reboot"), powercycle, "ms");
   } finally {
     try {
       kilnctl(["cluster", "destroy", "--name", "bench-reboot"], env);
@@ -185,4 +194,24 @@ export async function rebootModes(report: Report, image: string): Promise<void> 
       // already gone
     }
   }
+}
+
+/** Runs `kilnctl upgrade`, timing the first line of each phase it prints (`kilnctl: [phase] …`), and its end. */
+function timedUpgrade(args: string[], env: NodeJS.ProcessEnv): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [kilnctlPath, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+    let tail = "";
+    child.stderr.on("data", (b: Buffer) => {
+      tail += b.toString();
+      for (const m of tail.matchAll(/\[([a-z]+)\]/g)) if (!seen.has(m[1]!)) seen.set(m[1]!, performance.now() - t0);
+      tail = tail.slice(-200);
+    });
+    child.on("exit", (code) => {
+      seen.set("end", performance.now() - t0);
+      if (!seen.has("upload")) seen.set("upload", 0);
+      code === 0 ? resolve(seen) : reject(new Error(`kilnctl ${args.join(" ")} exited ${code}: ${tail}`));
+    });
+  });
 }

@@ -22,10 +22,10 @@ generated_up_to_date() { # src/gen must be what buf generates from proto/
   buf generate && git diff --quiet --exit-code -- src/gen || { echo "src/gen is stale: run 'npx buf generate' and commit" >&2; return 1; }
 }
 
-tier() { # tier NAME FILES... : runs tap on the files, keeping its summary
+tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file)
   local name=$1; shift
   echo "== tier $name (${#} files)" >&2
-  tap --reporter=tap --timeout=600 "$@" | tee "$results/$name.tap"
+  tap --reporter=tap --timeout="${TIER_TIMEOUT:-600}" "$@" | tee "$results/$name.tap"
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
 }
 
@@ -64,7 +64,8 @@ if why=$(vm_prereqs); then
   # One image for the whole tier, built the way a user builds it.
   export KILN_TEST_IMAGE="$results/image"
   step "image build" node bin/kilnctl.js image build --out "$KILN_TEST_IMAGE"
-  tier vm "${vm[@]}"
+  # Upgrades and rollbacks boot a VM five times or more under TCG: 25 minutes a file.
+  TIER_TIMEOUT=1500 tier vm "${vm[@]}"
 elif [[ ${CI:-} == true ]]; then
   echo "== tier vm: FAILED, prerequisite missing on CI: $why" >&2; status=1
 else

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 
 const root = resolve(import.meta.dirname, "../..");
-const kilnctlBin = join(root, "bin/kilnctl.js");
+export const kilnctlBin = join(root, "bin/kilnctl.js");
 
 /** A create or boot under TCG: kernel, two node starts, containerd. */
 export const BOOT_TIMEOUT_MS = 240_000;
@@ -131,3 +131,26 @@ export function alive(pid: number): boolean {
 }
 
 export { waitFor } from "../sandbox/sandbox-helpers.js";
+
+/** The machine's version as `kilnctl version -o json` has it (one node). */
+export interface VersionJson {
+  server: { version: string; slot: string };
+  slots: { name: string; version: string; active: boolean }[];
+  upgrade?: { state: string; fromSlot: string; fromVersion: string; toSlot: string; toVersion: string; reason: string };
+}
+
+/** `kilnctl version -o json`, or undefined while the machine does not answer. */
+export function versionOf(vm: Vm, c: Cluster): VersionJson | undefined {
+  const r = on(vm, c, ["version", "-o", "json", "--timeout", "10s"]);
+  if (r.code !== 0) return undefined;
+  const v = JSON.parse(r.stdout) as VersionJson | VersionJson[];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Builds another image next to the tier's (`--version` and more), unless it is there from an earlier run of this tier. */
+export function buildImage(out: string, args: string[]): string {
+  if (existsSync(join(out, "kiln-upgrade.tar"))) return out;
+  const r = kilnctl(["image", "build", "--out", out, ...args], {}, 900_000);
+  if (r.code !== 0) throw new Error(`kilnctl image build ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  return out;
+}
