@@ -81,7 +81,7 @@ export async function writeBundle(
 }
 
 /** The size and sha256 of a file, read as a stream. */
-async function digestFile(path: string): Promise<{ size: number; sha256: string }> {
+export async function digestFile(path: string): Promise<{ size: number; sha256: string }> {
   const h = createHash("sha256");
   let size = 0;
   for await (const chunk of createReadStream(path)) {

@@ -5,9 +5,9 @@
 // since disk.raw ships it empty so that it can grow with the disk. Without a
 // disk, both stay on the tmpfs the early mounts made.
 import { execFileSync } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { MS, type Sys } from "../sys/sys.js";
+import { MNT, MS, type Sys } from "../sys/sys.js";
 
 /** A partition the kernel knows: /dev/<name>, with its GPT name. */
 export interface Partition {
@@ -106,4 +106,54 @@ export function mountDisks(d: DiskDeps): DiskResult[] {
 /** mkfs.ext4 from the image: quiet, labelled, no lazy-init stalls at first boot. */
 export function mkfsExt4(device: string, label: string): void {
   execFileSync("/usr/sbin/mkfs.ext4", ["-q", "-F", "-L", label, "-E", "lazy_itable_init=1,lazy_journal_init=1", device], { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** How a partition is mounted for a moment. */
+export interface MomentMount {
+  device: string;
+  dir: string;
+  fstype: string;
+  flags: number;
+  data?: string;
+  /** umount2 flags (default MNT.DETACH; 0 to flush a file system written to before going on). */
+  umountFlags?: number;
+  log?(line: string): void;
+}
+
+/** Mounts a partition at `m.dir` (made when missing), runs `fn` (sync or async), then unmounts it, logging an unmount failure. */
+export function withMount<T>(sys: Sys, m: MomentMount, fn: (dir: string) => T): T {
+  mkdirSync(m.dir, { recursive: true });
+  sys.mount(m.device, m.dir, m.fstype, m.flags, m.data);
+  const release = () => {
+    try {
+      sys.umount2(m.dir, m.umountFlags ?? MNT.DETACH);
+    } catch (err) {
+      m.log?.(`unmounting ${m.dir}: ${(err as Error).message}`);
+    }
+  };
+  let out: T;
+  try {
+    out = fn(m.dir);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (out instanceof Promise) return out.finally(release) as T;
+  release();
+  return out;
+}
+
+/** Read-only, no devices, setuid or programs: how a slot or the ESP is looked at. */
+export const RO_MOUNT = MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+
+/** Zeroes a device's first `bytes` (default 4 MiB: superblocks and more); O_EXCL refuses a device still mounted (EBUSY). */
+export function blankStart(device: string, bytes = 4 << 20): void {
+  const fd = openSync(device, constants.O_WRONLY | constants.O_EXCL);
+  try {
+    const zeros = Buffer.alloc(1 << 20);
+    for (let at = 0; at < bytes; at += zeros.length) writeSync(fd, zeros, 0, zeros.length, at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

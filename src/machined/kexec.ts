@@ -7,10 +7,10 @@
 //
 // The slot is found by its GPT partition name (BOOT-A, BOOT-B), never by its
 // filesystem label: an upgrade writes a slot by copying the other one's.
-import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MNT, MS, type Sys, SysError } from "../sys/sys.js";
-import { namedPartitions, type Partition } from "./disks.js";
+import { type Sys, SysError } from "../sys/sys.js";
+import { namedPartitions, type Partition, RO_MOUNT, withMount } from "./disks.js";
 import { slotFromCmdline } from "./slots.js";
 
 /** A staged kernel, or why none could be. */
@@ -91,19 +91,11 @@ function slotCmdline(dir: string, running: string): string {
 
 /** Mounts a slot read-only, hands its vmlinuz and initramfs to the kernel, unmounts it. */
 function loadSlot(d: KexecDeps, device: string, cmdline: (dir: string) => string): void {
-  const dir = d.mountDir ?? "/run/kiln-kexec";
-  mkdirSync(dir, { recursive: true });
-  d.sys.mount(device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
-  try {
+  const mount = { device, dir: d.mountDir ?? "/run/kiln-kexec", fstype: "ext4", flags: RO_MOUNT, log: (l: string) => d.log(`kexec: ${l}`) };
+  withMount(d.sys, mount, (dir) => {
     const line = cmdline(dir);
     withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, line)));
-  } finally {
-    try {
-      d.sys.umount2(dir, MNT.DETACH);
-    } catch (err) {
-      d.log(`kexec: unmounting ${dir}: ${(err as Error).message}`);
-    }
-  }
+  });
 }
 
 /** Runs `fn` with a file open for reading; closes it after. */

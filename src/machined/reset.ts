@@ -4,11 +4,11 @@
 // system would be overwritten by it) and before reboot(2); /dev went with the
 // unmount, so devtmpfs comes back for their nodes. Without a disk, STATE is a
 // directory (a tmpfs, or the sandbox's volume): it is emptied at once.
-import { closeSync, constants, fsyncSync, openSync, readdirSync, rmSync, writeSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError, Code } from "../grpc/errors.js";
 import { MNT, MS, type Sys } from "../sys/sys.js";
-import { mkfsExt4, type Partition } from "./disks.js";
+import { blankStart, mkfsExt4, type Partition } from "./disks.js";
 import type { ResetRequest } from "./machine.js";
 import type { PowerAction } from "./power.js";
 
@@ -94,24 +94,9 @@ export function wipePartitions(d: WipeDeps, parts: PartitionWipe[]): void {
 function wipeOne(d: WipeDeps, p: PartitionWipe): void {
   try {
     if (p.how === "mkfs") (d.mkfs ?? mkfsExt4)(p.device, p.label);
-    else (d.zero ?? zeroStart)(p.device);
+    else (d.zero ?? blankStart)(p.device);
     d.log(`reset: ${p.device} (${p.label}) ${p.how === "mkfs" ? "made anew, empty" : "blanked; the next boot formats it"}`);
   } catch (err) {
     d.log(`reset: wiping ${p.device} (${p.label}) failed: ${(err as Error).message}`);
-  }
-}
-
-/** Bytes blanked at a device's start: the superblock and more. */
-const blankBytes = 4 << 20;
-
-/** Zeroes a device's first 4 MiB; O_EXCL refuses a device still mounted (EBUSY). */
-function zeroStart(device: string): void {
-  const fd = openSync(device, constants.O_WRONLY | constants.O_EXCL);
-  try {
-    const zeros = Buffer.alloc(1 << 20);
-    for (let at = 0; at < blankBytes; at += zeros.length) writeSync(fd, zeros, 0, zeros.length, at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

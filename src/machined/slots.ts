@@ -4,9 +4,9 @@
 // and BOOT-B partitions read-only for a moment.
 import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { MNT, MS, type Sys } from "../sys/sys.js";
+import type { Sys } from "../sys/sys.js";
 import { cmdlineValue } from "./config-sources/kernel-cmdline.js";
-import type { Partition } from "./disks.js";
+import { type Partition, RO_MOUNT, withMount } from "./disks.js";
 
 export interface BootSlot {
   name: "A" | "B";
@@ -53,22 +53,21 @@ export function readSlots(d: SlotDeps): SlotInfo {
 function slotVersion(d: SlotDeps, device: string): string {
   const dir = (d.scratch ?? (() => mkdtempSync("/run/kiln-slot-")))();
   try {
-    d.sys.mount(device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
+    return withMount(d.sys, { device, dir, fstype: "ext4", flags: RO_MOUNT, log: (l) => d.log(`slots: ${l}`) }, () => {
+      try {
+        return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { kiln?: string }).kiln ?? "";
+      } catch {
+        return "";
+      }
+    });
   } catch (err) {
     d.log(`slots: ${device}: ${(err as Error).message}`);
-    rmdirSync(dir, { recursive: false });
-    return "";
-  }
-  try {
-    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { kiln?: string }).kiln ?? "";
-  } catch {
     return "";
   } finally {
     try {
-      d.sys.umount2(dir, MNT.DETACH);
       rmdirSync(dir);
     } catch (err) {
-      d.log(`slots: unmounting ${dir}: ${(err as Error).message}`);
+      d.log(`slots: removing ${dir}: ${(err as Error).message}`);
     }
   }
 }

@@ -16,7 +16,7 @@
 //
 // A disk that is kiln's with a BOOT-A holding manifest.json is installed
 // already: plan() says "boot", and run() only stages its committed slot.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { MachineConfig } from "../../config/schema.js";
 import { MIN_DISK_MIB, partition, SECTOR } from "../../image/disk-layout.js";
@@ -24,7 +24,7 @@ import { installerFiles } from "../../image/layout.js";
 import { type BundleInfo, extractBundle } from "../../image/upgrade-bundle.js";
 import { MNT, MS, type Sys } from "../../sys/sys.js";
 import { createConfigStore } from "../config-store.js";
-import { mkfsExt4, type Partition } from "../disks.js";
+import { blankStart, mkfsExt4, type Partition, RO_MOUNT, withMount } from "../disks.js";
 import type { EventBus } from "../events.js";
 import { type KexecPrepared, type KexecTarget, prepareKexec } from "../kexec.js";
 import type { PlatformName } from "../service.js";
@@ -146,7 +146,7 @@ async function install(d: InstallerDeps, roots: Roots, work: string, p: Extract<
     const dev = (label: string) => parts.find((x) => x.label === label)!.device;
     const mkfs = d.mkfs ?? mkfsExt4;
     for (const label of ["BOOT-B", "STATE"]) mkfs(dev(label), label);
-    zeroStart(dev("EPHEMERAL"), 4 * MiB);
+    blankStart(dev("EPHEMERAL"));
     step(`BOOT-B and STATE made empty; EPHEMERAL (${gib(partition(layout, "EPHEMERAL").size * SECTOR)}) is formatted at the first boot`);
     saveConfig(d, dev("STATE"), join(work, "state"), yaml);
     step("the config is on STATE");
@@ -174,29 +174,17 @@ function releaseMounts(d: InstallerDeps, roots: Roots, disk: DiskSummary): void 
 
 /** Mounts STATE, saves the config as ApplyConfiguration would (config.yaml and config.good.yaml), unmounts. */
 function saveConfig(d: InstallerDeps, device: string, dir: string, yaml: string): void {
-  mkdirSync(dir, { recursive: true });
-  d.sys.mount(device, dir, "ext4", MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME, undefined);
-  try {
-    createConfigStore(dir).save(yaml);
-  } finally {
-    d.sys.umount2(dir, 0);
-  }
+  withMount(d.sys, { device, dir, fstype: "ext4", flags: MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.NOATIME, umountFlags: 0, log: d.log }, (at) => createConfigStore(at).save(yaml));
 }
 
 /** Whether a slot's partition holds manifest.json (mounted read-only for a moment). */
 function slotHolds(d: InstallerDeps, parts: Partition[], label: string, dir: string): boolean {
   const part = parts.find((x) => x.label === label);
   if (!part) return false;
-  mkdirSync(dir, { recursive: true });
   try {
-    d.sys.mount(part.device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
+    return withMount(d.sys, { device: part.device, dir, fstype: "ext4", flags: RO_MOUNT, log: d.log }, (at) => existsSync(join(at, "manifest.json")));
   } catch {
     return false;
-  }
-  try {
-    return existsSync(join(dir, "manifest.json"));
-  } finally {
-    d.sys.umount2(dir, MNT.DETACH);
   }
 }
 
@@ -210,16 +198,4 @@ function committed(d: InstallerDeps, parts: Partition[], work: string): "A" | "B
     d.log(`install: reading the disk's grubenv: ${(err as Error).message}; booting slot A`);
   }
   return "A";
-}
-
-/** Zeroes a partition's first `bytes`: no stale file system for the first boot to find. */
-function zeroStart(device: string, bytes: number): void {
-  const fd = openSync(device, "r+");
-  try {
-    const zeros = Buffer.alloc(MiB);
-    for (let at = 0; at < bytes; at += MiB) writeSync(fd, zeros, 0, MiB, at);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

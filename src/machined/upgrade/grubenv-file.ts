@@ -3,11 +3,11 @@
 // never by rename: GRUB's save_env writes into the blocks the file already
 // has, so the file keeps its one 1024-byte cluster run and stays writable by
 // GRUB. The variables are those of src/image/grub.ts.
-import { closeSync, fsyncSync, mkdirSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { decodeGrubenv, encodeGrubenv, GRUBENV_SIZE } from "../../image/grub.js";
-import { MNT, MS, type Sys } from "../../sys/sys.js";
-import type { Partition } from "../disks.js";
+import { MS, type Sys } from "../../sys/sys.js";
+import { type Partition, RO_MOUNT, withMount } from "../disks.js";
 
 export interface Grubenv {
   read(): Record<string, string>;
@@ -28,18 +28,17 @@ export function espGrubenv(d: EspDeps): Grubenv {
   const withEsp = <T>(write: boolean, fn: (file: string) => T): T => {
     const esp = d.partitions.find((p) => p.label === "EFI");
     if (!esp) throw new Error("the disk has no partition named EFI: its boot loader cannot be told which slot to boot");
-    const dir = d.mountDir ?? "/run/kiln-esp";
-    mkdirSync(dir, { recursive: true });
-    d.sys.mount(esp.device, dir, "vfat", (write ? 0 : MS.RDONLY) | MS.NOSUID | MS.NODEV | MS.NOEXEC, "fmask=0077,dmask=0077");
-    try {
-      return fn(join(dir, "grub/grubenv"));
-    } finally {
-      try {
-        d.sys.umount2(dir, write ? 0 : MNT.DETACH);
-      } catch (err) {
-        d.log(`grubenv: unmounting ${dir}: ${(err as Error).message}`);
-      }
-    }
+    const mount = {
+      device: esp.device,
+      dir: d.mountDir ?? "/run/kiln-esp",
+      fstype: "vfat",
+      flags: write ? MS.NOSUID | MS.NODEV | MS.NOEXEC : RO_MOUNT,
+      data: "fmask=0077,dmask=0077",
+      // A write is flushed by a real unmount before the caller goes on (to a reboot, maybe).
+      ...(write ? { umountFlags: 0 } : {}),
+      log: (l: string) => d.log(`grubenv: ${l}`),
+    };
+    return withMount(d.sys, mount, (dir) => fn(join(dir, "grub/grubenv")));
   };
   const readVars = (file: string) => {
     const buf = Buffer.alloc(GRUBENV_SIZE);

@@ -3,13 +3,13 @@
 // with cmdline.grubenv added for GRUB, then mounted read-only and every file
 // hashed again, so a slot that reads back wrong is never offered to GRUB.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { createReadStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { slotCmdlineEnv } from "../../image/grub.js";
-import { BUNDLE_FILES, type BundleInfo } from "../../image/upgrade-bundle.js";
-import { MNT, MS, type Sys } from "../../sys/sys.js";
+import { BUNDLE_FILES, type BundleInfo, digestFile } from "../../image/upgrade-bundle.js";
+import type { Sys } from "../../sys/sys.js";
+import { RO_MOUNT, withMount } from "../disks.js";
 
 const run = promisify(execFile);
 
@@ -34,26 +34,12 @@ export async function writeSlot(d: SlotWriterDeps, device: string, label: string
 
 /** Mounts the slot read-only and compares every file's sha256 with the bundle's. */
 async function readBack(d: SlotWriterDeps, device: string, label: string, bundle: BundleInfo): Promise<void> {
-  const dir = d.mountDir ?? "/run/kiln-slot-check";
-  mkdirSync(dir, { recursive: true });
-  d.sys.mount(device, dir, "ext4", MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC, undefined);
-  try {
+  const mount = { device, dir: d.mountDir ?? "/run/kiln-slot-check", fstype: "ext4", flags: RO_MOUNT, log: d.log };
+  await withMount(d.sys, mount, async (dir) => {
     for (const name of BUNDLE_FILES) {
-      const got = await sha256(join(dir, name));
+      const got = (await digestFile(join(dir, name))).sha256;
       const want = bundle.files[name].sha256;
       if (got !== want) throw new Error(`${label} reads back wrong: ${name} has sha256 ${got}, expected ${want}; the disk may be failing`);
     }
-  } finally {
-    d.sys.umount2(dir, MNT.DETACH);
-  }
-}
-
-export function sha256(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash("sha256");
-    createReadStream(path)
-      .on("data", (b) => h.update(b))
-      .on("error", reject)
-      .on("end", () => resolve(h.digest("hex")));
   });
 }

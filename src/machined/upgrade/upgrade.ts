@@ -88,6 +88,11 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
     if (s !== "A" && s !== "B") throw new ApiError(Code.FAILED_PRECONDITION, "this machine runs from its boot media, not from a disk with boot slots: install it first (machine.install.disk)");
     return s;
   };
+  /** FAILED_PRECONDITION while an upgrade (`what`) or a sequence other than boot runs. */
+  const refuseWhileBusy = (what: string) => {
+    const busy = d.busy();
+    if (running || (busy && busy !== "boot")) throw new ApiError(Code.FAILED_PRECONDITION, `${running ? what : `sequence "${busy}"`} is running; try again when it has finished`);
+  };
   const partitionOf = (slot: Slot) => {
     const p = d.partitions.find((x) => x.label === `BOOT-${slot}`);
     if (!p) throw new ApiError(Code.FAILED_PRECONDITION, `the disk has no partition named BOOT-${slot}`);
@@ -98,8 +103,7 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
     const from = runningSlot();
     if (d.slots?.bootMode === "trial" && record?.state === "trial") throw new ApiError(Code.FAILED_PRECONDITION, `slot ${from} is on trial; wait until it is committed or rolled back`);
     if (!d.uploads) throw new ApiError(Code.FAILED_PRECONDITION, "/var is not on a disk here: there is no room to receive a bundle");
-    const busy = d.busy();
-    if (running || (busy && busy !== "boot")) throw new ApiError(Code.FAILED_PRECONDITION, `${running ? "another upgrade" : `sequence "${busy}"`} is running; try again when it has finished`);
+    refuseWhileBusy("another upgrade");
     running = true;
     try {
       const to = other(from);
@@ -219,8 +223,7 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
       const to = other(from);
       const version = versions.get(to) ?? "";
       if (!version) throw new ApiError(Code.FAILED_PRECONDITION, `slot ${to} holds no kiln: there is nothing to roll back to`);
-      const busy = d.busy();
-      if (running || (busy && busy !== "boot")) throw new ApiError(Code.FAILED_PRECONDITION, `${running ? "an upgrade" : `sequence "${busy}"`} is running; try again when it has finished`);
+      refuseWhileBusy("an upgrade");
       d.grubenv.update({ kiln_slot: to, kiln_try: "" });
       save({ state: "rolled-back", from: { slot: to, version }, to: { slot: from, version: d.runningVersion }, reason: "rolled back by request", services: [], healthTimeoutMs: 0, time: "" });
       const kexec = mode === "default" ? d.prepareKexec({ slot: to, boot: "committed" }) : undefined;

@@ -3,6 +3,7 @@
 // EPHEMERAL, the last partition, stretched over the new space. machined
 // formats EPHEMERAL on first boot. Uses sfdisk (Debian's fdisk package).
 import { execFileSync } from "node:child_process";
+import { runTool } from "./host-tool.js";
 import { statSync, truncateSync } from "node:fs";
 
 /** "4G", "512M", "10240" (MiB) → bytes; undefined for a bad size. */
@@ -21,18 +22,9 @@ export const EPHEMERAL_PARTITION = 6;
 export function prepareDisk(diskRaw: string, out: string, sizeBytes: number): void {
   const have = statSync(diskRaw).size;
   if (sizeBytes < have) throw new Error(`--disk ${Math.round(sizeBytes / 2 ** 20)}M is smaller than the image's disk.raw (${Math.ceil(have / 2 ** 20)}M)`);
-  run("cp", ["--sparse=always", diskRaw, out], "coreutils");
+  runTool("cp", ["--sparse=always", diskRaw, out], "coreutils");
   if (sizeBytes === have) return;
   truncateSync(out, sizeBytes);
-  run("sfdisk", ["--quiet", "--relocate", "gpt-bak-std", out], "fdisk");
+  runTool("sfdisk", ["--quiet", "--relocate", "gpt-bak-std", out], "fdisk");
   execFileSync("sfdisk", ["--quiet", "--no-reread", "--no-tell-kernel", "-N", String(EPHEMERAL_PARTITION), out], { input: ", +\n", stdio: ["pipe", "ignore", "pipe"] });
-}
-
-function run(tool: string, args: string[], pkg: string): void {
-  try {
-    execFileSync(tool, args, { stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`${tool} is not installed: apt-get install ${pkg}`);
-    throw new Error(`${tool} ${args.join(" ")} failed: ${String((err as { stderr?: Buffer }).stderr ?? "").trim()}`, { cause: err });
-  }
 }
