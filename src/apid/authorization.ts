@@ -21,6 +21,7 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("ServiceList"), "os:reader"],
   [machine("Logs"), "os:reader"],
   [machine("Events"), "os:reader"],
+  [machine("Sequences"), "os:reader"],
   [machine("GetConfiguration"), "os:reader"],
   [machine("Dmesg"), "os:reader"],
   [machine("Memory"), "os:reader"],

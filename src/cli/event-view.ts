@@ -13,7 +13,7 @@ import { nodeOf } from "./node-messages.js";
 import type { Column } from "./table.js";
 
 export interface ServicePayload { id: string; state: string; message: string; healthy: boolean | null; healthMessage: string }
-export interface SequencePayload { sequence: string; task: string; action: string; error: string }
+export interface SequencePayload { sequence: string; phase: string; task: string; action: string; error: string; durationMs: number }
 export interface ConfigPayload { source: string; accepted: boolean; errors: string[]; warnings: string[]; message: string }
 export interface MachinePayload { stage: string; message: string }
 export interface NetworkPayload { kind: string; link: string; address: string; source: string; message: string }
@@ -43,7 +43,7 @@ export function eventRecord(e: EventsResponse): EventRecord {
       return { ...base, type: "service", service: { id: p.value.id, state, message: p.value.message, healthy, healthMessage: h?.lastMessage ?? "" } };
     }
     case "sequence":
-      return { ...base, type: "sequence", sequence: { ...pick(p.value, "sequence", "task", "error"), action: kebabName(SequenceEvent_ActionSchema, p.value.action) } };
+      return { ...base, type: "sequence", sequence: { ...pick(p.value, "sequence", "phase", "task", "error", "durationMs"), action: kebabName(SequenceEvent_ActionSchema, p.value.action) } };
     case "config":
       return { ...base, type: "config", config: pick(p.value, "source", "accepted", "errors", "warnings", "message") };
     case "machine":
@@ -76,9 +76,11 @@ function serviceSummary(s: ServicePayload): string {
   return `${s.id}: ${s.state}${health}${s.message ? `: ${s.message}` : ""}`;
 }
 
-/** e.g. "boot/mountVar start" or "boot stop: failed: …". */
+/** e.g. "boot/config/loadConfig start", "boot stop (2.31 s)" or "boot stop: failed: …". */
 function sequenceSummary(s: SequencePayload): string {
-  return `${s.sequence}${s.task ? `/${s.task}` : ""} ${s.action}${s.error ? `: failed: ${s.error}` : ""}`;
+  const path = [s.sequence, s.phase, s.task].filter(Boolean).join("/");
+  const took = s.action === "stop" ? ` (${(s.durationMs / 1000).toFixed(2)} s)` : "";
+  return `${path} ${s.action}${took}${s.error ? `: failed: ${s.error}` : ""}`;
 }
 
 /** e.g. "from api: accepted" or "from cmdline: rejected: a; b". */

@@ -1,16 +1,28 @@
-// ApplyConfiguration: validate, decide the mode, persist, apply. A config
-// that fails validation changes nothing; one apply runs at a time. In
-// maintenance mode a config naming machine.install.disk may install kiln
-// instead (install/triggers.ts): then it is neither saved nor applied here.
+// ApplyConfiguration: validate, decide the mode, then run the applyConfig
+// sequence under the machine's one lock (sequences/apply-config.ts). A config
+// that fails validation changes nothing, and neither does a request refused
+// because another sequence runs. The call waits for the live apply (its reply
+// carries the warnings); a reboot then goes on in the background. In
+// maintenance mode a config naming machine.install.disk may start the
+// install sequence instead (install/triggers.ts).
 import type { MachineConfig } from "../config/schema.js";
 import { diffConfig } from "../config/diff.js";
 import { parseConfig } from "../config/parse.js";
-import { ApiError, Code } from "../grpc/errors.js";
+import { invalid, refused } from "./errors.js";
 import type { ApplyMode, ApplyRequest, ApplyResult } from "./machine.js";
+import { applyConfigSequence, revertTrySequence } from "./sequences/apply-config.js";
+import type { Phase, SequenceRunner } from "./sequences/runner.js";
 
 export interface Current {
   config: MachineConfig;
   yaml: string;
+}
+
+/** An install the first config asks for: the reply's words, and the sequence to run (none on a dry run). */
+export interface InstallStart {
+  details: string;
+  phases?: Phase[];
+  label: string;
 }
 
 export interface ApplyDeps {
@@ -19,71 +31,80 @@ export interface ApplyDeps {
   save(yaml: string): void;
   /** Applies next live (from prev; undefined prev = first config); returns warnings. */
   applyLive(next: Current, prev: Current | undefined): Promise<string[]>;
-  reboot(): void;
   configEvent(accepted: boolean, message: string, errors: string[], warnings: string[]): void;
-  /** The first config on a machine that can install itself: the reply's details when it starts an install, else undefined; throws when refused. */
-  install?(next: Current, req: ApplyRequest): Promise<string | undefined>;
+  runner: Pick<SequenceRunner, "start">;
+  /** The first config on a machine that can install itself: the install to start, undefined when none; throws when refused. */
+  install?(next: Current, req: ApplyRequest): Promise<InstallStart | undefined>;
+  /** How long a try waits for its revert to get the lock again. Default 1000 ms. */
+  retryMs?: number;
 }
 
 /**
- * The apply handler, holding the apply lock and any pending try. A try is
- * applied live but not saved: STATE keeps the config it came from, so a
- * reboot or crash during the try boots that one. Another apply that saves
- * confirms the try; otherwise it is reverted when its time is up.
+ * The apply handler, holding any pending try. A try is applied live but not
+ * saved: STATE keeps the config it came from, so a reboot or crash during
+ * the try boots that one. Another apply that saves confirms the try;
+ * otherwise it is reverted when its time is up.
  */
 export function createApplier(deps: ApplyDeps): (req: ApplyRequest) => Promise<ApplyResult> {
-  let busy = false;
   // Each saving apply starts a new generation; a try's revert belongs to one and is dropped once it has passed.
   let generation = 0;
   let timer: NodeJS.Timeout | undefined;
-  const locked = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (busy) throw new ApiError(Code.FAILED_PRECONDITION, "another configuration is being applied; try again when it has finished");
-    busy = true;
-    try {
-      return await fn();
-    } finally {
-      busy = false;
-    }
-  };
   const revert = (prev: Current, gen: number): void => {
     if (gen !== generation) return;
-    if (busy) timer = setTimeout(() => revert(prev, gen), 100);
-    else void locked(() => revertTry(deps, prev));
+    try {
+      deps.runner.start("applyConfig", revertTrySequence(() => revertTry(deps, prev)), { label: "the revert of a try" });
+    } catch {
+      timer = setTimeout(() => revert(prev, gen), deps.retryMs ?? 1000);
+    }
   };
   const confirm = () => {
     generation++;
     clearTimeout(timer);
   };
-  return (req) =>
-    locked(async () => {
-      const out = await apply(deps, req, confirm);
-      const gen = generation;
-      if (out.tried) timer = setTimeout(() => revert(out.tried!, gen), req.tryTimeoutMs || 60_000);
-      return out.result;
-    });
+  return async (req) => {
+    const out = await apply(deps, req, confirm);
+    const gen = generation;
+    if (out.tried) timer = setTimeout(() => revert(out.tried!, gen), req.tryTimeoutMs || 60_000);
+    return out.result;
+  };
 }
 
-/** One apply: parse, plan, then carry out the plan unless dry-run. */
+/** One apply: parse, plan, then run the sequence unless dry-run. */
 async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): Promise<{ result: ApplyResult; tried?: Current }> {
   const next = parse(deps, req.yaml);
+  const installing = !deps.current() && deps.install ? await deps.install({ config: next.config, yaml: req.yaml }, req) : undefined;
   const prev = deps.current();
-  if (req.mode === "try" && !prev) throw new ApiError(Code.FAILED_PRECONDITION, "--mode try needs a config to return to; apply the first config with another mode");
+  if (req.mode === "try" && !prev) throw refused("--mode try needs a config to return to; apply the first config with another mode");
   const { changes, needsReboot } = diffConfig(prev?.config, next.config);
   const mode = resolveMode(req.mode, prev ? needsReboot : []);
   const base = { mode, warnings: next.warnings, changes, needsReboot: prev ? needsReboot : [] };
-  const installing = !prev && deps.install ? await deps.install({ config: next.config, yaml: req.yaml }, req) : undefined;
-  if (installing !== undefined) return { result: { ...base, mode: "reboot", details: installing } };
+  if (installing) {
+    if (installing.phases) deps.runner.start("install", installing.phases, { label: installing.label });
+    return { result: { ...base, mode: "reboot", details: installing.details } };
+  }
   if (req.dryRun) return { result: { ...base, details: `dry run: ${plan(mode, changes.length)}; nothing was changed` } };
-  confirm();
-  if (mode !== "try") deps.save(req.yaml);
-  const warnings = mode === "staged" || mode === "reboot" ? [] : await deps.applyLive({ config: next.config, yaml: req.yaml }, prev);
-  deps.configEvent(true, `applied (${mode})`, [], [...next.warnings, ...warnings]);
-  if (mode === "reboot") deps.reboot();
-  const result = { ...base, warnings: [...next.warnings, ...warnings], details: plan(mode, changes.length) };
+  const current: Current = { config: next.config, yaml: req.yaml };
+  const live: string[] = [];
+  const phases = applyConfigSequence(mode, {
+    save: () => {
+      confirm();
+      deps.save(req.yaml);
+    },
+    applyLive: () => {
+      if (mode === "try") confirm();
+      return deps.applyLive(current, prev);
+    },
+    announce: (warnings) => {
+      live.push(...warnings);
+      deps.configEvent(true, `applied (${mode})`, [], [...next.warnings, ...live]);
+    },
+  });
+  await deps.runner.start("applyConfig", phases, { label: `apply-config (${mode})` }).done;
+  const result = { ...base, warnings: [...next.warnings, ...live], details: plan(mode, changes.length) };
   return mode === "try" && prev ? { result, tried: prev } : { result };
 }
 
-/** A try's time is up: the config it came from, live again (STATE still holds it). Runs under the apply lock. */
+/** A try's time is up: the config it came from, live again (STATE still holds it). */
 async function revertTry(deps: ApplyDeps, prev: Current): Promise<void> {
   try {
     const w = await deps.applyLive(prev, deps.current());
@@ -93,24 +114,21 @@ async function revertTry(deps: ApplyDeps, prev: Current): Promise<void> {
   }
 }
 
-/** Parses the YAML; every validation error goes back as INVALID_ARGUMENT. */
+/** Parses the YAML; every validation error goes back as invalid. */
 function parse(deps: ApplyDeps, yaml: string): { config: MachineConfig; warnings: string[] } {
   const parsed = parseConfig(yaml);
   if ("errors" in parsed) {
     deps.configEvent(false, "rejected: invalid config", parsed.errors, parsed.warnings);
-    throw new ApiError(Code.INVALID_ARGUMENT, `the config is invalid; nothing was changed:\n${parsed.errors.join("\n")}`);
+    throw invalid(`the config is invalid; nothing was changed:\n${parsed.errors.join("\n")}`);
   }
   return parsed;
 }
 
 /** auto becomes no-reboot or reboot; no-reboot and try refuse changes that need a reboot. */
-function resolveMode(mode: ApplyMode, needsReboot: string[]): ApplyMode {
+function resolveMode(mode: ApplyMode, needsReboot: string[]): Exclude<ApplyMode, "auto"> {
   if (mode === "auto") return needsReboot.length ? "reboot" : "no-reboot";
   if ((mode === "no-reboot" || mode === "try") && needsReboot.length) {
-    throw new ApiError(
-      Code.FAILED_PRECONDITION,
-      `these changes need a reboot: ${needsReboot.join(", ")}; apply with --mode reboot or --mode staged`,
-    );
+    throw refused(`these changes need a reboot: ${needsReboot.join(", ")}; apply with --mode reboot or --mode staged`);
   }
   return mode;
 }
@@ -129,4 +147,3 @@ function plan(mode: ApplyMode, changes: number): string {
       return `applied ${what} live`;
   }
 }
-

@@ -3,7 +3,7 @@ import type { ServiceStateName } from "./service.js";
 
 export type EventPayload =
   | { t: "service"; id: string; state: ServiceStateName; message: string; healthy: boolean | null; healthMessage: string }
-  | { t: "sequence"; sequence: string; task: string; action: "start" | "stop"; error: string }
+  | { t: "sequence"; sequence: string; phase: string; task: string; action: "start" | "stop"; error: string; durationMs: number }
   | { t: "config"; source: string; accepted: boolean; errors: string[]; warnings: string[]; message: string }
   | { t: "machine"; stage: "booting" | "maintenance" | "running" | "rebooting" | "shutting-down" | "upgrade"; message: string }
   | { t: "network"; kind: NetworkEventKind; link: string; address: string; source: "dhcp" | "static" | ""; message: string };

@@ -1,6 +1,8 @@
 // What the machine API asks of machined. The gRPC server (src/machined/api/)
 // maps protobuf to these calls; machined's main wires the real parts in.
 import type { EventQuery, MachineEvent } from "./events.js";
+import type { Holder } from "./sequences/runner.js";
+import type { SequenceRun } from "./sequences/timeline.js";
 import type { ContainerEntry } from "./inspect/containers.js";
 import type { DmesgQuery } from "./inspect/dmesg.js";
 import type { FileEntry, ListQuery, ReadQuery } from "./inspect/files.js";
@@ -135,12 +137,15 @@ export interface Machine extends NetworkInspector {
   serviceRestart(id: string): Promise<string>;
   logs(query: LogQuery): AsyncIterable<Uint8Array>;
   events(query: EventQuery): AsyncIterable<MachineEvent>;
+  /** The lifecycle's timeline (the boot and the newest sequences) and who holds the lock. */
+  sequences(): { runs: SequenceRun[]; running?: Holder };
   /** Starts the reboot sequence and returns once it is under way. */
   reboot(mode: RebootMode, force: boolean): Promise<void>;
   shutdown(force: boolean): Promise<void>;
   /** Appends a chunk to an upload on EPHEMERAL; FAILED_PRECONDITION for a wrong offset or without a disk. */
   upgradeUpload(chunk: UpgradeUploadChunk): Promise<{ uploadId: string; received: number }>;
   /** Verifies a bundle, writes the inactive slot, and (unless staged) reboots into it on trial; steps as they happen. */
+  /** Takes the lock for the upgrade sequence and streams its steps; the sequence goes on if the caller leaves. */
   upgrade(req: UpgradeOptions, signal: AbortSignal): AsyncIterable<UpgradeStep>;
   /** Commits the other slot and reboots into it; FAILED_PRECONDITION when it holds no kiln. */
   rollback(mode: RebootMode, force: boolean): Promise<{ slot: string; version: string }>;

@@ -6,7 +6,7 @@
 // directory (a tmpfs, or the sandbox's volume): it is emptied at once.
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { ApiError, Code } from "../grpc/errors.js";
+import { invalid } from "./errors.js";
 import { MNT, MS, type Sys } from "../sys/sys.js";
 import { blankStart, mkfsExt4, type Partition } from "./disks.js";
 import type { ResetRequest } from "./machine.js";
@@ -45,7 +45,7 @@ export function parseWipe(names: string[]): { value: WipeTarget[] } | { error: s
 /** What a reset request will do on this machine; INVALID_ARGUMENT for unknown wipe targets. */
 export function planReset(req: ResetRequest, partitions: Partition[], stateDir: string): ResetPlan {
   const parsed = parseWipe(req.wipe);
-  if ("error" in parsed) throw new ApiError(Code.INVALID_ARGUMENT, parsed.error);
+  if ("error" in parsed) throw invalid(parsed.error);
   const plan: ResetPlan = { action: req.reboot ? "reboot" : "poweroff", force: !req.graceful, targets: parsed.value, partitions: [], dirs: [] };
   for (const target of parsed.value) {
     const part = partitions.find((p) => p.label === labels[target]); // the one mountDisks mounted

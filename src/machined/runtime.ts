@@ -3,7 +3,6 @@
 import { release } from "node:os";
 import { isDeepStrictEqual } from "node:util";
 import { stringifyConfig } from "../config/stringify.js";
-import { ApiError, Code } from "../grpc/errors.js";
 import { containerd } from "../services/containerd.js";
 import { createApidControl } from "../services/apid.js";
 import { extensionService } from "../services/extension.js";
@@ -16,62 +15,72 @@ import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
 import type { Partition } from "./disks.js";
 import type { SlotInfo } from "./slots.js";
-import type { KexecPrepared } from "./kexec.js";
 import type { Upgrader } from "./upgrade/upgrade.js";
 import type { Installer } from "./install/install.js";
 import { createInstallTriggers } from "./install/triggers.js";
-import { bootConfig } from "./config-sources/boot-config.js";
+import { type BootNext, bootConfig } from "./config-sources/boot-config.js";
 import type { ConfigSource } from "./config-sources/source.js";
 import { configSources } from "./config-sources/sources.js";
 import type { EventBus } from "./events.js";
 import { generateClientConfiguration } from "./inspect/client-config.js";
 import { createInspector } from "./inspect/inspector.js";
-import type { ApplyRequest, Machine, RebootMode } from "./machine.js";
+import type { ApplyRequest, Machine, RebootMode, UpgradeOptions, UpgradeStep } from "./machine.js";
 import { createNetworkInspector } from "./network/inspect.js";
 import type { Network } from "./network/network.js";
-import type { PowerAction, PowerDeps } from "./power.js";
+import type { PowerAction } from "./power.js";
 import { clearDirs, planReset, type ResetPlan, wipePartitions } from "./reset.js";
-import { phase, type Sequencer, task } from "./sequencer.js";
+import { createChannel } from "./channel.js";
+import { notFound, refused } from "./errors.js";
+import { powerSequence } from "./sequences/power.js";
+import { resetSequence } from "./sequences/reset.js";
+import { rollbackSequence } from "./sequences/rollback.js";
+import type { SequenceRunner } from "./sequences/runner.js";
+import { upgradeSequence } from "./sequences/upgrade.js";
 import type { MachineContext } from "./service.js";
 import type { Supervisor } from "./supervisor/supervisor.js";
 import { version } from "./version.js";
 
+/**
+ * What the runtime works with. The fields marked "boot" are filled in by the
+ * boot sequence's tasks as it goes (sequences/tasks/); the runtime reads them
+ * when a call needs them.
+ */
 export interface RuntimeDeps {
   ctx: MachineContext;
   applyEnv: ApplyEnv;
   events: EventBus;
   supervisor: Supervisor;
-  sequencer: Sequencer;
+  /** The machine's one lock: every operation that changes the machine runs through it. */
+  runner: SequenceRunner;
   store: ConfigStore;
+  /** boot: the machine's id (STATE, else derived). */
   machineId: string;
-  /** Takes the machine down (stop services, unmount, reboot(2)); a reboot's mode defaults to powercycle. */
-  powerDown(action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "beforeReboot" | "prepareKexec">): Promise<void>;
   log(line: string): void;
   /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
   apid?: boolean;
-  /** The network controller (metal only; in the sandbox the host owns the links). */
+  /** boot: the network controller (metal only; in the sandbox the host owns the links). */
   network?: Pick<Network, "apply" | "leases">;
   /** Where boot looks for the config, in order (default: configSources() for the platform). */
   configSources?: ConfigSource[];
-  /** Resolves true once the network is up (false after `ms`); the kiln.config URL waits on it. */
+  /** boot: resolves true once the network is up (false after `ms`); the kiln.config URL waits on it. */
   waitOnline?: (ms: number) => Promise<boolean>;
-  /** The boot slots (metal with a disk; none otherwise). */
+  /** boot: the boot slots (metal with a disk; none otherwise). */
   slots?: SlotInfo;
-  /** The disk's named partitions (metal; none in the sandbox, whose /sys is the host's): what reset wipes. */
+  /** boot: the disk's named partitions (metal; none in the sandbox, whose /sys is the host's): what reset wipes. */
   partitions?: Partition[];
-  /** Upgrades and rollbacks (metal with a disk; without one, those RPCs are refused). */
+  /** boot: upgrades and rollbacks (metal with a disk; without one, those RPCs are refused). */
   upgrader?: Upgrader;
   /** Installs kiln to machine.install.disk (metal booted without its disk; none otherwise). */
   installer?: Installer;
 }
 
 export interface Runtime extends Machine {
-  /** Loads the persisted config and starts what it asks for, or enters maintenance mode. */
-  boot(): Promise<void>;
-  /** Runs the reboot or shutdown sequence (signals and the API come here). */
-  halt(action: PowerAction, force: boolean, mode?: RebootMode): Promise<void>;
-  /** Starts a reboot soon: into a kernel already staged for kexec, else a full reboot (upgrade, rollback, install). */
-  rebootInto(kexec: KexecPrepared | undefined, force: boolean): void;
+  /** boot's config phase: loads the config and starts what it asks for, or enters maintenance mode; the install it asks for, if any. */
+  loadConfig(): Promise<BootNext>;
+  /** boot's last phase: apid, the network API. */
+  startApid(): Promise<void>;
+  /** Starts a reboot or shutdown sequence (signals, a failed trial); false when another sequence refused it (logged). */
+  request(action: PowerAction, why: string, mode?: RebootMode): boolean;
 }
 
 export function createRuntime(d: RuntimeDeps): Runtime {
@@ -80,23 +89,16 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   if (apid) d.supervisor.register(apid.definition);
   const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
     d.events.publish({ t: "config", source, accepted, errors, warnings, message });
-  const halt = (action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "prepareKexec">) =>
-    d.sequencer.run(action === "reboot" ? "reboot" : "shutdown", [phase("power", task(action, () => d.powerDown(action, force, mode, hooks)))], {
-      preempts: ["boot"],
-    });
-  // Halting after the reply has been sent, so the caller sees it succeed.
-  const haltSoon = (action: PowerAction, force: boolean, mode?: RebootMode, hooks?: Pick<PowerDeps, "prepareKexec">) =>
-    setTimeout(() => void halt(action, force, mode, hooks).catch((err: Error) => d.log(`${action}: ${err.message}`)), 100);
-  // Reset: the config in memory is forgotten and STATE without a partition emptied first; partitions are wiped once unmounted.
-  const reset = (p: ResetPlan) => {
-    const forget = () => {
-      d.events.publish({ t: "machine", stage: p.action === "reboot" ? "rebooting" : "shutting-down", message: `resetting: wiping ${p.targets.join(", ")}` });
-      clearDirs(p.dirs, d.log);
-      if (p.targets.includes("state")) current = undefined;
-    };
-    const wipe = () => wipePartitions({ sys: d.ctx.sys, log: d.log }, p.partitions);
-    const phases = [phase("forget", task("forget", forget)), phase("power", task(p.action, () => d.powerDown(p.action, p.force, undefined, { beforeReboot: wipe })))];
-    return d.sequencer.run("reset", phases, { preempts: ["boot"] });
+  const power = (action: PowerAction, why: string, mode?: RebootMode, force = false) =>
+    void d.runner.start(action === "reboot" ? "reboot" : "shutdown", powerSequence(action, why, { ...(mode ? { mode } : {}), force }), { label: action === "reboot" ? "reboot" : "shutdown" });
+  const request = (action: PowerAction, why: string, mode?: RebootMode) => {
+    try {
+      power(action, why, mode);
+      return true;
+    } catch (err) {
+      d.log(`${action} (${why}): ${(err as Error).message}`);
+      return false;
+    }
   };
   const applyLive = async (next: Current, prev: Current | undefined) => {
     const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.machineId);
@@ -109,33 +111,29 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     return warnings;
   };
   // Installing to machine.install.disk (install/triggers.ts): at boot, or on the first ApplyConfiguration.
-  const installs = d.installer
-    ? createInstallTriggers({
-        installer: d.installer,
-        events: d.events,
-        log: d.log,
-        configEvent,
-        busy: () => d.sequencer.current(),
-        reboot: (k) => haltSoon("reboot", false, k ? "default" : "powercycle", k ? { prepareKexec: () => k } : undefined),
-      })
-    : undefined;
+  const installs = d.installer ? createInstallTriggers({ installer: d.installer, events: d.events, log: d.log, configEvent }) : undefined;
   const applier = createApplier({
     current: () => current,
     save: (yaml) => d.store.save(yaml),
     applyLive,
-    reboot: () => haltSoon("reboot", false),
     configEvent,
+    runner: d.runner,
     ...(installs ? { install: (next: Current, req: ApplyRequest) => installs.onApply(next.config, next.yaml, req) } : {}),
   });
+  const reset = (p: ResetPlan) =>
+    resetSequence(p, {
+      forget: () => {
+        d.events.publish({ t: "machine", stage: p.action === "reboot" ? "rebooting" : "shutting-down", message: `resetting: wiping ${p.targets.join(", ")}` });
+        clearDirs(p.dirs, d.log);
+        if (p.targets.includes("state")) current = undefined;
+      },
+      wipe: () => wipePartitions({ sys: d.ctx.sys, log: d.log }, p.partitions),
+    });
 
   return {
-    boot: () =>
-      d.sequencer.run("boot", [
-        phase("config", task("loadConfig", () => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent, ...(installs ? { install: installs.atBoot } : {}) }))),
-        ...(apid ? [phase("networkApi", task("startApid", async () => void (await d.supervisor.start("apid"))))] : []),
-      ]),
-    halt,
-    rebootInto: (kexec, force) => haltSoon("reboot", force, kexec ? "default" : "powercycle", kexec ? { prepareKexec: () => kexec } : undefined),
+    loadConfig: () => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent, ...(installs ? { install: installs.atBoot } : {}) }),
+    startApid: async () => void (apid ? await d.supervisor.start("apid") : undefined),
+    request,
     version: () => {
       const upgrade = d.upgrader?.status();
       const slots = d.upgrader?.slots() ?? d.slots ?? { slot: "", bootMode: "", slots: [] };
@@ -147,16 +145,22 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     serviceRestart: (id) => serviceAction(d, id, "restart"),
     logs: (q) => d.supervisor.logs(q.id, q.tailLines, q.follow, q.signal),
     events: (q) => d.events.watch(q),
-    reboot: async (mode: RebootMode, force) => void haltSoon("reboot", force, mode),
-    shutdown: async (force) => void haltSoon("poweroff", force),
+    sequences: () => {
+      const running = d.runner.current();
+      return { runs: d.runner.runs(), ...(running ? { running } : {}) };
+    },
+    reboot: async (mode: RebootMode, force) => power("reboot", "requested through the API", mode, force),
+    shutdown: async (force) => power("poweroff", "requested through the API", undefined, force),
     upgradeUpload: async (chunk) => upgrader(d).upload(chunk),
-    upgrade: (req, signal) => upgrader(d).upgrade(req, signal),
-    rollback: async (mode, force) => upgrader(d).rollback(mode, force),
+    upgrade: (req) => upgradeStream(d, req),
+    rollback: async (mode, force) => {
+      const plan = upgrader(d).planRollback(mode, force);
+      d.runner.start("rollback", rollbackSequence(plan.run), { label: `rollback to slot ${plan.slot} (kiln ${plan.version})` });
+      return { slot: plan.slot, version: plan.version };
+    },
     reset: async (req) => {
       const plan = planReset(req, d.partitions ?? [], d.ctx.paths.state);
-      const busy = d.sequencer.current();
-      if (busy && busy !== "boot") throw new ApiError(Code.FAILED_PRECONDITION, `sequence "${busy}" is running; try again when it has finished`);
-      setTimeout(() => void reset(plan).catch((err: Error) => d.log(`reset: ${err.message}`)), 100);
+      d.runner.start("reset", reset(plan), { label: `reset (wiping ${plan.targets.join(", ")})` });
     },
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? stringifyConfig(current.config) : undefined),
@@ -166,10 +170,23 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   };
 }
 
-/** The upgrader, or FAILED_PRECONDITION where there is none (no disk, the sandbox). */
+/** The upgrader, or refused where there is none (no disk, the sandbox). */
 function upgrader(d: RuntimeDeps): Upgrader {
-  if (!d.upgrader) throw new ApiError(Code.FAILED_PRECONDITION, "this machine has no boot slots (it runs from its boot media or in a sandbox): upgrades need an installed disk");
+  if (!d.upgrader) throw refused("this machine has no boot slots (it runs from its boot media or in a sandbox): upgrades need an installed disk");
   return d.upgrader;
+}
+
+/** Takes the lock for the upgrade sequence now, then streams its steps until it ends (it goes on if the caller leaves). */
+function upgradeStream(d: RuntimeDeps, req: UpgradeOptions): AsyncIterable<UpgradeStep> {
+  const u = upgrader(d);
+  u.precheck();
+  const steps = createChannel<UpgradeStep>();
+  const { done } = d.runner.start("upgrade", upgradeSequence(u, req, steps.push), { label: "upgrade" });
+  done.then(
+    () => steps.close(),
+    (err: unknown) => steps.close(err),
+  );
+  return steps;
 }
 
 /** What boot needs to find its config (config-sources/boot-config.ts), but the live apply. */
@@ -218,7 +235,7 @@ async function restartIfRunning(d: RuntimeDeps, id: string): Promise<void> {
 
 /** start/stop/restart with NOT_FOUND for unknown ids. */
 async function serviceAction(d: RuntimeDeps, id: string, action: "start" | "stop" | "restart"): Promise<string> {
-  if (!d.supervisor.status().some((s) => s.id === id)) throw new ApiError(Code.NOT_FOUND, `service "${id}" not found`);
+  if (!d.supervisor.status().some((s) => s.id === id)) throw notFound(`service "${id}" not found`);
   await d.supervisor[action](id);
   return `service ${id}: ${action} requested`;
 }

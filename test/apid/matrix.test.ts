@@ -16,6 +16,7 @@ const expected: Record<string, Role> = {
   ServiceList: "os:reader",
   Logs: "os:reader",
   Events: "os:reader",
+  Sequences: "os:reader",
   GetConfiguration: "os:reader",
   Dmesg: "os:reader",
   Memory: "os:reader",

@@ -144,7 +144,7 @@ t.test("events -o json prints one JSON object a line with its payload under its 
 t.test("events -f streams new events until Ctrl-C and exits 0", async (t) => {
   const run = start(["-e", e, "events", "-f", "--tail", "0", "-o", "json"]);
   await new Promise((r) => setTimeout(r, 1500));
-  machine.pushEvent({ t: "sequence", sequence: "reboot", task: "", action: "start", error: "" });
+  machine.pushEvent({ t: "sequence", sequence: "reboot", phase: "", task: "", action: "start", error: "", durationMs: 0 });
   await eventually(() => run.stdout().includes("reboot"));
   run.child.kill("SIGINT");
   const r = await run.done;

@@ -1,5 +1,5 @@
 // `kilnctl get config` (also `get machineconfig`): the machine's current config;
-// `get links|addresses|routes` live in network.ts.
+// `get links|addresses|routes` live in network.ts, `get sequences` in sequences.ts.
 import { Command } from "commander";
 import { parse } from "yaml";
 import { ApiError, Code } from "../../grpc/errors.js";
@@ -9,15 +9,17 @@ import { ExitCode } from "../exit-codes.js";
 import { addGlobalOptions } from "../global-options.js";
 import { nodeOf, onlyMessage } from "../node-messages.js";
 import { createNetworkGetCommands } from "./network.js";
+import { createSequencesCommand } from "./sequences.js";
 import { type MachineSession, withMachine } from "../session.js";
 
-/** `get`: resources of the machine: its config, links, addresses and routes. */
+/** `get`: resources of the machine: its config, links, addresses, routes and sequences. */
 export function createGetCommand(deps: CliDeps): Command {
   const get = new Command("get").description("show a resource of the machine");
   const config = new Command("config").alias("machineconfig").description("show the machine config");
   addGlobalOptions(config, { connect: true }).action((_o, c: Command) => withMachine(c, deps, "machine config", (m) => printConfig(m)));
   get.addCommand(config);
   for (const sub of createNetworkGetCommands(deps)) get.addCommand(sub);
+  get.addCommand(createSequencesCommand(deps));
   return get;
 }
 

@@ -72,5 +72,5 @@ function configEvent(p: Extract<EventPayload, { t: "config" }>) {
 /** A sequence or task starting or stopping. */
 function sequenceEvent(p: Extract<EventPayload, { t: "sequence" }>) {
   const action = p.action === "start" ? SequenceEvent_Action.START : SequenceEvent_Action.STOP;
-  return { sequence: p.sequence, task: p.task, action, error: p.error };
+  return { sequence: p.sequence, phase: p.phase, task: p.task, action, error: p.error, durationMs: p.durationMs };
 }

@@ -17,6 +17,7 @@ import {
   tryTimeoutMs,
 } from "./request-mapping.js";
 import { toServiceInfo } from "./service-mapping.js";
+import { createSequenceHandlers } from "./sequence-handlers.js";
 import { createUpgradeHandlers, toUpgradeStatus } from "./upgrade-handlers.js";
 
 type Methods = typeof MachineService extends GenService<infer M> ? M : never;
@@ -52,6 +53,7 @@ export function createMachineHandlers(machine: Machine, node: () => string): Mac
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
     ...createInspectHandlers(machine, node),
     ...createUpgradeHandlers(machine, metadata),
+    ...createSequenceHandlers(machine, metadata),
   };
 }
 

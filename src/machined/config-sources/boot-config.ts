@@ -22,14 +22,17 @@ export interface BootConfigDeps extends AcquireReport {
   install?(config: Current["config"], yaml: string): Promise<BootInstall>;
 }
 
+/** What boot does next: nothing more, or the install the config asks for (boot's last phase runs it). */
+export type BootNext = { install?: Extract<BootInstall, { t: "planned" }>["run"] };
+
 /** Configures the machine from the first source with a config, else leaves it in maintenance mode. */
-export async function bootConfig(d: BootConfigDeps): Promise<void> {
+export async function bootConfig(d: BootConfigDeps): Promise<BootNext> {
   const got = await acquireConfig(d.sources, d);
   if (got.t !== "found") {
     d.enterMaintenance();
     const why = got.t === "invalid" ? `the config from ${got.source} is invalid` : "no config yet";
     d.events.publish({ t: "machine", stage: "maintenance", message: `${why}: waiting for ApplyConfiguration` });
-    return;
+    return {};
   }
   const install = d.install ? await d.install(got.config, got.yaml) : { t: "none" as const };
   if (install.t !== "none") return installInstead(d, got.source, install);
@@ -38,18 +41,20 @@ export async function bootConfig(d: BootConfigDeps): Promise<void> {
   d.configEvent(true, `loaded ${got.origin}`, [], [...got.warnings, ...unsaved, ...warnings], got.source);
   const from = got.source === "state" ? "STATE" : `${got.source} (${got.origin})`;
   d.events.publish({ t: "machine", stage: "running", message: `configured from ${from}` });
+  return {};
 }
 
 /** The config installs kiln (or is refused for it): not applied; the machine waits in maintenance mode meanwhile. */
-function installInstead(d: BootConfigDeps, source: string, install: Exclude<BootInstall, { t: "none" }>): void {
+function installInstead(d: BootConfigDeps, source: string, install: Exclude<BootInstall, { t: "none" }>): BootNext {
   d.enterMaintenance();
-  if (install.t === "started") {
+  if (install.t === "planned") {
     d.events.publish({ t: "machine", stage: "booting", message: `the config from ${source} asks to ${install.message}` });
-    return;
+    return { install: install.run };
   }
   d.log(`config: ${source}: not applied: ${install.error}`);
   d.configEvent(false, "not applied: the install it asks for cannot go ahead", [install.error], [], source);
   d.events.publish({ t: "machine", stage: "maintenance", message: `${install.error}; waiting for ApplyConfiguration` });
+  return {};
 }
 
 /** Saves on STATE as ApplyConfiguration does; a failure is a warning (the config still applies). */

@@ -15,7 +15,8 @@
 //             a rollback: "rolled-back", with why, in the record and events.
 //   rollback  grubenv kiln_slot=<other>, record "rolled-back", reboot.
 import semver from "semver";
-import { ApiError, Code } from "../../grpc/errors.js";
+import { invalid, refused } from "../errors.js";
+import { type RebootRequest, rebootRequest } from "../sequences/reboot-request.js";
 import { BundleError, type BundleInfo } from "../../image/upgrade-bundle.js";
 import type { EventBus } from "../events.js";
 import type { KexecPrepared, KexecTarget } from "../kexec.js";
@@ -46,18 +47,20 @@ export interface UpgraderDeps {
   extract(tar: string, dir: string): Promise<BundleInfo>;
   writeSlot(device: string, label: string, bundle: BundleInfo): Promise<void>;
   prepareKexec(target?: KexecTarget): KexecPrepared;
-  /** Starts the reboot sequence soon; `kexec`: a kernel already staged, else a full reboot. */
-  reboot(kexec: KexecPrepared | undefined, force: boolean): void;
-  /** The sequence running now, if any. */
-  busy(): string | undefined;
+  /** Asks for a reboot through firmware (a failed trial: GRUB then boots the old slot). */
+  requestReboot(why: string): void;
   /** For the trial's polling (tests shorten it). */
   trialPollMs?: number;
 }
 
 export interface Upgrader {
   upload(chunk: UpgradeUploadChunk): { uploadId: string; received: number };
-  upgrade(req: UpgradeOptions, signal: AbortSignal): AsyncIterable<UpgradeStep>;
-  rollback(mode: RebootMode, force: boolean): Promise<{ slot: string; version: string }>;
+  /** Throws when no upgrade can start here (no slots, a trial running, no room); the upgrade sequence checks before it takes the lock. */
+  precheck(): void;
+  /** The upgrade sequence's work, its steps as it goes; ends with the reboot into the trial (none with --stage). */
+  upgrade(req: UpgradeOptions, signal: AbortSignal, label?: (text: string) => void): AsyncGenerator<UpgradeStep, RebootRequest | undefined>;
+  /** Checks a rollback can be done (throws when not); `run` makes the other slot the default and asks for the reboot. */
+  planRollback(mode: RebootMode, force: boolean): { slot: string; version: string; run(): RebootRequest };
   /** Reads the record at boot: starts a trial, or records a rollback. */
   atBoot(): void;
   /** The last record, for Version. */
@@ -73,7 +76,6 @@ const other = (s: Slot): Slot => (s === "A" ? "B" : "A");
 
 export function createUpgrader(d: UpgraderDeps): Upgrader {
   let record = readRecord(d.stateDir, d.log);
-  let running = false;
   const versions = new Map((d.slots?.slots ?? []).map((s) => [s.name, s.version]));
   const save = (r: UpgradeRecord) => {
     record = writeRecord(d.stateDir, r);
@@ -85,27 +87,25 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
   };
   const runningSlot = (): Slot => {
     const s = d.slots?.slot;
-    if (s !== "A" && s !== "B") throw new ApiError(Code.FAILED_PRECONDITION, "this machine runs from its boot media, not from a disk with boot slots: install it first (machine.install.disk)");
+    if (s !== "A" && s !== "B") throw refused("this machine runs from its boot media, not from a disk with boot slots: install it first (machine.install.disk)");
     return s;
-  };
-  /** FAILED_PRECONDITION while an upgrade (`what`) or a sequence other than boot runs. */
-  const refuseWhileBusy = (what: string) => {
-    const busy = d.busy();
-    if (running || (busy && busy !== "boot")) throw new ApiError(Code.FAILED_PRECONDITION, `${running ? what : `sequence "${busy}"`} is running; try again when it has finished`);
   };
   const partitionOf = (slot: Slot) => {
     const p = d.partitions.find((x) => x.label === `BOOT-${slot}`);
-    if (!p) throw new ApiError(Code.FAILED_PRECONDITION, `the disk has no partition named BOOT-${slot}`);
+    if (!p) throw refused(`the disk has no partition named BOOT-${slot}`);
     return p;
   };
 
-  async function* upgrade(req: UpgradeOptions, signal: AbortSignal): AsyncIterable<UpgradeStep> {
+  const precheck = (): { from: Slot; uploads: Uploads } => {
     const from = runningSlot();
-    if (d.slots?.bootMode === "trial" && record?.state === "trial") throw new ApiError(Code.FAILED_PRECONDITION, `slot ${from} is on trial; wait until it is committed or rolled back`);
-    if (!d.uploads) throw new ApiError(Code.FAILED_PRECONDITION, "/var is not on a disk here: there is no room to receive a bundle");
-    refuseWhileBusy("another upgrade");
-    running = true;
-    try {
+    if (d.slots?.bootMode === "trial" && record?.state === "trial") throw refused(`slot ${from} is on trial; wait until it is committed or rolled back`);
+    if (!d.uploads) throw refused("/var is not on a disk here: there is no room to receive a bundle");
+    return { from, uploads: d.uploads };
+  };
+
+  async function* upgrade(req: UpgradeOptions, signal: AbortSignal, label?: (text: string) => void): AsyncGenerator<UpgradeStep, RebootRequest | undefined> {
+    const { from, uploads } = precheck();
+    {
       const to = other(from);
       const target = partitionOf(to);
       let tar: string;
@@ -113,21 +113,22 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
       if ("url" in req.source) {
         yield step("fetch", `fetching ${req.source.url}`);
         const last = { done: 0, total: 0 };
-        tar = await d.uploads.fetch(req.source.url, (done, total) => Object.assign(last, { done, total }), signal);
+        tar = await uploads.fetch(req.source.url, (done, total) => Object.assign(last, { done, total }), signal);
         uploadId = tar.replace(/^.*\//, "").replace(/\.tar$/, "");
         yield step("fetch", `fetched ${mib(last.done)}`, last.done, last.total);
       } else {
         uploadId = req.source.uploadId;
-        tar = d.uploads.path(uploadId);
+        tar = uploads.path(uploadId);
       }
       yield step("verify", "checking the bundle's checksums and version");
-      const bundle = await verify(d, tar, d.uploads.scratch(uploadId), req.force);
+      const bundle = await verify(d, tar, uploads.scratch(uploadId), req.force);
+      label?.(`upgrade to ${bundle.version}`);
       yield step("verify", `kiln ${bundle.version} (kernel ${bundle.kernel}): checksums match`);
       const total = bundle.files.initramfs.size + bundle.files.vmlinuz.size;
       yield step("write", `writing kiln ${bundle.version} to slot ${to} (${target.device})`, 0, total);
       await d.writeSlot(target.device, `BOOT-${to}`, bundle);
       versions.set(to, bundle.version);
-      d.uploads.clear();
+      uploads.clear();
       yield step("write", `slot ${to} written and read back`, total, total);
       const watched = d.services().filter((s) => s.state === "Running").map((s) => ({ id: s.id, checked: s.healthy !== null }));
       const healthTimeoutMs = req.healthTimeoutMs || DEFAULT_HEALTH_TIMEOUT_MS;
@@ -138,14 +139,13 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
       if (req.stage) {
         event(`kiln ${bundle.version} staged in slot ${to}: the next reboot tries it`);
         yield step("staged", `staged: the next reboot boots slot ${to} on trial`, 0, 0, statusOf(record!));
-        return;
+        return undefined;
       }
       const kexec = req.rebootMode === "default" ? stageTrial(to) : undefined;
       event(`rebooting into slot ${to} (kiln ${bundle.version}) on trial${kexec?.ok ? " by kexec" : ""}; ${watched.length} services must be healthy within ${Math.round(healthTimeoutMs / 1000)} s`);
       yield step("reboot", `rebooting into slot ${to}${kexec?.ok ? " by kexec" : kexec ? ` through firmware (${kexec.why})` : " through firmware"}`, 0, 0, statusOf(record!));
-      d.reboot(kexec?.ok ? kexec : undefined, false);
-    } finally {
-      running = false;
+      const why = `upgrade to ${bundle.version}: trial of slot ${to}`;
+      return kexec?.ok ? rebootRequest("reboot", why, { kexec }) : rebootRequest("reboot", why, { mode: "powercycle" });
     }
   }
 
@@ -208,28 +208,31 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
   function failTrial(r: UpgradeRecord, why: string): void {
     save({ ...r, failure: why });
     event(`trial failed: ${why}; rebooting into slot ${r.from.slot}`);
-    d.reboot(undefined, false);
+    d.requestReboot(`the trial of slot ${r.to.slot} failed`);
   }
 
   return {
     upload: (chunk) => {
       runningSlot();
-      if (!d.uploads) throw new ApiError(Code.FAILED_PRECONDITION, "/var is not on a disk here: there is no room to receive a bundle");
+      if (!d.uploads) throw refused("/var is not on a disk here: there is no room to receive a bundle");
       return d.uploads.append(chunk);
     },
+    precheck: () => void precheck(),
     upgrade,
-    rollback: async (mode, force) => {
+    planRollback: (mode, force) => {
       const from = runningSlot();
       const to = other(from);
       const version = versions.get(to) ?? "";
-      if (!version) throw new ApiError(Code.FAILED_PRECONDITION, `slot ${to} holds no kiln: there is nothing to roll back to`);
-      refuseWhileBusy("an upgrade");
-      d.grubenv.update({ kiln_slot: to, kiln_try: "" });
-      save({ state: "rolled-back", from: { slot: to, version }, to: { slot: from, version: d.runningVersion }, reason: "rolled back by request", services: [], healthTimeoutMs: 0, time: "" });
-      const kexec = mode === "default" ? d.prepareKexec({ slot: to, boot: "committed" }) : undefined;
-      event(`rollback: slot ${to} (kiln ${version}) is the default; rebooting into it${kexec?.ok ? " by kexec" : ""}`);
-      d.reboot(kexec?.ok ? kexec : undefined, force);
-      return { slot: to, version };
+      if (!version) throw refused(`slot ${to} holds no kiln: there is nothing to roll back to`);
+      const run = (): RebootRequest => {
+        d.grubenv.update({ kiln_slot: to, kiln_try: "" });
+        save({ state: "rolled-back", from: { slot: to, version }, to: { slot: from, version: d.runningVersion }, reason: "rolled back by request", services: [], healthTimeoutMs: 0, time: "" });
+        const kexec = mode === "default" ? d.prepareKexec({ slot: to, boot: "committed" }) : undefined;
+        event(`rollback: slot ${to} (kiln ${version}) is the default; rebooting into it${kexec?.ok ? " by kexec" : ""}`);
+        const why = `rollback to slot ${to} (kiln ${version})`;
+        return kexec?.ok ? rebootRequest("reboot", why, { kexec, force }) : rebootRequest("reboot", why, { mode: "powercycle", force });
+      };
+      return { slot: to, version, run };
     },
     atBoot,
     status: () => (record ? statusOf(record) : undefined),
@@ -251,11 +254,11 @@ async function verify(d: UpgraderDeps, tar: string, dir: string, force: boolean)
   try {
     bundle = await d.extract(tar, dir);
   } catch (err) {
-    if (err instanceof BundleError) throw new ApiError(Code.INVALID_ARGUMENT, `the bundle is refused, nothing was written: ${err.message}`);
+    if (err instanceof BundleError) throw invalid(`the bundle is refused, nothing was written: ${err.message}`);
     throw err;
   }
   if (!force && semver.valid(d.runningVersion) && !semver.gt(bundle.version, d.runningVersion)) {
-    throw new ApiError(Code.FAILED_PRECONDITION, `the bundle holds kiln ${bundle.version}, which is not newer than the running ${d.runningVersion}; nothing was written. Pass --force to install it anyway`);
+    throw refused(`the bundle holds kiln ${bundle.version}, which is not newer than the running ${d.runningVersion}; nothing was written. Pass --force to install it anyway`);
   }
   return bundle;
 }

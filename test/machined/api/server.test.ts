@@ -141,7 +141,7 @@ t.test("follows a log until the client cancels, and the machine sees the cancell
 t.test("streams events of every kind, resuming after since_id", async (t) => {
   const { client, machine } = await setup(t);
   machine.pushEvent({ t: "machine", stage: "booting", message: "boot" });
-  machine.pushEvent({ t: "sequence", sequence: "boot", task: "", action: "start", error: "" });
+  machine.pushEvent({ t: "sequence", sequence: "boot", phase: "", task: "", action: "start", error: "", durationMs: 0 });
   machine.pushEvent({ t: "service", id: "containerd", state: "Running", message: "started", healthy: null, healthMessage: "" });
   machine.pushEvent({ t: "config", source: "api", accepted: false, errors: ["bad"], warnings: [], message: "rejected" });
   const all = [];

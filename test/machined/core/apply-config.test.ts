@@ -1,9 +1,12 @@
 // ApplyConfiguration over fake deps: validation changes nothing, modes decide
-// what is saved, applied and rebooted, one apply at a time, try reverts.
+// what is saved, applied and rebooted, one sequence at a time (the runner's
+// lock), try reverts.
 import t from "tap";
-import { ApiError, Code } from "../../../src/grpc/errors.js";
 import { type ApplyDeps, type Current, createApplier } from "../../../src/machined/apply-config.js";
+import { MachineError } from "../../../src/machined/errors.js";
 import type { ApplyRequest } from "../../../src/machined/machine.js";
+import type { RebootRequest } from "../../../src/machined/sequences/reboot-request.js";
+import { createRunner } from "../../../src/machined/sequences/runner.js";
 import { configOf, worker } from "../../config/fixtures.js";
 
 interface ConfigEvent {
@@ -13,13 +16,13 @@ interface ConfigEvent {
   warnings: string[];
 }
 
-/** Fake deps recording every call; applyLive makes `next` current, like machined. */
+/** Fake deps recording every call over a real runner whose halt records the reboot requests; applyLive makes `next` current, like machined. */
 function fakeDeps(initial?: Current, opts: { liveWarnings?: string[]; hold?: Promise<void> } = {}) {
   const rec = {
     current: initial,
     saved: [] as string[],
     live: [] as { next: string; prev: string | undefined }[],
-    reboots: 0,
+    reboots: [] as RebootRequest[],
     events: [] as ConfigEvent[],
     failLive: undefined as Error | undefined,
     hold: undefined as Promise<void> | undefined,
@@ -34,11 +37,15 @@ function fakeDeps(initial?: Current, opts: { liveWarnings?: string[]; hold?: Pro
       rec.current = next;
       return opts.liveWarnings ?? [];
     },
-    reboot: () => void rec.reboots++,
     configEvent: (accepted, message, errors, warnings) => void rec.events.push({ accepted, message, errors, warnings }),
+    runner: createRunner({ events: { publish: (p) => ({ id: 0, time: new Date(), payload: p }) }, halt: async (r) => void rec.reboots.push(r), log: () => {} }),
+    retryMs: 10,
   };
   return { deps, rec };
 }
+
+/** The runner hands a reboot request to halt once the call's reply could go out (after a setImmediate). */
+const settled = () => new Promise((r) => setTimeout(r, 10));
 
 /** A Current from YAML text. */
 function current(yaml: string): Current {
@@ -50,13 +57,13 @@ function req(yaml: string, over: Partial<ApplyRequest> = {}): ApplyRequest {
   return { yaml, mode: "auto", dryRun: false, tryTimeoutMs: 0, ...over };
 }
 
-/** The ApiError a promise rejects with. */
-async function apiErrorOf(p: Promise<unknown>): Promise<ApiError> {
+/** The MachineError a promise rejects with. */
+async function machineErrorOf(p: Promise<unknown>): Promise<MachineError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(err instanceof ApiError)) throw new Error(`expected an ApiError, got ${String(err)}`);
+  if (!(err instanceof MachineError)) throw new Error(`expected a MachineError, got ${String(err)}`);
   return err;
 }
 
@@ -74,23 +81,24 @@ const nodeAControlPlane = worker({ hostname: "node-a" }, { cluster: { controlPla
 t.test("rejects an invalid config with every error and changes nothing", async (t) => {
   const { deps, rec } = fakeDeps(current(nodeA));
   const apply = createApplier(deps);
-  const err = await apiErrorOf(apply(req(worker({ hostname: "Bad_Name", sysctls: { "vm.swappiness": 10 } }))));
+  const err = await machineErrorOf(apply(req(worker({ hostname: "Bad_Name", sysctls: { "vm.swappiness": 10 } }))));
   const errors = [
     "machine.hostname: expected a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all), got \"Bad_Name\"",
     'machine.sysctls["vm.swappiness"]: expected a string (quote numbers and booleans, as in "1"), got 10',
   ];
-  t.equal(err.code, Code.INVALID_ARGUMENT);
+  t.equal(err.kind, "invalid");
   t.equal(err.message, `the config is invalid; nothing was changed:\n${errors.join("\n")}`);
   t.same(rec.saved, []);
   t.same(rec.live, []);
-  t.equal(rec.reboots, 0);
+  await settled();
+  t.same(rec.reboots, [], "no reboot asked for");
   t.same(rec.events, [{ accepted: false, message: "rejected: invalid config", errors, warnings: [] }]);
 });
 
-t.test("rejects YAML that does not parse as INVALID_ARGUMENT", async (t) => {
+t.test("rejects YAML that does not parse as invalid", async (t) => {
   const { deps, rec } = fakeDeps();
-  const err = await apiErrorOf(createApplier(deps)(req("machine: [oops")));
-  t.equal(err.code, Code.INVALID_ARGUMENT);
+  const err = await machineErrorOf(createApplier(deps)(req("machine: [oops")));
+  t.equal(err.kind, "invalid");
   t.equal(
     err.message,
     "the config is invalid; nothing was changed:\nYAML syntax error at line 1, column 15: Flow sequence in block collection must be sufficiently indented and end with a ]",
@@ -111,7 +119,8 @@ t.test("applies the first config live in auto mode", async (t) => {
   });
   t.same(rec.saved, [nodeA]);
   t.same(rec.live, [{ next: nodeA, prev: undefined }]);
-  t.equal(rec.reboots, 0);
+  await settled();
+  t.same(rec.reboots, [], "no reboot asked for");
   t.same(rec.events, [{ accepted: true, message: "applied (no-reboot)", errors: [], warnings: [] }]);
 });
 
@@ -127,7 +136,8 @@ t.test("resolves auto to no-reboot when every change applies live", async (t) =>
   });
   t.same(rec.saved, [nodeB]);
   t.same(rec.live, [{ next: nodeB, prev: nodeA }]);
-  t.equal(rec.reboots, 0);
+  await settled();
+  t.same(rec.reboots, [], "no reboot asked for");
 });
 
 t.test("resolves auto to reboot when a change needs one, saving without applying live", async (t) => {
@@ -142,15 +152,17 @@ t.test("resolves auto to reboot when a change needs one, saving without applying
   });
   t.same(rec.saved, [nodeAControlPlane]);
   t.same(rec.live, []);
-  t.equal(rec.reboots, 1);
+  await settled();
+  t.match(rec.reboots, [{ t: "reboot-request", action: "reboot", mode: "default", force: false, why: "the applied config needs a reboot" }], "the sequence hands one reboot request to halt");
+  t.equal(rec.reboots[0]?.kexec, undefined, "the reboot kexecs the running slot: halt decides");
   t.same(rec.events, [{ accepted: true, message: "applied (reboot)", errors: [], warnings: [] }]);
 });
 
 t.test("refuses no-reboot and try for changes that need a reboot, naming the paths", async (t) => {
   for (const mode of ["no-reboot", "try"] as const) {
     const { deps, rec } = fakeDeps(current(nodeA));
-    const err = await apiErrorOf(createApplier(deps)(req(nodeAControlPlane, { mode, tryTimeoutMs: 20 })));
-    t.equal(err.code, Code.FAILED_PRECONDITION, mode);
+    const err = await machineErrorOf(createApplier(deps)(req(nodeAControlPlane, { mode, tryTimeoutMs: 20 })));
+    t.equal(err.kind, "refused", mode);
     t.equal(
       err.message,
       "these changes need a reboot: machine.type, cluster.controlPlane.endpoint; apply with --mode reboot or --mode staged",
@@ -158,7 +170,8 @@ t.test("refuses no-reboot and try for changes that need a reboot, naming the pat
     );
     t.same(rec.saved, [], `${mode}: nothing saved`);
     t.same(rec.live, [], `${mode}: nothing applied`);
-    t.equal(rec.reboots, 0);
+    await settled();
+  t.same(rec.reboots, [], "no reboot asked for");
   }
 });
 
@@ -169,7 +182,8 @@ t.test("stages a config: saved, not applied live, no reboot", async (t) => {
   t.equal(result.details, "staged 2 changes: they take effect at the next boot");
   t.same(rec.saved, [nodeAControlPlane]);
   t.same(rec.live, []);
-  t.equal(rec.reboots, 0);
+  await settled();
+  t.same(rec.reboots, [], "no reboot asked for");
   t.equal(rec.current?.yaml, nodeA, "the running config stays");
 });
 
@@ -179,7 +193,8 @@ t.test("reboots in reboot mode even for live changes", async (t) => {
   t.equal(result.details, "saved 1 change; rebooting to apply them");
   t.same(rec.saved, [nodeB]);
   t.same(rec.live, []);
-  t.equal(rec.reboots, 1);
+  await settled();
+  t.match(rec.reboots, [{ t: "reboot-request", action: "reboot", mode: "default", force: false, why: "the applied config needs a reboot" }]);
 });
 
 t.test("saves and applies nothing on a dry run, reporting the plan", async (t) => {
@@ -198,7 +213,8 @@ t.test("saves and applies nothing on a dry run, reporting the plan", async (t) =
   t.equal(reboot.details, "dry run: saved 2 changes; rebooting to apply them; nothing was changed");
   t.same(rec.saved, []);
   t.same(rec.live, []);
-  t.equal(rec.reboots, 0);
+  await settled();
+  t.same(rec.reboots, [], "no reboot asked for");
   t.same(rec.events, []);
 });
 
@@ -220,9 +236,9 @@ t.test("refuses a second apply while one is in flight, then takes the next", asy
   const { deps, rec } = fakeDeps(current(nodeA), { hold });
   const apply = createApplier(deps);
   const first = apply(req(nodeB));
-  const err = await apiErrorOf(apply(req(nodeC)));
-  t.equal(err.code, Code.FAILED_PRECONDITION);
-  t.equal(err.message, "another configuration is being applied; try again when it has finished");
+  const err = await machineErrorOf(apply(req(nodeC)));
+  t.equal(err.kind, "busy");
+  t.match(err.message, /^apply-config \(no-reboot\) is running since \d\d:\d\d:\d\d; try again when it ends$/);
   t.same(rec.saved, [nodeB], "the refused apply saved nothing");
   release();
   await first;
@@ -233,9 +249,14 @@ t.test("refuses a second apply while one is in flight, then takes the next", asy
 t.test("takes the next apply after one that failed", async (t) => {
   const { deps, rec } = fakeDeps(current(nodeA));
   const apply = createApplier(deps);
-  await apiErrorOf(apply(req("machine: {}")));
+  await machineErrorOf(apply(req("machine: {}")));
   rec.failLive = new Error("disk full");
-  await t.rejects(apply(req(nodeB)), { message: "disk full" });
+  const failed = await apply(req(nodeB)).then(
+    () => undefined,
+    (e: unknown) => e as Error,
+  );
+  t.equal(failed?.message, "applyLive: disk full", "the runner names the task that failed");
+  t.equal((failed?.cause as Error | undefined)?.message, "disk full");
   rec.failLive = undefined;
   await apply(req(nodeC));
   t.equal(rec.current?.yaml, nodeC);
@@ -283,8 +304,8 @@ t.test("reports a revert that fails as a rejected config event", async (t) => {
 
 t.test("refuses a try when there is no config to return to", async (t) => {
   const { deps, rec } = fakeDeps();
-  const err = await apiErrorOf(createApplier(deps)(req(nodeA, { mode: "try", tryTimeoutMs: 20 })));
-  t.equal(err.code, Code.FAILED_PRECONDITION);
+  const err = await machineErrorOf(createApplier(deps)(req(nodeA, { mode: "try", tryTimeoutMs: 20 })));
+  t.equal(err.kind, "refused");
   t.equal(err.message, "--mode try needs a config to return to; apply the first config with another mode");
   t.same(rec.saved, []);
   t.same(rec.live, []);
@@ -294,7 +315,7 @@ t.test("keeps the pending try revert when a later apply changes nothing", async 
   const { deps, rec } = fakeDeps(current(nodeA));
   const apply = createApplier(deps);
   await apply(req(nodeB, { mode: "try", tryTimeoutMs: 40 }));
-  await apiErrorOf(apply(req("machine: {}")));
+  await machineErrorOf(apply(req("machine: {}")));
   await apply(req(nodeC, { dryRun: true }));
   await sleep(120);
   t.equal(rec.current?.yaml, nodeA, "reverted to node-a");
@@ -317,3 +338,46 @@ t.test("drops a try's revert when an apply still running at its timeout confirms
   t.equal(rec.current?.yaml, nodeC, "no stale revert to node-a");
   t.same(rec.saved, [nodeC]);
 });
+
+t.test("a try's revert waits for the lock another sequence holds, then reverts", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const apply = createApplier(deps);
+  await apply(req(nodeB, { mode: "try", tryTimeoutMs: 20 }));
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const other = deps.runner.start("upgrade", [{ name: "upgrade", tasks: [{ name: "writeInactiveSlot", run: () => held }] }], { label: "upgrade to 0.2.0" });
+  await sleep(80); // the try's time is up while the upgrade holds the lock
+  t.equal(rec.current?.yaml, nodeB, "no revert while another sequence runs");
+  t.same(rec.live, [{ next: nodeB, prev: nodeA }]);
+  release();
+  await other.done;
+  await waitUntil(() => rec.current?.yaml === nodeA);
+  t.same(rec.live, [
+    { next: nodeB, prev: nodeA },
+    { next: nodeA, prev: nodeB },
+  ]);
+  t.same(rec.saved, []);
+  t.same(rec.events.at(-1), { accepted: true, message: "try timed out: reverted to the previous config", errors: [], warnings: [] });
+});
+
+t.test("an apply is refused while another sequence holds the lock, changing nothing", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const other = deps.runner.start("install", [{ name: "install", tasks: [{ name: "installToDisk", run: () => held }] }], { label: "install to /dev/vda" });
+  const err = await machineErrorOf(createApplier(deps)(req(nodeB, { mode: "reboot" })));
+  t.equal(err.kind, "busy");
+  t.match(err.message, /^install to \/dev\/vda is running since \d\d:\d\d:\d\d; try again when it ends$/);
+  release();
+  await other.done;
+  await settled();
+  t.same(rec.saved, []);
+  t.same(rec.live, []);
+  t.same(rec.events, []);
+  t.same(rec.reboots, []);
+});
+
+/** Polls until `cond` holds (2 s at most). */
+async function waitUntil(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(10);
+}

@@ -4,13 +4,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { Code } from "../../../src/grpc/errors.js";
 import { createConfigStore } from "../../../src/machined/config-store.js";
 import { createEventBus } from "../../../src/machined/event-bus.js";
 import type { Partition } from "../../../src/machined/disks.js";
-import type { PowerAction, PowerDeps } from "../../../src/machined/power.js";
+import type { PowerAction } from "../../../src/machined/power.js";
 import { createRuntime } from "../../../src/machined/runtime.js";
-import { createSequencer } from "../../../src/machined/sequencer.js";
+import { createRunner, phase, task } from "../../../src/machined/sequences/runner.js";
 import type { Supervisor } from "../../../src/machined/supervisor/supervisor.js";
 import { createFakeSys } from "../../../src/sys/fake.js";
 import { worker } from "../../config/fixtures.js";
@@ -39,24 +38,28 @@ async function harness(t: Teardown, o: { partitions?: (dir: string) => Partition
   const events = createEventBus({ capacity: 1000 });
   const store = createConfigStore(ctx.paths.state);
   store.save(worker({ hostname: "node-1" }));
-  const powered: { action: PowerAction; force: boolean; hooks?: Pick<PowerDeps, "beforeReboot"> }[] = [];
+  const powered: { action: PowerAction; force: boolean; hooks?: { beforeReboot?: () => Promise<void> | void } }[] = [];
   const logged: string[] = [];
+  const runner = createRunner({
+    events,
+    log: () => {},
+    halt: async (r) => {
+      powered.push({ action: r.action, force: r.force, ...(r.beforeReboot ? { hooks: { beforeReboot: r.beforeReboot } } : {}) });
+      await o.hold;
+    },
+  });
   const runtime = createRuntime({
     ctx,
     applyEnv: { sys, platform: "sandbox", root },
     events,
     supervisor: idle,
-    sequencer: createSequencer(events),
+    runner,
     store,
     machineId: "abcdef0123456789abcdef0123456789",
-    powerDown: async (action, force, _mode, hooks) => {
-      powered.push({ action, force, ...(hooks ? { hooks } : {}) });
-      await o.hold;
-    },
     log: (line) => void logged.push(line),
     partitions: o.partitions?.(dir) ?? [],
   });
-  await runtime.boot();
+  await runner.run("boot", [phase("config", task("loadConfig", async () => void (await runtime.loadConfig())))]);
   sys.calls.length = 0; // boot's own calls (sethostname)
   return { runtime, dir, ctx, sys, events, store, powered, logged };
 }
@@ -71,7 +74,7 @@ async function machineEvents(h: Awaited<ReturnType<typeof harness>>) {
 t.test("an unknown wipe target is refused before anything happens", async (t) => {
   const h = await harness(t);
   await t.rejects(h.runtime.reset({ graceful: false, reboot: true, wipe: ["state", "boot"] }), {
-    code: Code.INVALID_ARGUMENT,
+    kind: "invalid",
     message: 'expected wipe targets among state, ephemeral, got unknown "boot"',
   });
   await new Promise((r) => setTimeout(r, 200));
@@ -119,15 +122,15 @@ t.test("with a disk: the partitions are wiped by the power-down's hook, after th
   t.notOk(existsSync(join(h.dir, "state.img")), "STATE not touched");
 });
 
-t.test("a reset during another sequence (not boot) is FAILED_PRECONDITION and changes nothing", async (t) => {
+t.test("a reset while a shutdown runs is refused, naming it, and changes nothing", async (t) => {
   let release = () => {};
   const h = await harness(t, { hold: new Promise<void>((r) => (release = r)) });
   t.teardown(() => release());
   await h.runtime.shutdown(false);
   await waitFor("the shutdown", () => h.powered.length > 0);
   await t.rejects(h.runtime.reset({ graceful: false, reboot: true, wipe: [] }), {
-    code: Code.FAILED_PRECONDITION,
-    message: 'sequence "shutdown" is running; try again when it has finished',
+    kind: "busy",
+    message: /^shutdown \(requested through the API\) is running since \d\d:\d\d:\d\d; try again when it ends$/,
   });
   t.ok(existsSync(h.store.path), "config kept");
 });

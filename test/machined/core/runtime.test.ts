@@ -3,14 +3,13 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { Code } from "../../../src/grpc/errors.js";
 import { createConfigStore } from "../../../src/machined/config-store.js";
 import { createEventBus } from "../../../src/machined/event-bus.js";
 import type { EventBus, EventPayload } from "../../../src/machined/events.js";
 import type { ApplyRequest } from "../../../src/machined/machine.js";
 import type { PowerAction } from "../../../src/machined/power.js";
 import { createRuntime } from "../../../src/machined/runtime.js";
-import { createSequencer } from "../../../src/machined/sequencer.js";
+import { createRunner, phase, task } from "../../../src/machined/sequences/runner.js";
 import type { ServiceDefinition, ServiceStateName, ServiceStatus } from "../../../src/machined/service.js";
 import type { Supervisor } from "../../../src/machined/supervisor/supervisor.js";
 import { createFakeSys } from "../../../src/sys/fake.js";
@@ -86,18 +85,20 @@ function harness(t: Teardown) {
   const store = createConfigStore(join(dir, "state"));
   const powered: [PowerAction, boolean][] = [];
   const logged: string[] = [];
+  const runner = createRunner({ events, log: () => {}, halt: async (r) => void powered.push([r.action, r.force]) });
   const runtime = createRuntime({
     ctx,
     applyEnv: { sys, platform: "sandbox", root },
     events,
     supervisor: fake.sup,
-    sequencer: createSequencer(events),
+    runner,
     store,
     machineId,
-    powerDown: async (action, force) => void powered.push([action, force]),
     log: (line) => void logged.push(line),
   });
-  return { runtime, ...fake, ctx, sys, events, store, root, powered, logged };
+  /** The boot sequence's config phase, as machined runs it. */
+  const boot = () => runner.run("boot", [phase("config", task("loadConfig", async () => void (await runtime.loadConfig())))]);
+  return { runtime, boot, ...fake, ctx, sys, events, store, root, powered, logged };
 }
 
 /** Every payload published so far, of one kind. */
@@ -116,7 +117,7 @@ const cache = service("cache", { dependsOn: ["web"] });
 
 t.test("boots into maintenance mode when STATE holds no config", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   t.same(await payloads(h.events, "machine"), [{ t: "machine", stage: "maintenance", message: "no config yet: waiting for ApplyConfiguration" }]);
   t.equal(h.runtime.version().maintenance, true);
   t.equal(h.runtime.configuration(), undefined);
@@ -124,12 +125,14 @@ t.test("boots into maintenance mode when STATE holds no config", async (t) => {
   t.same(h.sys.argsOf("sethostname"), [["kiln-abcdef"]], "named from the machine id");
   t.match(readFileSync(join(h.root, "etc/hosts"), "utf8"), "127.0.1.1 kiln-abcdef\n");
   t.same(
-    (await payloads(h.events, "sequence")).map((p) => [p.sequence, p.task, p.action, p.error]),
+    (await payloads(h.events, "sequence")).map((p) => [p.sequence, p.phase, p.task, p.action, p.error]),
     [
-      ["boot", "", "start", ""],
-      ["boot", "loadConfig", "start", ""],
-      ["boot", "loadConfig", "stop", ""],
-      ["boot", "", "stop", ""],
+      ["boot", "", "", "start", ""],
+      ["boot", "config", "", "start", ""],
+      ["boot", "config", "loadConfig", "start", ""],
+      ["boot", "config", "loadConfig", "stop", ""],
+      ["boot", "config", "", "stop", ""],
+      ["boot", "", "", "stop", ""],
     ],
   );
 });
@@ -137,7 +140,7 @@ t.test("boots into maintenance mode when STATE holds no config", async (t) => {
 t.test("boots into maintenance mode with the errors when the stored config is invalid", async (t) => {
   const h = harness(t);
   h.store.save(worker({}).replace("type: worker", "type: boss"));
-  await h.runtime.boot();
+  await h.boot();
   t.same(await payloads(h.events, "config"), [
     {
       t: "config",
@@ -156,7 +159,7 @@ t.test("boots into maintenance mode with the errors when the stored config is in
 t.test("boots from the config on STATE: applies it and starts its services", async (t) => {
   const h = harness(t);
   h.store.save(worker({ hostname: "node-1", services: [web] }));
-  await h.runtime.boot();
+  await h.boot();
   t.same(h.calls, ["register containerd", "register kubelet", "register web", "startAll"]);
   t.same(h.sys.argsOf("sethostname"), [["node-1"]]);
   t.match(readFileSync(join(h.root, "etc/hosts"), "utf8"), "127.0.1.1 node-1\n");
@@ -170,7 +173,7 @@ t.test("boots from the config on STATE: applies it and starts its services", asy
 
 t.test("applies the first config from maintenance: built-ins and extensions registered, then all started", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   const yaml = worker({ hostname: "node-1", env: { HTTP_PROXY: "http://proxy:3128" }, services: [web, cache] });
   const result = await h.runtime.applyConfiguration(req(yaml));
   t.equal(result.mode, "no-reboot");
@@ -193,7 +196,7 @@ t.test("applies the first config from maintenance: built-ins and extensions regi
 
 t.test("replaces only the extension service that changed", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({ services: [web, cache] })));
   h.calls.length = 0;
   const web2 = service("web", { command: ["/usr/bin/web", "--port", "9090"] });
@@ -203,7 +206,7 @@ t.test("replaces only the extension service that changed", async (t) => {
 
 t.test("adds and removes extension services as the config does", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({ services: [web] })));
   h.calls.length = 0;
   await h.runtime.applyConfiguration(req(worker({ services: [service("other")] })));
@@ -213,7 +216,7 @@ t.test("adds and removes extension services as the config does", async (t) => {
 
 t.test("changes no service when only system settings change", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({ hostname: "a", services: [web] })));
   h.calls.length = 0;
   await h.runtime.applyConfiguration(req(worker({ hostname: "b", services: [web] })));
@@ -223,7 +226,7 @@ t.test("changes no service when only system settings change", async (t) => {
 
 t.test("restarts the running services when machine.env changes", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({ env: { A: "1" }, services: [web, cache] })));
   h.states.set("kubelet", "Skipped");
   h.states.set("cache", "Failed");
@@ -235,7 +238,7 @@ t.test("restarts the running services when machine.env changes", async (t) => {
 
 t.test("restarts a running kubelet alone when machine.kubelet changes", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({ services: [web] })));
   h.calls.length = 0;
   await h.runtime.applyConfiguration(req(worker({ kubelet: { extraArgs: { "max-pods": "150" } }, services: [web] })));
@@ -248,11 +251,11 @@ t.test("restarts a running kubelet alone when machine.kubelet changes", async (t
 
 t.test("answers NOT_FOUND for an unknown service and passes known ones to the supervisor", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({ services: [web] })));
   h.calls.length = 0;
   for (const action of ["serviceStart", "serviceStop", "serviceRestart"] as const) {
-    await t.rejects(h.runtime[action]("nope"), { code: Code.NOT_FOUND, message: 'service "nope" not found' }, action);
+    await t.rejects(h.runtime[action]("nope"), { kind: "not-found", message: 'service "nope" not found' }, action);
   }
   t.same(h.calls, []);
   t.equal(await h.runtime.serviceStop("web"), "service web: stop requested");
@@ -263,13 +266,13 @@ t.test("answers NOT_FOUND for an unknown service and passes known ones to the su
 
 t.test("answers NOT_FOUND in maintenance mode, where no service is registered", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
-  await t.rejects(h.runtime.serviceStart("containerd"), { code: Code.NOT_FOUND, message: 'service "containerd" not found' });
+  await h.boot();
+  await t.rejects(h.runtime.serviceStart("containerd"), { kind: "not-found", message: 'service "containerd" not found' });
 });
 
 t.test("reboots through the reboot sequence after a change that needs one", async (t) => {
   const h = harness(t);
-  await h.runtime.boot();
+  await h.boot();
   await h.runtime.applyConfiguration(req(worker({})));
   h.calls.length = 0;
   const cp = worker({}, { cluster: { controlPlane: { endpoint: "https://10.0.0.1:6443" } } }).replace("type: worker", "type: controlplane");
@@ -295,7 +298,7 @@ t.test("runs reboot and shutdown requests as sequences after replying", async (t
     ["poweroff", false],
   ]);
   t.same(
-    (await payloads(h.events, "sequence")).filter((p) => p.task === "").map((p) => [p.sequence, p.action]),
+    (await payloads(h.events, "sequence")).filter((p) => p.task === "" && p.phase === "").map((p) => [p.sequence, p.action]),
     [
       ["reboot", "start"],
       ["reboot", "stop"],

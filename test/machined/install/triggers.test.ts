@@ -1,13 +1,13 @@
 // When a machine installs itself, over a fake installer: a config found at
-// boot installs in the background and reboots by kexec once boot is over, or
-// is refused and not applied (maintenance mode, saying why); a config
-// applied in maintenance mode is refused whole with INVALID_ARGUMENT, or
-// answered at once while the install goes on; a failed install says so.
+// boot is not applied; boot's last phase installs and hands the reboot into
+// the disk (by kexec) to the runner, or the install is refused and the
+// config not applied (maintenance mode, saying why); a config applied in
+// maintenance mode is refused whole (invalid), or answered at once while the
+// install sequence goes on under the runner's lock; a failed install says so.
 import t from "tap";
 import type { MachineConfig } from "../../../src/config/schema.js";
-import { Code } from "../../../src/grpc/errors.js";
 import { createApplier } from "../../../src/machined/apply-config.js";
-import { bootConfig } from "../../../src/machined/config-sources/boot-config.js";
+import { bootConfig, type BootNext } from "../../../src/machined/config-sources/boot-config.js";
 import { found } from "../../../src/machined/config-sources/source.js";
 import type { EventPayload } from "../../../src/machined/events.js";
 import type { Installer, InstallPlan } from "../../../src/machined/install/install.js";
@@ -15,6 +15,9 @@ import { InstallError } from "../../../src/machined/install/source.js";
 import { createInstallTriggers } from "../../../src/machined/install/triggers.js";
 import type { KexecPrepared } from "../../../src/machined/kexec.js";
 import type { ApplyRequest } from "../../../src/machined/machine.js";
+import { bootSequence } from "../../../src/machined/sequences/boot.js";
+import type { RebootRequest } from "../../../src/machined/sequences/reboot-request.js";
+import { createRunner } from "../../../src/machined/sequences/runner.js";
 import { waitFor } from "../helpers.js";
 
 const disk = { name: "vda", device: "/dev/vda", sizeBytes: 2 << 30 };
@@ -22,12 +25,11 @@ const REFUSED = "machine.install.disk: /dev/vda holds an ext4 file system that k
 const yaml = (install: string) => `apiVersion: kiln/v1alpha1\nkind: MachineConfig\nmachine:\n  type: worker\n${install}`;
 const INSTALL = yaml("  install:\n    disk: /dev/vda\n");
 
-/** A fake installer: refuses, or plans an install whose run waits for `finish`. */
-function harness(opts: { refuse?: boolean; fail?: string } = {}) {
+/** A fake installer (refuses, or plans an install whose run waits for `finish`), and a real runner whose halt records the reboot requests. */
+function harness(opts: { refuse?: boolean; fail?: string; kexec?: KexecPrepared } = {}) {
   const events: EventPayload[] = [];
-  const reboots: (KexecPrepared | undefined)[] = [];
+  const reboots: RebootRequest[] = [];
   const ran: string[] = [];
-  let busy: string | undefined = "boot";
   let finish = () => {};
   const finished = new Promise<void>((r) => (finish = r));
   const installer: Installer = {
@@ -40,36 +42,26 @@ function harness(opts: { refuse?: boolean; fail?: string } = {}) {
       ran.push(y);
       await finished;
       if (opts.fail) throw new Error(opts.fail);
-      return { ok: true, slot: "A" };
+      return opts.kexec ?? { ok: true, slot: "A" };
     },
   };
   const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
     void events.push({ t: "config", source, accepted, errors, warnings, message });
-  const triggers = createInstallTriggers({
-    installer,
-    events: {
-      publish: (p) => {
-        events.push(p);
-        return { id: events.length, time: new Date(), payload: p };
-      },
-    },
-    log: () => {},
-    configEvent,
-    busy: () => busy,
-    reboot: (k) => void reboots.push(k),
-  });
-  const endBoot = () => {
-    busy = undefined;
+  const publish = (p: EventPayload) => {
+    events.push(p);
+    return { id: events.length, time: new Date(), payload: p };
   };
-  return { events, reboots, ran, finish, endBoot, triggers, configEvent };
+  const triggers = createInstallTriggers({ installer, events: { publish }, log: () => {}, configEvent });
+  const runner = createRunner({ events: { publish: (p) => ({ id: 0, time: new Date(), payload: p }) }, halt: async (r) => void reboots.push(r), log: () => {} });
+  return { events, reboots, ran, finish, triggers, configEvent, runner };
 }
 
-/** bootConfig with one source holding `text` and the triggers' atBoot. */
+/** bootConfig with one source holding `text` and the triggers' atBoot; `next` is what boot's last phase runs. */
 async function boot(h: ReturnType<typeof harness>, text: string) {
   const applied: string[] = [];
   const saved: string[] = [];
   let maintenance = 0;
-  await bootConfig({
+  const next: BootNext = await bootConfig({
     sources: [{ name: "fw_cfg", fetch: async () => found(text, "opt/kiln/config") }],
     store: { save: (y) => void saved.push(y) },
     events: {
@@ -87,23 +79,63 @@ async function boot(h: ReturnType<typeof harness>, text: string) {
     enterMaintenance: () => void maintenance++,
     install: h.triggers.atBoot,
   });
-  return { applied, saved, maintenance: () => maintenance };
+  return { applied, saved, maintenance: () => maintenance, next };
 }
 
-t.test("at boot: the install runs in the background and reboots by kexec once boot is over", async (t) => {
+/** The boot sequence on the harness's runner, its config phase being `boot(h, text)`; the other steps do nothing. */
+function bootOnRunner(h: ReturnType<typeof harness>, text: string) {
+  let b: Awaited<ReturnType<typeof boot>> | undefined;
+  const noop = () => {};
+  const { done } = h.runner.start(
+    "boot",
+    bootSequence({
+      mountDisks: noop,
+      loadMachineId: noop,
+      startNetwork: noop,
+      startMachineApi: async () => {},
+      checkUpgrade: noop,
+      loadConfig: async () => {
+        b = await boot(h, text);
+        return b.next;
+      },
+      loadRuntimeModules: async () => {},
+      startApid: async () => {},
+    }),
+    { label: "boot" },
+  );
+  return { done, booted: () => b };
+}
+
+t.test("at boot: the config is not applied; boot's last phase installs, then the reboot by kexec", async (t) => {
   const h = harness();
-  const b = await boot(h, INSTALL);
+  const seq = bootOnRunner(h, INSTALL);
+  await waitFor("the install", () => h.ran.length === 1);
+  const b = seq.booted()!;
   t.same(b.applied, [], "the config is not applied");
   t.same(b.saved, [], "nor saved on this boot's STATE");
   t.equal(b.maintenance(), 1, "the machine has a name and /etc meanwhile");
   t.match(h.events.at(-1), { t: "machine", stage: "booting", message: "the config from fw_cfg asks to install kiln to /dev/vda, then reboot into it" });
   t.same(h.ran, [INSTALL]);
+  t.match(h.runner.current(), { name: "boot" }, "the install is the boot sequence's last phase, under its lock");
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(h.reboots, [], "no reboot before the install is written");
   h.finish();
-  await new Promise((r) => setTimeout(r, 250));
-  t.same(h.reboots, [], "no reboot while the boot sequence runs");
-  h.endBoot();
+  await seq.done;
   await waitFor("the reboot", () => h.reboots.length === 1);
-  t.same(h.reboots, [{ ok: true, slot: "A" }]);
+  t.match(h.reboots, [{ t: "reboot-request", action: "reboot", mode: "default", force: false, why: "installed to /dev/vda", kexec: { ok: true, slot: "A" } }]);
+  t.match(h.runner.runs().at(-1), { name: "boot", result: "reboot" });
+});
+
+t.test("at boot: atBoot plans the install; its run resolves to the reboot into the disk", async (t) => {
+  const h = harness({ kexec: { ok: false, why: "no kexec here" } });
+  const b = await boot(h, INSTALL);
+  t.type(b.next.install, "function", "boot's last phase has the install to run");
+  t.same(h.ran, [], "nothing is written before boot's last phase runs it");
+  h.finish();
+  const r = await b.next.install!();
+  t.same(h.ran, [INSTALL]);
+  t.match(r, { t: "reboot-request", action: "reboot", mode: "powercycle", why: "installed to /dev/vda" }, "without kexec, through firmware");
+  t.equal(r?.kexec, undefined);
 });
 
 t.test("at boot: a refused install leaves the config unapplied and the machine in maintenance mode, saying why", async (t) => {
@@ -128,12 +160,24 @@ t.test("at boot: a config without machine.install.disk is applied as always", as
 
 t.test("at boot: a failed install says why and leaves the machine in maintenance mode", async (t) => {
   const h = harness({ fail: "mkfs.ext4 on /dev/vda5 (STATE) failed: no space" });
-  await boot(h, INSTALL);
+  const b = await boot(h, INSTALL);
   h.finish();
-  h.endBoot();
-  await waitFor("the failure", () => h.events.some((e) => e.t === "machine" && e.stage === "maintenance"));
+  t.equal(await b.next.install!(), undefined, "no reboot request: the machine stays in maintenance mode");
   t.match(h.events.at(-1), { t: "machine", stage: "maintenance", message: "install to /dev/vda failed: mkfs.ext4 on /dev/vda5 (STATE) failed: no space; waiting for ApplyConfiguration" });
+  t.match(h.events.at(-2), { t: "config", source: "boot", accepted: false, errors: ["mkfs.ext4 on /dev/vda5 (STATE) failed: no space"], message: "the install failed; the config was not applied" });
   t.same(h.reboots, []);
+});
+
+t.test("at boot: a failed install ends the boot sequence without a reboot", async (t) => {
+  const h = harness({ fail: "mkfs.ext4 on /dev/vda5 (STATE) failed: no space" });
+  const seq = bootOnRunner(h, INSTALL);
+  h.finish();
+  await seq.done;
+  await new Promise((r) => setTimeout(r, 20));
+  t.match(h.events.at(-1), { t: "machine", stage: "maintenance", message: /^install to \/dev\/vda failed: / });
+  t.same(h.reboots, [], "halt is never called");
+  t.equal(h.runner.current(), undefined, "the lock is free for ApplyConfiguration");
+  t.match(h.runner.runs().at(-1), { name: "boot", result: "ok" });
 });
 
 /** An applier in maintenance mode (no config yet) with the triggers' onApply. */
@@ -143,8 +187,8 @@ function applier(h: ReturnType<typeof harness>) {
     current: () => undefined,
     save: (y) => void saved.push(y),
     applyLive: async () => [],
-    reboot: () => {},
     configEvent: h.configEvent,
+    runner: h.runner,
     install: (next, req) => h.triggers.onApply(next.config, next.yaml, req),
   });
   const req = (y: string, extra: Partial<ApplyRequest> = {}): ApplyRequest => ({ yaml: y, mode: "auto", dryRun: false, tryTimeoutMs: 0, ...extra });
@@ -154,25 +198,27 @@ function applier(h: ReturnType<typeof harness>) {
 t.test("apply in maintenance mode: a refused install rejects the whole config, nothing saved", async (t) => {
   const h = harness({ refuse: true });
   const a = applier(h);
-  await t.rejects(a.apply(a.req(INSTALL)), { code: Code.INVALID_ARGUMENT, message: REFUSED });
+  await t.rejects(a.apply(a.req(INSTALL)), { kind: "invalid", message: REFUSED });
   t.same(a.saved, []);
   t.match(h.events.at(-1), { t: "config", accepted: false, errors: [REFUSED] });
 });
 
 t.test("apply in maintenance mode: the reply comes at once, the install runs, then the reboot", async (t) => {
   const h = harness();
-  h.endBoot();
   const a = applier(h);
   t.match(await a.apply(a.req(INSTALL, { dryRun: true })), { details: "dry run: would install kiln to /dev/vda, then reboot into it; nothing was changed" });
   t.same(h.ran, [], "a dry run installs nothing");
-  await t.rejects(a.apply(a.req(INSTALL, { mode: "staged" })), { code: Code.FAILED_PRECONDITION, message: /--mode staged does not allow: apply with --mode auto or --mode reboot$/ });
+  await t.rejects(a.apply(a.req(INSTALL, { mode: "staged" })), { kind: "refused", message: /--mode staged does not allow: apply with --mode auto or --mode reboot$/ });
   const r = await a.apply(a.req(INSTALL));
   t.match(r, { mode: "reboot", details: "install kiln to /dev/vda, then reboot into it" });
   t.same(a.saved, [], "not saved on the tmpfs STATE: the installer writes it to the disk's");
-  await t.rejects(a.apply(a.req(INSTALL)), { code: Code.FAILED_PRECONDITION, message: "kiln is being installed to /dev/vda; the machine reboots into it when done" });
+  t.match(h.runner.current(), { name: "install", label: "install to /dev/vda" }, "the install sequence holds the lock");
+  await t.rejects(a.apply(a.req(INSTALL)), { kind: "busy", message: /^install to \/dev\/vda is running since \d\d:\d\d:\d\d; try again when it ends$/ });
+  t.same(h.reboots, [], "no reboot before the install is written");
   h.finish();
   await waitFor("the reboot", () => h.reboots.length === 1);
   t.same(h.ran, [INSTALL]);
+  t.match(h.reboots, [{ action: "reboot", mode: "default", why: "installed to /dev/vda", kexec: { ok: true, slot: "A" } }]);
 });
 
 t.test("apply in maintenance mode without machine.install.disk applies as always", async (t) => {

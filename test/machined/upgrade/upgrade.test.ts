@@ -1,14 +1,16 @@
 // The upgrader's A/B logic against fakes: the record, grubenv, kexec and
-// reboot calls for upgrade, stage, trial, rollback and refusals. The real
+// the reboot requests (returned to the sequence, or asked for by a failed
+// trial) for upgrade, stage, trial, rollback and refusals. The real
 // path (mkfs, the ESP, GRUB, kexec) runs in test/vm/upgrade.test.ts.
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { ApiError } from "../../../src/grpc/errors.js";
 import { BundleError, type BundleInfo } from "../../../src/image/upgrade-bundle.js";
+import { MachineError } from "../../../src/machined/errors.js";
 import type { KexecPrepared, KexecTarget } from "../../../src/machined/kexec.js";
 import type { UpgradeOptions, UpgradeStep } from "../../../src/machined/machine.js";
+import type { RebootRequest } from "../../../src/machined/sequences/reboot-request.js";
 import type { ServiceStatus } from "../../../src/machined/service.js";
 import { readRecord, writeRecord } from "../../../src/machined/upgrade/record.js";
 import { createUpgrader, type UpgraderDeps } from "../../../src/machined/upgrade/upgrade.js";
@@ -60,8 +62,7 @@ function setup(o: { slot?: "A" | "B"; bootMode?: string; version?: string; extra
       calls.push(`kexec ${target ? `${target.slot} ${target.boot}` : "running"}`);
       return o.kexecOk === false ? { ok: false, why: "no kexec here" } : { ok: true, slot: target?.slot ?? "A" };
     },
-    reboot: (k, force) => void calls.push(`reboot ${k ? "kexec" : "full"} force=${force}`),
-    busy: () => undefined,
+    requestReboot: (why) => void calls.push(`requestReboot ${why}`),
     trialPollMs: 5,
   };
   return { deps, env, calls, events, stateDir };
@@ -69,10 +70,17 @@ function setup(o: { slot?: "A" | "B"; bootMode?: string; version?: string; extra
 
 const opts = (o: Partial<UpgradeOptions> = {}): UpgradeOptions => ({ source: { uploadId: "u1" }, force: false, stage: false, rebootMode: "default", healthTimeoutMs: 0, ...o });
 
-async function drain(it: AsyncIterable<UpgradeStep>): Promise<UpgradeStep[]> {
-  const out: UpgradeStep[] = [];
-  for await (const s of it) out.push(s);
-  return out;
+/** Runs the generator to its end: its steps, and its return value (the reboot into the trial, none with --stage). */
+async function drain(it: AsyncGenerator<UpgradeStep, RebootRequest | undefined>): Promise<UpgradeStep[] & { reboot?: RebootRequest }> {
+  const out: UpgradeStep[] & { reboot?: RebootRequest } = [];
+  for (;;) {
+    const next = await it.next();
+    if (next.done) {
+      if (next.value) out.reboot = next.value;
+      return out;
+    }
+    out.push(next.value);
+  }
 }
 
 t.test("an upgrade writes the other slot, records it pending and kexecs into it on trial", async (t) => {
@@ -80,7 +88,8 @@ t.test("an upgrade writes the other slot, records it pending and kexecs into it 
   const u = createUpgrader(s.deps);
   const steps = await drain(u.upgrade(opts(), new AbortController().signal));
   t.same(steps.map((x) => x.phase), ["verify", "verify", "write", "write", "bootloader", "reboot"]);
-  t.same(s.calls, ["write /dev/vda4 BOOT-B", "clear", "kexec B trial", "reboot kexec force=false"]);
+  t.same(s.calls, ["write /dev/vda4 BOOT-B", "clear", "kexec B trial"]);
+  t.match(steps.reboot, { t: "reboot-request", action: "reboot", mode: "default", force: false, kexec: { ok: true, slot: "B" }, why: "upgrade to 0.2.0: trial of slot B" }, "the sequence's result: kexec into the trial");
   t.equal(s.env.kiln_try, "", "kiln_try is cleared once the trial kernel is staged: a panic comes back to A");
   t.equal(s.env.kiln_slot, "A");
   const r = readRecord(s.stateDir, () => {});
@@ -92,16 +101,20 @@ t.test("an upgrade writes the other slot, records it pending and kexecs into it 
 
 t.test("a powercycle upgrade leaves kiln_try for GRUB", async (t) => {
   const s = setup();
-  await drain(createUpgrader(s.deps).upgrade(opts({ rebootMode: "powercycle" }), new AbortController().signal));
+  const steps = await drain(createUpgrader(s.deps).upgrade(opts({ rebootMode: "powercycle" }), new AbortController().signal));
   t.equal(s.env.kiln_try, "B");
-  t.same(s.calls.slice(-1), ["reboot full force=false"]);
+  t.notOk(s.calls.some((c) => c.startsWith("kexec")), "no kernel staged");
+  t.match(steps.reboot, { action: "reboot", mode: "powercycle", force: false });
+  t.equal(steps.reboot?.kexec, undefined);
 });
 
 t.test("when kexec is refused, GRUB boots the trial", async (t) => {
   const s = setup({ kexecOk: false });
-  await drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal));
+  const steps = await drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal));
   t.equal(s.env.kiln_try, "B");
-  t.same(s.calls.slice(-1), ["reboot full force=false"]);
+  t.same(s.calls.slice(-1), ["kexec B trial"]);
+  t.match(steps.reboot, { action: "reboot", mode: "powercycle", force: false });
+  t.equal(steps.reboot?.kexec, undefined);
 });
 
 t.test("--stage writes and records, and the next default reboot kexecs the trial", async (t) => {
@@ -110,7 +123,8 @@ t.test("--stage writes and records, and the next default reboot kexecs the trial
   const steps = await drain(u.upgrade(opts({ stage: true }), new AbortController().signal));
   t.equal(steps.at(-1)?.phase, "staged");
   t.equal(steps.at(-1)?.status?.state, "staged");
-  t.notOk(s.calls.some((c) => c.startsWith("reboot")), "no reboot");
+  t.equal(steps.reboot, undefined, "no reboot");
+  t.notOk(s.calls.some((c) => c.startsWith("kexec")), "nothing staged for kexec yet");
   t.equal(s.env.kiln_try, "B");
   t.same(u.rebootKexec(), { ok: true, slot: "B" });
   t.equal(s.env.kiln_try, "", "cleared once staged for kexec");
@@ -119,7 +133,7 @@ t.test("--stage writes and records, and the next default reboot kexecs the trial
 
 t.test("a bundle that fails verification is refused before anything is written", async (t) => {
   const s = setup({ extract: async () => Promise.reject(new BundleError("initramfs: sha256 is 1a, kiln-upgrade.json says 9f")) });
-  await t.rejects(drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal)), { message: /refused, nothing was written: initramfs: sha256/ });
+  await t.rejects(drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal)), { kind: "invalid", message: /refused, nothing was written: initramfs: sha256/ });
   t.same(s.calls, []);
   t.same(s.env, { kiln_slot: "A", kiln_try: "" });
   t.equal(readRecord(s.stateDir, () => {}), undefined);
@@ -128,7 +142,7 @@ t.test("a bundle that fails verification is refused before anything is written",
 t.test("an older or equal version needs force", async (t) => {
   const s = setup({ extract: async () => bundle("0.1.0") });
   const u = createUpgrader(s.deps);
-  await t.rejects(drain(u.upgrade(opts(), new AbortController().signal)), { message: /not newer than the running 0.1.0.*--force/ });
+  await t.rejects(drain(u.upgrade(opts(), new AbortController().signal)), { kind: "refused", message: /not newer than the running 0.1.0.*--force/ });
   t.same(s.calls, []);
   await drain(u.upgrade(opts({ force: true }), new AbortController().signal));
   t.ok(s.calls.includes("write /dev/vda4 BOOT-B"));
@@ -137,10 +151,17 @@ t.test("an older or equal version needs force", async (t) => {
 t.test("no upgrade while a trial runs, nor without a disk", async (t) => {
   const s = setup({ slot: "B", bootMode: "trial" });
   writeRecord(s.stateDir, { state: "trial", from: { slot: "A", version: "0.1.0" }, to: { slot: "B", version: "0.2.0" }, reason: "", time: "", services: [], healthTimeoutMs: 1000 });
-  await t.rejects(drain(createUpgrader(s.deps).upgrade(opts(), new AbortController().signal)), { message: /on trial/ });
+  const onTrial = createUpgrader(s.deps);
+  t.throws(() => onTrial.precheck(), { kind: "refused", message: /slot B is on trial/ }, "precheck refuses before the sequence takes the lock");
+  await t.rejects(drain(onTrial.upgrade(opts(), new AbortController().signal)), { kind: "refused", message: /on trial/ });
   const d = setup();
   const u = createUpgrader({ ...d.deps, slots: undefined });
-  await t.rejects(drain(u.upgrade(opts(), new AbortController().signal)), ApiError);
+  t.throws(() => u.precheck(), { kind: "refused", message: /install it first/ });
+  await t.rejects(drain(u.upgrade(opts(), new AbortController().signal)), MachineError);
+  const e = setup();
+  const noRoom = createUpgrader({ ...e.deps, uploads: undefined });
+  t.throws(() => noRoom.precheck(), { kind: "refused", message: /no room to receive a bundle/ });
+  t.doesNotThrow(() => createUpgrader(setup().deps).precheck(), "precheck passes on an installed machine");
 });
 
 const pending = { state: "pending" as const, from: { slot: "A", version: "0.1.0" }, to: { slot: "B", version: "0.2.0" }, reason: "", time: "", services: [{ id: "containerd", checked: true }], healthTimeoutMs: 200 };
@@ -165,7 +186,7 @@ t.test("a trial whose services never become healthy records why and reboots to t
   const u = createUpgrader(s.deps);
   u.atBoot();
   await new Promise((r) => setTimeout(r, 400));
-  t.same(s.calls, ["reboot full force=false"]);
+  t.same(s.calls, ["requestReboot the trial of slot B failed"], "a reboot through firmware: GRUB boots the old slot");
   t.equal(s.env.kiln_slot, "A");
   const r = readRecord(s.stateDir, () => {});
   t.match(r?.failure, /not healthy within 0 s: containerd is Failed \(exec format error\)/);
@@ -193,16 +214,32 @@ t.test("rollback commits the other slot and reboots into it", async (t) => {
   s.deps.slots!.slots = [{ name: "A", version: "0.1.0", active: false }, { name: "B", version: "0.2.0", active: true }];
   s.env.kiln_slot = "B";
   const u = createUpgrader(s.deps);
-  t.same(await u.rollback("default", false), { slot: "A", version: "0.1.0" });
+  const plan = u.planRollback("default", false);
+  t.match(plan, { slot: "A", version: "0.1.0" });
+  t.equal(s.env.kiln_slot, "B", "planning changes nothing");
+  t.same(s.calls, []);
+  const r = plan.run();
   t.equal(s.env.kiln_slot, "A");
-  t.same(s.calls, ["kexec A committed", "reboot kexec force=false"]);
+  t.same(s.calls, ["kexec A committed"]);
+  t.match(r, { t: "reboot-request", action: "reboot", mode: "default", force: false, kexec: { ok: true, slot: "A" }, why: "rollback to slot A (kiln 0.1.0)" });
   t.equal(u.status()?.state, "rolled-back");
   t.equal(u.status()?.fromSlot, "A");
 });
 
+t.test("a forced powercycle rollback reboots through firmware", async (t) => {
+  const s = setup({ slot: "B", bootMode: "committed", version: "0.2.0" });
+  s.deps.slots!.slots = [{ name: "A", version: "0.1.0", active: false }, { name: "B", version: "0.2.0", active: true }];
+  s.env.kiln_slot = "B";
+  const r = createUpgrader(s.deps).planRollback("powercycle", true).run();
+  t.equal(s.env.kiln_slot, "A");
+  t.same(s.calls, [], "no kernel staged");
+  t.match(r, { action: "reboot", mode: "powercycle", force: true });
+  t.equal(r.kexec, undefined);
+});
+
 t.test("rollback to an empty slot is refused", async (t) => {
   const s = setup();
-  await t.rejects(createUpgrader(s.deps).rollback("default", false), { message: /slot B holds no kiln/ });
+  t.throws(() => createUpgrader(s.deps).planRollback("default", false), { kind: "refused", message: /slot B holds no kiln/ });
   t.same(s.calls, []);
 });
 

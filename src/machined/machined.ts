@@ -1,0 +1,107 @@
+// machined's parts, wired: the event bus, the supervisor and its logs, the
+// one lock (the sequence runner, whose reboot requests power.ts carries
+// out), the runtime the API calls, and the boot sequence's steps. Nothing
+// here does I/O; boot's tasks do.
+import { RUNTIME_MODULES } from "../image/modules-list.js";
+import type { Sys } from "../sys/sys.js";
+import { loadRuntimeModules } from "./apply/modules.js";
+import { createConfigStore } from "./config-store.js";
+import { kindOf } from "./errors.js";
+import { createEventBus } from "./event-bus.js";
+import { installerForBoot } from "./install/install.js";
+import { prepareKexec } from "./kexec.js";
+import { createLogStore } from "./logs/log-store.js";
+import { loadMachineId } from "./machine-id.js";
+import { createPaths } from "./paths.js";
+import { type PowerAction, powerDown } from "./power.js";
+import { createRuntime, type RuntimeDeps } from "./runtime.js";
+import { bootSequence } from "./sequences/boot.js";
+import type { RebootRequest } from "./sequences/reboot-request.js";
+import { createRunner } from "./sequences/runner.js";
+import type { BootEnv } from "./sequences/tasks/boot-env.js";
+import { mountDisksTask } from "./sequences/tasks/mount-disks.js";
+import { startMachineApiTask } from "./sequences/tasks/start-machine-api.js";
+import { startNetworkTask } from "./sequences/tasks/start-network.js";
+import type { MachineContext, PlatformName } from "./service.js";
+import { createSupervisor } from "./supervisor/supervisor.js";
+
+export interface MachinedDeps {
+  sys: Sys;
+  platform: PlatformName;
+  log(line: string): void;
+  /** The orphan reaper, stopped by the power-down before /proc goes. */
+  reaper: { stop(): void };
+}
+
+export interface Machined {
+  /** Runs the boot sequence. */
+  boot(): Promise<void>;
+  /** A reboot or shutdown from a signal, through the lock. */
+  request(action: PowerAction, why: string): void;
+}
+
+export function createMachined(m: MachinedDeps): Machined {
+  const { sys, platform, log } = m;
+  const paths = createPaths();
+  const events = createEventBus({ capacity: 1000 });
+  const ctx: MachineContext = { paths, platform, sys, config: undefined, env: {} };
+  const logs = createLogStore({ dir: paths.logDir });
+  const supervisor = createSupervisor({ context: ctx, events, logs });
+  const halt = (req: RebootRequest) =>
+    powerDown(
+      {
+        sys,
+        events,
+        log,
+        stopServices: () => supervisor.stopAll(),
+        closeApi: async () => b.api?.close(),
+        stopReaper: () => m.reaper.stop(),
+        closeLogs: () => logs.close(),
+        ...(platform === "metal" ? { prepareKexec: () => req.kexec ?? (state.upgrader ? state.upgrader.rebootKexec() : prepareKexec({ sys, log })) } : {}),
+        ...(req.beforeReboot ? { beforeReboot: req.beforeReboot } : {}),
+      },
+      req.action,
+      req.force,
+      req.mode,
+    );
+  const runner = createRunner({ events, log, halt });
+  const installer = installerForBoot(platform, { sys, log, events });
+  const state: RuntimeDeps = {
+    ctx,
+    applyEnv: { sys, platform, root: "/" },
+    events,
+    supervisor,
+    runner,
+    store: createConfigStore(paths.state),
+    machineId: "",
+    log,
+    apid: true,
+    ...(installer ? { installer } : {}),
+  };
+  const runtime = createRuntime(state);
+  const b: BootEnv = { sys, platform, events, log, state, requestReboot: (why) => runtime.request("reboot", why, "powercycle") };
+  const boot = bootSequence({
+    mountDisks: () => mountDisksTask(b),
+    loadMachineId: () => {
+      state.machineId = loadMachineId(paths.state);
+    },
+    startNetwork: () => startNetworkTask(b),
+    startMachineApi: () => startMachineApiTask(b, runtime),
+    checkUpgrade: () => state.upgrader?.atBoot(),
+    loadConfig: () => runtime.loadConfig(),
+    // Bridges and netfilter are for pods, not for booting: loaded alongside the config.
+    loadRuntimeModules: () => (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve()),
+    startApid: () => runtime.startApid(),
+  });
+  return {
+    boot: async () => {
+      events.publish({ t: "machine", stage: "booting", message: `kiln on ${platform}` });
+      // A reboot or shutdown may preempt the boot: that is not a failed boot.
+      await runner.run("boot", boot, { label: "boot" }).catch((err: unknown) => {
+        if (kindOf(err) !== "cancelled") throw err;
+        log(`boot: ${(err as Error).message}`);
+      });
+    },
+    request: (action, why) => void runtime.request(action, why),
+  };
+}

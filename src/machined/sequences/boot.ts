@@ -1,0 +1,44 @@
+// The boot sequence: from machined's first line to a machine that runs its
+// config (or waits in maintenance mode). Early mounts, the reaper and the
+// signal handlers come before it (main.ts); everything after is here, so the
+// boot timeline (`kilnctl get sequences`) accounts for the whole boot.
+//
+//   disks       STATE and EPHEMERAL mounted, boot slots read, the upgrader
+//   identity    the machine id
+//   network     links up, DHCP in the background (metal)
+//   api         the machine API's sockets ‖ an upgrade's trial or rollback
+//   config      the config found and applied, or maintenance ‖ runtime modules
+//   networkApi  apid
+//   install     the install the config asks for, then the reboot into the disk
+import type { BootNext } from "../config-sources/boot-config.js";
+import { type Phase, phase, task } from "./runner.js";
+
+export interface BootSteps {
+  mountDisks(): void;
+  loadMachineId(): void;
+  startNetwork(): void;
+  startMachineApi(): Promise<void>;
+  checkUpgrade(): void;
+  loadConfig(): Promise<BootNext>;
+  loadRuntimeModules(): Promise<void>;
+  startApid(): Promise<void>;
+}
+
+export function bootSequence(s: BootSteps): Phase[] {
+  let next: BootNext = {};
+  return [
+    phase("disks", task("mountDisks", () => s.mountDisks())),
+    phase("identity", task("loadMachineId", () => s.loadMachineId())),
+    phase("network", task("startNetwork", () => s.startNetwork())),
+    phase("api", task("startMachineApi", () => s.startMachineApi()), task("checkUpgrade", () => s.checkUpgrade())),
+    phase(
+      "config",
+      task("loadConfig", async () => {
+        next = await s.loadConfig();
+      }),
+      task("loadRuntimeModules", () => s.loadRuntimeModules()),
+    ),
+    phase("networkApi", task("startApid", () => s.startApid())),
+    phase("install", task("installToDisk", () => next.install?.())),
+  ];
+}
