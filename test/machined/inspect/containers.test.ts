@@ -4,7 +4,6 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { Code } from "../../../src/grpc/errors.js";
 import { listContainers } from "../../../src/machined/inspect/containers.js";
 import { tempDir, type Teardown } from "../helpers.js";
 
@@ -65,12 +64,12 @@ t.test("says containerd is not running when it stops answering", { skip: cannotR
   const { socket, proc } = await startContainerd(t);
   t.same(await listContainers(socket, ""), [], "a fresh containerd has no containers");
   await stop(proc);
-  await t.rejects(listContainers(socket, ""), { code: Code.UNAVAILABLE, message: /^containerd is not running/ });
+  await t.rejects(listContainers(socket, ""), { kind: "unavailable", message: /^containerd is not running/ });
 });
 
 t.test("says containerd is not running when its socket is missing", async (t) => {
   await t.rejects(listContainers("/nonexistent/containerd.sock", ""), {
-    code: Code.UNAVAILABLE,
+    kind: "unavailable",
     message: "containerd is not running (no answer on /nonexistent/containerd.sock)",
   });
 });
