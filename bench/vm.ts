@@ -133,10 +133,12 @@ export async function vmBenchmarks(report: Report): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     await new Promise((r) => setTimeout(r, 10_000));
-    const procs = JSON.parse(on(["processes", "-o", "json"])) as { pid: number; residentMemory: number; args: string }[];
-    const machined = procs.find((p) => p.pid === 1)!.residentMemory / MiB;
-    const apid = procs.find((p) => p.args.includes("apid.cjs"))?.residentMemory ?? 0;
-    const containerd = procs.find((p) => p.args.startsWith("/usr/bin/containerd") || p.args.startsWith("containerd"))?.residentMemory ?? 0;
+    // residentMemory is a uint64: a string in protobuf JSON.
+    const procs = JSON.parse(on(["processes", "-o", "json"])) as { pid: number; residentMemory: string; args: string }[];
+    const rss = (p: { residentMemory: string } | undefined) => Number(p?.residentMemory ?? 0);
+    const machined = rss(procs.find((p) => p.pid === 1)) / MiB;
+    const apid = rss(procs.find((p) => p.args.includes("apid.cjs")));
+    const containerd = rss(procs.find((p) => p.args.startsWith("/usr/bin/containerd") || p.args.startsWith("containerd")));
     report("machined RSS in the VM after boot (vs containerd's)", machined, containerd / MiB, "MiB");
     report("apid RSS in the VM after boot (vs containerd's)", apid / MiB, containerd / MiB, "MiB");
   } finally {

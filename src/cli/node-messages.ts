@@ -2,7 +2,7 @@
 // node's own error.
 import { CliError } from "./errors.js";
 
-interface WithMetadata {
+export interface WithMetadata {
   metadata?: { node: string; error: string } | undefined;
 }
 

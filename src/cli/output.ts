@@ -7,26 +7,30 @@ import { type Column, formatLine, formatTable } from "./table.js";
 export const formats = ["table", "json", "yaml"] as const;
 export type Format = (typeof formats)[number];
 
+/** What JSON and YAML print for a row: by default the row itself. */
+type DataOf<T> = (row: T) => unknown;
+const itself = <T>(row: T): unknown => row;
+
 /** A list of records: a JSON array, a YAML sequence or a table. */
-export function renderList<T extends object>(format: Format, rows: T[], columns: Column<T>[]): string {
-  if (format === "json") return `${JSON.stringify(rows, null, 2)}\n`;
-  if (format === "yaml") return rows.length === 0 ? "[]\n" : stringify(rows);
+export function renderList<T extends object>(format: Format, rows: T[], columns: Column<T>[], data: DataOf<T> = itself): string {
+  if (format === "json") return `${JSON.stringify(rows.map(data), null, 2)}\n`;
+  if (format === "yaml") return rows.length === 0 ? "[]\n" : stringify(rows.map(data));
   return formatTable(columns, rows);
 }
 
-/** One record: a JSON object, a YAML mapping or a one-row table. */
 /**
  * What a per-node call prints: one object when it targeted one machine, a
  * list when it fanned out (-n a,b) — whatever number of nodes answered, so a
  * script sees the same shape when a node fails.
  */
-export function renderPerNode<T extends object>(format: Format, rows: T[], columns: Column<T>[], fannedOut: boolean): string {
-  return !fannedOut && rows.length === 1 ? renderOne(format, rows[0]!, columns) : renderList(format, rows, columns);
+export function renderPerNode<T extends object>(format: Format, rows: T[], columns: Column<T>[], fannedOut: boolean, data: DataOf<T> = itself): string {
+  return !fannedOut && rows.length === 1 ? renderOne(format, rows[0]!, columns, data) : renderList(format, rows, columns, data);
 }
 
-export function renderOne<T extends object>(format: Format, row: T, columns: Column<T>[]): string {
-  if (format === "json") return `${JSON.stringify(row, null, 2)}\n`;
-  if (format === "yaml") return stringify(row);
+/** One record: a JSON object, a YAML mapping or a one-row table. */
+export function renderOne<T extends object>(format: Format, row: T, columns: Column<T>[], data: DataOf<T> = itself): string {
+  if (format === "json") return `${JSON.stringify(data(row), null, 2)}\n`;
+  if (format === "yaml") return stringify(data(row));
   return formatTable(columns, [row]);
 }
 

@@ -6,6 +6,9 @@ import { ApiError } from "./errors.js";
 
 type Outgoing<T> = ServerWritableStream<unknown, T> | ServerDuplexStream<unknown, T>;
 
+/** Turns what a handler threw into the ApiError its caller gets; a server passes its own to map its domain's errors. */
+export type ErrorMapper = (err: unknown) => ApiError;
+
 /** Aborts when the client cancels the call (or its deadline passes). */
 export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unknown }): AbortSignal {
   const ac = new AbortController();
@@ -14,19 +17,24 @@ export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unk
 }
 
 /** The status grpc-js sends for an error: its code, and its message as details. */
-export function toStatus(err: unknown): { code: number; details: string; metadata: Metadata } {
-  const e = ApiError.from(err);
+export function toStatus(err: unknown, toApiError: ErrorMapper = ApiError.from): { code: number; details: string; metadata: Metadata } {
+  const e = toApiError(err);
   return { code: e.code, details: e.message, metadata: new Metadata() };
 }
 
 /** Ends a streaming call with the status for `err`, unless the client has gone. */
-export function fail<T>(call: Outgoing<T>, signal: AbortSignal, err: unknown): void {
+export function fail<T>(call: Outgoing<T>, signal: AbortSignal, err: unknown, toApiError?: ErrorMapper): void {
   // grpc-js sends a status for an 'error' event; destroy() would leave the client waiting.
-  if (!signal.aborted) call.emit("error", toStatus(err));
+  if (!signal.aborted) call.emit("error", toStatus(err, toApiError));
 }
 
 /** Writes every message of `source()` to the call, then ends it; a failure becomes the call's status. */
-export async function pump<T>(call: Outgoing<T>, signal: AbortSignal, source: () => AsyncIterable<T>): Promise<void> {
+export async function pump<T>(
+  call: Outgoing<T>,
+  signal: AbortSignal,
+  source: () => AsyncIterable<T>,
+  toApiError?: ErrorMapper,
+): Promise<void> {
   try {
     for await (const m of source()) {
       if (signal.aborted) break;
@@ -34,7 +42,7 @@ export async function pump<T>(call: Outgoing<T>, signal: AbortSignal, source: ()
     }
     if (!signal.aborted) call.end();
   } catch (err) {
-    fail(call, signal, err);
+    fail(call, signal, err, toApiError);
   }
 }
 

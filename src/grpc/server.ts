@@ -8,7 +8,7 @@ import type {
   ServerWritableStream,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { cancelSignal, pump, toStatus } from "./call-io.js";
+import { cancelSignal, type ErrorMapper, pump, toStatus } from "./call-io.js";
 import { grpcDefinition } from "./service.js";
 
 /** What a handler learns about its call besides the request. */
@@ -33,16 +33,22 @@ export type ServiceImpl<S extends GenServiceMethods> = {
       : never;
 };
 
+export interface ImplementationOptions {
+  /** Turns a handler's error into the status sent, on unary calls and streams alike; default ApiError.from. */
+  toApiError?: ErrorMapper;
+}
+
 /** Adapts a typed implementation to what grpc-js `server.addService` takes. */
 export function grpcImplementation<S extends GenServiceMethods>(
   service: GenService<S>,
   impl: ServiceImpl<S>,
+  opts: ImplementationOptions = {},
 ): { definition: ReturnType<typeof grpcDefinition>; implementation: UntypedServiceImplementation } {
   const implementation: UntypedServiceImplementation = {};
   for (const m of service.methods) {
     const fn = (impl as Record<string, unknown>)[m.localName] as (req: unknown, ctx: CallContext) => unknown;
-    if (m.methodKind === "unary") implementation[m.localName] = unaryHandler(m.output, fn);
-    else if (m.methodKind === "server_streaming") implementation[m.localName] = streamHandler(m.output, fn);
+    if (m.methodKind === "unary") implementation[m.localName] = unaryHandler(m.output, fn, opts.toApiError);
+    else if (m.methodKind === "server_streaming") implementation[m.localName] = streamHandler(m.output, fn, opts.toApiError);
   }
   return { definition: grpcDefinition(service), implementation };
 }
@@ -53,24 +59,25 @@ function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStrea
 }
 
 /** Wraps a promise-returning handler; thrown errors become gRPC statuses. */
-function unaryHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown) {
+function unaryHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown, toApiError?: ErrorMapper) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     Promise.resolve()
       .then(() => fn(call.request, contextOf(call)))
       .then(
         (res) => callback(null, create(output, res as Init<DescMessage>)),
-        (err: unknown) => callback(toStatus(err)),
+        (err: unknown) => callback(toStatus(err, toApiError)),
       );
   };
 }
 
 /** Wraps an async-iterable handler, honouring backpressure and cancellation. */
-function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown) {
+function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown, toApiError?: ErrorMapper) {
   return (call: ServerWritableStream<unknown, unknown>) => {
     const ctx = contextOf(call);
-    void pump(call, ctx.signal, async function* () {
+    const source = async function* () {
       for await (const msg of fn(call.request, ctx) as AsyncIterable<Init<DescMessage>>) yield create(output, msg);
-    });
+    };
+    void pump(call, ctx.signal, source, toApiError);
   };
 }
 

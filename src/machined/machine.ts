@@ -124,10 +124,12 @@ export interface ClientConfiguration {
 }
 
 /**
- * machined as the API sees it. Methods throw ApiError (src/grpc/errors.ts)
- * with the status the client should get: NOT_FOUND for an unknown service,
- * INVALID_ARGUMENT for a config that fails validation (message lists every
- * problem), FAILED_PRECONDITION while another sequence runs.
+ * machined as the API sees it. Methods throw MachineError (./errors.ts) with
+ * the kind of failure, which the API layer (api/errors.ts) turns into a
+ * status: not-found for an unknown service, invalid for a config that fails
+ * validation (message lists every problem), busy while another sequence runs.
+ * (The sequencer, runtime, apply, reset, install and upgrade code still throw
+ * ApiError until they are converted; the API layer passes it through.)
  */
 export interface Machine extends NetworkInspector {
   version(): VersionInfo;

@@ -1,95 +1,75 @@
 // `kilnctl get links|addresses|routes`: the machine's network as its kernel has it.
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { Command } from "commander";
-import type { AddressInfo, LinkInfo, RouteInfo } from "../../gen/kiln/machine/v1/machine_pb.js";
+import {
+  type AddressInfo,
+  AddressInfoSchema,
+  type LinkInfo,
+  LinkInfoSchema,
+  type RouteInfo,
+  RouteInfoSchema,
+} from "../../gen/kiln/machine/v1/machine_pb.js";
 import type { CliDeps } from "../deps.js";
 import { addGlobalOptions } from "../global-options.js";
-import { nodeOf, okMessages } from "../node-messages.js";
-import { renderList } from "../output.js";
+import { type MessageRow, renderMessages, rowsOf } from "../message-rows.js";
+import { okMessages, type WithMetadata } from "../node-messages.js";
 import { type MachineSession, withMachine } from "../session.js";
 import type { Column } from "../table.js";
 
-/** The JSON/YAML shape of one link (`get links -o json` prints an array). */
-export interface LinkRecord {
-  node: string;
-  index: number;
-  name: string;
-  up: boolean;
-  lowerUp: boolean;
-  mtu: number;
-  mac: string;
-}
-
-/** One address with its prefix length. */
-export interface AddressRecord {
-  node: string;
-  link: string;
-  family: number;
-  address: string;
-  prefixLength: number;
-}
-
-/** One route of the main table. */
-export interface RouteRecord {
-  node: string;
-  family: number;
-  destination: string;
-  gateway: string;
-  link: string;
-  metric: number;
-  source: string;
-  protocol: string;
-  scope: string;
-}
-
-const linkColumns: Column<LinkRecord>[] = [
+const linkColumns: Column<MessageRow<LinkInfo>>[] = [
   { header: "NODE", value: (r) => r.node, optional: true },
-  { header: "INDEX", value: (r) => String(r.index) },
-  { header: "NAME", value: (r) => r.name },
-  { header: "STATE", value: (r) => (r.up ? (r.lowerUp ? "up" : "no-carrier") : "down") },
-  { header: "MTU", value: (r) => String(r.mtu) },
-  { header: "MAC", value: (r) => r.mac || "-" },
+  { header: "INDEX", value: (r) => String(r.msg.index) },
+  { header: "NAME", value: (r) => r.msg.name },
+  { header: "STATE", value: (r) => (r.msg.up ? (r.msg.lowerUp ? "up" : "no-carrier") : "down") },
+  { header: "MTU", value: (r) => String(r.msg.mtu) },
+  { header: "MAC", value: (r) => r.msg.mac || "-" },
 ];
 
-const addressColumns: Column<AddressRecord>[] = [
+const addressColumns: Column<MessageRow<AddressInfo>>[] = [
   { header: "NODE", value: (r) => r.node, optional: true },
-  { header: "LINK", value: (r) => r.link },
-  { header: "FAMILY", value: (r) => `inet${r.family === 6 ? "6" : ""}` },
-  { header: "ADDRESS", value: (r) => `${r.address}/${r.prefixLength}` },
+  { header: "LINK", value: (r) => r.msg.link },
+  { header: "FAMILY", value: (r) => `inet${r.msg.family === 6 ? "6" : ""}` },
+  { header: "ADDRESS", value: (r) => `${r.msg.address}/${r.msg.prefixLength}` },
 ];
 
-const routeColumns: Column<RouteRecord>[] = [
+const routeColumns: Column<MessageRow<RouteInfo>>[] = [
   { header: "NODE", value: (r) => r.node, optional: true },
-  { header: "DESTINATION", value: (r) => r.destination },
-  { header: "GATEWAY", value: (r) => r.gateway || "-" },
-  { header: "LINK", value: (r) => r.link || "-" },
-  { header: "METRIC", value: (r) => String(r.metric) },
-  { header: "PROTOCOL", value: (r) => r.protocol },
-  { header: "SCOPE", value: (r) => r.scope },
-  { header: "SOURCE", value: (r) => r.source || "-" },
+  { header: "DESTINATION", value: (r) => r.msg.destination },
+  { header: "GATEWAY", value: (r) => r.msg.gateway || "-" },
+  { header: "LINK", value: (r) => r.msg.link || "-" },
+  { header: "METRIC", value: (r) => String(r.msg.metric) },
+  { header: "PROTOCOL", value: (r) => r.msg.protocol },
+  { header: "SCOPE", value: (r) => r.msg.scope },
+  { header: "SOURCE", value: (r) => r.msg.source || "-" },
 ];
-
-const linkRecord = (node: string, l: LinkInfo): LinkRecord => ({ node, index: l.index, name: l.name, up: l.up, lowerUp: l.lowerUp, mtu: l.mtu, mac: l.mac });
-const addressRecord = (node: string, a: AddressInfo): AddressRecord => ({ node, link: a.link, family: a.family, address: a.address, prefixLength: a.prefixLength });
-const routeRecord = (node: string, r: RouteInfo): RouteRecord => ({
-  node, family: r.family, destination: r.destination, gateway: r.gateway, link: r.link, metric: r.metric, source: r.source, protocol: r.protocol, scope: r.scope,
-});
 
 /** `get links`, `get addresses` and `get routes`, to add under `get`. */
 export function createNetworkGetCommands(deps: CliDeps): Command[] {
   return [
     command(deps, "links", "show the machine's network links", async (m) => {
       const res = await m.client.links({}, m.call);
-      return renderList(m.format, okMessages(res.messages).flatMap((x) => x.links.map((l) => linkRecord(nodeOf(x), l))), linkColumns);
+      return table(m, LinkInfoSchema, res.messages, (x) => x.links, linkColumns);
     }),
     command(deps, "addresses", "show the machine's IP addresses", async (m) => {
       const res = await m.client.addresses({}, m.call);
-      return renderList(m.format, okMessages(res.messages).flatMap((x) => x.addresses.map((a) => addressRecord(nodeOf(x), a))), addressColumns);
+      return table(m, AddressInfoSchema, res.messages, (x) => x.addresses, addressColumns);
     }),
     command(deps, "routes", "show the machine's routes (main table)", async (m) => {
       const res = await m.client.routes({}, m.call);
-      return renderList(m.format, okMessages(res.messages).flatMap((x) => x.routes.map((r) => routeRecord(nodeOf(x), r))), routeColumns);
+      return table(m, RouteInfoSchema, res.messages, (x) => x.routes, routeColumns);
     }),
   ];
+}
+
+/** Every node's items of one kind, rendered in the session's format. */
+function table<L extends WithMetadata, D extends DescMessage>(
+  m: MachineSession,
+  schema: D,
+  lists: L[],
+  items: (list: L) => MessageShape<D>[],
+  columns: Column<MessageRow<MessageShape<D>>>[],
+): string {
+  return renderMessages(m.format, schema, rowsOf(okMessages(lists), items), columns);
 }
 
 /** One `get` subcommand printing what `render` returns. */

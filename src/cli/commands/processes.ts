@@ -1,53 +1,32 @@
 // `kilnctl processes [--sort cpu|rss]` (also `ps`): the machine's processes.
 import { Command, Option } from "commander";
-import type { ProcessInfo } from "../../gen/kiln/machine/v1/machine_pb.js";
+import { type ProcessInfo, ProcessInfoSchema } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { formatBytes } from "../bytes.js";
 import type { CliDeps } from "../deps.js";
 import { addGlobalOptions } from "../global-options.js";
-import { nodeOf, okMessages } from "../node-messages.js";
-import { renderList } from "../output.js";
+import { type MessageRow, renderMessages, rowsOf } from "../message-rows.js";
+import { okMessages } from "../node-messages.js";
 import { withMachine } from "../session.js";
 import type { Column } from "../table.js";
 
-/** The JSON/YAML shape of one process (`processes -o json` prints an array). */
-export interface ProcessRecord {
-  node: string;
-  pid: number;
-  ppid: number;
-  state: string;
-  threads: number;
-  /** User + system CPU seconds. */
-  cpuTime: number;
-  /** Bytes. */
-  virtualMemory: number;
-  residentMemory: number;
-  command: string;
-  executable: string;
-  args: string;
-}
+type Row = MessageRow<ProcessInfo>;
 
-const columns: Column<ProcessRecord>[] = [
+const columns: Column<Row>[] = [
   { header: "NODE", value: (r) => r.node, optional: true },
-  { header: "PID", value: (r) => String(r.pid) },
-  { header: "STATE", value: (r) => r.state },
-  { header: "THREADS", value: (r) => String(r.threads) },
-  { header: "CPU-TIME", value: (r) => r.cpuTime.toFixed(2) },
-  { header: "VIRTMEM", value: (r) => formatBytes(r.virtualMemory) },
-  { header: "RESMEM", value: (r) => formatBytes(r.residentMemory) },
-  { header: "COMMAND", value: (r) => r.args || `[${r.command}]` },
+  { header: "PID", value: (r) => String(r.msg.pid) },
+  { header: "STATE", value: (r) => r.msg.state },
+  { header: "THREADS", value: (r) => String(r.msg.threads) },
+  { header: "CPU-TIME", value: (r) => r.msg.cpuTime.toFixed(2) },
+  { header: "VIRTMEM", value: (r) => formatBytes(Number(r.msg.virtualMemory)) },
+  { header: "RESMEM", value: (r) => formatBytes(Number(r.msg.residentMemory)) },
+  { header: "COMMAND", value: (r) => r.msg.args || `[${r.msg.command}]` },
 ];
 
 /** Largest first by the chosen key; ties by node, then pid. */
 const sorts = {
-  rss: (a: ProcessRecord, b: ProcessRecord) => b.residentMemory - a.residentMemory,
-  cpu: (a: ProcessRecord, b: ProcessRecord) => b.cpuTime - a.cpuTime,
+  rss: (a: Row, b: Row) => Number(b.msg.residentMemory - a.msg.residentMemory),
+  cpu: (a: Row, b: Row) => b.msg.cpuTime - a.msg.cpuTime,
 };
-
-/** The record of one process reported by `node`. */
-function processRecord(node: string, p: ProcessInfo): ProcessRecord {
-  const { pid, ppid, state, threads, cpuTime, command, executable, args } = p;
-  return { node, pid, ppid, state, threads, cpuTime, virtualMemory: Number(p.virtualMemory), residentMemory: Number(p.residentMemory), command, executable, args };
-}
 
 /** `processes`: every process of the machine, sorted. */
 export function createProcessesCommand(deps: CliDeps): Command {
@@ -58,9 +37,9 @@ export function createProcessesCommand(deps: CliDeps): Command {
   return addGlobalOptions(cmd, { connect: true }).action((o: { sort: keyof typeof sorts }, c: Command) =>
     withMachine(c, deps, "listing processes", async (m) => {
       const res = await m.client.processes({}, m.call);
-      const records = okMessages(res.messages).flatMap((list) => list.processes.map((p) => processRecord(nodeOf(list), p)));
-      records.sort((a, b) => sorts[o.sort](a, b) || a.node.localeCompare(b.node) || a.pid - b.pid);
-      m.print(renderList(m.format, records, columns));
+      const rows = rowsOf(okMessages(res.messages), (list) => list.processes);
+      rows.sort((a, b) => sorts[o.sort](a, b) || a.node.localeCompare(b.node) || a.msg.pid - b.msg.pid);
+      m.print(renderMessages(m.format, ProcessInfoSchema, rows, columns));
     }),
   );
 }

@@ -9,6 +9,7 @@ import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js
 import { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { grpcImplementation } from "../../grpc/server.js";
 import type { Machine } from "../machine.js";
+import { toApiError } from "./errors.js";
 import { createMachineHandlers } from "./handlers.js";
 
 export interface MachineApiOptions {
@@ -35,7 +36,8 @@ export interface MachineApi {
 export async function startMachineApi(machine: Machine, sockets: string | ApiSocket[], opts: MachineApiOptions = {}): Promise<MachineApi> {
   const list = typeof sockets === "string" ? [{ path: sockets }] : sockets;
   const server = new Server({ interceptors: opts.interceptors ?? [] });
-  const { definition, implementation } = grpcImplementation(MachineService, createMachineHandlers(machine, opts.node ?? hostname));
+  const handlers = createMachineHandlers(machine, opts.node ?? hostname);
+  const { definition, implementation } = grpcImplementation(MachineService, handlers, { toApiError });
   server.addService(definition, implementation);
   for (const s of list) await listen(server, s);
   return { close: () => stop(server, list.map((s) => s.path), opts.closeGraceMs ?? 2000) };

@@ -5,22 +5,22 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { type KilnContext, stringifyKilnconfig } from "../../config/kilnconfig.js";
 import type { MachineConfig } from "../../config/schema.js";
-import { ApiError, Code } from "../../grpc/errors.js";
 import { type CertAndKey, issueClientCert } from "../../pki/certs.js";
 import { decodeBase64Pem, encodeBase64Pem } from "../../pki/pem.js";
 import { localAddresses } from "../apid-tls.js";
+import { refused } from "../errors.js";
 import type { ClientConfigRequest, ClientConfiguration } from "../machine.js";
 
 /** apid's port, written into every endpoint of the kilnconfig. */
 const APID_PORT = 50000;
 
-/** Issues the certificate; FAILED_PRECONDITION without a config or a machine CA key. */
+/** Issues the certificate; refused without a config or a machine CA key. */
 export async function generateClientConfiguration(
   config: MachineConfig | undefined,
   req: ClientConfigRequest,
   addresses: () => string[] = localAddresses,
 ): Promise<ClientConfiguration> {
-  if (!config) throw new ApiError(Code.FAILED_PRECONDITION, "no machine config: the machine is in maintenance mode and has no CA yet");
+  if (!config) throw refused("no machine config: the machine is in maintenance mode and has no CA yet");
   const ca = machineCa(config);
   const issued = await issueClientCert(ca, { roles: req.roles, ...(req.ttlMs > 0 ? { ttlMs: req.ttlMs } : {}) });
   const name = config.cluster?.name ?? hostname();
@@ -28,10 +28,10 @@ export async function generateClientConfiguration(
   return { ca: ca.crt, crt: issued.crt, key: issued.key, kilnconfig: stringifyKilnconfig({ context: name, contexts: { [name]: context } }) };
 }
 
-/** The machine CA as PEM; FAILED_PRECONDITION when the config lacks its key. */
+/** The machine CA as PEM; refused when the config lacks its key. */
 function machineCa(config: MachineConfig): CertAndKey {
   const ca = config.machine.ca;
-  if (!ca?.key) throw new ApiError(Code.FAILED_PRECONDITION, "the machine config has no machine CA key (machine.ca.key): this machine cannot issue certificates");
+  if (!ca?.key) throw refused("the machine config has no machine CA key (machine.ca.key): this machine cannot issue certificates");
   return { crt: decodeBase64Pem(ca.crt), key: decodeBase64Pem(ca.key) };
 }
 

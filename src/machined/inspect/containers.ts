@@ -9,6 +9,7 @@ import { type Container, Containers } from "../../gen/containerd/services/contai
 import { Namespaces } from "../../gen/containerd/services/namespaces/v1/namespace_pb.js";
 import { type Client, createClient } from "../../grpc/client.js";
 import { ApiError, Code } from "../../grpc/errors.js";
+import { type MachineError, unavailable } from "../errors.js";
 
 type ClientOf<S> = S extends GenService<infer M> ? Client<M> : never;
 
@@ -37,7 +38,7 @@ export async function listContainers(socket: string, namespace: string): Promise
     const found = await Promise.all(names.map((ns) => inNamespace(containers, ns)));
     return found.flat();
   } catch (err) {
-    throw ApiError.from(err).code === Code.UNAVAILABLE ? notRunning(socket, err) : err;
+    throw fromContainerd(socket, err);
   } finally {
     namespaces.close();
     containers.close();
@@ -61,7 +62,15 @@ function toEntry(namespace: string, c: Container): ContainerEntry {
   return { namespace, id: c.id, image: c.image, runtime: c.runtime?.name ?? "", created: c.createdAt ? timestampDate(c.createdAt) : undefined };
 }
 
-/** UNAVAILABLE: containerd is not running (no socket, or nothing answers on it). */
-function notRunning(socket: string, cause: unknown): ApiError {
-  return new ApiError(Code.UNAVAILABLE, `containerd is not running (no answer on ${socket})`, { cause });
+/** unavailable: containerd is not running (no socket, or nothing answers on it). */
+function notRunning(socket: string, cause: unknown): MachineError {
+  return unavailable(`containerd is not running (no answer on ${socket})`, cause);
+}
+
+/** A failed call to containerd in machined's terms: its status stays here, at the client. */
+function fromContainerd(socket: string, err: unknown): Error {
+  if (!(err instanceof ApiError)) return err instanceof Error ? err : new Error(String(err));
+  if (err.code === Code.UNAVAILABLE) return notRunning(socket, err);
+  if (err.code === Code.DEADLINE_EXCEEDED) return unavailable(`containerd did not answer on ${socket} within ${CALL_TIMEOUT_MS / 1000}s`, err);
+  return new Error(`containerd on ${socket}: ${err.message}`, { cause: err });
 }

@@ -3,7 +3,7 @@
 // EAGAIN, so no libuv thread ever blocks on it; following polls.
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiError, Code } from "../../grpc/errors.js";
+import { refused } from "../errors.js";
 import { type KernelRecord, parseKmsgRecord } from "./kmsg.js";
 
 export interface DmesgQuery {
@@ -38,14 +38,14 @@ export async function* readKernelLog(src: KmsgSource, q: DmesgQuery): AsyncGener
   }
 }
 
-/** Opens the kernel log read-only and non-blocking; FAILED_PRECONDITION when it cannot be read here. */
+/** Opens the kernel log read-only and non-blocking; refused when it cannot be read here. */
 function openKmsg(path: string): number {
   try {
     return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new ApiError(Code.FAILED_PRECONDITION, `the kernel log is not available on this machine: ${path} does not exist`, { cause: err });
-    if (code === "EPERM" || code === "EACCES") throw new ApiError(Code.FAILED_PRECONDITION, `reading the kernel log ${path} is not permitted (kernel.dmesg_restrict?)`, { cause: err });
+    if (code === "ENOENT") throw refused(`the kernel log is not available on this machine: ${path} does not exist`, err);
+    if (code === "EPERM" || code === "EACCES") throw refused(`reading the kernel log ${path} is not permitted (kernel.dmesg_restrict?)`, err);
     throw new Error(`opening ${path}`, { cause: err });
   }
 }

@@ -6,7 +6,7 @@
 import type { Stats } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { dirname, isAbsolute } from "node:path";
-import { ApiError, Code } from "../../grpc/errors.js";
+import { forbidden as denied, invalid, notFound, refused } from "../errors.js";
 
 /** A directory never served, and why (for the refusal message). */
 export interface Forbidden {
@@ -21,9 +21,9 @@ interface ForbiddenRoot extends Forbidden {
 }
 
 export interface FileGuard {
-  /** The real path of `path`; NOT_FOUND when missing, PERMISSION_DENIED when forbidden. */
+  /** The real path of `path`; not-found when missing, forbidden when under a forbidden directory. */
   resolve(path: string): Promise<string>;
-  /** Throws PERMISSION_DENIED when a real path (stat `st`) is, or is under, a forbidden directory. */
+  /** Throws forbidden when a real path (stat `st`) is, or is under, a forbidden directory. */
   check(real: string, st?: Stats): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ export function createFileGuard(forbidden: Forbidden[]): FileGuard {
   const check = async (real: string, st?: Stats) => {
     const roots = await forbiddenRoots(forbidden);
     const hit = roots.find((r) => isUnder(real, r.real)) ?? (st ? roots.find((r) => sameInode(st, r)) : await ancestorHit(real, roots));
-    if (hit) throw new ApiError(Code.PERMISSION_DENIED, `${real}: refused: it is under ${hit.path}, ${hit.why}`);
+    if (hit) throw denied(`${real}: refused: it is under ${hit.path}, ${hit.why}`);
   };
   return {
     check,
@@ -74,9 +74,9 @@ async function ancestorHit(real: string, roots: ForbiddenRoot[]): Promise<Forbid
   }
 }
 
-/** realpath(3) of an absolute path, with the API's errors. */
+/** realpath(3) of an absolute path, with machined's errors. */
 async function realPathOf(path: string): Promise<string> {
-  if (!isAbsolute(path)) throw new ApiError(Code.INVALID_ARGUMENT, `expected an absolute path, got ${JSON.stringify(path)}`);
+  if (!isAbsolute(path)) throw invalid(`expected an absolute path, got ${JSON.stringify(path)}`);
   try {
     return await realpath(path);
   } catch (err) {
@@ -84,11 +84,11 @@ async function realPathOf(path: string): Promise<string> {
   }
 }
 
-/** An ApiError for a failed filesystem call on `path`. */
-export function pathError(path: string, err: unknown): ApiError {
+/** The error for a failed filesystem call on `path`: not-found, forbidden, refused, else the error itself. */
+export function pathError(path: string, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT" || code === "ENOTDIR") return new ApiError(Code.NOT_FOUND, `${path}: no such file or directory`, { cause: err });
-  if (code === "EACCES" || code === "EPERM") return new ApiError(Code.PERMISSION_DENIED, `${path}: permission denied`, { cause: err });
-  if (code === "ELOOP") return new ApiError(Code.FAILED_PRECONDITION, `${path}: too many levels of symbolic links`, { cause: err });
-  return ApiError.from(err);
+  if (code === "ENOENT" || code === "ENOTDIR") return notFound(`${path}: no such file or directory`, err);
+  if (code === "EACCES" || code === "EPERM") return denied(`${path}: permission denied`, err);
+  if (code === "ELOOP") return refused(`${path}: too many levels of symbolic links`, err);
+  return err instanceof Error ? err : new Error(`${path}: ${String(err)}`);
 }

@@ -6,7 +6,7 @@ import type { Stats } from "node:fs";
 import { constants } from "node:fs";
 import { lstat, open, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ApiError, Code } from "../../grpc/errors.js";
+import { invalid, MachineError } from "../errors.js";
 import { type FileGuard, pathError } from "./file-guard.js";
 
 export interface ListQuery {
@@ -68,7 +68,7 @@ async function childrenOf(guard: FileGuard, path: string, st: Stats): Promise<st
     await guard.check(path, st);
     return (await readdir(path)).sort();
   } catch (err) {
-    return err instanceof ApiError ? err.message : errnoText(err);
+    return err instanceof MachineError ? err.message : errnoText(err);
   }
 }
 
@@ -110,7 +110,7 @@ export async function* readFileChunks(guard: FileGuard, q: ReadQuery): AsyncGene
 
 /** Refuses what was opened unless it is a regular file that is still allowed (the path may have changed since). */
 async function checkOpened(guard: FileGuard, fd: number, real: string, st: Stats): Promise<void> {
-  if (st.isDirectory()) throw new ApiError(Code.INVALID_ARGUMENT, `${real}: is a directory (use List)`);
-  if (!st.isFile()) throw new ApiError(Code.INVALID_ARGUMENT, `${real}: not a regular file; only regular files can be read`);
+  if (st.isDirectory()) throw invalid(`${real}: is a directory (use List)`);
+  if (!st.isFile()) throw invalid(`${real}: not a regular file; only regular files can be read`);
   await guard.check(await readlink(`/proc/self/fd/${fd}`).catch(() => real));
 }

@@ -1,6 +1,6 @@
 // What a supervisor's functions share: its entries, and how a change is
 // published (an event) and noticed (by lifecycles waiting for dependencies).
-import { ApiError, Code } from "../../grpc/errors.js";
+import { notFound } from "../errors.js";
 import type { EventBus } from "../events.js";
 import type { HealthState } from "../health/health-loop.js";
 import type { LogSinks } from "../logs/log-store.js";
@@ -68,11 +68,11 @@ function nextChange(wakers: Set<() => void>, signal: AbortSignal): Promise<boole
   });
 }
 
-/** The entry for `id`, or NOT_FOUND naming the services there are. */
+/** The entry for `id`, or not-found naming the services there are. */
 export function lookup(c: Core, id: string): Entry {
   const e = c.entries.get(id);
   if (e) return e;
-  throw new ApiError(Code.NOT_FOUND, `unknown service "${id}" (registered: ${[...c.entries.keys()].join(", ") || "none"})`);
+  throw notFound(`unknown service "${id}" (registered: ${[...c.entries.keys()].join(", ") || "none"})`);
 }
 
 /** The dependency graph of the registered services. */

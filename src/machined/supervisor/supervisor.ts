@@ -1,7 +1,7 @@
 // The supervisor holds the service definitions and runs them: dependency
 // order, conditions, restart policy, health checks, one cgroup each. Every
 // state (and health) change is published as a {t:"service"} event.
-import { ApiError, Code } from "../../grpc/errors.js";
+import { refused } from "../errors.js";
 import type { EventBus } from "../events.js";
 import { createLogStore, type LogStore } from "../logs/log-store.js";
 import type { MachineContext, ServiceDefinition, ServiceStatus } from "../service.js";
@@ -98,7 +98,7 @@ async function start(c: Core, id: string): Promise<string> {
   await settled(e.stopping);
   if (e.active) return `service ${id} is already ${e.state.t}`;
   const unknown = unknownDependencies(c, e);
-  if (unknown) throw new ApiError(Code.FAILED_PRECONDITION, `service ${id} ${unknown}`);
+  if (unknown) throw refused(`service ${id} ${unknown}`);
   launch(c, e);
   return `service ${id}: started`;
 }

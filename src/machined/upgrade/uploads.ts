@@ -8,7 +8,7 @@ import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirS
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ApiError, Code } from "../../grpc/errors.js";
+import { exhausted, invalid, notFound, refused } from "../errors.js";
 import type { UpgradeUploadChunk } from "../machine.js";
 
 /** The largest chunk UpgradeUpload takes. */
@@ -20,7 +20,7 @@ const ID = /^[0-9a-f-]{36}$/;
 export interface Uploads {
   /** Appends a chunk; a chunk with uploadId "" starts a new upload. */
   append(chunk: UpgradeUploadChunk): { uploadId: string; received: number };
-  /** The file of a completed upload; NOT_FOUND for an unknown id. */
+  /** The file of a completed upload; not-found for an unknown id. */
   path(uploadId: string): string;
   /** Fetches `url` into a new upload; progress as bytes arrive. */
   fetch(url: string, onProgress: (done: number, total: number) => void, signal: AbortSignal): Promise<string>;
@@ -43,22 +43,22 @@ export function createUploads(dir: string): Uploads {
     const free = bavail * bsize;
     // The bundle, then its files unpacked next to it.
     if (total * 2 + SPARE_BYTES > free) {
-      throw new ApiError(Code.RESOURCE_EXHAUSTED, `a bundle of ${mib(total)} needs ${mib(total * 2 + SPARE_BYTES)} free on EPHEMERAL (/var), which has ${mib(free)}: free space there or use a larger disk`);
+      throw exhausted(`a bundle of ${mib(total)} needs ${mib(total * 2 + SPARE_BYTES)} free on EPHEMERAL (/var), which has ${mib(free)}: free space there or use a larger disk`);
     }
     const id = randomUUID();
     closeSync(openSync(file(id), "w", 0o600));
     return id;
   };
   const size = (id: string) => {
-    if (!ID.test(id) || !existsSync(file(id))) throw new ApiError(Code.NOT_FOUND, `no upload "${id}" on this machine (it may have been replaced by a newer one, or the machine rebooted): upload the bundle again`);
+    if (!ID.test(id) || !existsSync(file(id))) throw notFound(`no upload "${id}" on this machine (it may have been replaced by a newer one, or the machine rebooted): upload the bundle again`);
     return statSync(file(id)).size;
   };
   return {
     append: (c) => {
-      if (c.data.length > MAX_CHUNK) throw new ApiError(Code.INVALID_ARGUMENT, `a chunk holds at most ${MAX_CHUNK} bytes, got ${c.data.length}`);
+      if (c.data.length > MAX_CHUNK) throw invalid(`a chunk holds at most ${MAX_CHUNK} bytes, got ${c.data.length}`);
       const id = c.uploadId || start(c.totalSize);
       const have = size(id);
-      if (c.offset !== have) throw new ApiError(Code.FAILED_PRECONDITION, `upload ${id}: expected offset ${have} (the bytes received so far), got ${c.offset}; resume from ${have}`);
+      if (c.offset !== have) throw refused(`upload ${id}: expected offset ${have} (the bytes received so far), got ${c.offset}; resume from ${have}`);
       const fd = openSync(file(id), "r+");
       try {
         writeSync(fd, c.data, 0, c.data.length, have);
@@ -76,16 +76,16 @@ export function createUploads(dir: string): Uploads {
       try {
         parsed = new URL(url);
       } catch {
-        throw new ApiError(Code.INVALID_ARGUMENT, `expected an http(s) URL of a kiln-upgrade.tar, got "${url}"`);
+        throw invalid(`expected an http(s) URL of a kiln-upgrade.tar, got "${url}"`);
       }
-      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new ApiError(Code.INVALID_ARGUMENT, `expected an http(s) URL, got "${url}"`);
+      if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw invalid(`expected an http(s) URL, got "${url}"`);
       let res: Response;
       try {
         res = await fetch(parsed, { signal });
       } catch (err) {
-        throw new ApiError(Code.FAILED_PRECONDITION, `fetching ${url}: ${(err as Error).cause ?? (err as Error).message}`);
+        throw refused(`fetching ${url}: ${(err as Error).cause ?? (err as Error).message}`, err);
       }
-      if (!res.ok || !res.body) throw new ApiError(Code.FAILED_PRECONDITION, `fetching ${url}: HTTP ${res.status} ${res.statusText}`);
+      if (!res.ok || !res.body) throw refused(`fetching ${url}: HTTP ${res.status} ${res.statusText}`);
       const total = Number(res.headers.get("content-length") ?? 0);
       const id = start(total);
       let done = 0;

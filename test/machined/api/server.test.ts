@@ -9,6 +9,7 @@ import { ApplyMode, MachineEvent_Stage, MachineService, RebootMode, ServiceState
 import { createClient } from "../../../src/grpc/client.js";
 import { type ApiError, Code } from "../../../src/grpc/errors.js";
 import { startMachineApi } from "../../../src/machined/api/server.js";
+import { MachineError, type MachineErrorKind } from "../../../src/machined/errors.js";
 import { createFakeMachine, type FakeMachine } from "./fixtures/fake-machine.js";
 
 /** A server for a fresh fake machine on a temp socket, and a client for it. */
@@ -81,11 +82,39 @@ t.test("starts, stops and restarts a service and reports each result", async (t)
   t.same(machine.calls, ["start kubelet", "stop kubelet", "restart kubelet"]);
 });
 
-t.test("passes the facade's NOT_FOUND through for an unknown service", async (t) => {
+t.test("answers the facade's not-found for an unknown service with NOT_FOUND", async (t) => {
   const { client } = await setup(t);
   const err = await failure(client.serviceStop({ id: "nope" }));
   t.equal(err.code, Code.NOT_FOUND);
   t.equal(err.message, 'service "nope" not found');
+});
+
+t.test("answers each kind of machine error with its status and message, on calls and streams", async (t) => {
+  const kinds: [MachineErrorKind, Code][] = [
+    ["invalid", Code.INVALID_ARGUMENT],
+    ["busy", Code.FAILED_PRECONDITION],
+    ["refused", Code.FAILED_PRECONDITION],
+    ["not-found", Code.NOT_FOUND],
+    ["forbidden", Code.PERMISSION_DENIED],
+    ["exhausted", Code.RESOURCE_EXHAUSTED],
+    ["unavailable", Code.UNAVAILABLE],
+    ["cancelled", Code.CANCELLED],
+  ];
+  const machine = createFakeMachine();
+  let next: MachineError = new MachineError("invalid", "");
+  machine.services = () => {
+    throw next;
+  };
+  machine.logs = async function* () {
+    yield new TextEncoder().encode("a line before the failure\n");
+    throw next;
+  };
+  const { client } = await setup(t, machine);
+  for (const [kind, code] of kinds) {
+    next = new MachineError(kind, `the machine says ${kind}`);
+    t.match(await failure(client.serviceList({})), { code, message: `the machine says ${kind}` }, `unary ${kind}`);
+    t.match(await drain(client.logs({ id: "containerd" })), { code, message: `the machine says ${kind}` }, `stream ${kind}`);
+  }
 });
 
 t.test("refuses an empty service id with INVALID_ARGUMENT", async (t) => {

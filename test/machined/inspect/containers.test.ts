@@ -3,8 +3,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
 import t from "tap";
-import { Code } from "../../../src/grpc/errors.js";
+import { Namespaces } from "../../../src/gen/containerd/services/namespaces/v1/namespace_pb.js";
+import { ApiError, Code } from "../../../src/grpc/errors.js";
+import { grpcImplementation } from "../../../src/grpc/server.js";
+import { MachineError } from "../../../src/machined/errors.js";
 import { listContainers } from "../../../src/machined/inspect/containers.js";
 import { tempDir, type Teardown } from "../helpers.js";
 
@@ -65,12 +69,30 @@ t.test("says containerd is not running when it stops answering", { skip: cannotR
   const { socket, proc } = await startContainerd(t);
   t.same(await listContainers(socket, ""), [], "a fresh containerd has no containers");
   await stop(proc);
-  await t.rejects(listContainers(socket, ""), { code: Code.UNAVAILABLE, message: /^containerd is not running/ });
+  await t.rejects(listContainers(socket, ""), { kind: "unavailable", message: /^containerd is not running/ });
 });
 
 t.test("says containerd is not running when its socket is missing", async (t) => {
   await t.rejects(listContainers("/nonexistent/containerd.sock", ""), {
-    code: Code.UNAVAILABLE,
+    kind: "unavailable",
     message: "containerd is not running (no answer on /nonexistent/containerd.sock)",
   });
+});
+
+t.test("turns any other failure of containerd's API into an error naming containerd, not a status of ours", async (t) => {
+  const dir = tempDir(t, "kiln-ctrd-fake-");
+  const socket = join(dir, "c.sock");
+  const server = new Server();
+  const { definition, implementation } = grpcImplementation(Namespaces, {
+    list: async () => {
+      throw new ApiError(Code.PERMISSION_DENIED, "namespaces are secret");
+    },
+  });
+  server.addService(definition, implementation);
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  t.teardown(() => server.forceShutdown());
+  const err = await listContainers(socket, "").catch((e: unknown) => e);
+  t.notOk(err instanceof ApiError, "containerd's status stays at the client");
+  t.notOk(err instanceof MachineError, "an internal failure, not a kind the caller can act on");
+  t.match(err, { message: `containerd on ${socket}: namespaces are secret` });
 });

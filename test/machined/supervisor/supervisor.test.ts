@@ -2,7 +2,6 @@
 // fake runner (no processes).
 import { join } from "node:path";
 import t from "tap";
-import { Code } from "../../../src/grpc/errors.js";
 import { createEventBus } from "../../../src/machined/event-bus.js";
 import { createLogStore } from "../../../src/machined/logs/log-store.js";
 import type { ServiceDefinition, ServiceStatus } from "../../../src/machined/service.js";
@@ -194,20 +193,20 @@ t.test("rejects duplicate ids and ids that are not file names", async (t) => {
   t.throws(() => h.sup.register(def("../etc")), /Expected a service id of letters, digits/);
 });
 
-t.test("throws NOT_FOUND for unknown ids", async (t) => {
+t.test("throws not-found for unknown ids", async (t) => {
   const h = harness(t);
   h.sup.register(def("a"));
   const calls: (() => Promise<unknown>)[] = [() => h.sup.start("x"), () => h.sup.stop("x"), () => h.sup.restart("x"), () => h.sup.unregister("x")];
   for (const call of calls) {
-    await t.rejects(call(), { code: Code.NOT_FOUND, message: 'unknown service "x" (registered: a)' });
+    await t.rejects(call(), { kind: "not-found", message: 'unknown service "x" (registered: a)' });
   }
-  t.throws(() => h.sup.logs("x", 10, false), { code: Code.NOT_FOUND });
+  t.throws(() => h.sup.logs("x", 10, false), { name: "MachineError", kind: "not-found" });
 });
 
 t.test("a service whose dependency is not registered fails to start, naming it", async (t) => {
   const h = harness(t);
   h.sup.register(def("a", { dependsOn: ["ghost"] }));
-  await t.rejects(h.sup.start("a"), { code: Code.FAILED_PRECONDITION, message: "service a depends on unknown service(s): ghost" });
+  await t.rejects(h.sup.start("a"), { kind: "refused", message: "service a depends on unknown service(s): ghost" });
   await h.sup.startAll();
   t.equal(h.status("a").state, "Failed");
   t.equal(h.status("a").message, "depends on unknown service(s): ghost");

@@ -23,14 +23,14 @@ t.test("chunks append in order and the upload reads back whole", async (t) => {
 t.test("a chunk at the wrong offset says where to resume", async (t) => {
   const u = createUploads(dir());
   const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("abc"), totalSize: 6 });
-  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("def"), totalSize: 0 }), { message: `upload ${uploadId}: expected offset 3 (the bytes received so far), got 5; resume from 3` });
+  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("def"), totalSize: 0 }), { message: `upload ${uploadId}: expected offset 3 (the bytes received so far), got 5; resume from 3`, kind: "refused" });
 });
 
 t.test("a chunk over 1 MiB, an unknown upload and a bundle without room are refused", async (t) => {
   const u = createUploads(dir());
-  t.throws(() => u.append({ uploadId: "", offset: 0, data: new Uint8Array(MAX_CHUNK + 1), totalSize: 0 }), { message: `a chunk holds at most ${MAX_CHUNK} bytes, got ${MAX_CHUNK + 1}` });
-  t.throws(() => u.path("00000000-0000-0000-0000-000000000000"), { message: /^no upload "0{8}-.*\(it may have been replaced by a newer one, or the machine rebooted\): upload the bundle again$/ });
-  t.throws(() => u.append({ uploadId: "", offset: 0, data: bytes("x"), totalSize: Number.MAX_SAFE_INTEGER / 4 }), { message: /needs .* free on EPHEMERAL \(\/var\), which has .*: free space there or use a larger disk/ });
+  t.throws(() => u.append({ uploadId: "", offset: 0, data: new Uint8Array(MAX_CHUNK + 1), totalSize: 0 }), { message: `a chunk holds at most ${MAX_CHUNK} bytes, got ${MAX_CHUNK + 1}`, kind: "invalid" });
+  t.throws(() => u.path("00000000-0000-0000-0000-000000000000"), { message: /^no upload "0{8}-.*\(it may have been replaced by a newer one, or the machine rebooted\): upload the bundle again$/, kind: "not-found" });
+  t.throws(() => u.append({ uploadId: "", offset: 0, data: bytes("x"), totalSize: Number.MAX_SAFE_INTEGER / 4 }), { message: /needs .* free on EPHEMERAL \(\/var\), which has .*: free space there or use a larger disk/, kind: "exhausted" });
 });
 
 t.test("a new upload replaces the old one", async (t) => {
@@ -54,7 +54,7 @@ t.test("a URL is fetched into an upload; a bad URL or an HTTP error is named", a
   const file = await u.fetch(`${base}/bundle.tar`, (done) => seen.push(done), new AbortController().signal);
   t.equal(readFileSync(file, "utf8"), "tar bytes");
   t.equal(seen.at(-1), 9);
-  await t.rejects(u.fetch(`${base}/missing.tar`, () => {}, new AbortController().signal), { message: `fetching ${base}/missing.tar: HTTP 404 Not Found` });
-  await t.rejects(u.fetch("ftp://example.com/x.tar", () => {}, new AbortController().signal), { message: 'expected an http(s) URL, got "ftp://example.com/x.tar"' });
+  await t.rejects(u.fetch(`${base}/missing.tar`, () => {}, new AbortController().signal), { message: `fetching ${base}/missing.tar: HTTP 404 Not Found`, kind: "refused" });
+  await t.rejects(u.fetch("ftp://example.com/x.tar", () => {}, new AbortController().signal), { message: 'expected an http(s) URL, got "ftp://example.com/x.tar"', kind: "invalid" });
   await t.rejects(u.fetch("not a url", () => {}, new AbortController().signal), { message: 'expected an http(s) URL of a kiln-upgrade.tar, got "not a url"' });
 });
