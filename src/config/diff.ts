@@ -30,6 +30,7 @@ const keyedLists: Record<string, string> = {
   "machine.network.interfaces": "name",
   "machine.kernel.modules": "name",
   "machine.kubelet.extraMounts": "destination",
+  "machine.network.extraHostEntries": "ip",
 };
 
 /** The changes from `old` (undefined: no config yet) to `next`. */

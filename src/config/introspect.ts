@@ -114,11 +114,15 @@ function stringPhrase(schema: Schema): string {
   return typeof minLength === "number" && minLength > 0 ? "a non-empty string" : "a string";
 }
 
-/** "a list", "a list of at least 1 item". */
+/** "a list", "a list of at least 1 item", "a list of 1 to 16 items", "a list of at most 256 items". */
 function listPhrase(schema: Schema): string {
-  const { minItems } = bounds(schema);
-  if (typeof minItems !== "number" || minItems === 0) return "a list";
-  return `a list of at least ${minItems} ${minItems === 1 ? "item" : "items"}`;
+  const { minItems, maxItems } = bounds(schema);
+  const min = typeof minItems === "number" && minItems > 0 ? minItems : undefined;
+  const max = typeof maxItems === "number" ? maxItems : undefined;
+  if (min !== undefined && max !== undefined) return `a list of ${min} to ${max} items`;
+  if (max !== undefined) return `a list of at most ${max} items`;
+  if (min === undefined) return "a list";
+  return `a list of at least ${min} ${min === 1 ? "item" : "items"}`;
 }
 
 /** The description a field carries, on its wrapper or the schema it wraps. */

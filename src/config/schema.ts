@@ -44,8 +44,17 @@ const networkInterface = z.strictObject({
   mtu: doc(z.int().min(68).max(65535), "Link MTU in bytes.").optional(),
 });
 
+const hostEntry = z.strictObject({
+  ip: doc(ipAddress, "The address the names resolve to."),
+  aliases: doc(z.array(hostname).min(1).max(16), "Names for the address (1 to 16), e.g. registry.local."),
+});
+
 const network = z.strictObject({
-  nameservers: doc(z.array(ipAddress), "DNS resolvers, in order of preference.").optional(),
+  nameservers: doc(z.array(ipAddress), "DNS resolvers, in order of preference; written to /etc/resolv.conf.").optional(),
+  extraHostEntries: doc(
+    z.array(hostEntry).max(256),
+    "Extra lines in /etc/hosts (at most 256), after localhost and the hostname; applied live. kiln writes /etc/hosts, so set them here rather than in machine.files.",
+  ).optional(),
   interfaces: doc(z.array(networkInterface), "Interfaces to configure; others stay down.").optional(),
 });
 
@@ -192,5 +201,6 @@ export type ExtensionService = z.output<typeof extensionService>;
 export type HealthCheckConfig = z.output<typeof healthCheck>;
 export type MachineFile = z.output<typeof machineFile>;
 export type NetworkInterface = z.output<typeof networkInterface>;
+export type HostEntry = z.output<typeof hostEntry>;
 export type KernelModule = z.output<typeof kernelModule>;
 export type CertificateAuthority = z.output<typeof certificateAuthority>;

@@ -84,6 +84,12 @@ t.test("needs a reboot for type, install, CA, token, SANs, kernel modules and cl
   t.strictSame(diff.changes, [...reboot.slice(0, 2), "machine.time.servers", ...reboot.slice(2)]);
 });
 
+t.test("applies extra host entries live, keyed by address", async (t) => {
+  const before = configOf(worker({ network: { extraHostEntries: [{ ip: "10.0.0.5", aliases: ["a"] }, { ip: "10.0.0.6", aliases: ["b"] }] } }));
+  const after = configOf(worker({ network: { extraHostEntries: [{ ip: "10.0.0.6", aliases: ["b"] }, { ip: "10.0.0.5", aliases: ["a", "a2"] }] } }));
+  t.strictSame(diffConfig(before, after), { changes: ["machine.network.extraHostEntries[10.0.0.5]"], needsReboot: [] });
+});
+
 t.test("treats a first config as changing every section it sets", async (t) => {
   const first = configOf(worker({ hostname: "w-1", sysctls: { "vm.swappiness": "1" } }));
   t.strictSame(diffConfig(undefined, first), {
@@ -98,7 +104,11 @@ t.test("reports a section that was removed", async (t) => {
     delete c.cluster;
   });
   const diff = diffConfig(example, next);
-  t.strictSame(diff.changes.slice(0, 2), ["machine.network.nameservers", "machine.network.interfaces[eth0]"]);
+  t.strictSame(diff.changes.slice(0, 3), [
+    "machine.network.nameservers",
+    "machine.network.extraHostEntries[10.0.0.20]",
+    "machine.network.interfaces[eth0]",
+  ]);
   t.ok(diff.needsReboot.includes("cluster.name"));
   t.notOk(diff.needsReboot.some((p) => p.startsWith("machine.network")));
 });

@@ -211,6 +211,25 @@ const bad: Case[] = [
     ],
   },
   {
+    name: "rejects host entries with a bad address, bad names or none",
+    yaml: worker({
+      network: {
+        extraHostEntries: [
+          { ip: "10.0.0.300", aliases: ["registry"] },
+          { ip: "10.0.0.5", aliases: ["Registry_1"] },
+          { ip: "fd00::5", aliases: [] },
+          { ip: "10.0.0.6", aliases: Array.from({ length: 17 }, (_, i) => `n${i}`) },
+        ],
+      },
+    }),
+    errors: [
+      `machine.network.extraHostEntries[0].ip: expected ${ipExpected}, got "10.0.0.300"`,
+      `machine.network.extraHostEntries[1].aliases[0]: expected ${hostnameExpected}, got "Registry_1"`,
+      "machine.network.extraHostEntries[2].aliases: expected a list of 1 to 16 items, got an empty list",
+      "machine.network.extraHostEntries[3].aliases: expected a list of 1 to 16 items, got a list",
+    ],
+  },
+  {
     name: "rejects bad modes, ops and content",
     yaml: worker({
       files: [
@@ -399,6 +418,11 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
       },
       certSANs: ["fd00::2"],
     }),
+    warnings: [],
+  },
+  {
+    name: "accepts extra host entries",
+    yaml: worker({ network: { extraHostEntries: [{ ip: "10.0.0.5", aliases: ["registry", "registry.lab.example"] }, { ip: "fd00::5", aliases: ["db"] }] } }),
     warnings: [],
   },
   {
