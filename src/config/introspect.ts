@@ -44,6 +44,30 @@ export function schemaAt(root: Schema, path: readonly PropertyKey[]): Schema | u
   return schema;
 }
 
+/**
+ * Every leaf of a schema as a schema path, in schema order: objects are
+ * walked into, lists of objects too (as `list[]`); anything else (a value, a
+ * list of values, a map) is one leaf. machine.files[].path, machine.sysctls.
+ */
+export function leafPaths(schema: Schema, path = ""): string[] {
+  const def = defOf(unwrap(schema));
+  if (def.type === "object") return Object.entries(def.shape).flatMap(([key, s]) => leafPaths(s, path ? `${path}.${key}` : key));
+  if (def.type === "array" && defOf(unwrap(def.element)).type === "object") return leafPaths(def.element, `${path}[]`);
+  return [path];
+}
+
+/** The schema path of a path into a document: ["machine", "files", 2, "path"] → machine.files[].path; a map's keys stop it. */
+export function schemaPathOf(root: Schema, keys: readonly PropertyKey[]): string {
+  let [path, schema] = ["", root];
+  for (const key of keys) {
+    const def = defOf(unwrap(schema));
+    if (def.type === "array") [path, schema] = [`${path}[]`, def.element];
+    else if (def.type === "object" && typeof key === "string" && def.shape[key]) [path, schema] = [path ? `${path}.${key}` : key, def.shape[key]];
+    else break;
+  }
+  return path;
+}
+
 /** The field names of an object schema, in schema order. */
 export function objectKeys(schema: Schema): string[] {
   const def = defOf(unwrap(schema));

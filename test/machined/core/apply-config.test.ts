@@ -65,7 +65,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nodeA = worker({ hostname: "node-a" });
 const nodeB = worker({ hostname: "node-b" });
 const nodeC = worker({ hostname: "node-c" });
-// node-a turned into a control plane: machine.type needs a reboot.
+// node-a turned into a control plane: the endpoint needs a reboot (machine.type has no effect yet).
 const nodeAControlPlane = worker({ hostname: "node-a" }, { cluster: { controlPlane: { endpoint: "https://10.0.0.1:6443" } } }).replace(
   "type: worker",
   "type: controlplane",
@@ -137,7 +137,7 @@ t.test("resolves auto to reboot when a change needs one, saving without applying
     mode: "reboot",
     warnings: [],
     changes: ["machine.type", "cluster.controlPlane.endpoint"],
-    needsReboot: ["machine.type", "cluster.controlPlane.endpoint"],
+    needsReboot: ["cluster.controlPlane.endpoint"],
     details: "saved 2 changes; rebooting to apply them",
   });
   t.same(rec.saved, [nodeAControlPlane]);
@@ -153,7 +153,7 @@ t.test("refuses no-reboot and try for changes that need a reboot, naming the pat
     t.equal(err.code, Code.FAILED_PRECONDITION, mode);
     t.equal(
       err.message,
-      "these changes need a reboot: machine.type, cluster.controlPlane.endpoint; apply with --mode reboot or --mode staged",
+      "these changes need a reboot: cluster.controlPlane.endpoint; apply with --mode reboot or --mode staged",
       mode,
     );
     t.same(rec.saved, [], `${mode}: nothing saved`);
