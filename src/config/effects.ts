@@ -1,7 +1,7 @@
 // How every field of the machine config takes effect: applied to a running
 // machine (and by what), at the next boot, or not at all yet. diff.ts decides
-// needsReboot from this table, docs.ts prints it, and a test fails when a
-// schema leaf is missing here.
+// needsReboot from this table, rules.ts warns about the fields that do nothing
+// yet, docs.ts prints it, and a test fails when a schema leaf is missing here.
 
 /** How a change to one field reaches the machine. */
 export type Effect =
@@ -14,7 +14,7 @@ export type Effect =
 const live = (by: string): Effect => ({ t: "live", by });
 /** Takes effect at the next boot, because `why`. */
 const reboot = (why: string): Effect => ({ t: "reboot", why });
-/** Accepted but acted on by nothing in this version. */
+/** Accepted but acted on by nothing in this version; validation warns (see noEffectYet). */
 const notYet: Effect = { t: "not-yet" };
 /** Names the document's format: only one value is accepted. */
 const fixed: Effect = { t: "fixed" };
@@ -84,6 +84,21 @@ export const effects: Readonly<Record<string, Effect>> = {
   "cluster.token": kubeletPrepare,
 };
 
+/** A field that changes nothing yet: set to anything but `quiet`, validation says so. */
+export interface NoEffectYet {
+  path: readonly string[];
+  /** A value that needs no warning (what the machine does anyway); unset and empty lists never warn. */
+  quiet?: unknown;
+  why: string;
+}
+
+/** The fields marked not-yet above, one warning each; the Kubernetes work will wire them. */
+export const noEffectYet: readonly NoEffectYet[] = [
+  { path: ["machine", "type"], quiet: "worker", why: "the machine runs kubelet as a worker and starts no control plane components" },
+  { path: ["machine", "token"], why: "no machine joins with it yet" },
+  { path: ["machine", "kubelet", "extraMounts"], why: "no mounts are made for kubelet yet" },
+];
+
 /** The entries at or under a schema path (a changed list entry or section covers several leaves). */
 export function effectsUnder(schemaPath: string): Effect[] {
   const under = (leaf: string) => leaf === schemaPath || leaf.startsWith(`${schemaPath}.`) || leaf.startsWith(`${schemaPath}[`);
@@ -104,7 +119,7 @@ export function describeEffect(e: Effect): string {
     case "reboot":
       return `after a reboot: ${e.why}`;
     case "not-yet":
-      return "no effect yet in this version";
+      return "no effect yet in this version (validation warns)";
     case "fixed":
       return "fixed: names the document's format";
   }

@@ -93,7 +93,7 @@ const kubelet = z.strictObject({
     "How kubelet picks the node's IP.",
   ).optional(),
   clusterDNS: doc(z.array(ipAddress), "DNS servers for pods.").optional(),
-  extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet.").optional(),
+  extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet. No effect yet in this version (validation warns when set).").optional(),
 });
 
 /** An image to install needs a disk to install it to: kiln never picks one itself. */
@@ -154,7 +154,10 @@ const extensionService = z.strictObject({
 });
 
 const machine = z.strictObject({
-  type: doc(z.enum(["worker", "controlplane"]), "The machine's role in the cluster."),
+  type: doc(
+    z.enum(["worker", "controlplane"]),
+    "The machine's role in the cluster. No effect yet in this version: every machine runs kubelet as a worker (validation warns about controlplane).",
+  ),
   hostname: doc(hostname, "Hostname; chosen from the MAC address when omitted.").optional(),
   network: doc(network, "Network configuration.").optional(),
   sysctls: doc(z.record(sysctlName, quotedString), "Kernel parameters; values are strings.").optional(),
@@ -168,7 +171,7 @@ const machine = z.strictObject({
   kubelet: doc(kubelet, "Kubelet settings.").optional(),
   install: doc(install, "Installing kiln to a disk (see docs/install.md).").optional(),
   ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
-  token: doc(token, "Token that machines present to join (secret).").optional(),
+  token: doc(token, "Token that machines present to join (secret). No effect yet in this version (validation warns when set).").optional(),
   certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),
   services: doc(z.array(extensionService), "Extension services machined runs itself.").optional(),
 });

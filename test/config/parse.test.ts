@@ -17,6 +17,11 @@ const hostExpected = "a hostname or IP address such as pool.ntp.org or 10.0.0.1"
 const pathExpected = `an absolute, normalised path such as /var/lib/data (no "..", ".", "//" or trailing "/")`;
 const stringExpected = `a string (quote numbers and booleans, as in "1")`;
 const tokenExpected = "a token such as abcdef.0123456789abcdef (6 and 16 characters a-z, 0-9, joined by '.')";
+const noEffect = {
+  type: "machine.type: has no effect yet in this version; the machine runs kubelet as a worker and starts no control plane components",
+  token: "machine.token: has no effect yet in this version; no machine joins with it yet",
+  extraMounts: "machine.kubelet.extraMounts: has no effect yet in this version; no mounts are made for kubelet yet",
+};
 const hostnameExpected =
   "a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all)";
 
@@ -402,7 +407,7 @@ const bad: Case[] = [
 ];
 
 const good: { name: string; yaml: string; warnings: string[] }[] = [
-  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [] },
+  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [noEffect.type, noEffect.token, noEffect.extraMounts] },
   { name: "accepts a minimal worker", yaml: worker({}), warnings: [] },
   {
     name: "accepts CAs with their keys",
@@ -426,10 +431,24 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
     warnings: [],
   },
   {
+    name: "warns once per field that has no effect yet, when set",
+    yaml: yamlDoc({
+      machine: { type: "controlplane", token: "abcdef.0123456789abcdef", kubelet: { extraMounts: [{ source: "/var/a", destination: "/var/a" }, { source: "/var/b", destination: "/var/b" }] } },
+      cluster: { controlPlane: { endpoint: "https://10.0.0.10:6443" } },
+    }),
+    warnings: [noEffect.type, noEffect.token, noEffect.extraMounts],
+  },
+  {
+    name: "does not warn about a worker or an empty mount list",
+    yaml: worker({ kubelet: { extraMounts: [] } }),
+    warnings: [],
+  },
+  {
     name: "warns about a control plane without an endpoint",
     yaml: yamlDoc({ machine: { type: "controlplane" } }),
     warnings: [
       "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
+      noEffect.type,
     ],
   },
   {

@@ -65,7 +65,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nodeA = worker({ hostname: "node-a" });
 const nodeB = worker({ hostname: "node-b" });
 const nodeC = worker({ hostname: "node-c" });
-// node-a turned into a control plane: the endpoint needs a reboot (machine.type has no effect yet).
+// node-a turned into a control plane: the endpoint needs a reboot; machine.type has no effect yet (a warning).
+const typeWarning = "machine.type: has no effect yet in this version; the machine runs kubelet as a worker and starts no control plane components";
 const nodeAControlPlane = worker({ hostname: "node-a" }, { cluster: { controlPlane: { endpoint: "https://10.0.0.1:6443" } } }).replace(
   "type: worker",
   "type: controlplane",
@@ -135,7 +136,7 @@ t.test("resolves auto to reboot when a change needs one, saving without applying
   const result = await createApplier(deps)(req(nodeAControlPlane));
   t.same(result, {
     mode: "reboot",
-    warnings: [],
+    warnings: [typeWarning],
     changes: ["machine.type", "cluster.controlPlane.endpoint"],
     needsReboot: ["cluster.controlPlane.endpoint"],
     details: "saved 2 changes; rebooting to apply them",
@@ -143,7 +144,7 @@ t.test("resolves auto to reboot when a change needs one, saving without applying
   t.same(rec.saved, [nodeAControlPlane]);
   t.same(rec.live, []);
   t.equal(rec.reboots, 1);
-  t.same(rec.events, [{ accepted: true, message: "applied (reboot)", errors: [], warnings: [] }]);
+  t.same(rec.events, [{ accepted: true, message: "applied (reboot)", errors: [], warnings: [typeWarning] }]);
 });
 
 t.test("refuses no-reboot and try for changes that need a reboot, naming the paths", async (t) => {
@@ -208,6 +209,7 @@ t.test("returns the config's warnings with those of the live apply", async (t) =
   const result = await createApplier(deps)(req(controlPlane));
   const warnings = [
     "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
+    typeWarning,
     "sysctl vm.swappiness: skipped",
   ];
   t.same(result.warnings, warnings);
