@@ -68,7 +68,10 @@ const kernel = z.strictObject({
 });
 
 const machineFile = z.strictObject({
-  path: doc(writablePath, "Where to write; must be under /etc or /var (the root is read-only)."),
+  path: doc(
+    writablePath,
+    "Where to write; must be under /etc or /var (the root is read-only), and not a file kiln writes itself: /etc/hosts (use machine.network.extraHostEntries), /etc/resolv.conf (machine.network.nameservers), /etc/hostname (machine.hostname), /etc/machine-id, and kubelet's and containerd's config files.",
+  ),
   content: doc(z.string(), "File content, written as UTF-8."),
   permissions: doc(fileMode, `Mode bits: an integer (420) or an octal string ("0644").`).default(0o644),
   op: doc(

@@ -216,6 +216,28 @@ const bad: Case[] = [
     ],
   },
   {
+    name: "refuses files kiln writes itself, naming the field to use instead",
+    yaml: worker({
+      files: [
+        { path: "/etc/motd", content: "" },
+        { path: "/etc/resolv.conf", content: "" },
+        { path: "/etc/hosts", content: "", op: "append" },
+        { path: "/etc/hostname", content: "" },
+        { path: "/etc/machine-id", content: "" },
+        { path: "/etc/kubernetes/kubelet.yaml", content: "" },
+        { path: "/etc/containerd/config.toml", content: "" },
+      ],
+    }),
+    errors: [
+      "machine.files[1].path: /etc/resolv.conf is written by kiln; use machine.network.nameservers instead",
+      "machine.files[2].path: /etc/hosts is written by kiln; use machine.network.extraHostEntries instead",
+      "machine.files[3].path: /etc/hostname is written by kiln; use machine.hostname instead",
+      "machine.files[4].path: /etc/machine-id is written by kiln; it is the machine's identity, kept on STATE or derived from the hardware",
+      "machine.files[5].path: /etc/kubernetes/kubelet.yaml is written by kiln; use machine.kubelet (extraArgs, clusterDNS, nodeIP) instead",
+      "machine.files[6].path: /etc/containerd/config.toml is written by kiln; there is no field for containerd's config yet",
+    ],
+  },
+  {
     name: "rejects host entries with a bad address, bad names or none",
     yaml: worker({
       network: {
