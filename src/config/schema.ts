@@ -161,7 +161,10 @@ const machine = z.strictObject({
     z.enum(["worker", "controlplane"]),
     "The machine's role in the cluster. No effect yet in this version: every machine runs kubelet as a worker (validation warns about controlplane).",
   ),
-  hostname: doc(hostname, "Hostname; chosen from the MAC address when omitted.").optional(),
+  hostname: doc(
+    hostname,
+    "Hostname. When omitted (and DHCP names none): kiln- and the MAC address of the first network link with a device, e.g. kiln-525400123456, so it survives reboots without a disk; kiln- and the first 6 digits of the machine id where no link has a device (the sandbox).",
+  ).optional(),
   network: doc(network, "Network configuration.").optional(),
   sysctls: doc(z.record(sysctlName, quotedString), "Kernel parameters; values are strings.").optional(),
   kernel: doc(kernel, "Kernel configuration.").optional(),
