@@ -1,8 +1,10 @@
 // diffConfig: what changed between two configs, path by path, and which of
-// those changes machined can apply live and which need a reboot.
+// those changes need a reboot (as effects.ts says of the fields they touch).
 import { isDeepStrictEqual } from "node:util";
+import { needsRebootAt } from "./effects.js";
+import { schemaPathOf } from "./introspect.js";
 import { formatPath } from "./issues.js";
-import type { MachineConfig } from "./schema.js";
+import { type MachineConfig, machineConfigSchema } from "./schema.js";
 
 export interface ConfigDiff {
   /** Changed paths: machine.hostname, machine.sysctls["vm.swappiness"], machine.files[/etc/motd]… */
@@ -11,18 +13,6 @@ export interface ConfigDiff {
   needsReboot: string[];
 }
 
-/** Sections machined applies to a running machine; everything else waits for a reboot. */
-export const liveSections = [
-  "machine.hostname",
-  "machine.sysctls",
-  "machine.files",
-  "machine.kubelet",
-  "machine.network",
-  "machine.env",
-  "machine.time",
-  "machine.services",
-] as const;
-
 /** Lists whose entries are compared by a key field, so reordering is no change. */
 const keyedLists: Record<string, string> = {
   "machine.files": "path",
@@ -30,40 +20,50 @@ const keyedLists: Record<string, string> = {
   "machine.network.interfaces": "name",
   "machine.kernel.modules": "name",
   "machine.kubelet.extraMounts": "destination",
+  "machine.network.extraHostEntries": "ip",
 };
+
+/** One changed place: as people read it, and the schema path effects.ts knows it by. */
+interface Change {
+  path: string;
+  schemaPath: string;
+}
 
 /** The changes from `old` (undefined: no config yet) to `next`. */
 export function diffConfig(old: MachineConfig | undefined, next: MachineConfig): ConfigDiff {
-  const changes: string[] = [];
-  for (const section of ["machine", "cluster"] as const) walk([section], old?.[section], next[section], changes);
-  return { changes, needsReboot: changes.filter((path) => !isLive(path)) };
+  const found: Change[] = [];
+  for (const section of ["machine", "cluster"] as const) walk([section], old?.[section], next[section], found);
+  const changes = found.map((c) => c.path);
+  return { changes, needsReboot: found.filter((c) => needsRebootAt(c.schemaPath)).map((c) => c.path) };
 }
 
-/** True when a changed path lies in a live section. */
-export function isLive(path: string): boolean {
-  return liveSections.some((s) => path === s || path.startsWith(`${s}.`) || path.startsWith(`${s}[`));
+/** A change at `keys` (`entry`: the list entry with that key). */
+function change(keys: readonly PropertyKey[], entry?: string): Change {
+  const path = formatPath(keys);
+  if (entry === undefined) return { path, schemaPath: schemaPathOf(machineConfigSchema, keys) };
+  return { path: `${path}[${entry}]`, schemaPath: schemaPathOf(machineConfigSchema, [...keys, 0]) };
 }
 
 /** Records the changed paths under `keys`, descending into maps and keyed lists. */
-function walk(keys: PropertyKey[], a: unknown, b: unknown, out: string[]): void {
+function walk(keys: PropertyKey[], a: unknown, b: unknown, out: Change[]): void {
   if (isDeepStrictEqual(a, b)) return;
   const path = formatPath(keys);
   const keyField = keyedLists[path];
   if (keyField !== undefined && (Array.isArray(a) || Array.isArray(b))) {
-    diffKeyed(path, keyField, a, b, out);
+    diffKeyed(keys, keyField, a, b, out);
   } else if (isMapOrAbsent(a) && isMapOrAbsent(b)) {
     const names = new Set([...Object.keys(b ?? {}), ...Object.keys(a ?? {})]);
     for (const name of names) walk([...keys, name], a?.[name], b?.[name], out);
   } else {
-    out.push(path);
+    out.push(change(keys));
   }
 }
 
 /** Records `path[key]` for each keyed entry added, removed or changed. */
-function diffKeyed(path: string, field: string, a: unknown, b: unknown, out: string[]): void {
+function diffKeyed(keys: PropertyKey[], field: string, a: unknown, b: unknown, out: Change[]): void {
   const [before, after] = [byKey(a, field), byKey(b, field)];
   for (const key of new Set([...after.keys(), ...before.keys()])) {
-    if (!isDeepStrictEqual(before.get(key), after.get(key))) out.push(`${path}[${key}]`);
+    if (!isDeepStrictEqual(before.get(key), after.get(key))) out.push(change(keys, key));
   }
 }
 

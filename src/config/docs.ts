@@ -2,7 +2,7 @@
 // people and docs/machine-config.schema.json for editors. hack/gen-config-docs.ts
 // writes them; a test fails when the committed files differ.
 import { z } from "zod";
-import { liveSections } from "./diff.js";
+import { describeEffect, effects } from "./effects.js";
 import { exampleConfigYaml } from "./example.js";
 import { defaultOf, defOf, descriptionOf, expectedOf, isOptional, objectKeys, type Schema, unwrap } from "./introspect.js";
 import { machineConfigSchema } from "./schema.js";
@@ -109,9 +109,12 @@ function outro(): string[] {
     "",
     "## Applying changes",
     "",
-    "Changes under these sections apply to a running machine; any other change takes effect after a reboot:",
+    "How a change to each field takes effect. `apply-config --mode auto` reboots when any change needs it;",
+    "`no-reboot` and `try` refuse such changes. Fields with no effect yet are accepted with a warning.",
     "",
-    ...liveSections.map((p) => `- \`${p}\``),
+    "| Field | Takes effect |",
+    "| --- | --- |",
+    ...Object.entries(effects).map(([path, e]) => `| \`${path}\` | ${describeEffect(e).replaceAll("|", "\\|")} |`),
     "",
   ];
 }

@@ -16,6 +16,9 @@ machine:
   hostname: cp-1
   network:
     nameservers: [1.1.1.1, "2606:4700:4700::1111"]
+    extraHostEntries:
+      - ip: 10.0.0.20
+        aliases: [registry.lab.example, registry]
     interfaces:
       - name: eth0
         dhcp: false

@@ -2,6 +2,7 @@
 // each registered with the phrase an error uses for what was expected.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { z } from "zod";
+import { ownedFileProblem } from "./owned-files.js";
 
 /** What a schema expects, in words: "a CIDR such as 10.0.0.2/24 or fd00::2/64". */
 export const expectations = z.registry<{ expected: string }>();
@@ -55,7 +56,7 @@ export const devicePath = expecting(
   "a device path such as /dev/sda or /dev/disk/by-id/ata-disk0",
 );
 
-/** Why a file may not be written at `path`, or undefined when it may. */
+/** Why a file may not be written at `path` (outside /etc and /var, or kiln's own), or undefined when it may. */
 export function filePathProblem(path: string): string | undefined {
   const shown = JSON.stringify(path);
   const roots = writableRoots.join(" or ");
@@ -63,8 +64,8 @@ export function filePathProblem(path: string): string | undefined {
   if (!absolutePathPattern.test(path)) {
     return `expected a normalised path (no "..", ".", "//" or trailing "/"), got ${shown}`;
   }
-  if (writablePattern.test(path)) return undefined;
-  return `${shown} is on the read-only root; files may be written only under ${roots}`;
+  if (!writablePattern.test(path)) return `${shown} is on the read-only root; files may be written only under ${roots}`;
+  return ownedFileProblem(path);
 }
 
 /** A file's path: absolute, normalised, under a writable root; one message saying which rule failed. */

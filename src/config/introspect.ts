@@ -44,6 +44,30 @@ export function schemaAt(root: Schema, path: readonly PropertyKey[]): Schema | u
   return schema;
 }
 
+/**
+ * Every leaf of a schema as a schema path, in schema order: objects are
+ * walked into, lists of objects too (as `list[]`); anything else (a value, a
+ * list of values, a map) is one leaf. machine.files[].path, machine.sysctls.
+ */
+export function leafPaths(schema: Schema, path = ""): string[] {
+  const def = defOf(unwrap(schema));
+  if (def.type === "object") return Object.entries(def.shape).flatMap(([key, s]) => leafPaths(s, path ? `${path}.${key}` : key));
+  if (def.type === "array" && defOf(unwrap(def.element)).type === "object") return leafPaths(def.element, `${path}[]`);
+  return [path];
+}
+
+/** The schema path of a path into a document: ["machine", "files", 2, "path"] → machine.files[].path; a map's keys stop it. */
+export function schemaPathOf(root: Schema, keys: readonly PropertyKey[]): string {
+  let [path, schema] = ["", root];
+  for (const key of keys) {
+    const def = defOf(unwrap(schema));
+    if (def.type === "array") [path, schema] = [`${path}[]`, def.element];
+    else if (def.type === "object" && typeof key === "string" && def.shape[key]) [path, schema] = [path ? `${path}.${key}` : key, def.shape[key]];
+    else break;
+  }
+  return path;
+}
+
 /** The field names of an object schema, in schema order. */
 export function objectKeys(schema: Schema): string[] {
   const def = defOf(unwrap(schema));
@@ -114,11 +138,15 @@ function stringPhrase(schema: Schema): string {
   return typeof minLength === "number" && minLength > 0 ? "a non-empty string" : "a string";
 }
 
-/** "a list", "a list of at least 1 item". */
+/** "a list", "a list of at least 1 item", "a list of 1 to 16 items", "a list of at most 256 items". */
 function listPhrase(schema: Schema): string {
-  const { minItems } = bounds(schema);
-  if (typeof minItems !== "number" || minItems === 0) return "a list";
-  return `a list of at least ${minItems} ${minItems === 1 ? "item" : "items"}`;
+  const { minItems, maxItems } = bounds(schema);
+  const min = typeof minItems === "number" && minItems > 0 ? minItems : undefined;
+  const max = typeof maxItems === "number" ? maxItems : undefined;
+  if (min !== undefined && max !== undefined) return `a list of ${min} to ${max} items`;
+  if (max !== undefined) return `a list of at most ${max} items`;
+  if (min === undefined) return "a list";
+  return `a list of at least ${min} ${min === 1 ? "item" : "items"}`;
 }
 
 /** The description a field carries, on its wrapper or the schema it wraps. */

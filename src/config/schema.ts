@@ -44,8 +44,17 @@ const networkInterface = z.strictObject({
   mtu: doc(z.int().min(68).max(65535), "Link MTU in bytes.").optional(),
 });
 
+const hostEntry = z.strictObject({
+  ip: doc(ipAddress, "The address the names resolve to."),
+  aliases: doc(z.array(hostname).min(1).max(16), "Names for the address (1 to 16), e.g. registry.local."),
+});
+
 const network = z.strictObject({
-  nameservers: doc(z.array(ipAddress), "DNS resolvers, in order of preference.").optional(),
+  nameservers: doc(z.array(ipAddress), "DNS resolvers, in order of preference; written to /etc/resolv.conf.").optional(),
+  extraHostEntries: doc(
+    z.array(hostEntry).max(256),
+    "Extra lines in /etc/hosts (at most 256), after localhost and the hostname; applied live. kiln writes /etc/hosts, so set them here rather than in machine.files.",
+  ).optional(),
   interfaces: doc(z.array(networkInterface), "Interfaces to configure; others stay down.").optional(),
 });
 
@@ -59,7 +68,10 @@ const kernel = z.strictObject({
 });
 
 const machineFile = z.strictObject({
-  path: doc(writablePath, "Where to write; must be under /etc or /var (the root is read-only)."),
+  path: doc(
+    writablePath,
+    "Where to write; must be under /etc or /var (the root is read-only), and not a file kiln writes itself: /etc/hosts (use machine.network.extraHostEntries), /etc/resolv.conf (machine.network.nameservers), /etc/hostname (machine.hostname), /etc/machine-id, and kubelet's and containerd's config files.",
+  ),
   content: doc(z.string(), "File content, written as UTF-8."),
   permissions: doc(fileMode, `Mode bits: an integer (420) or an octal string ("0644").`).default(0o644),
   op: doc(
@@ -84,7 +96,7 @@ const kubelet = z.strictObject({
     "How kubelet picks the node's IP.",
   ).optional(),
   clusterDNS: doc(z.array(ipAddress), "DNS servers for pods.").optional(),
-  extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet.").optional(),
+  extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet. No effect yet in this version (validation warns when set).").optional(),
 });
 
 /** An image to install needs a disk to install it to: kiln never picks one itself. */
@@ -145,8 +157,14 @@ const extensionService = z.strictObject({
 });
 
 const machine = z.strictObject({
-  type: doc(z.enum(["worker", "controlplane"]), "The machine's role in the cluster."),
-  hostname: doc(hostname, "Hostname; chosen from the MAC address when omitted.").optional(),
+  type: doc(
+    z.enum(["worker", "controlplane"]),
+    "The machine's role in the cluster. No effect yet in this version: every machine runs kubelet as a worker (validation warns about controlplane).",
+  ),
+  hostname: doc(
+    hostname,
+    "Hostname. When omitted (and DHCP names none): kiln- and the MAC address of the first network link with a device, e.g. kiln-525400123456, so it survives reboots without a disk; kiln- and the first 6 digits of the machine id where no link has a device (the sandbox).",
+  ).optional(),
   network: doc(network, "Network configuration.").optional(),
   sysctls: doc(z.record(sysctlName, quotedString), "Kernel parameters; values are strings.").optional(),
   kernel: doc(kernel, "Kernel configuration.").optional(),
@@ -159,7 +177,7 @@ const machine = z.strictObject({
   kubelet: doc(kubelet, "Kubelet settings.").optional(),
   install: doc(install, "Installing kiln to a disk (see docs/install.md).").optional(),
   ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
-  token: doc(token, "Token that machines present to join (secret).").optional(),
+  token: doc(token, "Token that machines present to join (secret). No effect yet in this version (validation warns when set).").optional(),
   certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),
   services: doc(z.array(extensionService), "Extension services machined runs itself.").optional(),
 });
@@ -192,5 +210,6 @@ export type ExtensionService = z.output<typeof extensionService>;
 export type HealthCheckConfig = z.output<typeof healthCheck>;
 export type MachineFile = z.output<typeof machineFile>;
 export type NetworkInterface = z.output<typeof networkInterface>;
+export type HostEntry = z.output<typeof hostEntry>;
 export type KernelModule = z.output<typeof kernelModule>;
 export type CertificateAuthority = z.output<typeof certificateAuthority>;

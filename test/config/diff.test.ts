@@ -58,7 +58,7 @@ t.test("reports added and removed list entries", async (t) => {
   t.strictSame(diffConfig(before, after).changes, ["machine.services[c]", "machine.services[a]"]);
 });
 
-t.test("needs a reboot for type, install, CA, token, SANs, kernel modules and cluster changes", async (t) => {
+t.test("needs a reboot for install, CA, SANs, kernel modules and cluster changes", async (t) => {
   const next = edited((c) => {
     c.machine.type = "worker";
     c.machine.install = { disk: "/dev/vda", wipe: true };
@@ -69,26 +69,50 @@ t.test("needs a reboot for type, install, CA, token, SANs, kernel modules and cl
     c.cluster!.controlPlane = { endpoint: "https://10.0.0.11:6443" };
     c.machine.time = { servers: ["pool.ntp.org"] };
   });
-  const reboot = [
+  const diff = diffConfig(example, next);
+  t.strictSame(diff.changes, [
     "machine.type",
     "machine.kernel.modules[loop]",
+    "machine.time.servers",
     "machine.install.disk",
     "machine.install.wipe",
     "machine.ca.crt",
     "machine.token",
     "machine.certSANs",
     "cluster.controlPlane.endpoint",
-  ];
+  ]);
+  t.strictSame(diff.needsReboot, [
+    "machine.kernel.modules[loop]",
+    "machine.install.disk",
+    "machine.install.wipe",
+    "machine.ca.crt",
+    "machine.certSANs",
+    "cluster.controlPlane.endpoint",
+  ]);
+});
+
+t.test("needs no reboot for fields that have no effect yet", async (t) => {
+  const next = edited((c) => {
+    c.machine.type = "worker";
+    c.machine.token = "zzzzzz.0123456789abcdef";
+    c.machine.kubelet!.extraMounts = [];
+  });
   const diff = diffConfig(example, next);
-  t.strictSame(diff.needsReboot, reboot);
-  t.strictSame(diff.changes, [...reboot.slice(0, 2), "machine.time.servers", ...reboot.slice(2)]);
+  t.strictSame(diff.changes, ["machine.type", "machine.kubelet.extraMounts[/var/lib/local-storage]", "machine.token"]);
+  t.strictSame(diff.needsReboot, []);
+});
+
+t.test("applies extra host entries live, keyed by address", async (t) => {
+  const before = configOf(worker({ network: { extraHostEntries: [{ ip: "10.0.0.5", aliases: ["a"] }, { ip: "10.0.0.6", aliases: ["b"] }] } }));
+  const after = configOf(worker({ network: { extraHostEntries: [{ ip: "10.0.0.6", aliases: ["b"] }, { ip: "10.0.0.5", aliases: ["a", "a2"] }] } }));
+  t.strictSame(diffConfig(before, after), { changes: ["machine.network.extraHostEntries[10.0.0.5]"], needsReboot: [] });
 });
 
 t.test("treats a first config as changing every section it sets", async (t) => {
   const first = configOf(worker({ hostname: "w-1", sysctls: { "vm.swappiness": "1" } }));
   t.strictSame(diffConfig(undefined, first), {
     changes: ["machine.type", "machine.hostname", `machine.sysctls["vm.swappiness"]`],
-    needsReboot: ["machine.type"],
+    needsReboot: [],
   });
 });
 
@@ -98,7 +122,12 @@ t.test("reports a section that was removed", async (t) => {
     delete c.cluster;
   });
   const diff = diffConfig(example, next);
-  t.strictSame(diff.changes.slice(0, 2), ["machine.network.nameservers", "machine.network.interfaces[eth0]"]);
-  t.ok(diff.needsReboot.includes("cluster.name"));
+  t.strictSame(diff.changes.slice(0, 3), [
+    "machine.network.nameservers",
+    "machine.network.extraHostEntries[10.0.0.20]",
+    "machine.network.interfaces[eth0]",
+  ]);
+  t.ok(diff.needsReboot.includes("cluster.token"));
+  t.notOk(diff.needsReboot.includes("cluster.name"), "cluster.name is read when a client config is made");
   t.notOk(diff.needsReboot.some((p) => p.startsWith("machine.network")));
 });

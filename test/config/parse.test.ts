@@ -17,6 +17,11 @@ const hostExpected = "a hostname or IP address such as pool.ntp.org or 10.0.0.1"
 const pathExpected = `an absolute, normalised path such as /var/lib/data (no "..", ".", "//" or trailing "/")`;
 const stringExpected = `a string (quote numbers and booleans, as in "1")`;
 const tokenExpected = "a token such as abcdef.0123456789abcdef (6 and 16 characters a-z, 0-9, joined by '.')";
+const noEffect = {
+  type: "machine.type: has no effect yet in this version; the machine runs kubelet as a worker and starts no control plane components",
+  token: "machine.token: has no effect yet in this version; no machine joins with it yet",
+  extraMounts: "machine.kubelet.extraMounts: has no effect yet in this version; no mounts are made for kubelet yet",
+};
 const hostnameExpected =
   "a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all)";
 
@@ -211,6 +216,47 @@ const bad: Case[] = [
     ],
   },
   {
+    name: "refuses files kiln writes itself, naming the field to use instead",
+    yaml: worker({
+      files: [
+        { path: "/etc/motd", content: "" },
+        { path: "/etc/resolv.conf", content: "" },
+        { path: "/etc/hosts", content: "", op: "append" },
+        { path: "/etc/hostname", content: "" },
+        { path: "/etc/machine-id", content: "" },
+        { path: "/etc/kubernetes/kubelet.yaml", content: "" },
+        { path: "/etc/containerd/config.toml", content: "" },
+      ],
+    }),
+    errors: [
+      "machine.files[1].path: /etc/resolv.conf is written by kiln; use machine.network.nameservers instead",
+      "machine.files[2].path: /etc/hosts is written by kiln; use machine.network.extraHostEntries instead",
+      "machine.files[3].path: /etc/hostname is written by kiln; use machine.hostname instead",
+      "machine.files[4].path: /etc/machine-id is written by kiln; it is the machine's identity, kept on STATE or derived from the hardware",
+      "machine.files[5].path: /etc/kubernetes/kubelet.yaml is written by kiln; use machine.kubelet (extraArgs, clusterDNS, nodeIP) instead",
+      "machine.files[6].path: /etc/containerd/config.toml is written by kiln; there is no field for containerd's config yet",
+    ],
+  },
+  {
+    name: "rejects host entries with a bad address, bad names or none",
+    yaml: worker({
+      network: {
+        extraHostEntries: [
+          { ip: "10.0.0.300", aliases: ["registry"] },
+          { ip: "10.0.0.5", aliases: ["Registry_1"] },
+          { ip: "fd00::5", aliases: [] },
+          { ip: "10.0.0.6", aliases: Array.from({ length: 17 }, (_, i) => `n${i}`) },
+        ],
+      },
+    }),
+    errors: [
+      `machine.network.extraHostEntries[0].ip: expected ${ipExpected}, got "10.0.0.300"`,
+      `machine.network.extraHostEntries[1].aliases[0]: expected ${hostnameExpected}, got "Registry_1"`,
+      "machine.network.extraHostEntries[2].aliases: expected a list of 1 to 16 items, got an empty list",
+      "machine.network.extraHostEntries[3].aliases: expected a list of 1 to 16 items, got a list",
+    ],
+  },
+  {
     name: "rejects bad modes, ops and content",
     yaml: worker({
       files: [
@@ -383,7 +429,7 @@ const bad: Case[] = [
 ];
 
 const good: { name: string; yaml: string; warnings: string[] }[] = [
-  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [] },
+  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [noEffect.type, noEffect.token, noEffect.extraMounts] },
   { name: "accepts a minimal worker", yaml: worker({}), warnings: [] },
   {
     name: "accepts CAs with their keys",
@@ -402,10 +448,29 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
     warnings: [],
   },
   {
+    name: "accepts extra host entries",
+    yaml: worker({ network: { extraHostEntries: [{ ip: "10.0.0.5", aliases: ["registry", "registry.lab.example"] }, { ip: "fd00::5", aliases: ["db"] }] } }),
+    warnings: [],
+  },
+  {
+    name: "warns once per field that has no effect yet, when set",
+    yaml: yamlDoc({
+      machine: { type: "controlplane", token: "abcdef.0123456789abcdef", kubelet: { extraMounts: [{ source: "/var/a", destination: "/var/a" }, { source: "/var/b", destination: "/var/b" }] } },
+      cluster: { controlPlane: { endpoint: "https://10.0.0.10:6443" } },
+    }),
+    warnings: [noEffect.type, noEffect.token, noEffect.extraMounts],
+  },
+  {
+    name: "does not warn about a worker or an empty mount list",
+    yaml: worker({ kubelet: { extraMounts: [] } }),
+    warnings: [],
+  },
+  {
     name: "warns about a control plane without an endpoint",
     yaml: yamlDoc({ machine: { type: "controlplane" } }),
     warnings: [
       "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
+      noEffect.type,
     ],
   },
   {

@@ -1,6 +1,6 @@
-// Applies the system part of a config live: hostname, /etc/hosts and
-// resolv.conf, kernel modules (metal), sysctls, files. Only what changed
-// since `prev` is touched.
+// Applies the system part of a config live: hostname, /etc/hosts (with
+// extraHostEntries) and resolv.conf, kernel modules (metal), sysctls, files.
+// Only what changed since `prev` is touched.
 import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
 import { modulesAllowed } from "../platform.js";
@@ -15,7 +15,8 @@ import { applySysctls } from "./sysctls.js";
 export function applySystem(env: ApplyEnv, prev: MachineConfig | undefined, next: MachineConfig, machineId: string): string[] {
   const warnings: string[] = [];
   const name = hostnameFor(next, machineId);
-  if (!prev || hostnameFor(prev, machineId) !== name || changed(prev, next, (c) => c.machine.network?.nameservers)) {
+  const names = (c: MachineConfig) => [c.machine.network?.nameservers, c.machine.network?.extraHostEntries];
+  if (!prev || hostnameFor(prev, machineId) !== name || changed(prev, next, names)) {
     applyHostname(env, name);
     applyEtcFiles(env, name, next, prev);
   }

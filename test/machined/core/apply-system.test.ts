@@ -68,6 +68,24 @@ t.test("generates the hosts file for any name", async (t) => {
   t.equal(hostsFile("a.example.com").split("\n")[1], "127.0.1.1 a.example.com");
 });
 
+t.test("writes the hostname to /etc/hostname", async (t) => {
+  const m = machine(t);
+  applySystem(m, undefined, cfg({ hostname: "node-1" }), machineId);
+  t.equal(m.read("etc/hostname"), "node-1\n");
+});
+
+t.test("adds extra host entries to /etc/hosts, and rewrites it live when only they change", async (t) => {
+  const m = machine(t);
+  const first = cfg({ hostname: "node-1", network: { extraHostEntries: [{ ip: "10.0.0.5", aliases: ["registry", "registry.lab"] }] } });
+  applySystem(m, undefined, first, machineId);
+  t.equal(m.read("etc/hosts"), `${hosts("node-1")}# machine.network.extraHostEntries\n10.0.0.5 registry registry.lab\n`);
+  const next = cfg({ hostname: "node-1", network: { extraHostEntries: [{ ip: "fd00::5", aliases: ["db"] }] } });
+  applySystem(m, first, next, machineId);
+  t.equal(m.read("etc/hosts"), `${hosts("node-1")}# machine.network.extraHostEntries\nfd00::5 db\n`);
+  applySystem(m, next, cfg({ hostname: "node-1" }), machineId);
+  t.equal(m.read("etc/hosts"), hosts("node-1"), "removed entries go");
+});
+
 t.test("writes sysctls under <root>/proc/sys", async (t) => {
   const m = machine(t);
   const warnings = applySystem(m, undefined, cfg({ sysctls: { "net.ipv4.ip_forward": "1", "vm.swappiness": "10" } }), machineId);

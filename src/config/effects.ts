@@ -1,0 +1,126 @@
+// How every field of the machine config takes effect: applied to a running
+// machine (and by what), at the next boot, or not at all yet. diff.ts decides
+// needsReboot from this table, rules.ts warns about the fields that do nothing
+// yet, docs.ts prints it, and a test fails when a schema leaf is missing here.
+
+/** How a change to one field reaches the machine. */
+export type Effect =
+  | { t: "live"; by: string }
+  | { t: "reboot"; why: string }
+  | { t: "not-yet" }
+  | { t: "fixed" };
+
+/** Applied to the running machine by `by`. */
+const live = (by: string): Effect => ({ t: "live", by });
+/** Takes effect at the next boot, because `why`. */
+const reboot = (why: string): Effect => ({ t: "reboot", why });
+/** Accepted but acted on by nothing in this version; validation warns (see noEffectYet). */
+const notYet: Effect = { t: "not-yet" };
+/** Names the document's format: only one value is accepted. */
+const fixed: Effect = { t: "fixed" };
+
+const etcFiles = "apply/etc-files.ts";
+const network = live("network/network.ts (metal; the sandbox's host owns its links)");
+const kubeletRestart = live("runtime.ts reconcileServices: kubelet restarts with new flags and config");
+const supervisor = live("runtime.ts reconcileServices: the supervisor replaces the changed service");
+const files = live("apply/files.ts: written on apply");
+const install = reboot("install/triggers.ts installs at boot or on the first apply, then the disk boots");
+const apidCert = reboot("apid's certificate is made from it when apid starts");
+const kubeletPrepare = reboot("kubelet's CA and bootstrap kubeconfig are written when it is prepared at boot");
+
+/** Every leaf of the schema (as introspect.ts leafPaths names them) and how it takes effect. */
+export const effects: Readonly<Record<string, Effect>> = {
+  apiVersion: fixed,
+  kind: fixed,
+  "machine.type": notYet,
+  "machine.hostname": live(`apply/hostname.ts (sethostname, /etc/hostname) and ${etcFiles} (/etc/hosts)`),
+  "machine.network.nameservers": live(`${etcFiles}: /etc/resolv.conf`),
+  "machine.network.extraHostEntries[].ip": live(`${etcFiles}: /etc/hosts`),
+  "machine.network.extraHostEntries[].aliases": live(`${etcFiles}: /etc/hosts`),
+  "machine.network.interfaces[].name": network,
+  "machine.network.interfaces[].dhcp": network,
+  "machine.network.interfaces[].addresses": network,
+  "machine.network.interfaces[].routes[].network": network,
+  "machine.network.interfaces[].routes[].gateway": network,
+  "machine.network.interfaces[].routes[].metric": network,
+  "machine.network.interfaces[].mtu": network,
+  "machine.sysctls": live("apply/sysctls.ts: /proc/sys"),
+  "machine.kernel.modules[].name": reboot("modules load at boot; a loaded module is never unloaded"),
+  "machine.kernel.modules[].parameters": reboot("parameters are given when a module loads, at boot"),
+  "machine.files[].path": files,
+  "machine.files[].content": files,
+  "machine.files[].permissions": files,
+  "machine.files[].op": files,
+  "machine.env": live("runtime.ts reconcileServices: every running service restarts with it"),
+  "machine.time.servers": live("inspect/inspector.ts: the Time RPC reads it on each request"),
+  "machine.kubelet.extraArgs": kubeletRestart,
+  "machine.kubelet.nodeIP.validSubnets": kubeletRestart,
+  "machine.kubelet.clusterDNS": kubeletRestart,
+  "machine.kubelet.extraMounts[].source": notYet,
+  "machine.kubelet.extraMounts[].destination": notYet,
+  "machine.kubelet.extraMounts[].type": notYet,
+  "machine.kubelet.extraMounts[].options": notYet,
+  "machine.install.disk": install,
+  "machine.install.wipe": install,
+  "machine.install.image": install,
+  "machine.ca.crt": apidCert,
+  "machine.ca.key": apidCert,
+  "machine.token": notYet,
+  "machine.certSANs": apidCert,
+  "machine.services[].id": supervisor,
+  "machine.services[].command": supervisor,
+  "machine.services[].env": supervisor,
+  "machine.services[].dependsOn": supervisor,
+  "machine.services[].restart": supervisor,
+  "machine.services[].health.exec": supervisor,
+  "machine.services[].health.http": supervisor,
+  "machine.services[].health.unixSocket": supervisor,
+  "machine.services[].oomScoreAdj": supervisor,
+  "machine.services[].stopGraceMs": supervisor,
+  "cluster.name": live("inspect/client-config.ts: read when a client config is made"),
+  "cluster.controlPlane.endpoint": kubeletPrepare,
+  "cluster.ca.crt": kubeletPrepare,
+  "cluster.ca.key": kubeletPrepare,
+  "cluster.token": kubeletPrepare,
+};
+
+/** A field that changes nothing yet: set to anything but `quiet`, validation says so. */
+export interface NoEffectYet {
+  path: readonly string[];
+  /** A value that needs no warning (what the machine does anyway); unset and empty lists never warn. */
+  quiet?: unknown;
+  why: string;
+}
+
+/** The fields marked not-yet above, one warning each; the Kubernetes work will wire them. */
+export const noEffectYet: readonly NoEffectYet[] = [
+  { path: ["machine", "type"], quiet: "worker", why: "the machine runs kubelet as a worker and starts no control plane components" },
+  { path: ["machine", "token"], why: "no machine joins with it yet" },
+  { path: ["machine", "kubelet", "extraMounts"], why: "no mounts are made for kubelet yet" },
+];
+
+/** The entries at or under a schema path (a changed list entry or section covers several leaves). */
+export function effectsUnder(schemaPath: string): Effect[] {
+  const under = (leaf: string) => leaf === schemaPath || leaf.startsWith(`${schemaPath}.`) || leaf.startsWith(`${schemaPath}[`);
+  return Object.entries(effects).flatMap(([leaf, e]) => (schemaPath === "" || under(leaf) ? [e] : []));
+}
+
+/** True when a change at a schema path needs a reboot; a path the table does not know does, to be safe. */
+export function needsRebootAt(schemaPath: string): boolean {
+  const found = effectsUnder(schemaPath);
+  return found.length === 0 || found.some((e) => e.t === "reboot");
+}
+
+/** How a field takes effect, in words, for docs and tools. */
+export function describeEffect(e: Effect): string {
+  switch (e.t) {
+    case "live":
+      return `live: ${e.by}`;
+    case "reboot":
+      return `after a reboot: ${e.why}`;
+    case "not-yet":
+      return "no effect yet in this version (validation warns)";
+    case "fixed":
+      return "fixed: names the document's format";
+  }
+}
