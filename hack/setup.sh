@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(containerd runc tini containernetworking-plugins iproute2 util-linux ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin)
+packages=(containerd runc tini containernetworking-plugins iproute2 util-linux ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,7 +18,22 @@ if ((${#missing[@]})); then
   fi
   echo "setup: apt-get install ${missing[*]}" >&2
   apt-get update -qq
+  # chrony is the vm tier's NTP server (test/vm/time.test.ts runs its own
+  # chronyd -x on 127.0.0.1). Its package would start and enable the system's
+  # chronyd, which would bind port 123 and steer this host's clock: a
+  # policy-rc.d that refuses every start (unless one is there already) keeps
+  # it from starting during the install, and it is disabled afterwards.
+  # (chrony replaces systemd-timesyncd: both provide time-daemon.)
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet chrony.service 2>/dev/null; then
+  echo "setup: disabling the system's chronyd (the vm tier runs its own)" >&2
+  systemctl disable --now chrony.service >/dev/null 2>&1
 fi
 
 # npm install, not npm ci: it installs what package-lock.json pins too, but

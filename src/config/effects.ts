@@ -52,7 +52,7 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.files[].permissions": files,
   "machine.files[].op": files,
   "machine.env": live("runtime.ts reconcileServices: every running service restarts with it"),
-  "machine.time.servers": live("inspect/inspector.ts: the Time RPC reads it on each request"),
+  "machine.time.servers": live("runtime.ts applyLive: time/time-sync.ts queries the new servers at once"),
   "machine.kubelet.extraArgs": kubeletRestart,
   "machine.kubelet.nodeIP.validSubnets": kubeletRestart,
   "machine.kubelet.clusterDNS": kubeletRestart,

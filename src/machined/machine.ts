@@ -12,6 +12,7 @@ import type { MountEntry } from "./inspect/mounts.js";
 import type { ProcessEntry } from "./inspect/processes.js";
 import type { NetworkInspector } from "./network/inspect.js";
 import type { PlatformName, ServiceStatus } from "./service.js";
+import type { TimeSyncStatus } from "./time/time-sync.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";
 export type RebootMode = "default" | "powercycle";
@@ -106,6 +107,8 @@ export interface TimeInfo {
   /** machine.time.servers from the config ([] without one). */
   servers: string[];
   now: Date;
+  /** The time sync's state (src/machined/time/). */
+  sync: TimeSyncStatus;
 }
 
 export interface ClientConfigRequest {

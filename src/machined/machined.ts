@@ -24,6 +24,7 @@ import { startMachineApiTask } from "./sequences/tasks/start-machine-api.js";
 import { startNetworkTask } from "./sequences/tasks/start-network.js";
 import type { MachineContext, PlatformName } from "./service.js";
 import { createSupervisor } from "./supervisor/supervisor.js";
+import { createTimeSync } from "./time/time-sync.js";
 
 export interface MachinedDeps {
   sys: Sys;
@@ -76,6 +77,8 @@ export function createMachined(m: MachinedDeps): Machined {
     machineId: "",
     log,
     apid: true,
+    // The sandbox's clock is the host's: measured and shown, never set.
+    timeSync: createTimeSync({ sys, log, adjust: platform === "metal" }),
     ...(installer ? { installer } : {}),
   };
   const runtime = createRuntime(state);

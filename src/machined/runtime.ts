@@ -15,6 +15,7 @@ import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
 import type { Partition } from "./disks.js";
 import type { SlotInfo } from "./slots.js";
+import type { TimeSync } from "./time/time-sync.js";
 import type { Upgrader } from "./upgrade/upgrade.js";
 import type { Installer } from "./install/install.js";
 import { createInstallTriggers } from "./install/triggers.js";
@@ -72,6 +73,8 @@ export interface RuntimeDeps {
   upgrader?: Upgrader;
   /** Installs kiln to machine.install.disk (metal booted without its disk; none otherwise). */
   installer?: Installer;
+  /** Keeps the clock in time with machine.time.servers (main's; tests of the core leave it out). */
+  timeSync?: TimeSync;
 }
 
 export interface Runtime extends Machine {
@@ -103,6 +106,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   const applyLive = async (next: Current, prev: Current | undefined) => {
     const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.machineId);
     if (d.network) warnings.push(...(await d.network.apply(next.config)));
+    d.timeSync?.apply(next.config.machine.time?.servers ?? []);
     current = next;
     d.ctx.config = next.config;
     d.ctx.env = next.config.machine.env ?? {};
@@ -164,7 +168,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     },
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? stringifyConfig(current.config) : undefined),
-    ...createInspector({ paths: d.ctx.paths, config: () => current?.config }),
+    ...createInspector({ paths: d.ctx.paths, config: () => current?.config, ...(d.timeSync ? { timeSync: d.timeSync.status } : {}) }),
     ...createNetworkInspector(d.ctx.sys),
     generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
   };

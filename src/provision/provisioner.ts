@@ -32,6 +32,8 @@ export interface CreateOptions {
   memoryMb?: number;
   /** qemu: virtual CPUs (default 2). */
   cpus?: number;
+  /** qemu: where the VM's clock (its RTC) starts: "utc" (default), "localtime" or a date "YYYY-MM-DD[THH:MM:SS]" (QEMU's -rtc base=). */
+  rtcBase?: string;
   /** Called with each step ("building rootfs", "starting", "waiting for API"). */
   onProgress?: (step: string) => void;
 }

@@ -55,6 +55,8 @@ function defaultAnswer(name: SysCallName, args: unknown[], pid: number): unknown
   if (name === "send") return (args[1] as Uint8Array).byteLength;
   if (name === "recv") return Buffer.alloc(0);
   if (name === "ioctl") return 0;
+  if (name === "clockGettime") return BigInt(Date.now()) * 1_000_000n;
+  if (name === "adjtimex") return { state: 0, timex: args[0] };
   if (name === "execve") throw new FakeExec(args[0] as string, args[1] as string[], args[2] as string[]);
   return undefined;
 }
@@ -108,6 +110,9 @@ export function createFakeSys(opts: { pid?: number } = {}): FakeSys {
     recv: call("recv"),
     close: call("close"),
     ioctl: call("ioctl"),
+    clockGettime: call("clockGettime"),
+    clockSettime: call("clockSettime"),
+    adjtimex: call("adjtimex"),
   } as Sys;
 
   return Object.assign(sys, {

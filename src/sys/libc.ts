@@ -2,7 +2,7 @@
 // code; the whole native surface kiln uses is declared in `declare()` below.
 import { constants } from "node:os";
 import koffi, { type LibraryHandle } from "koffi";
-import { type Sys, SysError, type WaitResult } from "./sys.js";
+import { type AdjtimexResult, type Sys, SysError, type Timex, type WaitResult } from "./sys.js";
 
 type Fn = (...args: unknown[]) => number;
 
@@ -28,9 +28,21 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `E${errno}`;
 }
 
+/** struct timespec and struct timex (x86_64 and arm64 glibc layout: 208 bytes, natural alignment). */
+function declareStructs(): void {
+  koffi.struct("kiln_timespec", { tv_sec: "int64_t", tv_nsec: "long" });
+  koffi.struct("kiln_timex", {
+    ...{ modes: "unsigned int", offset: "long", freq: "long", maxerror: "long", esterror: "long", status: "int" },
+    ...{ constant: "long", precision: "long", tolerance: "long", time_sec: "long", time_usec: "long", tick: "long" },
+    ...{ ppsfreq: "long", jitter: "long", shift: "int", stabil: "long", jitcnt: "long", calcnt: "long" },
+    ...{ errcnt: "long", stbcnt: "long", tai: "int", reserved: koffi.array("int", 11) },
+  });
+}
+
 /** Declares every libc function kiln calls. */
 function declare(lib: LibraryHandle) {
   const f = (proto: string) => lib.func(proto) as unknown as Fn;
+  declareStructs();
   return {
     mount: f("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"),
     umount2: f("int umount2(const char *target, int flags)"),
@@ -56,6 +68,9 @@ function declare(lib: LibraryHandle) {
     recv: f("long recv(int fd, _Out_ void *buf, size_t len, int flags)"),
     close: f("int close(int fd)"),
     ioctl: f("int ioctl(int fd, unsigned long request, ...)"),
+    clock_gettime: f("int clock_gettime(int clock, _Out_ kiln_timespec *ts)"),
+    clock_settime: f("int clock_settime(int clock, const kiln_timespec *ts)"),
+    adjtimex: f("int adjtimex(_Inout_ kiln_timex *tx)"),
   };
 }
 
@@ -96,6 +111,21 @@ function syscallNumbers(): SyscallNumbers {
   const numbers = SYSCALL_NUMBERS[process.arch];
   if (!numbers) throw new Error(`no syscall numbers for architecture ${process.arch}`);
   return numbers;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/** The Timex fields of a kernel struct timex. */
+function timexOf(tx: Record<string, number>): Timex {
+  const { modes = 0, offset = 0, freq = 0, maxerror = 0, esterror = 0, status = 0, constant = 0 } = tx;
+  return { modes, offset, freq, maxerror, esterror, status, constant };
+}
+
+/** adjtimex(2) through koffi: the struct goes in and comes back filled. */
+function adjtimex(c: Natives, timex: Timex): AdjtimexResult {
+  const tx: Record<string, unknown> = { ...timex };
+  const state = check(c.adjtimex(tx), "adjtimex", `modes 0x${timex.modes.toString(16)}`);
+  return { state, timex: timexOf(tx as Record<string, number>) };
 }
 
 /** A Sys over the real kernel. */
@@ -152,5 +182,15 @@ export function createLibcSys(): Sys {
     },
     close: (fd) => void check(c.close(fd), "close", `fd ${fd}`),
     ioctl: (fd, request, arg) => check(c.ioctl(fd, request, "unsigned long", arg), "ioctl", `fd ${fd}, 0x${request.toString(16)}`),
+    clockGettime(clock) {
+      const ts = { tv_sec: 0n, tv_nsec: 0 };
+      check(c.clock_gettime(clock, ts), "clock_gettime", `clock ${clock}`);
+      return BigInt(ts.tv_sec) * NS_PER_S + BigInt(ts.tv_nsec);
+    },
+    clockSettime(clock, ns) {
+      const ts = { tv_sec: ns / NS_PER_S, tv_nsec: Number(ns % NS_PER_S) };
+      check(c.clock_settime(clock, ts), "clock_settime", `clock ${clock}, ${ns} ns`);
+    },
+    adjtimex: (timex) => adjtimex(c, timex),
   };
 }

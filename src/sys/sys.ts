@@ -54,6 +54,40 @@ export const CLONE = {
 export const AF = { INET: 2, NETLINK: 16, INET6: 10 } as const;
 export const SOCK = { DGRAM: 2, RAW: 3, CLOEXEC: 0o2000000 } as const;
 
+/** clock_gettime(2)/clock_settime(2) clocks we use. */
+export const CLOCK = { REALTIME: 0, MONOTONIC: 1 } as const;
+
+/** adjtimex(2) `modes` bits. */
+export const ADJ = {
+  OFFSET: 0x0001,
+  FREQUENCY: 0x0002,
+  MAXERROR: 0x0004,
+  ESTERROR: 0x0008,
+  STATUS: 0x0010,
+  TIMECONST: 0x0020,
+  NANO: 0x2000,
+} as const;
+
+/** adjtimex(2) `status` bits. */
+export const STA = { PLL: 0x0001, UNSYNC: 0x0040, NANO: 0x2000 } as const;
+
+/** The struct timex fields kiln reads and writes (adjtimex(2)); `offset` is in ns with ADJ.NANO, else µs. */
+export interface Timex {
+  modes: number;
+  offset: number;
+  freq: number;
+  maxerror: number;
+  esterror: number;
+  status: number;
+  constant: number;
+}
+
+/** What adjtimex(2) returns: the clock state (TIME_OK 0 … TIME_ERROR 5) and the kernel's timex after the call. */
+export interface AdjtimexResult {
+  state: number;
+  timex: Timex;
+}
+
 /** mknod(2) file types. */
 export const S_IFCHR = 0o020000;
 
@@ -110,6 +144,12 @@ export interface Sys {
   close(fd: number): void;
   /** ioctl(2) with an integer argument (or none): the call's non-negative result. */
   ioctl(fd: number, request: number, arg: number): number;
+  /** clock_gettime(2): the clock's time in nanoseconds. */
+  clockGettime(clock: number): bigint;
+  /** clock_settime(2): sets the clock to `ns` nanoseconds (CLOCK.REALTIME: since the epoch). */
+  clockSettime(clock: number, ns: bigint): void;
+  /** adjtimex(2): applies the fields `timex.modes` names (0: only reads). */
+  adjtimex(timex: Timex): AdjtimexResult;
 }
 
 /** makedev(3) for mknod. */

@@ -164,8 +164,26 @@ t.test("read writes the file's bytes, or one object with its content in JSON", a
 
 t.test("time and hostname print one object each", async (t) => {
   const { run } = await setup(t);
-  t.same(JSON.parse((await run(["time", "-o", "json"])).out), { node: "node-a", servers: ["time.cloudflare.com"], localtime: "2024-05-01T10:00:00.000Z" });
-  t.equal((await run(["time"])).out, "NODE    SERVERS              LOCALTIME\nnode-a  time.cloudflare.com  2024-05-01T10:00:00.000Z\n");
+  t.same(JSON.parse((await run(["time", "-o", "json"])).out), {
+    node: "node-a",
+    servers: ["time.cloudflare.com"],
+    localtime: "2024-05-01T10:00:00.000Z",
+    state: "synchronized",
+    server: "time.cloudflare.com",
+    serverAddress: "162.159.200.1",
+    offsetMs: -1.25,
+    delayMs: 12.5,
+    stratum: 3,
+    lastSync: "2024-05-01T09:59:30.000Z",
+    correction: "slew",
+    pollSeconds: 128,
+    lastError: "",
+  });
+  t.equal(
+    (await run(["time"])).out,
+    "NODE    SERVERS              STATE         SERVER               OFFSET    LAST-SYNC                 LOCALTIME\n" +
+      "node-a  time.cloudflare.com  synchronized  time.cloudflare.com  -1.250ms  2024-05-01T09:59:30.000Z  2024-05-01T10:00:00.000Z\n",
+  );
   t.strictSame(JSON.parse((await run(["hostname", "-o", "json"])).out), { node: "node-a", hostname: "fake" });
   t.equal((await run(["hostname", "-o", "yaml"])).out, "node: node-a\nhostname: fake\n");
   t.equal((await run(["hostname"])).out, "NODE    HOSTNAME\nnode-a  fake\n");

@@ -118,6 +118,11 @@ t.test("cluster create --provisioner qemu passes image, disk, memory and cpus; b
   const url = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--config-url", "ftp://x/c.yaml"]);
   t.equal(url.code, 2);
   t.match(url.err, /--config-url: expected an http\(s\) URL/);
+  const rtc = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--rtc-base", "2025-01-31"]);
+  t.match(rtc.deps.created[0], { rtcBase: "2025-01-31" });
+  const badRtc = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--rtc-base", "last year"]);
+  t.equal(badRtc.code, 2);
+  t.match(badRtc.err, /--rtc-base: expected utc, localtime or a date such as 2025-01-31 or 2025-01-31T12:00:00, got "last year"/);
   const sandbox = await run(["cluster", "create", "--name", "s", "--disk", "4G"]);
   t.equal(sandbox.code, 2);
   t.match(sandbox.err, /--disk: only the qemu provisioner takes it \(add --provisioner qemu\)/);

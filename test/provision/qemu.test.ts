@@ -76,6 +76,11 @@ t.test("qemuArgs attaches a config drive as a read-only raw virtio drive", async
   t.same(drive?.split(",").sort(), ["file=/state/w1/config.img", "format=raw", "if=virtio", "readonly=on"]);
 });
 
+t.test("qemuArgs starts the RTC where asked, and at QEMU's default otherwise", async (t) => {
+  t.same(values(qemuArgs({ ...base, rtcBase: "2025-01-31T12:00:00" }), "-rtc"), ["base=2025-01-31T12:00:00"]);
+  t.same(values(qemuArgs(base), "-rtc"), []);
+});
+
 t.test("KILN_QEMU_ACCEL forces one accelerator whatever the device", async (t) => {
   t.same(accelCandidates({ KILN_QEMU_ACCEL: "tcg" }, "/nonexistent/kvm"), ["tcg"]);
   t.same(accelCandidates({ KILN_QEMU_ACCEL: "kvm" }, "/nonexistent/kvm"), ["kvm"]);

@@ -48,3 +48,12 @@ t.test("execve throws FakeExec carrying what would have run", async (t) => {
   t.ok(err instanceof FakeExec);
   t.same([err.path, err.argv, err.env], ["/sbin/init", ["/sbin/init"], ["A=1"]]);
 });
+
+t.test("reads the real clock by default, records clock_settime, and echoes adjtimex's timex", async (t) => {
+  const sys = createFakeSys();
+  t.ok(Math.abs(Number(sys.clockGettime(0) / 1_000_000n) - Date.now()) < 1_000);
+  sys.clockSettime(0, 5n);
+  t.same(sys.argsOf("clockSettime"), [[0, 5n]]);
+  const tx = { modes: 1, offset: 2, freq: 0, maxerror: 0, esterror: 0, status: 1, constant: 2 };
+  t.same(sys.adjtimex(tx), { state: 0, timex: tx });
+});

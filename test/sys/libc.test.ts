@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { createLibcSys, errnoName } from "../../src/sys/libc.js";
-import { makedev, MNT, PR, S_IFCHR, SysError, WNOHANG } from "../../src/sys/sys.js";
+import { CLOCK, makedev, MNT, PR, S_IFCHR, SysError, WNOHANG } from "../../src/sys/sys.js";
 import { needsRoot } from "../init/needs-root.js";
 
 const sys = createLibcSys();
@@ -104,4 +104,23 @@ t.test("unshare, sethostname and setns move between UTS namespaces", async (t) =
   const seen = JSON.parse(out.stdout);
   t.equal(seen.inside, "kiln-ns-test");
   t.equal(seen.after, seen.before, "back in the host's namespace, its name untouched");
+});
+
+t.test("clock_gettime(CLOCK_REALTIME) agrees with Date.now, in nanoseconds", async (t) => {
+  const ns = sys.clockGettime(CLOCK.REALTIME);
+  t.equal(typeof ns, "bigint");
+  t.ok(Math.abs(Number(ns / 1_000_000n) - Date.now()) < 1_000, `${ns}`);
+});
+
+t.test("clock_settime on CLOCK_MONOTONIC is refused with EINVAL, naming the clock", async (t) => {
+  const err = sysErrorOf(() => sys.clockSettime(CLOCK.MONOTONIC, 1_000_000_000n));
+  t.equal(err.code, "EINVAL");
+  t.match(err.message, /^clock_settime\(clock 1, 1000000000 ns\): EINVAL/);
+});
+
+t.test("adjtimex with no modes reads the kernel's clock state and timex", async (t) => {
+  const r = sys.adjtimex({ modes: 0, offset: 0, freq: 0, maxerror: 0, esterror: 0, status: 0, constant: 0 });
+  t.ok(r.state >= 0 && r.state <= 5, `clock state ${r.state}`);
+  t.ok(r.timex.maxerror >= 0, "maxerror filled in");
+  t.ok(r.timex.constant >= 0 && r.timex.constant <= 10, `time constant ${r.timex.constant}`);
 });

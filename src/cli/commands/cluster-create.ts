@@ -1,5 +1,5 @@
 // `kilnctl cluster create [--provisioner sandbox|qemu] --name NAME [--config FILE] [--wait-timeout D]`,
-// and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --disk SIZE | --install-disk SIZE|PATH, --memory MB, --cpus N.
+// and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --disk SIZE | --install-disk SIZE|PATH, --memory MB, --cpus N, --rtc-base DATE.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
@@ -25,6 +25,7 @@ interface CreateFlags {
   cpus?: string;
   disk?: string;
   installDisk?: string;
+  rtcBase?: string;
 }
 
 /** `cluster create`: starts a machine and prints its MachineInfo once its API answers. */
@@ -44,7 +45,8 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
       "qemu: boot kernel+initramfs with a disk to install to as /dev/vda (SIZE: a new blank one, e.g. 2G; PATH: that file, used in place) and DIR/kiln-upgrade.tar as install media (/dev/vdb); set machine.install.disk: /dev/vda in the config",
     )
     .option("--memory <mb>", "qemu: memory in MiB", "2048")
-    .option("--cpus <n>", "qemu: virtual CPUs", "2");
+    .option("--cpus <n>", "qemu: virtual CPUs", "2")
+    .option("--rtc-base <date>", "qemu: where the VM's clock starts: utc (default), localtime or a date YYYY-MM-DD[THH:MM:SS] (to test time sync)");
   return addGlobalOptions(cmd, { connect: false }).action(async (f: CreateFlags, c: Command) => {
     const s = createSession(c, deps);
     const opts = createOptions(f, s.progress);
@@ -62,8 +64,8 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
   if (f.config !== undefined) opts.configPath = resolve(f.config);
   if (f.waitTimeout !== undefined) opts.timeoutMs = parseDurationFlag("--wait-timeout", f.waitTimeout);
   if (f.provisioner !== "qemu") {
-    const flagNames = { image: "--image", configUrl: "--config-url", disk: "--disk", installDisk: "--install-disk" } as const;
-    const qemuOnly = (["image", "configUrl", "disk", "installDisk"] as const).filter((k) => f[k] !== undefined);
+    const flagNames = { image: "--image", configUrl: "--config-url", disk: "--disk", installDisk: "--install-disk", rtcBase: "--rtc-base" } as const;
+    const qemuOnly = (["image", "configUrl", "disk", "installDisk", "rtcBase"] as const).filter((k) => f[k] !== undefined);
     if (qemuOnly.length) throw usageError(flagNames[qemuOnly[0]!], "only the qemu provisioner takes it (add --provisioner qemu)");
     return opts;
   }
@@ -82,10 +84,17 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
     if (f.disk !== undefined) throw usageError("--install-disk", "--disk boots the image's disk.raw; --install-disk boots kernel+initramfs to install onto a disk: pick one");
     opts.installDisk = installDisk(f.installDisk);
   }
+  if (f.rtcBase !== undefined) {
+    if (!RTC_BASE.test(f.rtcBase)) throw usageError("--rtc-base", `expected utc, localtime or a date such as 2025-01-31 or 2025-01-31T12:00:00, got ${JSON.stringify(f.rtcBase)}`);
+    opts.rtcBase = f.rtcBase;
+  }
   opts.memoryMb = positiveInt("--memory", f.memory ?? "2048", 128);
   opts.cpus = positiveInt("--cpus", f.cpus ?? "2", 1);
   return opts;
 }
+
+/** What QEMU's -rtc base= takes. */
+const RTC_BASE = /^(utc|localtime|\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?)$/;
 
 /** --install-disk: a size makes a new blank disk; anything else names an existing file. */
 function installDisk(text: string): { sizeBytes: number } | { path: string } {

@@ -2,7 +2,6 @@
 // mounts, links, addresses, routes, hostname, time, files, containers, client
 // configuration): each maps
 // its request to one facade call and the answer back, tagged with the node.
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Machine } from "../machine.js";
 import type { MachineServiceImpl } from "./handlers.js";
 import {
@@ -17,6 +16,7 @@ import {
   toProcessInfo,
   toRouteInfo,
 } from "./inspect-mapping.js";
+import { toTime } from "./inspect-time.js";
 
 type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "links" | "addresses" | "routes" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
 
@@ -33,7 +33,7 @@ export function createInspectHandlers(machine: Machine, node: () => string): Pic
     addresses: async () => one({ addresses: await machine.addresses() }),
     routes: async () => one({ routes: (await machine.routes()).map(toRouteInfo) }),
     hostname: async () => one({ hostname: machine.hostname() }),
-    time: async () => one(time(machine)),
+    time: async () => one(toTime(machine.time())),
     list: (req, ctx) => list(machine, req, ctx.signal, node),
     read: (req, ctx) => read(machine, req, ctx.signal, node),
     containers: async (req) => one({ containers: (await machine.containers(req.namespace)).map(toContainerInfo) }),
@@ -48,11 +48,6 @@ async function* dmesg(machine: Machine, req: { follow: boolean; tail: number }, 
   }
 }
 
-/** The time servers and the machine's clock. */
-function time(machine: Machine) {
-  const t = machine.time();
-  return { servers: t.servers, localtime: timestampFromDate(t.now) };
-}
 
 /** Directory entries, one message each. */
 async function* list(machine: Machine, req: { root: string; maxDepth: number }, signal: AbortSignal, node: () => string) {

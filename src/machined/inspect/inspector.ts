@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import type { MachineConfig } from "../../config/schema.js";
 import { containerdPaths } from "../../services/containerd-config.js";
 import type { Machine } from "../machine.js";
+import type { TimeSyncStatus } from "../time/time-sync.js";
 import type { Paths } from "../service.js";
 import { listContainers } from "./containers.js";
 import { readKernelLog } from "./dmesg.js";
@@ -13,6 +14,7 @@ import { listFiles, readFileChunks } from "./files.js";
 import { readMeminfo } from "./meminfo.js";
 import { readMounts } from "./mounts.js";
 import { readProcesses } from "./processes.js";
+import { unwiredTimeStatus } from "./time.js";
 
 export type Inspector = Pick<Machine, "dmesg" | "memory" | "processes" | "mounts" | "hostname" | "time" | "list" | "read" | "containers">;
 
@@ -24,6 +26,8 @@ export interface InspectorDeps {
   procDir?: string;
   kmsg?: { path: string; pollMs: number };
   containerdSocket?: string;
+  /** The time sync's status (src/machined/time/time-sync.ts); without one, the servers are reported as not synchronized. */
+  timeSync?: () => TimeSyncStatus;
 }
 
 /** Directories List and Read never serve: STATE and apid's TLS directory. */
@@ -44,7 +48,10 @@ export function createInspector(d: InspectorDeps): Inspector {
     processes: () => readProcesses(proc),
     mounts: () => readMounts(proc),
     hostname: () => hostname(),
-    time: () => ({ servers: d.config()?.machine.time?.servers ?? [], now: new Date() }),
+    time: () => {
+      const servers = d.config()?.machine.time?.servers ?? [];
+      return { servers, now: new Date(), sync: d.timeSync?.() ?? unwiredTimeStatus(servers) };
+    },
     list: (q) => listFiles(guard, q),
     read: (q) => readFileChunks(guard, q),
     containers: (namespace) => listContainers(d.containerdSocket ?? containerdPaths.socket, namespace),

@@ -27,6 +27,8 @@ export interface QemuArgs {
   installDisk?: string;
   /** With direct kernel boot: a kiln-upgrade.tar attached read-only after the install disk (/dev/vdb). */
   installMedia?: string;
+  /** Where the RTC starts (-rtc base=): "utc", "localtime" or "YYYY-MM-DD[THH:MM:SS]"; QEMU's default is utc. */
+  rtcBase?: string;
 }
 
 /** The guest port apid listens on. */
@@ -54,5 +56,6 @@ export function qemuArgs(a: QemuArgs): string[] {
   ];
   if (a.fwCfgConfig) args.push("-fw_cfg", `name=opt/kiln/config,file=${a.fwCfgConfig}`);
   if (a.configDrive) args.push("-drive", `file=${a.configDrive},if=virtio,format=raw,readonly=on`);
+  if (a.rtcBase) args.push("-rtc", `base=${a.rtcBase}`);
   return args;
 }

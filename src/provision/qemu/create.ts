@@ -71,6 +71,7 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
     ...boot,
     memoryMb: opts.memoryMb ?? 2048,
     cpus: opts.cpus ?? 2,
+    ...(opts.rtcBase ? { rtcBase: opts.rtcBase } : {}),
     consoleLog: layout.consoleLog,
     port,
     ...(via === "fw_cfg" ? { fwCfgConfig: layout.config } : {}),
