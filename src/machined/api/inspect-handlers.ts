@@ -4,7 +4,7 @@
 // its request to one facade call and the answer back, tagged with the node.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Machine } from "../machine.js";
-import type { MachineServiceImpl } from "./handlers.js";
+import type { MachineServiceImpl } from "./service-impl.js";
 import {
   crtTtlMs,
   kernelText,
