@@ -2,7 +2,7 @@
 // defaults are the machine's paths.
 import { parseArgs } from "node:util";
 import type { Mode } from "./admission.js";
-import { apidPort } from "./fan-out.js";
+import { apidPort } from "../machinery/apid.js";
 
 export interface ApidArgs {
   mode: Mode;
