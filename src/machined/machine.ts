@@ -9,7 +9,8 @@ import type { MemoryInfo } from "./inspect/meminfo.js";
 import type { MountEntry } from "./inspect/mounts.js";
 import type { ProcessEntry } from "./inspect/processes.js";
 import type { NetworkInspector } from "./network/inspect.js";
-import type { PlatformName, ServiceStatus } from "./service.js";
+import type { PlatformName } from "../machinery/platform.js";
+import type { ServiceStatus } from "./service.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";
 export type RebootMode = "default" | "powercycle";

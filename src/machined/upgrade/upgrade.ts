@@ -16,7 +16,7 @@
 //   rollback  grubenv kiln_slot=<other>, record "rolled-back", reboot.
 import semver from "semver";
 import { ApiError, Code } from "../../grpc/errors.js";
-import { BundleError, type BundleInfo } from "../../image/upgrade-bundle.js";
+import { BundleError, type BundleInfo } from "../../machinery/upgrade-bundle.js";
 import type { EventBus } from "../events.js";
 import type { KexecPrepared, KexecTarget } from "../kexec.js";
 import type { RebootMode, UpgradeOptions, UpgradeStatusInfo, UpgradeStep, UpgradeUploadChunk } from "../machine.js";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { ApiError } from "../../../src/grpc/errors.js";
-import { BundleError, type BundleInfo } from "../../../src/image/upgrade-bundle.js";
+import { BundleError, type BundleInfo } from "../../../src/machinery/upgrade-bundle.js";
 import type { KexecPrepared, KexecTarget } from "../../../src/machined/kexec.js";
 import type { UpgradeOptions, UpgradeStep } from "../../../src/machined/machine.js";
 import type { ServiceStatus } from "../../../src/machined/service.js";
