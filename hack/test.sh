@@ -45,6 +45,7 @@ step "buf lint" buf lint
 step "generated code" generated_up_to_date
 step "tsc --noEmit" tsc --noEmit -p .
 step "biome lint" biome lint --error-on-warnings .
+step "layers" depcruise --config .dependency-cruiser.cjs --output-type err-long src
 step "build" tsx hack/build.ts
 
 mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/sandbox/*' -not -path 'test/vm/*' | sort)

@@ -4,6 +4,7 @@
 // giving a message with metadata.error; streams are interleaved.
 import { credentials, type Metadata } from "@grpc/grpc-js";
 import { ApiError, Code, codeName } from "../grpc/errors.js";
+import { apidPort } from "../machinery/apid.js";
 import { interleave } from "./interleave.js";
 import { streamError, tagStreamMessage, tagUnaryResponse, unaryError } from "./node-tag.js";
 import type { ClientTls } from "./tls-credentials.js";
@@ -11,9 +12,6 @@ import { createUpstream, type ForwardOptions, type Upstream } from "./upstream.j
 
 /** Metadata key naming the nodes a call is for. */
 export const nodesHeader = "nodes";
-
-/** The port apid listens on. */
-export const apidPort = 50000;
 
 /** Clients for other machines' apids, one channel per node. */
 export interface Remotes {

@@ -2,7 +2,8 @@
 // defaults are the machine's paths.
 import { parseArgs } from "node:util";
 import type { Mode } from "./admission.js";
-import { apidPort } from "./fan-out.js";
+import { apidPort } from "../machinery/apid.js";
+import { apidFiles } from "../machinery/paths.js";
 
 export interface ApidArgs {
   mode: Mode;
@@ -13,10 +14,7 @@ export interface ApidArgs {
 }
 
 /** Where machined puts apid's files. */
-export const apidDefaults = {
-  tlsDir: "/run/apid/tls",
-  machinedSocket: "/run/apid/machined.sock",
-};
+export const apidDefaults = apidFiles;
 
 export const usage = "usage: apid [--maintenance] [--port N | --listen HOST:PORT...] [--tls-dir DIR] [--machined-socket PATH]";
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import type { SecureServerOptions } from "node:http2";
 import type { SecureContextOptions } from "node:tls";
 import { ServerCredentials } from "@grpc/grpc-js";
+import { apidTlsFiles as tlsFiles } from "../machinery/apid.js";
 
 /** PEM material apid serves with; `ca` verifies clients (absent in maintenance mode). */
 export interface ServerTls {
@@ -14,15 +15,6 @@ export interface ServerTls {
   key: Buffer;
   ca?: Buffer;
 }
-
-/** The files machined writes into apid's TLS directory (src/machined/apid-tls.ts). */
-export const tlsFiles = {
-  ca: "ca.crt",
-  cert: "server.crt",
-  key: "server.key",
-  clientCert: "client.crt",
-  clientKey: "client.key",
-} as const;
 
 /** grpc-js server credentials whose TLS options are Node's, verbatim. */
 class NodeTlsServerCredentials extends ServerCredentials {

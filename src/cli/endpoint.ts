@@ -4,11 +4,9 @@
 import { isIP } from "node:net";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { apidPort } from "../machinery/apid.js";
 import { CliError, usageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
-
-/** apid's port. */
-export const defaultApiPort = 50000;
 
 /** An endpoint: `text` is how messages name it, `target` what grpc-js dials. */
 export type Endpoint =
@@ -39,7 +37,7 @@ function toEndpoint(e: string, flag: string): Endpoint {
   if (path !== undefined || /^\.{0,2}\//.test(e)) return unixEndpoint(path ?? e, e, flag);
   const hostPort = splitHostPort(e);
   if (hostPort) return tcpEndpoint(hostPort.host, hostPort.port);
-  throw usageError(flag, `expected HOST[:PORT] (port ${defaultApiPort} when omitted) or a unix socket such as unix:///var/lib/kiln/sandboxes/a/machined.sock, got "${e}"`);
+  throw usageError(flag, `expected HOST[:PORT] (port ${apidPort} when omitted) or a unix socket such as unix:///var/lib/kiln/sandboxes/a/machined.sock, got "${e}"`);
 }
 
 /** A unix socket endpoint for `path`, made absolute. */
@@ -50,17 +48,17 @@ function unixEndpoint(path: string, typed: string, flag: string): Endpoint {
 }
 
 /** A TCP endpoint; IPv6 addresses in brackets. */
-export function tcpEndpoint(host: string, port = defaultApiPort): Endpoint & { t: "tcp" } {
+export function tcpEndpoint(host: string, port = apidPort): Endpoint & { t: "tcp" } {
   const text = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   return { t: "tcp", host, port, text, target: `dns:${text}` };
 }
 
 /** Host and port of "host", "host:port", "[v6]", "[v6]:port" or a bare IPv6 address; undefined if none of those. */
 export function splitHostPort(text: string): { host: string; port: number } | undefined {
-  if (isIP(text) === 6) return { host: text, port: defaultApiPort };
+  if (isIP(text) === 6) return { host: text, port: apidPort };
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(text);
   const host = m?.[1] ?? m?.[2];
-  const port = m?.[3] === undefined ? defaultApiPort : Number(m[3]);
+  const port = m?.[3] === undefined ? apidPort : Number(m[3]);
   if (!host || port < 1 || port > 65535) return undefined;
   const ok = m?.[1] !== undefined ? isIP(host) === 6 : isIP(host) === 4 || dnsName.test(host);
   return ok ? { host, port } : undefined;

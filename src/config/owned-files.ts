@@ -1,7 +1,6 @@
 // Files kiln writes itself: machine.files may not write them (kiln would
 // overwrite them, or they it), and each names the field to use instead.
-import { containerdPaths } from "../services/containerd-config.js";
-import { kubeletPaths } from "../services/kubelet-config.js";
+import { containerdPaths, kubeletPaths } from "../machinery/paths.js";
 
 /** A file kiln owns and what to set instead of writing it. */
 interface OwnedFile {

@@ -11,18 +11,20 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameS
 import { tmpdir } from "node:os";
 import { join, posix, relative } from "node:path";
 import semverValid from "semver/functions/valid.js";
+import { mergedUsrLinks } from "../machinery/image-layout.js";
+import { resolveModules } from "../machinery/modules-dep.js";
+import { BOOT_MODULES, EXTRA_MODULES, RUNTIME_MODULES } from "../machinery/modules-list.js";
+import { imagePaths, initramfsPaths } from "../machinery/paths.js";
+import { writeBundle } from "../machinery/upgrade-bundle.js";
 import { type CpioEntry, writeCpio } from "./cpio.js";
 import { buildDisk, buildDiskHead } from "./disk.js";
 import { type Compression, compress } from "./initramfs.js";
-import { fetchKernel, type Kernel, resolveModules } from "./kernel.js";
-import { mergedUsrLinks } from "./layout.js";
+import { fetchKernel, type Kernel } from "./kernel.js";
 import { defaultLibDirs, resolveLibraries } from "./libs.js";
-import { BOOT_MODULES, EXTRA_MODULES, RUNTIME_MODULES } from "./modules-list.js";
 import { cacheRoot, distDir, repoRoot } from "./paths.js";
 import { buildRootfs, koffiFiles } from "./rootfs.js";
 import { buildSquashfs } from "./squashfs.js";
 import { type ImageManifest, imageManifest } from "./image-manifest.js";
-import { writeBundle } from "./upgrade-bundle.js";
 
 export interface ImageOptions {
   outDir: string;
@@ -126,7 +128,7 @@ function checkInputs(opts: ImageOptions, version: string): void {
 /** The initramfs, and the kernel, rootfs.sqsh and cmdline next to it. */
 function writeBootFiles(opts: ImageOptions, out: (name: string) => string, cache: string, kernel: Kernel, bootModules: string[], sqsh: string, epoch: number): void {
   const how = opts.compress ?? "zstd";
-  const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, bootModules, how, epoch), writeCpio([{ path: "/rootfs.sqsh", type: "file", mode: 0o444, data: readFileSync(sqsh) }], { mtime: epoch })];
+  const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, bootModules, how, epoch), writeCpio([{ path: initramfsPaths.rootfs, type: "file", mode: 0o444, data: readFileSync(sqsh) }], { mtime: epoch })];
   atomicWrite(out("initramfs"), Buffer.concat(parts.map(pad4)));
   copyFileSync(kernel.vmlinuz, `${out("kernel")}.tmp`);
   renameSync(`${out("kernel")}.tmp`, out("kernel"));
@@ -143,26 +145,29 @@ function addImageExtras(
   kubelet: string | undefined,
   version: string,
 ): string[] {
-  const at = `/usr/lib/modules/${kernel.version}`;
+  const at = posix.join(imagePaths.kernelModules, kernel.version);
   for (const f of modules) plan.file(posix.join(at, relative(kernel.modulesDir, f)), f, "stat", 0o644);
   for (const f of ["modules.dep", "modules.builtin"]) plan.file(posix.join(at, f), join(kernel.modulesDir, f), "content", 0o644);
   const versionFile = join(cacheRoot(), "versions", `${sha256(version).slice(0, 16)}`);
   mkdirSync(join(cacheRoot(), "versions"), { recursive: true });
   if (!existsSync(versionFile)) writeFileSync(versionFile, `${version}\n`);
-  plan.file("/usr/lib/kiln/VERSION", versionFile, "content", 0o644);
+  plan.file(imagePaths.version, versionFile, "content", 0o644);
   if (!kubelet) return [];
-  plan.file("/usr/bin/kubelet", kubelet, "stat", 0o755);
+  plan.file(imagePaths.kubelet, kubelet, "stat", 0o755);
   return [kubelet];
 }
+
+/** The build host's node (Debian's), which the initramfs carries. */
+const hostNode = "/usr/bin/node";
 
 /** Node, its libraries and koffi, compressed; cached, since it is the slow part and rarely changes. */
 export function nodeSegment(cache: string, how: Compression, epoch: number): Buffer {
   const nodeModules = join(repoRoot(), "node_modules");
   const koffiNative = join(nodeModules, "@koromix/koffi-linux-x64/linux_x64/koffi.node");
-  const libs = resolveLibraries(["/usr/bin/node", koffiNative], defaultLibDirs);
+  const libs = resolveLibraries([hostNode, koffiNative], defaultLibDirs);
   if ("error" in libs) throw new Error(`resolving node's libraries: ${libs.error}`);
   const files: { path: string; source: string; mode: number }[] = [
-    { path: "/usr/bin/node", source: "/usr/bin/node", mode: 0o755 },
+    { path: initramfsPaths.node, source: hostNode, mode: 0o755 },
     ...libs.value.map((l) => ({ path: l.dest, source: l.source, mode: 0o755 })),
     ...koffiFiles.map((f) => ({ path: `/node_modules/koffi/${f}`, source: join(nodeModules, "koffi", f), mode: 0o644 })),
     { path: "/node_modules/koffi/build/koffi/linux_x64/koffi.node", source: koffiNative, mode: 0o644 },
@@ -184,11 +189,11 @@ export function nodeSegment(cache: string, how: Compression, epoch: number): Buf
 function stage1Segment(kernel: Kernel, bootModules: string[], how: Compression, epoch: number): Buffer {
   const init = join(distDir(), "stage1-metal.cjs");
   if (!existsSync(init)) throw new Error(`${init} is missing: run \`npm run build\` first`);
-  const at = (f: string) => posix.join("/usr/lib/modules", kernel.version, relative(kernel.modulesDir, f));
+  const at = (f: string) => posix.join(imagePaths.kernelModules, kernel.version, relative(kernel.modulesDir, f));
   const entries: CpioEntry[] = [
-    { path: "/init", type: "file", mode: 0o755, data: readFileSync(init) },
+    { path: initramfsPaths.init, type: "file", mode: 0o755, data: readFileSync(init) },
     { path: "/dev/console", type: "chardev", mode: 0o600, major: 5, minor: 1 },
-    { path: "/etc/kiln/modules", type: "file", mode: 0o644, data: `${bootModules.map(at).join("\n")}\n` },
+    { path: initramfsPaths.moduleList, type: "file", mode: 0o644, data: `${bootModules.map(at).join("\n")}\n` },
     ...bootModules.map((f): CpioEntry => ({ path: at(f), type: "file", mode: 0o644, data: readFileSync(f) })),
   ];
   return compress(writeCpio(entries, { mtime: epoch }), how, how === "zstd" ? 10 : undefined);

@@ -1,4 +1,4 @@
-// disk.raw: a ready-to-boot GPT disk image (layout in disk-layout.ts), made
+// disk.raw: a ready-to-boot GPT disk image (layout in src/machinery/disk-layout.ts), made
 // without root, loop devices or mounts, in two parts:
 //   - the head (buildDiskHead): everything before BOOT-A, i.e. the protective
 //     MBR with GRUB's boot.img code, the primary GPT, the BIOS boot partition
@@ -25,10 +25,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { diskLayout, MIN_DISK_MIB, type Partition, partition, SECTOR } from "../machinery/disk-layout.js";
+import { grubCfg, initialGrubenv, slotCmdlineEnv } from "../machinery/grub.js";
 import { patchMbr, placeCore } from "./bios-boot.js";
-import { checkTable, diskLayout, MIN_DISK_MIB, type Partition, partition, SECTOR, sfdiskScript } from "./disk-layout.js";
-import { grubCfg, initialGrubenv, slotCmdlineEnv } from "./grub.js";
 import { type DiskTools, diskTools } from "./grub-tools.js";
+import { checkTable, sfdiskScript } from "./sfdisk.js";
 
 export interface SlotFiles {
   /** Paths of the files a slot boots from. */

@@ -9,6 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { moduleName, moduleSuffix } from "../machinery/modules-dep.js";
 import { cachedDir } from "./cache.js";
 
 export interface KernelOptions {
@@ -113,10 +114,6 @@ function moduleFiles(root: string, dir: string): string[] {
   }
   return out.sort();
 }
-
-import { moduleName, moduleSuffix, resolveModules } from "../init/modules.js";
-
-export { moduleName, resolveModules };
 
 /** The key=value pairs of a module's .modinfo section (compressed modules via xz/zstd/gzip). */
 export function modinfo(file: string): Map<string, string> {

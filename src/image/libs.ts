@@ -5,7 +5,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readElf } from "./elf.js";
-import { canonicalPath } from "./layout.js";
+import { canonicalPath } from "../machinery/image-layout.js";
 
 /** Where the loader looks after DT_RPATH/DT_RUNPATH (Debian amd64, merged /usr). */
 export const defaultLibDirs = [

@@ -6,9 +6,10 @@
 // a hash.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { basename, join, posix } from "node:path";
+import { canonicalPath, mergedUsrLinks } from "../machinery/image-layout.js";
+import { imagePaths } from "../machinery/paths.js";
 import { cachedDir } from "./cache.js";
 import { entries as bundleEntries } from "./bundle.js";
-import { canonicalPath, installerFiles, kilnLibDir, mergedUsrLinks } from "./layout.js";
 import { cmp, defaultLibDirs, resolveLibraries } from "./libs.js";
 import { type BinarySpec, type Manifest, parseManifest } from "./manifest.js";
 import { materialize } from "./materialize.js";
@@ -33,7 +34,7 @@ export interface RootfsOptions {
   extra?: (plan: PlanBuilder) => string[];
   /** Salt for the cache key (e.g. the image's version string). */
   salt?: string;
-  /** Host files of the installer payload (layout.ts's installerFiles); none when absent. */
+  /** Host files of the installer payload (imagePaths.diskHead); none when absent. */
   installer?: InstallerSources;
   /** A host directory laid over the finished tree (overlay.ts). */
   overlay?: string;
@@ -89,7 +90,7 @@ export function planRootfs(root: string, opts: RootfsOptions = {}): PlanEntry[] 
 
 /** The disk's head (boot code and ESP), where a machine installing itself reads it; copied, keyed by content. */
 function addInstaller(plan: PlanBuilder, from: InstallerSources): void {
-  plan.file(installerFiles.diskHead, from.diskHead, "content", 0o644);
+  plan.file(imagePaths.diskHead, from.diskHead, "content", 0o644);
 }
 
 /** Reads and validates the manifest; throws listing every problem. */
@@ -121,7 +122,7 @@ function addBinary(plan: PlanBuilder, b: BinarySpec): string[] {
     if (b.optional) return [];
     throw new Error(`manifest: none of ${b.from?.join(", ")} exists on this host`);
   }
-  plan.file(b.to ?? `/usr/bin/${basename(from)}`, from, "stat");
+  plan.file(b.to ?? posix.join(imagePaths.bin, basename(from)), from, "stat");
   return [from];
 }
 
@@ -141,11 +142,11 @@ function addBinaryDir(plan: PlanBuilder, dir: string, to: string, optional: bool
 function addKiln(plan: PlanBuilder, dist: string, nodeModules: string): string[] {
   for (const e of bundleEntries.filter((x) => x.image)) {
     const src = join(dist, e.out);
-    if (existsSync(src)) plan.file(posix.join(kilnLibDir, e.out), src, "content", 0o755);
+    if (existsSync(src)) plan.file(posix.join(imagePaths.kilnLib, e.out), src, "content", 0o755);
     else if (!e.optional) throw new Error(`${src} is missing: run \`npm run build\` (npx tsx hack/build.ts) first`);
   }
   const koffi = join(nodeModules, "koffi");
-  const dest = posix.join(kilnLibDir, "node_modules/koffi");
+  const dest = posix.join(imagePaths.kilnLib, "node_modules/koffi");
   for (const f of koffiFiles) plan.file(posix.join(dest, f), join(koffi, f), "content", 0o644);
   const native = join(nodeModules, "@koromix/koffi-linux-x64/linux_x64/koffi.node");
   plan.file(posix.join(dest, "build/koffi/linux_x64/koffi.node"), native, "content", 0o644);

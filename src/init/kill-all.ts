@@ -3,6 +3,7 @@
 // so this refuses to run anywhere but as PID 1 of a pid namespace.
 import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
+import { mountPoints } from "../machinery/paths.js";
 import { type Sys, SysError } from "../sys/sys.js";
 import { listPids, PF_KTHREAD, readStat } from "./proc-stat.js";
 
@@ -17,7 +18,7 @@ export interface KillAllOptions {
 
 /** TERM every process but us, wait up to graceMs for them to go, then KILL the rest. */
 export async function killAll(sys: Sys, graceMs: number, opts: KillAllOptions = {}): Promise<void> {
-  const { procRoot = "/proc", pollMs = 50, killWaitMs = 1000, log = () => {} } = opts;
+  const { procRoot = mountPoints.proc, pollMs = 50, killWaitMs = 1000, log = () => {} } = opts;
   const ourPid = sys.getpid();
   if (ourPid !== 1) throw new Error(`killAll: refusing kill(-1) as pid ${ourPid}; it would signal the whole host`);
   if (!signalAll(sys, constants.signals.SIGTERM)) return;

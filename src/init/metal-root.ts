@@ -4,20 +4,11 @@
 // /sbin/init (machined). Takes a Sys so tests can record the sequence.
 import { existsSync, lstatSync, readFileSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { imagePaths, initramfsPaths, mountPoints } from "../machinery/paths.js";
 import { MNT, MS, type Sys } from "../sys/sys.js";
 import { attachLoop } from "./loop.js";
 import { loadModules, type ModuleResult } from "./modules.js";
-import { describeError, INIT_PATH, initEnv } from "./sandbox-root.js";
-
-/** Where the image builder puts things in the initramfs. */
-export const INITRAMFS = {
-  rootfs: "/rootfs.sqsh",
-  /** node: run by stage 1, then bound over the root's copy. */
-  node: "/usr/bin/node",
-  /** The boot modules, one absolute path a line, in load order. */
-  moduleList: "/etc/kiln/modules",
-  newRoot: "/newroot",
-} as const;
+import { describeError, initEnv } from "./sandbox-root.js";
 
 export interface MetalStage1Options {
   sys: Sys;
@@ -52,35 +43,35 @@ export function stage1Metal(o: MetalStage1Options): never {
       o.sys.mount(fs, at(dir), fs, fs === "devtmpfs" ? MS.NOSUID : SAFE, fs === "devtmpfs" ? "mode=0755" : undefined);
     });
   }
-  const results = step("loading boot modules", () => loadModules(o.sys, moduleList(at(INITRAMFS.moduleList))));
+  const results = step("loading boot modules", () => loadModules(o.sys, moduleList(at(initramfsPaths.moduleList))));
   o.log(summarizeModules(results));
-  const loop = step(`attaching ${INITRAMFS.rootfs} to a loop device`, () => attachLoop(o.sys, at(INITRAMFS.rootfs), at("/dev")));
-  const newRoot = at(INITRAMFS.newRoot);
-  step(`mounting ${loop} (squashfs) on ${INITRAMFS.newRoot}`, () => {
+  const loop = step(`attaching ${initramfsPaths.rootfs} to a loop device`, () => attachLoop(o.sys, at(initramfsPaths.rootfs), at(mountPoints.dev)));
+  const newRoot = at(initramfsPaths.newRoot);
+  step(`mounting ${loop} (squashfs) on ${initramfsPaths.newRoot}`, () => {
     if (!existsSync(newRoot)) o.sys.mkdir(newRoot, 0o755);
     o.sys.mount(loop, newRoot, "squashfs", MS.RDONLY | MS.NODEV, undefined);
   });
   // node is in memory already (stage 1 runs it) and paged in: machined and apid
   // run that copy rather than page the squashfs one in through the decompressor.
-  step(`binding the initramfs's ${INITRAMFS.node} over the new root's`, () => {
-    o.sys.mount(at(INITRAMFS.node), join(newRoot, INITRAMFS.node), null, MS.BIND, undefined);
-    o.sys.mount(at(INITRAMFS.node), join(newRoot, INITRAMFS.node), null, MS.REMOUNT | MS.BIND | MS.RDONLY, undefined);
+  step(`binding the initramfs's ${initramfsPaths.node} over the new root's`, () => {
+    o.sys.mount(at(initramfsPaths.node), join(newRoot, initramfsPaths.node), null, MS.BIND, undefined);
+    o.sys.mount(at(initramfsPaths.node), join(newRoot, initramfsPaths.node), null, MS.REMOUNT | MS.BIND | MS.RDONLY, undefined);
   });
-  step(`checking ${INIT_PATH} in the new root`, () => {
+  step(`checking ${imagePaths.init} in the new root`, () => {
     // lstat: /sbin/init is an absolute link, only meaningful inside the new root
-    if (!lstatSync(join(newRoot, INIT_PATH), { throwIfNoEntry: false })) throw new Error(`rootfs.sqsh has no ${INIT_PATH}: rebuild the image`);
+    if (!lstatSync(join(newRoot, imagePaths.init), { throwIfNoEntry: false })) throw new Error(`rootfs.sqsh has no ${imagePaths.init}: rebuild the image`);
   });
   // machined mounts its own /proc, /sys and /dev on the new root.
   for (const dir of ["/proc", "/sys", "/dev"]) step(`detaching ${dir}`, () => o.sys.umount2(at(dir), MNT.DETACH));
-  const freed = step("freeing the initramfs", () => freeInitramfs(at("/"), [newRoot, at(INITRAMFS.node)]));
+  const freed = step("freeing the initramfs", () => freeInitramfs(at("/"), [newRoot, at(initramfsPaths.node)]));
   o.log(`stage1: freed ${(freed / 2 ** 20).toFixed(1)} MiB of initramfs`);
-  step(`moving ${INITRAMFS.newRoot} over /`, () => {
+  step(`moving ${initramfsPaths.newRoot} over /`, () => {
     chdir(newRoot);
     o.sys.mount(".", "/", null, MS.MOVE, undefined);
     o.sys.chroot(".");
     chdir("/");
   });
-  return step(`executing ${INIT_PATH}`, () => o.sys.execve(INIT_PATH, [INIT_PATH], metalEnv(o.env)));
+  return step(`executing ${imagePaths.init}`, () => o.sys.execve(imagePaths.init, [imagePaths.init], metalEnv(o.env)));
 }
 
 /** The module list the builder wrote (missing: none). */

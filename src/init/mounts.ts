@@ -1,7 +1,8 @@
 // The early mounts, as a flat table: one line a mount (or the directory,
 // device node or link it needs), each marked fatal, log or silent.
 // mountAll runs a table through a Sys.
-import type { PlatformName } from "../machined/service.js";
+import { mountPoints } from "../machinery/paths.js";
+import type { PlatformName } from "../machinery/platform.js";
 import { MNT, MS, S_IFCHR, type Sys, makedev } from "../sys/sys.js";
 
 /** fatal: stop the boot; log: report and go on; silent: go on. */
@@ -15,14 +16,18 @@ export type MountStep =
   | { t: "umount"; target: string; flags: number; on: OnError };
 
 /** Directories the read-only image must contain for the table to mount on. */
-export const IMAGE_MOUNT_POINTS = ["/proc", "/sys", "/dev", "/run", "/tmp", "/system", "/etc", "/var", "/mnt"];
+export const IMAGE_MOUNT_POINTS: string[] = [
+  ...[mountPoints.proc, mountPoints.sys, mountPoints.dev, mountPoints.run, mountPoints.tmp],
+  ...[mountPoints.system, mountPoints.etc, mountPoints.var, mountPoints.platformVolume],
+];
 
 /** Where sandbox's provisioner binds the platform volume before exec'ing us. */
-export const PLATFORM_VOLUME = "/mnt";
+export const PLATFORM_VOLUME = mountPoints.platformVolume;
 
 const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 const NOSUID_NODEV = MS.NOSUID | MS.NODEV;
-const ETC_OVERLAY = "/system/overlays/etc";
+const ETC_OVERLAY = mountPoints.etcOverlay;
+const STATE = mountPoints.state;
 
 // Tiny constructors, so each table line reads like fstab.
 const mount = (source: string, target: string, fstype: string | null, flags: number, data?: string, on: OnError = "fatal"): MountStep =>
@@ -41,14 +46,14 @@ export function mountTable(platform: PlatformName): MountStep[] {
     ...devTable(platform),
     mount("tmpfs", "/run", "tmpfs", NOSUID_NODEV, "mode=0755"),
     mount("tmpfs", "/tmp", "tmpfs", NOSUID_NODEV, "mode=1777"),
-    mount("tmpfs", "/system", "tmpfs", NOSUID_NODEV, "mode=0755"),
-    mkdir("/system/overlays", 0o755),
+    mount("tmpfs", mountPoints.system, "tmpfs", NOSUID_NODEV, "mode=0755"),
+    mkdir(mountPoints.overlays, 0o755),
     mkdir(ETC_OVERLAY, 0o755),
     mkdir(`${ETC_OVERLAY}/upper`, 0o755),
     mkdir(`${ETC_OVERLAY}/work`, 0o700),
     mount("overlay", "/etc", "overlay", NOSUID_NODEV, `lowerdir=/etc,upperdir=${ETC_OVERLAY}/upper,workdir=${ETC_OVERLAY}/work`),
     mount("tmpfs", "/var", "tmpfs", NOSUID_NODEV, "mode=0755"), // until disks exist
-    mkdir("/system/state", 0o700),
+    mkdir(STATE, 0o700),
     ...stateTable(platform),
     mount("none", "/", null, MS.REC | MS.SHARED, undefined, "log"), // kubelet wants mount propagation
   ];
@@ -87,8 +92,8 @@ function devTable(platform: PlatformName): MountStep[] {
 
 /** /system/state: the platform volume's state directory on sandbox; a tmpfs on metal without a disk. */
 function stateTable(platform: PlatformName): MountStep[] {
-  if (platform === "metal") return [mount("tmpfs", "/system/state", "tmpfs", SAFE, "mode=0700")];
-  return [mount(`${PLATFORM_VOLUME}/state`, "/system/state", null, MS.BIND | MS.REC), detach(PLATFORM_VOLUME)];
+  if (platform === "metal") return [mount("tmpfs", STATE, "tmpfs", SAFE, "mode=0700")];
+  return [mount(`${PLATFORM_VOLUME}/state`, STATE, null, MS.BIND | MS.REC), detach(PLATFORM_VOLUME)];
 }
 
 /** Filesystems whose contents we create ourselves. */

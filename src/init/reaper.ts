@@ -1,6 +1,7 @@
 // Reaps orphans that the kernel reparents to us (as PID 1, or as a child
 // subreaper) without stealing the exit status of libuv's own children: on
 // SIGCHLD and on a slow timer, wait for each zombie child we did not spawn.
+import { mountPoints } from "../machinery/paths.js";
 import { PR, type Sys, SysError, WNOHANG } from "../sys/sys.js";
 import { trackSpawnedChildren } from "./spawned.js";
 import { findOrphanZombies } from "./zombies.js";
@@ -33,7 +34,7 @@ export function becomeSubreaper(sys: Sys): void {
 
 /** Starts reaping; call before spawning anything so every child is tracked. */
 export function startReaper(opts: ReaperOptions): Reaper {
-  const { sys, procRoot = "/proc", intervalMs = 1000 } = opts;
+  const { sys, procRoot = mountPoints.proc, intervalMs = 1000 } = opts;
   const ourPid = sys.getpid();
   const spawned = trackSpawnedChildren();
   const stats = { reaped: 0 };

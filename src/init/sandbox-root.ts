@@ -2,6 +2,7 @@
 // rootfs into a read-only root with the platform volume at /mnt, pivots into
 // it and execs /sbin/init. Takes a Sys so tests can record the sequence.
 import { mkdirSync } from "node:fs";
+import { imagePaths } from "../machinery/paths.js";
 import { MNT, MS, type Sys } from "../sys/sys.js";
 import { PLATFORM_VOLUME } from "./mounts.js";
 
@@ -14,9 +15,6 @@ export interface Stage1Options {
   chdir?(dir: string): void;
 }
 
-/** What stage 1 execs, inside the new root. */
-export const INIT_PATH = "/sbin/init";
-
 /** Sets up the root and execs /sbin/init; returns only by throwing. */
 export function stage1Sandbox(o: Stage1Options): never {
   const chdir = o.chdir ?? process.chdir;
@@ -28,7 +26,7 @@ export function stage1Sandbox(o: Stage1Options): never {
   const volume = `${o.rootfs}${PLATFORM_VOLUME}`;
   step(`binding ${o.platformDir} onto ${volume}`, () => o.sys.mount(o.platformDir, volume, null, MS.BIND | MS.REC));
   step(`pivoting into ${o.rootfs}`, () => pivotInto(o.sys, o.rootfs, chdir));
-  return step(`executing ${INIT_PATH}`, () => o.sys.execve(INIT_PATH, [INIT_PATH], initEnv(o.env)));
+  return step(`executing ${imagePaths.init}`, () => o.sys.execve(imagePaths.init, [imagePaths.init], initEnv(o.env)));
 }
 
 /** Runs one step; a failure says which step. */

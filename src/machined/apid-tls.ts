@@ -7,8 +7,8 @@
 import { chown, mkdir, open, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { tlsFiles } from "../apid/tls-credentials.js";
 import type { MachineConfig } from "../config/schema.js";
+import { apidTlsFiles as tlsFiles } from "../machinery/apid.js";
 import { type CertAndKey, issueClientCert, issueServerCert, selfSigned } from "../pki/certs.js";
 import { fingerprint } from "../pki/fingerprint.js";
 import { decodeBase64Pem } from "../pki/pem.js";

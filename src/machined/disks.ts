@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { imagePaths, mountPoints } from "../machinery/paths.js";
 import { MNT, MS, type Sys } from "../sys/sys.js";
 
 /** A partition the kernel knows: /dev/<name>, with its GPT name. */
@@ -18,12 +19,12 @@ export interface Partition {
 
 /** Where each named partition goes. */
 export const DISK_MOUNTS = [
-  { label: "STATE", target: "/system/state", format: false },
-  { label: "EPHEMERAL", target: "/var", format: true },
+  { label: "STATE", target: mountPoints.state, format: false },
+  { label: "EPHEMERAL", target: mountPoints.var, format: true },
 ] as const;
 
 /** Partitions with a GPT name (PARTNAME in their uevent), sorted by device name. */
-export function namedPartitions(sysfs = "/sys", dev = "/dev"): Partition[] {
+export function namedPartitions(sysfs: string = mountPoints.sys, dev: string = mountPoints.dev): Partition[] {
   const dir = join(sysfs, "class/block");
   if (!existsSync(dir)) return [];
   const out: Partition[] = [];
@@ -105,7 +106,7 @@ export function mountDisks(d: DiskDeps): DiskResult[] {
 
 /** mkfs.ext4 from the image: quiet, labelled, no lazy-init stalls at first boot. */
 export function mkfsExt4(device: string, label: string): void {
-  execFileSync("/usr/sbin/mkfs.ext4", ["-q", "-F", "-L", label, "-E", "lazy_itable_init=1,lazy_journal_init=1", device], { stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync(imagePaths.mkfsExt4, ["-q", "-F", "-L", label, "-E", "lazy_itable_init=1,lazy_journal_init=1", device], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
 /** How a partition is mounted for a moment. */

@@ -9,6 +9,7 @@
 // filesystem label: an upgrade writes a slot by copying the other one's.
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { kernelPaths, machinedPaths } from "../machinery/paths.js";
 import { type Sys, SysError } from "../sys/sys.js";
 import { namedPartitions, type Partition, RO_MOUNT, withMount } from "./disks.js";
 import { slotFromCmdline } from "./slots.js";
@@ -50,7 +51,7 @@ export interface KexecTarget {
 
 /** Stages a kernel for reboot(RB.KEXEC): `target`'s, else the running slot's; or says why it cannot. */
 export function prepareKexec(d: KexecDeps, target?: KexecTarget): KexecPrepared {
-  const running = (d.cmdline ?? readFileSync("/proc/cmdline", "utf8")).trim();
+  const running = (d.cmdline ?? readFileSync(kernelPaths.cmdline, "utf8")).trim();
   let slot: string;
   let cmdline: (dir: string) => string;
   if (target) {
@@ -91,7 +92,7 @@ function slotCmdline(dir: string, running: string): string {
 
 /** Mounts a slot read-only, hands its vmlinuz and initramfs to the kernel, unmounts it. */
 function loadSlot(d: KexecDeps, device: string, cmdline: (dir: string) => string): void {
-  const mount = { device, dir: d.mountDir ?? "/run/kiln-kexec", fstype: "ext4", flags: RO_MOUNT, log: (l: string) => d.log(`kexec: ${l}`) };
+  const mount = { device, dir: d.mountDir ?? machinedPaths.kexecMount, fstype: "ext4", flags: RO_MOUNT, log: (l: string) => d.log(`kexec: ${l}`) };
   withMount(d.sys, mount, (dir) => {
     const line = cmdline(dir);
     withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, line)));

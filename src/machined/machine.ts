@@ -1,8 +1,7 @@
 // What the machine API asks of machined. The gRPC server (src/machined/api/)
 // maps protobuf to these calls; machined's main wires the real parts in.
 import type { EventQuery, MachineEvent } from "./events.js";
-import type { Holder } from "./sequences/runner.js";
-import type { SequenceRun } from "./sequences/timeline.js";
+import type { Holder, SequenceRun } from "./sequences/timeline.js";
 import type { ContainerEntry } from "./inspect/containers.js";
 import type { DmesgQuery } from "./inspect/dmesg.js";
 import type { FileEntry, ListQuery, ReadQuery } from "./inspect/files.js";
@@ -11,7 +10,8 @@ import type { MemoryInfo } from "./inspect/meminfo.js";
 import type { MountEntry } from "./inspect/mounts.js";
 import type { ProcessEntry } from "./inspect/processes.js";
 import type { NetworkInspector } from "./network/inspect.js";
-import type { PlatformName, ServiceStatus } from "./service.js";
+import type { PlatformName } from "../machinery/platform.js";
+import type { ServiceStatus } from "./service.js";
 import type { TimeSyncStatus } from "./time/time-sync.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";

@@ -2,7 +2,7 @@
 // one lock (the sequence runner, whose reboot requests power.ts carries
 // out), the runtime the API calls, and the boot sequence's steps. Nothing
 // here does I/O; boot's tasks do.
-import { RUNTIME_MODULES } from "../image/modules-list.js";
+import { RUNTIME_MODULES } from "../machinery/modules-list.js";
 import type { Sys } from "../sys/sys.js";
 import { loadRuntimeModules } from "./apply/modules.js";
 import { createConfigStore } from "./config-store.js";
@@ -22,7 +22,8 @@ import type { BootEnv } from "./sequences/tasks/boot-env.js";
 import { mountDisksTask } from "./sequences/tasks/mount-disks.js";
 import { startMachineApiTask } from "./sequences/tasks/start-machine-api.js";
 import { startNetworkTask } from "./sequences/tasks/start-network.js";
-import type { MachineContext, PlatformName } from "./service.js";
+import type { PlatformName } from "../machinery/platform.js";
+import type { MachineContext } from "./service.js";
 import { createSupervisor } from "./supervisor/supervisor.js";
 import { createTimeSync } from "./time/time-sync.js";
 

@@ -1,5 +1,5 @@
 // Which platform machined runs on, and what that allows it to touch.
-import type { PlatformName } from "./service.js";
+import type { PlatformName } from "../machinery/platform.js";
 
 /** The platform named by the environment (stage 1 sets KILN_PLATFORM), else metal. */
 export function detectPlatform(env: NodeJS.ProcessEnv = process.env): PlatformName {

@@ -3,10 +3,10 @@
 import { release } from "node:os";
 import { isDeepStrictEqual } from "node:util";
 import { stringifyConfig } from "../config/stringify.js";
-import { containerd } from "../services/containerd.js";
-import { createApidControl } from "../services/apid.js";
-import { extensionService } from "../services/extension.js";
-import { kubelet } from "../services/kubelet.js";
+import { containerd } from "./services/containerd.js";
+import { createApidControl } from "./services/apid.js";
+import { extensionService } from "./services/extension.js";
+import { kubelet } from "./services/kubelet.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
 import { applySystem } from "./apply/apply-system.js";
 import { applyEtcFiles } from "./apply/etc-files.js";

@@ -1,5 +1,7 @@
 // What a service is: a declarative definition (one file each under
-// src/services/), the runner that runs it, and the states it moves through.
+// src/machined/services/), the runner that runs it, and the states it moves through.
+import type { MachineConfig } from "../config/schema.js";
+import type { PlatformName } from "../machinery/platform.js";
 import type { Sys } from "../sys/sys.js";
 
 /** The states a service moves through; every change is an event. */
@@ -24,16 +26,13 @@ export interface Paths {
   cgroupRoot: string;
 }
 
-/** Where machined runs: decides what may touch the kernel globally. */
-export type PlatformName = "sandbox" | "metal";
-
 /** What a service definition may read while it is prepared and run. */
 export interface MachineContext {
   paths: Paths;
   platform: PlatformName;
   sys: Sys;
   /** The current machine config; undefined in maintenance mode. */
-  config: import("../config/schema.js").MachineConfig | undefined;
+  config: MachineConfig | undefined;
   /** Extra environment for every service (machine.env). */
   env: Record<string, string>;
 }

@@ -4,6 +4,7 @@
 // and BOOT-B partitions read-only for a moment.
 import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
+import { kernelPaths, machinedPaths } from "../machinery/paths.js";
 import type { Sys } from "../sys/sys.js";
 import { cmdlineValue } from "./config-sources/kernel-cmdline.js";
 import { type Partition, RO_MOUNT, withMount } from "./disks.js";
@@ -39,7 +40,7 @@ export interface SlotDeps {
 
 /** The running slot and both slots' versions; slots the disk lacks are left out. */
 export function readSlots(d: SlotDeps): SlotInfo {
-  const { slot, bootMode } = slotFromCmdline(d.cmdline ?? readFileSync("/proc/cmdline", "utf8"));
+  const { slot, bootMode } = slotFromCmdline(d.cmdline ?? readFileSync(kernelPaths.cmdline, "utf8"));
   const slots: BootSlot[] = [];
   for (const name of ["A", "B"] as const) {
     const part = d.partitions.find((p) => p.label === `BOOT-${name}`);
@@ -51,7 +52,7 @@ export function readSlots(d: SlotDeps): SlotInfo {
 
 /** The kiln version in a slot's manifest.json ("" for an empty or unreadable slot). */
 function slotVersion(d: SlotDeps, device: string): string {
-  const dir = (d.scratch ?? (() => mkdtempSync("/run/kiln-slot-")))();
+  const dir = (d.scratch ?? (() => mkdtempSync(machinedPaths.slotScratch)))();
   try {
     return withMount(d.sys, { device, dir, fstype: "ext4", flags: RO_MOUNT, log: (l) => d.log(`slots: ${l}`) }, () => {
       try {

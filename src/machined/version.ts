@@ -2,16 +2,14 @@
 // `kilnctl image build --version`), else what the build stamped, else "dev".
 import { readFileSync } from "node:fs";
 import type { VersionInfo } from "./machine.js";
-import type { PlatformName } from "./service.js";
+import { imagePaths } from "../machinery/paths.js";
+import type { PlatformName } from "../machinery/platform.js";
 
 declare const KILN_VERSION: string | undefined;
 
-/** The image's version file. */
-export const VERSION_FILE = "/usr/lib/kiln/VERSION";
-
 function imageVersion(): string | undefined {
   try {
-    return readFileSync(VERSION_FILE, "utf8").trim() || undefined;
+    return readFileSync(imagePaths.version, "utf8").trim() || undefined;
   } catch {
     return undefined;
   }

@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { buildDisk, buildDiskHead, diskHeadBytes } from "../../src/image/disk.js";
-import { MIN_DISK_MIB } from "../../src/image/disk-layout.js";
 import { diskTools } from "../../src/image/grub-tools.js";
-import { installerFiles } from "../../src/image/layout.js";
 import { buildRootfs } from "../../src/image/rootfs.js";
+import { MIN_DISK_MIB } from "../../src/machinery/disk-layout.js";
+import { imagePaths } from "../../src/machinery/paths.js";
 
 const epoch = 1700000000;
 const cmdline = "console=ttyS0 panic=10 quiet";
@@ -84,8 +84,8 @@ t.test("the rootfs carries the disk's head where the installer reads it", async 
   const diskHead = join(dir, "head.img");
   writeFileSync(diskHead, Buffer.alloc(8192, 0xeb));
   const r = buildRootfs({ outDir: scratch(t, "kiln-cache-"), distDir: dir, installer: { diskHead } });
-  t.equal(installerFiles.diskHead, "/usr/lib/kiln/boot/disk-head.img");
-  for (const [path, from] of [[installerFiles.diskHead, diskHead]] as const) {
+  t.equal(imagePaths.diskHead, "/usr/lib/kiln/boot/disk-head.img");
+  for (const [path, from] of [[imagePaths.diskHead, diskHead]] as const) {
     t.match(r.entries.find((e) => e.path === path), { kind: "file", mode: 0o644 }, `${path} is listed`);
     t.same(readFileSync(join(r.dir, path)), readFileSync(from), `${path} holds the same bytes`);
   }

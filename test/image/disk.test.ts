@@ -9,9 +9,10 @@ import { join } from "node:path";
 import t, { type Test } from "tap";
 import { patchMbr, placeCore } from "../../src/image/bios-boot.js";
 import { buildDisk } from "../../src/image/disk.js";
-import { checkTable, diskLayout, GPT_TYPE, MIN_DISK_MIB, partition, SECTOR, sfdiskScript } from "../../src/image/disk-layout.js";
-import { decodeGrubenv } from "../../src/image/grub.js";
 import { type DiskTools, diskTools } from "../../src/image/grub-tools.js";
+import { checkTable, sfdiskScript } from "../../src/image/sfdisk.js";
+import { diskLayout, GPT_TYPE, MIN_DISK_MIB, partition, SECTOR } from "../../src/machinery/disk-layout.js";
+import { decodeGrubenv } from "../../src/machinery/grub.js";
 
 const epoch = 1700000000;
 const MiB = 1 << 20;

@@ -8,7 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { fetchKernel, resolveModules } from "../../src/image/kernel.js";
+import { fetchKernel } from "../../src/image/kernel.js";
+import { resolveModules } from "../../src/machinery/modules-dep.js";
 
 /** Whether `cmd` is on PATH. */
 function has(cmd: string): boolean {

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t, { type Test } from "tap";
-import { modinfo, moduleName, resolveModules, writeModulesDep } from "../../src/image/kernel.js";
+import { modinfo, writeModulesDep } from "../../src/image/kernel.js";
+import { moduleName, resolveModules } from "../../src/machinery/modules-dep.js";
 
 /** A scratch dir removed after the test. */
 function scratch(t: Test): string {

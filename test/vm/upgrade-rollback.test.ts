@@ -6,7 +6,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { writeBundle } from "../../src/image/upgrade-bundle.js";
+import { writeBundle } from "../../src/machinery/upgrade-bundle.js";
 import { BOOT_TIMEOUT_MS, buildImage, createVm, destroyVm, genCluster, kilnctl, skip, testImage, versionOf } from "./vm-helpers.js";
 
 const name = "vm-upgrade-fail";

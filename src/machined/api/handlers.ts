@@ -1,12 +1,10 @@
 // The MachineService implementation: each RPC maps its request to one call
 // of the Machine facade and the answer back to protobuf, tagged with the node.
-import type { GenService } from "@bufbuild/protobuf/codegenv2";
-import type { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../../grpc/errors.js";
-import type { ServiceImpl } from "../../grpc/server.js";
 import type { Machine } from "../machine.js";
 import { toEventsResponse } from "./event-mapping.js";
 import { createInspectHandlers } from "./inspect-handlers.js";
+import type { MachineServiceImpl } from "./service-impl.js";
 import {
   configText,
   eventId,
@@ -19,9 +17,6 @@ import {
 import { toServiceInfo } from "./service-mapping.js";
 import { createSequenceHandlers } from "./sequence-handlers.js";
 import { createUpgradeHandlers, toUpgradeStatus } from "./upgrade-handlers.js";
-
-type Methods = typeof MachineService extends GenService<infer M> ? M : never;
-export type MachineServiceImpl = ServiceImpl<Methods>;
 
 /** Handlers for every MachineService RPC; `node` names this machine in metadata. */
 export function createMachineHandlers(machine: Machine, node: () => string): MachineServiceImpl {

@@ -3,7 +3,7 @@
 // configuration): each maps
 // its request to one facade call and the answer back, tagged with the node.
 import type { Machine } from "../machine.js";
-import type { MachineServiceImpl } from "./handlers.js";
+import type { MachineServiceImpl } from "./service-impl.js";
 import {
   crtTtlMs,
   kernelText,

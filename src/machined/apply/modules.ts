@@ -3,7 +3,8 @@
 // machine.kernel.modules from the config, each with its dependencies from the
 // image's /usr/lib/modules/<release>/modules.dep.
 import { release } from "node:os";
-import { loadModules, type ModuleResult, resolveModules } from "../../init/modules.js";
+import { loadModules, type ModuleResult } from "../../init/modules.js";
+import { resolveModules } from "../../machinery/modules-dep.js";
 import type { MachineConfig } from "../../config/schema.js";
 import type { Sys } from "../../sys/sys.js";
 

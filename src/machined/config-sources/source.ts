@@ -1,5 +1,6 @@
 // What a config source is: a name and a way to look. The boot tries a list
 // of them in order (sources.ts); the first that finds a document wins.
+import { mountPoints } from "../../machinery/paths.js";
 
 /** What one source found: nothing (and why), or a YAML document and where it came from. */
 export type SourceResult = { t: "none"; why: string } | { t: "found"; yaml: string; origin: string };
@@ -21,7 +22,7 @@ export interface Roots {
   run: string;
 }
 
-export const realRoots: Roots = { proc: "/proc", sys: "/sys", dev: "/dev", run: "/run" };
+export const realRoots: Roots = { proc: mountPoints.proc, sys: mountPoints.sys, dev: mountPoints.dev, run: mountPoints.run };
 
 /** Time, for sources that wait; tests pass a fake. */
 export interface Clock {

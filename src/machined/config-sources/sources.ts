@@ -2,7 +2,7 @@
 // that finds a document wins; an invalid one stops the search (acquire.ts).
 import type { Sys } from "../../sys/sys.js";
 import type { ConfigStore } from "../config-store.js";
-import type { PlatformName } from "../service.js";
+import type { PlatformName } from "../../machinery/platform.js";
 import { type CmdlineUrlOptions, cmdlineUrlSource } from "./cmdline-url.js";
 import { configDriveSource } from "./config-drive.js";
 import { fwCfgSource } from "./fw-cfg.js";

@@ -7,7 +7,7 @@ import { credentials } from "@grpc/grpc-js";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.js";
 import { createClient } from "../../grpc/client.js";
 import type { HealthCheck, MachineContext } from "../service.js";
-import { DEFAULT_PATH } from "../supervisor/process-runner.js";
+import { DEFAULT_PATH } from "../../machinery/paths.js";
 
 /** A value, or how to compute it from the machine. */
 export type FromMachine<T> = T | ((m: MachineContext) => T);

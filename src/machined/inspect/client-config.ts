@@ -5,14 +5,12 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { type KilnContext, stringifyKilnconfig } from "../../config/kilnconfig.js";
 import type { MachineConfig } from "../../config/schema.js";
+import { apidPort } from "../../machinery/apid.js";
 import { type CertAndKey, issueClientCert } from "../../pki/certs.js";
 import { decodeBase64Pem, encodeBase64Pem } from "../../pki/pem.js";
 import { localAddresses } from "../apid-tls.js";
 import { refused } from "../errors.js";
 import type { ClientConfigRequest, ClientConfiguration } from "../machine.js";
-
-/** apid's port, written into every endpoint of the kilnconfig. */
-const APID_PORT = 50000;
 
 /** Issues the certificate; refused without a config or a machine CA key. */
 export async function generateClientConfiguration(
@@ -39,5 +37,5 @@ function machineCa(config: MachineConfig): CertAndKey {
 function endpointsOf(config: MachineConfig, addresses: string[]): string[] {
   const sans = config.machine.certSANs ?? [];
   const hosts = sans.length > 0 ? sans : addresses.filter((a) => a !== "127.0.0.1" && a !== "::1" && !a.startsWith("fe80:"));
-  return hosts.map((h) => `${isIP(h) === 6 ? `[${h}]` : h}:${APID_PORT}`);
+  return hosts.map((h) => `${isIP(h) === 6 ? `[${h}]` : h}:${apidPort}`);
 }

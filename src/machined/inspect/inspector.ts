@@ -3,7 +3,7 @@
 // own module. runtime.ts spreads it into the facade.
 import { hostname } from "node:os";
 import type { MachineConfig } from "../../config/schema.js";
-import { containerdPaths } from "../../services/containerd-config.js";
+import { containerdPaths } from "../../machinery/paths.js";
 import type { Machine } from "../machine.js";
 import type { TimeSyncStatus } from "../time/time-sync.js";
 import type { Paths } from "../service.js";

@@ -5,7 +5,7 @@
 // entry covering the disk. disk-head.img brings a GPT made for the smallest
 // disk; this one replaces it. CRC32 as the UEFI spec has it (zlib's).
 import { crc32 } from "node:zlib";
-import { DISK_GUID, diskLayout, type Partition, SECTOR } from "../../image/disk-layout.js";
+import { DISK_GUID, diskLayout, type Partition, SECTOR } from "../../machinery/disk-layout.js";
 
 const ENTRIES = 128;
 const ENTRY_SIZE = 128;

@@ -19,15 +19,15 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { MachineConfig } from "../../config/schema.js";
-import { MIN_DISK_MIB, partition, SECTOR } from "../../image/disk-layout.js";
-import { installerFiles } from "../../image/layout.js";
-import { type BundleInfo, extractBundle } from "../../image/upgrade-bundle.js";
+import { MIN_DISK_MIB, partition, SECTOR } from "../../machinery/disk-layout.js";
+import { imagePaths, kernelPaths, machinedPaths } from "../../machinery/paths.js";
+import { type BundleInfo, extractBundle } from "../../machinery/upgrade-bundle.js";
 import { MNT, MS, type Sys } from "../../sys/sys.js";
 import { createConfigStore } from "../config-store.js";
 import { blankStart, mkfsExt4, type Partition, RO_MOUNT, withMount } from "../disks.js";
 import type { EventBus } from "../events.js";
 import { type KexecPrepared, type KexecTarget, prepareKexec } from "../kexec.js";
-import type { PlatformName } from "../service.js";
+import type { PlatformName } from "../../machinery/platform.js";
 import { slotFromCmdline } from "../slots.js";
 import { espGrubenv } from "../upgrade/grubenv-file.js";
 import { writeSlot } from "../upgrade/slot-writer.js";
@@ -37,7 +37,7 @@ import type { DiskContent } from "./signatures.js";
 import { describeSource, extractSource, findMedia, findSource, InstallError, type InstallSource } from "./source.js";
 
 /** Where the image keeps the boot loader's part of disk.raw. */
-export const DISK_HEAD = installerFiles.diskHead;
+export const DISK_HEAD = imagePaths.diskHead;
 const MiB = 1 << 20;
 
 /** What machine.install asks of this machine now. */
@@ -78,14 +78,14 @@ export interface InstallerDeps {
 }
 
 /** The installer for this boot: on metal booted without its disk (no kiln.slot on the kernel command line); undefined otherwise. */
-export function installerForBoot(platform: PlatformName, d: InstallerDeps, cmdline = readFileSync("/proc/cmdline", "utf8")): Installer | undefined {
+export function installerForBoot(platform: PlatformName, d: InstallerDeps, cmdline = readFileSync(kernelPaths.cmdline, "utf8")): Installer | undefined {
   return platform === "metal" && !slotFromCmdline(cmdline).slot ? createInstaller(d) : undefined;
 }
 
 /** The installer over the real disks, mkfs.ext4, kexec and the ESP's grubenv, unless the deps say otherwise. */
 export function createInstaller(d: InstallerDeps): Installer {
   const roots = d.roots ?? DEFAULT_ROOTS;
-  const work = d.workDir ?? "/run/kiln-install";
+  const work = d.workDir ?? machinedPaths.installWork;
   const step = (message: string) => {
     d.log(`install: ${message}`);
     d.events.publish({ t: "machine", stage: "booting", message: `install: ${message}` });

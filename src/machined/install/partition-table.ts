@@ -3,7 +3,7 @@
 // the disk's own size over the one the head brings, then the kernel told to
 // re-read the table, and a wait for the partitions' devices to appear.
 import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from "node:fs";
-import { diskLayout, type Partition as LayoutPartition, partition, SECTOR } from "../../image/disk-layout.js";
+import { diskLayout, type Partition as LayoutPartition, partition, SECTOR } from "../../machinery/disk-layout.js";
 import type { Sys } from "../../sys/sys.js";
 import type { Partition } from "../disks.js";
 import { gptWrites } from "./gpt.js";

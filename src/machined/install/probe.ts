@@ -5,6 +5,7 @@
 // to; neither is the install media.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, realpathSync } from "node:fs";
 import { basename, join } from "node:path";
+import { mountPoints } from "../../machinery/paths.js";
 import type { Partition } from "../disks.js";
 import { contentOf, type DiskContent, PROBE_BYTES } from "./signatures.js";
 
@@ -15,7 +16,7 @@ export interface Roots {
 }
 
 /** The machine's own sysfs and /dev. */
-export const DEFAULT_ROOTS: Roots = { sys: "/sys", dev: "/dev" };
+export const DEFAULT_ROOTS: Roots = { sys: mountPoints.sys, dev: mountPoints.dev };
 
 /** A whole disk the kernel knows. */
 export interface DiskSummary {

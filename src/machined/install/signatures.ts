@@ -2,8 +2,8 @@
 // image has no blkid): kiln's GPT, another partition table, a file system,
 // a kiln-upgrade.tar written raw (install media), other data, or nothing.
 // The installer refuses to write over anything but nothing and kiln's own.
-import { DISK_GUID, SECTOR } from "../../image/disk-layout.js";
-import { BUNDLE_INFO } from "../../image/upgrade-bundle.js";
+import { DISK_GUID, SECTOR } from "../../machinery/disk-layout.js";
+import { BUNDLE_INFO } from "../../machinery/upgrade-bundle.js";
 
 /** What a disk holds: nothing, kiln's GPT, or something else, named for messages. */
 export type DiskContent = { t: "blank" } | { t: "kiln" } | { t: "foreign"; what: string };

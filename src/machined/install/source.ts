@@ -8,7 +8,7 @@ import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { MachineConfig } from "../../config/schema.js";
-import type { BundleInfo } from "../../image/upgrade-bundle.js";
+import type { BundleInfo } from "../../machinery/upgrade-bundle.js";
 import { DEFAULT_ROOTS, listDisks, readHead, type Roots } from "./probe.js";
 import { isBundleTar } from "./signatures.js";
 import { tarExtent } from "./tar-extent.js";

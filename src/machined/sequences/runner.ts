@@ -11,7 +11,9 @@ import { busy, cancelled, MachineError } from "../errors.js";
 import type { EventBus } from "../events.js";
 import { decide, type SequenceName } from "./priority.js";
 import { asRebootRequest, type RebootRequest } from "./reboot-request.js";
-import { createTimeline, endRun, endStep, type PhaseRun, type SequenceRun, startStep, type TaskRun } from "./timeline.js";
+import { createTimeline, endRun, endStep, type Holder, type PhaseRun, type SequenceRun, startStep, type TaskRun } from "./timeline.js";
+
+export type { Holder };
 
 /** What a task sees: its sequence's cancel signal, and a way to rename the sequence for refusals. */
 export interface TaskContext {
@@ -39,13 +41,6 @@ export function phase(name: string, ...tasks: Task[]): Phase {
 /** `task("name", fn)`: a task from a function. */
 export function task(name: string, run: Task["run"]): Task {
   return { name, run };
-}
-
-/** Who holds the lock. */
-export interface Holder {
-  name: SequenceName;
-  label: string;
-  since: Date;
 }
 
 export interface Started {

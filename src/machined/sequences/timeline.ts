@@ -3,6 +3,13 @@
 // the newest few. This is the boot timeline `kilnctl get sequences` shows.
 import type { SequenceName } from "./priority.js";
 
+/** Who holds the lock. */
+export interface Holder {
+  name: SequenceName;
+  label: string;
+  since: Date;
+}
+
 export type StepResult = "running" | "ok" | "failed" | "preempted" | "skipped" | "reboot";
 
 export interface TaskRun {

@@ -2,12 +2,10 @@
 // oom_score_adj, in a new session, its stdout and stderr piped to the log.
 import { type ChildProcess, spawn } from "node:child_process";
 import { basename } from "node:path";
+import { cgroupPaths, DEFAULT_PATH } from "../../machinery/paths.js";
 import type { ExitStatus, LogSink, Paths, RunningProcess, Runner, RunScope } from "../service.js";
 import { type Cgroups, cgroupsAt, noCgroups } from "./cgroups.js";
 import { withOomScoreAdj } from "./oom-score.js";
-
-/** PATH for services that do not set one. */
-export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 export interface ProcessOptions {
   /** The whole environment besides PATH (services do not inherit machined's). */
@@ -41,7 +39,7 @@ export function processRunner(argv: string[], opts: ProcessOptions = {}, deps: P
 function start(argv: string[], opts: ProcessOptions, deps: ProcessDeps, log: LogSink, scope?: RunScope): RunningProcess {
   const root = deps.paths?.cgroupRoot ?? scope?.cgroupRoot;
   const cgroups = deps.cgroups ?? (root ? cgroupsAt(root) : noCgroups);
-  const group = opts.cgroup ?? `/system/${scope?.id ?? basename(argv[0]!)}`;
+  const group = opts.cgroup ?? `${cgroupPaths.system}/${scope?.id ?? basename(argv[0]!)}`;
   const oomFile = deps.oomScoreAdjFile ?? "/proc/self/oom_score_adj";
   const child = cgroups.within(group, () => withOomScoreAdj(oomFile, opts.oomScoreAdj, () => spawnChild(argv, opts)));
   pipeTo(child, log);

@@ -2,10 +2,11 @@
 // is mounted for a moment and ESP:/grub/grubenv rewritten in place. In place,
 // never by rename: GRUB's save_env writes into the blocks the file already
 // has, so the file keeps its one 1024-byte cluster run and stays writable by
-// GRUB. The variables are those of src/image/grub.ts.
+// GRUB. The variables are those of src/machinery/grub.ts.
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { decodeGrubenv, encodeGrubenv, GRUBENV_SIZE } from "../../image/grub.js";
+import { decodeGrubenv, encodeGrubenv, GRUBENV_SIZE } from "../../machinery/grub.js";
+import { machinedPaths } from "../../machinery/paths.js";
 import { MS, type Sys } from "../../sys/sys.js";
 import { type Partition, RO_MOUNT, withMount } from "../disks.js";
 
@@ -30,7 +31,7 @@ export function espGrubenv(d: EspDeps): Grubenv {
     if (!esp) throw new Error("the disk has no partition named EFI: its boot loader cannot be told which slot to boot");
     const mount = {
       device: esp.device,
-      dir: d.mountDir ?? "/run/kiln-esp",
+      dir: d.mountDir ?? machinedPaths.espMount,
       fstype: "vfat",
       flags: write ? MS.NOSUID | MS.NODEV | MS.NOEXEC : RO_MOUNT,
       data: "fmask=0077,dmask=0077",

@@ -6,8 +6,9 @@ import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { slotCmdlineEnv } from "../../image/grub.js";
-import { BUNDLE_FILES, type BundleInfo, digestFile } from "../../image/upgrade-bundle.js";
+import { slotCmdlineEnv } from "../../machinery/grub.js";
+import { imagePaths, machinedPaths } from "../../machinery/paths.js";
+import { BUNDLE_FILES, type BundleInfo, digestFile } from "../../machinery/upgrade-bundle.js";
 import type { Sys } from "../../sys/sys.js";
 import { RO_MOUNT, withMount } from "../disks.js";
 
@@ -24,7 +25,7 @@ export interface SlotWriterDeps {
 export async function writeSlot(d: SlotWriterDeps, device: string, label: string, bundle: BundleInfo): Promise<void> {
   writeFileSync(join(bundle.dir, "cmdline.grubenv"), slotCmdlineEnv(readFileSync(join(bundle.dir, "cmdline"), "utf8")));
   try {
-    await run("/usr/sbin/mkfs.ext4", ["-q", "-F", "-L", label, "-d", bundle.dir, device]);
+    await run(imagePaths.mkfsExt4, ["-q", "-F", "-L", label, "-d", bundle.dir, device]);
   } catch (err) {
     throw new Error(`mkfs.ext4 on ${device} (${label}) failed: ${String((err as { stderr?: string }).stderr ?? (err as Error).message).trim()}`);
   }
@@ -34,7 +35,7 @@ export async function writeSlot(d: SlotWriterDeps, device: string, label: string
 
 /** Mounts the slot read-only and compares every file's sha256 with the bundle's. */
 async function readBack(d: SlotWriterDeps, device: string, label: string, bundle: BundleInfo): Promise<void> {
-  const mount = { device, dir: d.mountDir ?? "/run/kiln-slot-check", fstype: "ext4", flags: RO_MOUNT, log: d.log };
+  const mount = { device, dir: d.mountDir ?? machinedPaths.slotCheckMount, fstype: "ext4", flags: RO_MOUNT, log: d.log };
   await withMount(d.sys, mount, async (dir) => {
     for (const name of BUNDLE_FILES) {
       const got = (await digestFile(join(dir, name))).sha256;

@@ -17,7 +17,7 @@
 import semver from "semver";
 import { invalid, refused } from "../errors.js";
 import { type RebootRequest, rebootRequest } from "../sequences/reboot-request.js";
-import { BundleError, type BundleInfo } from "../../image/upgrade-bundle.js";
+import { BundleError, type BundleInfo } from "../../machinery/upgrade-bundle.js";
 import type { EventBus } from "../events.js";
 import type { KexecPrepared, KexecTarget } from "../kexec.js";
 import type { RebootMode, UpgradeOptions, UpgradeStatusInfo, UpgradeStep, UpgradeUploadChunk } from "../machine.js";

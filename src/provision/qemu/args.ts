@@ -4,6 +4,7 @@
 // For an install, the disk to install to is the first virtio drive (vda)
 // and the install media (kiln-upgrade.tar, read-only) the second (vdb).
 import type { Accel } from "./accel.js";
+import { apidPort } from "../../machinery/apid.js";
 
 export interface QemuArgs {
   name: string;
@@ -31,9 +32,6 @@ export interface QemuArgs {
   rtcBase?: string;
 }
 
-/** The guest port apid listens on. */
-export const APID_PORT = 50000;
-
 export function qemuArgs(a: QemuArgs): string[] {
   const args = [
     "-name", a.name,
@@ -49,7 +47,7 @@ export function qemuArgs(a: QemuArgs): string[] {
       : ["-kernel", a.kernel ?? "", "-initrd", a.initramfs ?? "", "-append", a.cmdline ?? ""]),
     ...(a.installDisk ? ["-drive", `file=${a.installDisk},format=raw,if=virtio,cache=unsafe`] : []),
     ...(a.installMedia ? ["-drive", `file=${a.installMedia},if=virtio,format=raw,readonly=on`] : []),
-    "-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${APID_PORT}`,
+    "-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${apidPort}`,
     // romfile= : no PXE option ROM (direct kernel boot needs none, and ipxe-qemu may be absent)
     "-device", "virtio-net-pci,netdev=net0,romfile=",
     "-device", "virtio-rng-pci",

@@ -15,7 +15,7 @@ export function parseSize(text: string): number | undefined {
   return mib > 0 ? mib * 2 ** 20 : undefined;
 }
 
-/** The partition EPHEMERAL is in disk.raw's layout (src/image/disk-layout.ts): the last one. */
+/** The partition EPHEMERAL is in disk.raw's layout (src/machinery/disk-layout.ts): the last one. */
 export const EPHEMERAL_PARTITION = 6;
 
 /** Copies `diskRaw` to `out` and grows it to `sizeBytes` (refused when smaller than the image). */

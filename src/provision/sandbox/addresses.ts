@@ -2,12 +2,10 @@
 // (10.213.0.0/16 unless $KILN_SANDBOX_CIDR names another): slot N is the
 // N-th /30, the host end of its veth pair (`kiln-N`) holds .1 of it and the
 // sandbox's eth0 .2, with its default route via .1. See docs/sandbox.md.
+import { apidPort } from "../../machinery/apid.js";
 
 /** The range sandboxes take their /30s from by default. */
 export const defaultSandboxCidr = "10.213.0.0/16";
-
-/** Where apid listens inside every machine. */
-export const apidPort = 50000;
 
 /** Each sandbox's own network: network, host end, sandbox end, broadcast. */
 export const slotPrefixLength = 30;

@@ -9,7 +9,7 @@ import { applySystem } from "../../../src/machined/apply/apply-system.js";
 import { hostsFile, resolvConf } from "../../../src/machined/apply/etc-files.js";
 import { hostnameFor } from "../../../src/machined/apply/hostname.js";
 import { sysctlPath } from "../../../src/machined/apply/sysctls.js";
-import type { PlatformName } from "../../../src/machined/service.js";
+import type { PlatformName } from "../../../src/machinery/platform.js";
 import { createFakeSys, type FakeSys } from "../../../src/sys/fake.js";
 import { configOf, worker } from "../../config/fixtures.js";
 import { type Teardown, tempDir } from "../helpers.js";

@@ -5,7 +5,8 @@
 import { closeSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { checkTable, diskLayout, sfdiskScript } from "../../../src/image/disk-layout.js";
+import { checkTable, sfdiskScript } from "../../../src/image/sfdisk.js";
+import { diskLayout } from "../../../src/machinery/disk-layout.js";
 import { gptWrites, guidBytes } from "../../../src/machined/install/gpt.js";
 import { tempDir } from "../helpers.js";
 import { host } from "./helpers.js";

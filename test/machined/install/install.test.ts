@@ -8,8 +8,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, tru
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import type { MachineConfig } from "../../../src/config/schema.js";
-import { checkTable, diskLayout, MIN_DISK_MIB } from "../../../src/image/disk-layout.js";
-import { extractBundle, writeBundle } from "../../../src/image/upgrade-bundle.js";
+import { checkTable } from "../../../src/image/sfdisk.js";
+import { diskLayout, MIN_DISK_MIB } from "../../../src/machinery/disk-layout.js";
+import { extractBundle, writeBundle } from "../../../src/machinery/upgrade-bundle.js";
 import type { EventPayload } from "../../../src/machined/events.js";
 import { gptWrites } from "../../../src/machined/install/gpt.js";
 import { createInstaller, type InstallPlan } from "../../../src/machined/install/install.js";

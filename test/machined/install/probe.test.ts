@@ -5,7 +5,8 @@
 import { mkdirSync, openSync, closeSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { diskLayout, sfdiskScript } from "../../../src/image/disk-layout.js";
+import { sfdiskScript } from "../../../src/image/sfdisk.js";
+import { diskLayout } from "../../../src/machinery/disk-layout.js";
 import { describeDisks, diskPartitions, listDisks, probeDisk, readHead } from "../../../src/machined/install/probe.js";
 import { contentOf, isBundleTar, PROBE_BYTES } from "../../../src/machined/install/signatures.js";
 import { tempDir } from "../helpers.js";

@@ -6,7 +6,7 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import type { MachineConfig } from "../../../src/config/schema.js";
-import { extractBundle, writeBundle } from "../../../src/image/upgrade-bundle.js";
+import { extractBundle, writeBundle } from "../../../src/machinery/upgrade-bundle.js";
 import { describeSource, extractSource, findMedia, findSource } from "../../../src/machined/install/source.js";
 import { entrySize, tarExtent } from "../../../src/machined/install/tar-extent.js";
 import { tempDir } from "../helpers.js";

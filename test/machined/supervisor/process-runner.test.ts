@@ -7,7 +7,8 @@ import { createEventBus } from "../../../src/machined/event-bus.js";
 import { createLogStore } from "../../../src/machined/logs/log-store.js";
 import type { ServiceDefinition, ServiceStatus } from "../../../src/machined/service.js";
 import type { Cgroups } from "../../../src/machined/supervisor/cgroups.js";
-import { DEFAULT_PATH, processRunner } from "../../../src/machined/supervisor/process-runner.js";
+import { DEFAULT_PATH } from "../../../src/machinery/paths.js";
+import { processRunner } from "../../../src/machined/supervisor/process-runner.js";
 import { createSupervisor } from "../../../src/machined/supervisor/supervisor.js";
 import { alive, fixture, memorySink, type Teardown, tempDir, testContext, waitFor } from "../helpers.js";
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { BundleError, type BundleInfo } from "../../../src/image/upgrade-bundle.js";
+import { BundleError, type BundleInfo } from "../../../src/machinery/upgrade-bundle.js";
 import { MachineError } from "../../../src/machined/errors.js";
 import type { KexecPrepared, KexecTarget } from "../../../src/machined/kexec.js";
 import type { UpgradeOptions, UpgradeStep } from "../../../src/machined/machine.js";

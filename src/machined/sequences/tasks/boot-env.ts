@@ -4,7 +4,7 @@ import type { Sys } from "../../../sys/sys.js";
 import type { EventBus } from "../../events.js";
 import type { MachineApi } from "../../api/server.js";
 import type { RuntimeDeps } from "../../runtime.js";
-import type { PlatformName } from "../../service.js";
+import type { PlatformName } from "../../../machinery/platform.js";
 
 export interface BootEnv {
   sys: Sys;

@@ -1,7 +1,7 @@
 // boot/disks: on metal, STATE and EPHEMERAL mounted from the disk's named
 // partitions, the boot slots read, and the upgrader made for them (none
 // without slots). Nothing on the sandbox, whose /sys is the host's.
-import { extractBundle } from "../../../image/upgrade-bundle.js";
+import { extractBundle } from "../../../machinery/upgrade-bundle.js";
 import { mountDisks, namedPartitions } from "../../disks.js";
 import { prepareKexec } from "../../kexec.js";
 import { readSlots } from "../../slots.js";

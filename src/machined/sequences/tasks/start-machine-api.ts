@@ -1,6 +1,6 @@
 // boot/api: the machine API on its sockets: root's, and a second one only
 // apid's user can reach (apid forwards what it admits).
-import { apidOwner, apidPaths } from "../../../services/apid.js";
+import { apidOwner, apidPaths } from "../../services/apid.js";
 import { startMachineApi } from "../../api/server.js";
 import type { Machine } from "../../machine.js";
 import type { BootEnv } from "./boot-env.js";

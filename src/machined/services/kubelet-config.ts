@@ -2,18 +2,8 @@
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import YAML from "yaml";
-import type { MachineConfig } from "../config/schema.js";
-import { containerdPaths } from "./containerd-config.js";
-
-export const kubeletPaths = {
-  config: "/etc/kubernetes/kubelet.yaml",
-  kubeconfig: "/etc/kubernetes/kubeconfig",
-  bootstrapKubeconfig: "/etc/kubernetes/bootstrap-kubeconfig",
-  ca: "/etc/kubernetes/pki/ca.crt",
-  certDir: "/var/lib/kubelet/pki",
-  staticPods: "/etc/kubernetes/manifests",
-  rootDir: "/var/lib/kubelet",
-} as const;
+import type { MachineConfig } from "../../config/schema.js";
+import { containerdPaths, kubeletPaths } from "../../machinery/paths.js";
 
 /** The KubeletConfiguration document. */
 export function kubeletConfigFile(config: MachineConfig): string {

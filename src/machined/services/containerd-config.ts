@@ -1,14 +1,5 @@
 // containerd's config.toml, generated at prepare time from fixed kiln paths.
-
-/** Paths containerd uses on a kiln machine. */
-export const containerdPaths = {
-  config: "/etc/containerd/config.toml",
-  socket: "/run/containerd/containerd.sock",
-  root: "/var/lib/containerd",
-  state: "/run/containerd",
-  cniBin: "/usr/lib/cni",
-  cniConf: "/etc/cni/net.d",
-} as const;
+import { containerdPaths } from "../../machinery/paths.js";
 
 /** The config: state on /var and /run, CRI with the image's CNI plugins. */
 export function containerdConfig(p: typeof containerdPaths = containerdPaths): string {

@@ -4,12 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { createEventBus } from "../../src/machined/event-bus.js";
-import type { EventPayload } from "../../src/machined/events.js";
-import { fingerprint } from "../../src/pki/fingerprint.js";
-import { apidPaths, certificateInputsChanged, createApidControl } from "../../src/services/apid.js";
-import { configOf, testCa, worker } from "../config/fixtures.js";
-import { testContext, waitFor } from "../machined/helpers.js";
+import { createEventBus } from "../../../src/machined/event-bus.js";
+import type { EventPayload } from "../../../src/machined/events.js";
+import { fingerprint } from "../../../src/pki/fingerprint.js";
+import { apidPaths, certificateInputsChanged, createApidControl } from "../../../src/machined/services/apid.js";
+import { configOf, testCa, worker } from "../../config/fixtures.js";
+import { testContext, waitFor } from "../helpers.js";
 
 /** A control over a supervisor that records restarts, and a machine context in a temp dir. */
 function harness(t: { teardown(fn: () => unknown): void }) {

@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { kubelet } from "../../src/services/kubelet.js";
-import { tempDir, testContext } from "../machined/helpers.js";
+import { kubelet } from "../../../src/machined/services/kubelet.js";
+import { tempDir, testContext } from "../helpers.js";
 
 t.test("is skipped, saying where it looked, when the image has no kubelet binary", async (t) => {
   const dir = tempDir(t);

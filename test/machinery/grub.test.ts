@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
-import { decodeGrubenv, encodeGrubenv, GRUBENV_SIZE, grubCfg, initialGrubenv, slotCmdlineEnv } from "../../src/image/grub.js";
+import { decodeGrubenv, encodeGrubenv, GRUBENV_SIZE, grubCfg, initialGrubenv, slotCmdlineEnv } from "../../src/machinery/grub.js";
 import { findProgram } from "../../src/image/grub-tools.js";
 
 const sbin = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin"];

@@ -4,11 +4,11 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import t from "tap";
-import type { ExtensionService } from "../../src/config/schema.js";
-import type { MachineContext } from "../../src/machined/service.js";
-import { extensionService } from "../../src/services/extension.js";
-import { configOf, service, worker } from "../config/fixtures.js";
-import { memorySink, type Teardown, tempDir, testContext, waitFor } from "../machined/helpers.js";
+import type { ExtensionService } from "../../../src/config/schema.js";
+import type { MachineContext } from "../../../src/machined/service.js";
+import { extensionService } from "../../../src/machined/services/extension.js";
+import { configOf, service, worker } from "../../config/fixtures.js";
+import { memorySink, type Teardown, tempDir, testContext, waitFor } from "../helpers.js";
 
 /** The parsed (defaults filled) spec of one extension service. */
 function spec(id: string, extra: Record<string, unknown> = {}): ExtensionService {

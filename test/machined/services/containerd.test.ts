@@ -1,7 +1,8 @@
 // containerd: its generated config and its service definition.
 import t from "tap";
-import { containerd } from "../../src/services/containerd.js";
-import { containerdConfig, containerdPaths } from "../../src/services/containerd-config.js";
+import { containerd } from "../../../src/machined/services/containerd.js";
+import { containerdPaths } from "../../../src/machinery/paths.js";
+import { containerdConfig } from "../../../src/machined/services/containerd-config.js";
 
 t.test("points containerd at the socket, root and state paths", async (t) => {
   const lines = containerdConfig().split("\n");

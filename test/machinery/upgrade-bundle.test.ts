@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pack } from "tar-stream";
 import t, { type Test } from "tap";
-import { BUNDLE_FILES, BundleError, extractBundle, readBundleInfo, writeBundle } from "../../src/image/upgrade-bundle.js";
+import { BUNDLE_FILES, BundleError, extractBundle, readBundleInfo, writeBundle } from "../../src/machinery/upgrade-bundle.js";
 
 const epoch = 1700000000;
 

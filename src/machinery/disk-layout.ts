@@ -1,8 +1,7 @@
 // The partition table of disk.raw, as data: six GPT partitions at fixed
 // MiB-aligned offsets, with fixed GUIDs so the same inputs give the same
-// bytes. sfdisk writes it (sfdiskScript); parseSfdiskJson reads it back so
-// the builder can check every type GUID (a typo in the BIOS boot GUID is
-// accepted silently and only shows up as a disk that does not boot).
+// bytes. The builder writes it with sfdisk (src/image/sfdisk.ts); the
+// installer on the machine writes the same table itself (machined/install).
 //
 //   1 BIOS       BIOS boot (GRUB's core.img)        1 MiB   at 1 MiB
 //   2 EFI        EFI system, FAT32                 64 MiB
@@ -53,6 +52,8 @@ const TABLE: [PartitionName, string, Filesystem, number | undefined][] = [
 ];
 
 const FIRST_MIB = 1;
+/** The first sector a partition may use (sfdisk's first-lba). */
+export const FIRST_LBA = FIRST_MIB * MiB;
 const MIN_REST_MIB = 64;
 /** The backup GPT: 32 sectors of entries and the header, at the very end. */
 const BACKUP_GPT_SECTORS = 33;
@@ -66,7 +67,7 @@ export function diskLayout(sizeMiB = MIN_DISK_MIB): Partition[] {
     throw new Error(`Expected the disk size to be an integer of at least ${MIN_DISK_MIB} MiB, got \`${sizeMiB}\``);
   }
   const lastUsable = sizeMiB * MiB - BACKUP_GPT_SECTORS - 1;
-  let start = FIRST_MIB * MiB;
+  let start = FIRST_LBA;
   return TABLE.map(([name, type, fs, mib], i) => {
     const n = i + 1;
     const size = mib === undefined ? lastUsable - start + 1 : mib * MiB;
@@ -81,36 +82,6 @@ export function partition(layout: Partition[], name: PartitionName): Partition {
   const p = layout.find((x) => x.name === name);
   if (!p) throw new Error(`the disk layout has no ${name} partition`);
   return p;
-}
-
-/** The input sfdisk reads to write the table. */
-export function sfdiskScript(layout: Partition[]): string {
-  const head = ["label: gpt", `label-id: ${DISK_GUID}`, "unit: sectors", `first-lba: ${FIRST_MIB * MiB}`, ""];
-  const rows = layout.map((p) => `start=${p.start}, size=${p.size}, type=${p.type}, uuid=${p.uuid}, name="${p.name}"`);
-  return `${[...head, ...rows].join("\n")}\n`;
-}
-
-interface SfdiskJson {
-  partitiontable?: { label?: string; id?: string; partitions?: { start: number; size: number; type: string; uuid?: string; name?: string }[] };
-}
-
-/** Problems with what `sfdisk -J` reports against `layout`; empty when they agree. */
-export function checkTable(json: string, layout: Partition[]): string[] {
-  const t = (JSON.parse(json) as SfdiskJson).partitiontable;
-  if (t?.label !== "gpt") return [`expected a GPT, got ${t?.label ?? "no partition table"}`];
-  const problems: string[] = [];
-  if (t.id?.toUpperCase() !== DISK_GUID) problems.push(`label-id: expected ${DISK_GUID}, got ${t.id}`);
-  const got = t.partitions ?? [];
-  if (got.length !== layout.length) problems.push(`expected ${layout.length} partitions, got ${got.length}`);
-  layout.forEach((want, i) => {
-    const p = got[i];
-    if (!p) return;
-    const have = { start: p.start, size: p.size, type: p.type.toUpperCase(), uuid: p.uuid?.toUpperCase(), name: p.name };
-    for (const k of ["start", "size", "type", "uuid", "name"] as const) {
-      if (have[k] !== want[k]) problems.push(`partition ${want.number} ${k}: expected ${want[k]}, got ${have[k]}`);
-    }
-  });
-  return problems;
 }
 
 /** A fixed GUID: "kiln", a kind (1 partition, 2 filesystem) and the partition number. */

@@ -1,9 +1,10 @@
 // Extension services: processes a machine config asks machined to run
 // (machine.services), supervised like the built-in ones.
-import type { MachineConfig } from "../config/schema.js";
-import { execHealth, httpHealth, unixSocketHealth } from "../machined/health/checks.js";
-import type { HealthSpec, ServiceDefinition } from "../machined/service.js";
-import { processRunner } from "../machined/supervisor/process-runner.js";
+import type { MachineConfig } from "../../config/schema.js";
+import { cgroupPaths } from "../../machinery/paths.js";
+import { execHealth, httpHealth, unixSocketHealth } from "../health/checks.js";
+import type { HealthSpec, ServiceDefinition } from "../service.js";
+import { processRunner } from "../supervisor/process-runner.js";
 import { serviceEnv } from "./service-env.js";
 
 type ExtensionSpec = NonNullable<MachineConfig["machine"]["services"]>[number];
@@ -17,7 +18,7 @@ export function extensionService(spec: ExtensionSpec): ServiceDefinition {
       processRunner(spec.command, {
         env: serviceEnv(m, spec.env ?? {}),
         oomScoreAdj: spec.oomScoreAdj ?? 0,
-        cgroup: `/system/extensions/${spec.id}`,
+        cgroup: `${cgroupPaths.extensions}/${spec.id}`,
       }, m),
     restart: spec.restart ?? "forever",
     ...(spec.health ? { health: healthOf(spec.health) } : {}),

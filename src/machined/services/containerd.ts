@@ -1,10 +1,11 @@
 // containerd: the container runtime every other workload runs on.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { grpcHealth } from "../machined/health/checks.js";
-import type { ServiceDefinition } from "../machined/service.js";
-import { processRunner } from "../machined/supervisor/process-runner.js";
-import { containerdConfig, containerdPaths as p } from "./containerd-config.js";
+import { cgroupPaths, containerdPaths as p } from "../../machinery/paths.js";
+import { grpcHealth } from "../health/checks.js";
+import type { ServiceDefinition } from "../service.js";
+import { processRunner } from "../supervisor/process-runner.js";
+import { containerdConfig } from "./containerd-config.js";
 import { serviceEnv } from "./service-env.js";
 
 export const containerd: ServiceDefinition = {
@@ -18,7 +19,7 @@ export const containerd: ServiceDefinition = {
     processRunner([m.paths.bin("containerd"), "--config", p.config], {
       env: serviceEnv(m),
       oomScoreAdj: -999,
-      cgroup: "/system/runtime",
+      cgroup: cgroupPaths.runtime,
     }, m),
   restart: "forever",
   health: { check: grpcHealth(`unix://${p.socket}`), initialDelayMs: 200, intervalMs: 5000 },

@@ -2,8 +2,8 @@
 // is chosen.
 import t from "tap";
 import YAML from "yaml";
-import { bootstrapKubeconfig, inSubnet, kubeletArgs, kubeletConfigFile, nodeIp } from "../../src/services/kubelet-config.js";
-import { configOf, worker } from "../config/fixtures.js";
+import { bootstrapKubeconfig, inSubnet, kubeletArgs, kubeletConfigFile, nodeIp } from "../../../src/machined/services/kubelet-config.js";
+import { configOf, worker } from "../../config/fixtures.js";
 
 const defaults = [
   "--config=/etc/kubernetes/kubelet.yaml",

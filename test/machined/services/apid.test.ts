@@ -8,21 +8,21 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, status } from "@grpc/grpc-js";
 import t from "tap";
-import { createEventBus } from "../../src/machined/event-bus.js";
-import { startMachineApi } from "../../src/machined/api/server.js";
-import type { MachineConfig } from "../../src/config/schema.js";
-import { createSupervisor } from "../../src/machined/supervisor/supervisor.js";
-import { bundle, entries } from "../../src/image/bundle.js";
-import { encodeBase64Pem } from "../../src/pki/pem.js";
-import { fingerprint } from "../../src/pki/fingerprint.js";
-import { apidOwner, apidPaths, createApidControl } from "../../src/services/apid.js";
-import { configOf, worker } from "../config/fixtures.js";
-import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
-import { testContext, waitFor } from "../machined/helpers.js";
-import { createTestPki } from "./fixtures/pki.js";
-import { apidClient, callUnary } from "./fixtures/stack.js";
+import { createEventBus } from "../../../src/machined/event-bus.js";
+import { startMachineApi } from "../../../src/machined/api/server.js";
+import type { MachineConfig } from "../../../src/config/schema.js";
+import { createSupervisor } from "../../../src/machined/supervisor/supervisor.js";
+import { bundle, entries } from "../../../src/image/bundle.js";
+import { encodeBase64Pem } from "../../../src/pki/pem.js";
+import { fingerprint } from "../../../src/pki/fingerprint.js";
+import { apidOwner, apidPaths, createApidControl } from "../../../src/machined/services/apid.js";
+import { configOf, worker } from "../../config/fixtures.js";
+import { createFakeMachine } from "../api/fixtures/fake-machine.js";
+import { testContext, waitFor } from "../helpers.js";
+import { createTestPki } from "../../apid/fixtures/pki.js";
+import { apidClient, callUnary } from "../../apid/fixtures/stack.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
+const root = fileURLToPath(new URL("../../..", import.meta.url));
 const machine = (name: string) => `/kiln.machine.v1.MachineService/${name}`;
 
 /** A TCP port nobody listens on right now. */

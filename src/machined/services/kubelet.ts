@@ -4,10 +4,11 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
-import { httpHealth } from "../machined/health/checks.js";
-import type { ServiceDefinition } from "../machined/service.js";
-import { processRunner } from "../machined/supervisor/process-runner.js";
-import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, kubeletPaths as p, parseKubeletVersion } from "./kubelet-config.js";
+import { cgroupPaths, kubeletPaths as p } from "../../machinery/paths.js";
+import { httpHealth } from "../health/checks.js";
+import type { ServiceDefinition } from "../service.js";
+import { processRunner } from "../supervisor/process-runner.js";
+import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, parseKubeletVersion } from "./kubelet-config.js";
 import { serviceEnv } from "./service-env.js";
 
 export const kubelet: ServiceDefinition = {
@@ -25,7 +26,7 @@ export const kubelet: ServiceDefinition = {
     processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname(), undefined, kubeletVersion(m.paths.bin("kubelet")))], {
       env: serviceEnv(m),
       oomScoreAdj: -450,
-      cgroup: "/system/kubelet",
+      cgroup: cgroupPaths.kubelet,
     }, m),
   restart: "forever",
   health: { check: httpHealth("http://127.0.0.1:10248/healthz"), initialDelayMs: 2000, intervalMs: 5000 },

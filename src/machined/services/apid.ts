@@ -8,14 +8,14 @@ import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
-import { apidPort } from "../apid/fan-out.js";
-import type { MachineConfig } from "../config/schema.js";
-import { kilnLibDir } from "../image/layout.js";
-import { writeApidTls } from "../machined/apid-tls.js";
-import type { EventBus } from "../machined/events.js";
-import type { HealthCheck, MachineContext, ServiceDefinition } from "../machined/service.js";
-import { processRunner } from "../machined/supervisor/process-runner.js";
-import type { Supervisor } from "../machined/supervisor/supervisor.js";
+import type { MachineConfig } from "../../config/schema.js";
+import { apidPort } from "../../machinery/apid.js";
+import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
+import { writeApidTls } from "../apid-tls.js";
+import type { EventBus } from "../events.js";
+import type { HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
+import { processRunner } from "../supervisor/process-runner.js";
+import type { Supervisor } from "../supervisor/supervisor.js";
 
 /** apid's user and group (rootfs/files/etc/passwd, /etc/group). */
 export const apidUser = { uid: 50, gid: 50 } as const;
@@ -51,7 +51,7 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
     },
     run: (m) => {
       const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port)];
-      return processRunner(argv, { ...apidOwner(), oomScoreAdj: -998, cgroup: "/system/apid" }, m);
+      return processRunner(argv, { ...apidOwner(), oomScoreAdj: -998, cgroup: cgroupPaths.apid }, m);
     },
     restart: "forever",
     health: { check: listening(port), initialDelayMs: 200, intervalMs: 5000 },
@@ -73,7 +73,7 @@ export function apidOwner(): typeof apidUser | undefined {
 /** apid's bundle: next to machined's (both in /usr/lib/kiln in the image), else the image's path. */
 function apidScript(): string {
   const sibling = join(dirname(fileURLToPath(import.meta.url)), "apid.cjs");
-  return existsSync(sibling) ? sibling : join(kilnLibDir, "apid.cjs");
+  return existsSync(sibling) ? sibling : join(imagePaths.kilnLib, "apid.cjs");
 }
 
 /** Healthy when something accepts TCP connections on the loopback port. */

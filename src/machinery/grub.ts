@@ -81,7 +81,7 @@ export interface GrubCfgOptions {
 export function grubCfg(o: GrubCfgOptions): string {
   const head = `# kiln: ESP:/grub/grub.cfg, read by both the BIOS core.img and BOOTX64.EFI.
 # grubenv (next to this file): kiln_slot=A|B committed, kiln_try=A|B boot once.
-# Written by kiln's image builder (src/image/grub.ts); upgrades change only grubenv.
+# Written by kiln's image builder (src/machinery/grub.ts); upgrades change only grubenv.
 if [ "\${grub_platform}" = efi ]; then
   terminal_output console
 else

@@ -1,0 +1,16 @@
+// What machined and apid agree on: apid's port, and the files machined
+// writes into apid's TLS directory (src/machined/apid-tls.ts) for apid to
+// serve with (src/apid/tls-credentials.ts). The CLI and the provisioners
+// dial the same port.
+
+/** The port apid listens on. */
+export const apidPort = 50000;
+
+/** The files of apid's TLS directory. */
+export const apidTlsFiles = {
+  ca: "ca.crt",
+  cert: "server.crt",
+  key: "server.key",
+  clientCert: "client.crt",
+  clientKey: "client.key",
+} as const;

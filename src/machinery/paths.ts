@@ -1,0 +1,125 @@
+// Well-known paths of a kiln machine, in one place: where the builder puts
+// things in the initramfs and the image, where stage 1 mounts, and where
+// machined, apid and the services keep their files. The builder writes these
+// paths and the machine reads them, so they are part of the contract.
+//
+// Paths the kernel defines and code reads once (/proc/self/…, /sys/class/…,
+// the device nodes of the mount table) are named where they are read.
+
+/** The search PATH services and stage 1's children start with. */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Where the builder puts things in the initramfs, which stage 1 runs from. */
+export const initramfsPaths = {
+  /** Stage 1: the kernel runs /init. */
+  init: "/init",
+  rootfs: "/rootfs.sqsh",
+  /** node: run by stage 1, then bound over the root's copy. */
+  node: "/usr/bin/node",
+  /** The boot modules, one absolute path a line, in load order. */
+  moduleList: "/etc/kiln/modules",
+  /** Where stage 1 assembles the root before moving it over /. */
+  newRoot: "/newroot",
+} as const;
+
+/** Where things live in the image (rootfs.sqsh, merged /usr). */
+export const imagePaths = {
+  /** What stage 1 execs in the new root: machined. */
+  init: "/sbin/init",
+  bin: "/usr/bin",
+  node: "/usr/bin/node",
+  kubelet: "/usr/bin/kubelet",
+  mkfsExt4: "/usr/sbin/mkfs.ext4",
+  /** Bundled JavaScript (machined, apid…) and its native modules. */
+  kilnLib: "/usr/lib/kiln",
+  /** The kiln version (written by `kilnctl image build --version`). */
+  version: "/usr/lib/kiln/VERSION",
+  /**
+   * What a machine booted from kernel + initramfs needs to install itself:
+   * disk.raw's first bytes, up to BOOT-A (MBR boot code, primary GPT, BIOS
+   * boot partition, ESP; see src/image/disk.ts).
+   */
+  diskHead: "/usr/lib/kiln/boot/disk-head.img",
+  /** Kernel modules, one directory a kernel release. */
+  kernelModules: "/usr/lib/modules",
+  cniBin: "/usr/lib/cni",
+} as const;
+
+/** Stage 1's mount points, and kiln's own places on them. */
+export const mountPoints = {
+  proc: "/proc",
+  sys: "/sys",
+  cgroup: "/sys/fs/cgroup",
+  dev: "/dev",
+  run: "/run",
+  tmp: "/tmp",
+  /** kiln's tmpfs: persisted state and the overlays' upper layers. */
+  system: "/system",
+  overlays: "/system/overlays",
+  etcOverlay: "/system/overlays/etc",
+  /** Persisted state: the STATE partition, or the platform volume's state/ in the sandbox. */
+  state: "/system/state",
+  /** An overlay over the image's /etc. */
+  etc: "/etc",
+  /** A tmpfs, then the EPHEMERAL partition. */
+  var: "/var",
+  /** Where the sandbox provisioner binds the platform volume. */
+  platformVolume: "/mnt",
+} as const;
+
+/** machined's own files and scratch mounts. */
+export const machinedPaths = {
+  apiSocket: "/run/machined/machined.sock",
+  logDir: "/var/log",
+  /** Upgrade bundles being received (on EPHEMERAL). */
+  uploads: "/var/lib/kiln/upgrade",
+  /** The installer's scratch directory. */
+  installWork: "/run/kiln-install",
+  kexecMount: "/run/kiln-kexec",
+  espMount: "/run/kiln-esp",
+  slotCheckMount: "/run/kiln-slot-check",
+  /** mkdtemp's prefix for reading a boot slot. */
+  slotScratch: "/run/kiln-slot-",
+} as const;
+
+/** Where machined puts apid's files (apid's defaults; machined passes them as flags). */
+export const apidFiles = {
+  tlsDir: "/run/apid/tls",
+  machinedSocket: "/run/apid/machined.sock",
+} as const;
+
+/** Paths containerd uses on a kiln machine. */
+export const containerdPaths = {
+  config: "/etc/containerd/config.toml",
+  socket: "/run/containerd/containerd.sock",
+  root: "/var/lib/containerd",
+  state: "/run/containerd",
+  cniBin: imagePaths.cniBin,
+  cniConf: "/etc/cni/net.d",
+} as const;
+
+/** Paths kubelet uses on a kiln machine. */
+export const kubeletPaths = {
+  config: "/etc/kubernetes/kubelet.yaml",
+  kubeconfig: "/etc/kubernetes/kubeconfig",
+  bootstrapKubeconfig: "/etc/kubernetes/bootstrap-kubeconfig",
+  ca: "/etc/kubernetes/pki/ca.crt",
+  certDir: "/var/lib/kubelet/pki",
+  staticPods: "/etc/kubernetes/manifests",
+  rootDir: "/var/lib/kubelet",
+} as const;
+
+/** cgroups under the cgroup root: every service in /system/<id> unless it names one here. */
+export const cgroupPaths = {
+  system: "/system",
+  runtime: "/system/runtime",
+  kubelet: "/system/kubelet",
+  apid: "/system/apid",
+  extensions: "/system/extensions",
+} as const;
+
+/** Kernel files read in more than one place. */
+export const kernelPaths = {
+  /** The kernel command line: the boot slot, kiln.* options. */
+  cmdline: "/proc/cmdline",
+} as const;
