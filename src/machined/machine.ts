@@ -131,8 +131,6 @@ export interface ClientConfiguration {
  * the kind of failure, which the API layer (api/errors.ts) turns into a
  * status: not-found for an unknown service, invalid for a config that fails
  * validation (message lists every problem), busy while another sequence runs.
- * (The sequencer, runtime, apply, reset, install and upgrade code still throw
- * ApiError until they are converted; the API layer passes it through.)
  */
 export interface Machine extends NetworkInspector {
   version(): VersionInfo;
