@@ -92,7 +92,7 @@ export function createMachined(m: MachinedDeps): Machined {
     startNetwork: () => startNetworkTask(b),
     startMachineApi: () => startMachineApiTask(b, runtime),
     checkUpgrade: () => state.upgrader?.atBoot(),
-    loadConfig: () => runtime.loadConfig(),
+    loadConfig: (signal) => runtime.loadConfig(signal),
     // Bridges and netfilter are for pods, not for booting: loaded alongside the config.
     loadRuntimeModules: () => (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve()),
     startApid: () => runtime.startApid(),

@@ -78,8 +78,8 @@ export interface RuntimeDeps {
 }
 
 export interface Runtime extends Machine {
-  /** boot's config phase: loads the config and starts what it asks for, or enters maintenance mode; the install it asks for, if any. */
-  loadConfig(): Promise<BootNext>;
+  /** boot's config phase: loads the config and starts what it asks for, or enters maintenance mode; the install it asks for, if any. `signal`: a reboot preempting boot stops the search. */
+  loadConfig(signal?: AbortSignal): Promise<BootNext>;
   /** boot's last phase: apid, the network API. */
   startApid(): Promise<void>;
   /** Starts a reboot or shutdown sequence (signals, a failed trial); false when another sequence refused it (logged). */
@@ -135,7 +135,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     });
 
   return {
-    loadConfig: () => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent, ...(installs ? { install: installs.atBoot } : {}) }),
+    loadConfig: (signal) => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent, ...(installs ? { install: installs.atBoot } : {}) }, signal),
     startApid: async () => void (apid ? await d.supervisor.start("apid") : undefined),
     request,
     version: () => {

@@ -57,7 +57,7 @@ t.test("the bash script passes bash -n and lists the known commands", async (t) 
 t.test("bash completes commands, subcommands, aliases, flags and enum values", async (t) => {
   const file = await script("bash");
   t.same(complete(file, ["kilnctl", "ser"]), ["service", "services"]);
-  t.same(complete(file, ["kilnctl", "get", ""]), ["config", "machineconfig", "links", "addresses", "routes", "help"]);
+  t.same(complete(file, ["kilnctl", "get", ""]), ["config", "machineconfig", "links", "addresses", "routes", "sequences", "help"]);
   t.same(complete(file, ["kilnctl", "edit", "machineconfig", "--d"]), ["--dry-run"]);
   t.same(complete(file, ["kilnctl", "edit", "config", "--mode", ""]), ["auto", "no-reboot", "reboot", "staged", "try"]);
   t.same(complete(file, ["kilnctl", "patch", "config", "--mode", "no"]), ["no-reboot"]);

@@ -16,13 +16,18 @@ export interface AcquireReport {
 }
 
 /** The first config any source finds, each attempt logged and published. */
-export async function acquireConfig(sources: ConfigSource[], r: AcquireReport): Promise<Acquired> {
+export async function acquireConfig(sources: ConfigSource[], r: AcquireReport, signal?: AbortSignal): Promise<Acquired> {
   for (const s of sources) {
+    signal?.throwIfAborted();
     const note = (message: string) => {
       r.log(`config: ${s.name}: ${message}`);
       r.configEvent(false, message, [], [], s.name);
     };
-    const got = await s.fetch(note).catch((err: unknown) => none(`failed: ${reason(err)}`));
+    const got = await s.fetch(note, signal).catch((err: unknown) => {
+      // Preempted (a reboot or shutdown): stop looking at once.
+      if (signal?.aborted) throw signal.reason;
+      return none(`failed: ${reason(err)}`);
+    });
     if (got.t === "none") {
       note(got.why);
       continue;

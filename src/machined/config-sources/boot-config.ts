@@ -26,8 +26,8 @@ export interface BootConfigDeps extends AcquireReport {
 export type BootNext = { install?: Extract<BootInstall, { t: "planned" }>["run"] };
 
 /** Configures the machine from the first source with a config, else leaves it in maintenance mode. */
-export async function bootConfig(d: BootConfigDeps): Promise<BootNext> {
-  const got = await acquireConfig(d.sources, d);
+export async function bootConfig(d: BootConfigDeps, signal?: AbortSignal): Promise<BootNext> {
+  const got = await acquireConfig(d.sources, d, signal);
   if (got.t !== "found") {
     d.enterMaintenance();
     const why = got.t === "invalid" ? `the config from ${got.source} is invalid` : "no config yet";

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeFetchError } from "./fetch-error.js";
 import { cmdlineValue } from "./kernel-cmdline.js";
-import { type Clock, type ConfigSource, found, none, realClock, reason, type SourceResult } from "./source.js";
+import { type Clock, type ConfigSource, found, none, realClock, reason, type SourceResult, unlessAborted } from "./source.js";
 
 export interface CmdlineUrlOptions {
   /** Where /proc is. */
@@ -28,20 +28,20 @@ export interface CmdlineUrlOptions {
 export function cmdlineUrlSource(opts: CmdlineUrlOptions): ConfigSource {
   return {
     name: "cmdline-url",
-    fetch: async (note) => {
+    fetch: async (note, signal) => {
       const path = join(opts.proc, "cmdline");
       const value = cmdlineValue(await readFile(path, "utf8").catch(() => ""), "kiln.config");
       if (value === undefined || value === "") return none("no kiln.config= on the kernel command line");
       if (value === "none") return none("kiln.config=none on the kernel command line");
       const url = URL.canParse(value) ? new URL(value) : undefined;
       if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) return none(`kiln.config=${value} is not an http(s) URL; skipped`);
-      return fetchWithRetry(url, opts, note);
+      return fetchWithRetry(url, opts, note, signal);
     },
   };
 }
 
 /** Fetches `url` until it answers 2xx or the budget is spent. */
-async function fetchWithRetry(url: URL, opts: CmdlineUrlOptions, note: (m: string) => void): Promise<SourceResult> {
+async function fetchWithRetry(url: URL, opts: CmdlineUrlOptions, note: (m: string) => void, signal?: AbortSignal): Promise<SourceResult> {
   const clock = opts.clock ?? realClock;
   const budget = opts.budgetMs ?? 180_000;
   const start = clock.now();
@@ -49,25 +49,27 @@ async function fetchWithRetry(url: URL, opts: CmdlineUrlOptions, note: (m: strin
   const shown = redact(url);
   if (opts.waitOnline) {
     note(`waiting for the network before fetching ${shown}`);
-    if (!(await opts.waitOnline(budget))) note(`the network is not up after ${secs(clock.now() - start)}; trying anyway`);
+    if (!(await unlessAborted(opts.waitOnline(budget), signal))) note(`the network is not up after ${secs(clock.now() - start)}; trying anyway`);
   }
   let delay = opts.firstDelayMs ?? 1000;
   for (let n = 1; ; n++) {
-    const r = await fetchOnce(url, opts, Math.max(1000, Math.min(opts.tryTimeoutMs ?? 30_000, deadline - clock.now())));
+    const r = await fetchOnce(url, opts, Math.max(1000, Math.min(opts.tryTimeoutMs ?? 30_000, deadline - clock.now())), signal);
+    signal?.throwIfAborted();
     if (r.t === "found") return r;
     const left = deadline - clock.now();
     if (left <= 0) return none(`gave up on ${shown} after ${n} tr${n === 1 ? "y" : "ies"} in ${secs(clock.now() - start)}: ${r.why}`);
     const pause = Math.min(delay, left);
     note(`${shown}: try ${n} failed: ${r.why}; again in ${secs(pause)}`);
-    await clock.sleep(pause);
+    await unlessAborted(clock.sleep(pause), signal);
     delay = Math.min(delay * 2, opts.maxDelayMs ?? 10_000);
   }
 }
 
 /** One GET: the body on 2xx, else why not. */
-async function fetchOnce(url: URL, opts: CmdlineUrlOptions, timeoutMs: number): Promise<SourceResult> {
+async function fetchOnce(url: URL, opts: CmdlineUrlOptions, timeoutMs: number, cancel?: AbortSignal): Promise<SourceResult> {
   try {
-    const res = await (opts.fetch ?? fetch)(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
+    const signal = cancel ? AbortSignal.any([AbortSignal.timeout(timeoutMs), cancel]) : AbortSignal.timeout(timeoutMs);
+    const res = await (opts.fetch ?? fetch)(url, { signal, redirect: "follow" });
     if (!res.ok) {
       await res.body?.cancel();
       return none(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);

@@ -9,8 +9,8 @@ export type SourceResult = { t: "none"; why: string } | { t: "found"; yaml: stri
 export interface ConfigSource {
   /** Short and stable, used in events: "state", "cmdline-url", "config-drive", "fw_cfg". */
   readonly name: string;
-  /** Looks once (a source may retry inside); `note` reports progress on the console and as an event. */
-  fetch(note: (message: string) => void): Promise<SourceResult>;
+  /** Looks once (a source may retry inside); `note` reports progress on the console and as an event; `signal` ends the look (a reboot preempting boot). */
+  fetch(note: (message: string) => void, signal?: AbortSignal): Promise<SourceResult>;
 }
 
 /** Where the kernel's filesystems are; tests point them at a temp dir. */
@@ -42,4 +42,15 @@ export const found = (yaml: string, origin: string): SourceResult => ({ t: "foun
 export function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.cause === undefined ? err.message : `${err.message}: ${reason(err.cause)}`;
+}
+
+/** Waits for `p`, or rejects with the signal's reason once it aborts. */
+export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -19,7 +19,7 @@ export interface BootSteps {
   startNetwork(): void;
   startMachineApi(): Promise<void>;
   checkUpgrade(): void;
-  loadConfig(): Promise<BootNext>;
+  loadConfig(signal: AbortSignal): Promise<BootNext>;
   loadRuntimeModules(): Promise<void>;
   startApid(): Promise<void>;
 }
@@ -33,8 +33,8 @@ export function bootSequence(s: BootSteps): Phase[] {
     phase("api", task("startMachineApi", () => s.startMachineApi()), task("checkUpgrade", () => s.checkUpgrade())),
     phase(
       "config",
-      task("loadConfig", async () => {
-        next = await s.loadConfig();
+      task("loadConfig", async (ctx) => {
+        next = await s.loadConfig(ctx.signal);
       }),
       task("loadRuntimeModules", () => s.loadRuntimeModules()),
     ),

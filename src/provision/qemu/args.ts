@@ -28,6 +28,8 @@ export interface QemuArgs {
   installDisk?: string;
   /** With direct kernel boot: a kiln-upgrade.tar attached read-only after the install disk (/dev/vdb). */
   installMedia?: string;
+  /** QEMU's human monitor on this unix socket (what a console's keyboard would send: `sendkey ctrl-alt-delete`). */
+  monitor?: string;
   /** Where the RTC starts (-rtc base=): "utc", "localtime" or "YYYY-MM-DD[THH:MM:SS]"; QEMU's default is utc. */
   rtcBase?: string;
 }
@@ -55,5 +57,6 @@ export function qemuArgs(a: QemuArgs): string[] {
   if (a.fwCfgConfig) args.push("-fw_cfg", `name=opt/kiln/config,file=${a.fwCfgConfig}`);
   if (a.configDrive) args.push("-drive", `file=${a.configDrive},if=virtio,format=raw,readonly=on`);
   if (a.rtcBase) args.push("-rtc", `base=${a.rtcBase}`);
+  if (a.monitor) args.push("-monitor", `unix:${a.monitor},server=on,wait=off`);
   return args;
 }

@@ -73,6 +73,7 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
     cpus: opts.cpus ?? 2,
     ...(opts.rtcBase ? { rtcBase: opts.rtcBase } : {}),
     consoleLog: layout.consoleLog,
+    monitor: layout.monitor,
     port,
     ...(via === "fw_cfg" ? { fwCfgConfig: layout.config } : {}),
     ...(via === "drive" ? { configDrive: layout.configDrive } : {}),

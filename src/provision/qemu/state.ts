@@ -4,6 +4,7 @@
 //   <root>/<name>/qemu.log       QEMU's own stderr
 //   <root>/<name>/config.yaml    the machine config it was created with (0600)
 //   <root>/<name>/config-drive.img  the config drive, when --config-via drive
+//   <root>/<name>/monitor.sock   QEMU's human monitor (e.g. `sendkey ctrl-alt-delete`)
 import { join, resolve } from "node:path";
 import type { MachineInfo } from "../provisioner.js";
 import type { ProcRef } from "../sandbox/proc.js";
@@ -20,6 +21,7 @@ export interface VmLayout {
   qemuLog: string;
   config: string;
   configDrive: string;
+  monitor: string;
 }
 
 export function vmLayout(name: string, root = vmRoot()): VmLayout {
@@ -31,6 +33,7 @@ export function vmLayout(name: string, root = vmRoot()): VmLayout {
     qemuLog: join(dir, "qemu.log"),
     config: join(dir, "config.yaml"),
     configDrive: join(dir, "config-drive.img"),
+    monitor: join(dir, "monitor.sock"),
   };
 }
 

@@ -143,3 +143,32 @@ t.test("real HTTPS: a server certificate no CA vouches for is refused, and said 
   const { result } = await run(t, `kiln.config=${url}`, { budgetMs: 1 });
   t.match(result, { t: "none", why: /: TLS: .*\((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE)\)$/ });
 });
+
+t.test("real HTTP: a preempting reboot stops a request the server holds, at once, with its reason", async (t) => {
+  const server: Server = createServer(() => {}); // never answers
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  const m = fakeMachine(t);
+  m.cmdline(`kiln.config=http://127.0.0.1:${(server.address() as AddressInfo).port}/worker.yaml`);
+  const ac = new AbortController();
+  const fetching = cmdlineUrlSource({ proc: m.proc }).fetch(() => {}, ac.signal);
+  await new Promise((r) => setTimeout(r, 100));
+  const started = Date.now();
+  ac.abort(new Error("preempted by reboot"));
+  await t.rejects(fetching, { message: "preempted by reboot" });
+  t.ok(Date.now() - started < 1000, "it stops at once, not after the try's 30 s");
+});
+
+t.test("a preempting reboot ends the backoff between tries", async (t) => {
+  const ac = new AbortController();
+  const clock = { now: () => 0, sleep: () => new Promise<void>(() => {}) }; // a pause that never ends by itself
+  const m = fakeMachine(t);
+  m.cmdline("kiln.config=http://10.0.0.1/worker.yaml");
+  const fetching = cmdlineUrlSource({ proc: m.proc, clock, fetch: refused }).fetch(() => {}, ac.signal);
+  await new Promise((r) => setTimeout(r, 20));
+  ac.abort(new Error("preempted by shutdown"));
+  await t.rejects(fetching, { message: "preempted by shutdown" });
+});
