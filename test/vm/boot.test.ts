@@ -1,7 +1,8 @@
 // A kiln VM booted with a config (by fw_cfg): mTLS API, containerd healthy,
-// read-only root, the config's hostname, sysctls, files and kernel modules
-// applied, an address by DHCP, dmesg and logs; then a reboot comes back with
-// the same config and a shutdown powers QEMU off by itself.
+// read-only root, a hostname from the NIC's MAC (the config names none),
+// /etc/machine-id, sysctls, files and kernel modules applied, an address by
+// DHCP, dmesg and logs; then a reboot of the diskless VM comes back with the
+// same config, hostname and machine id, and a shutdown powers QEMU off by itself.
 import t from "tap";
 import { alive, BOOT_TIMEOUT_MS, type Cluster, consoleOf, createVm, destroyVm, genCluster, on, onJson, skip, testImage, type Vm, waitFor } from "./vm-helpers.js";
 
@@ -11,7 +12,6 @@ const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
 t.test("boot with a config, reboot, shutdown", { skip, timeout: 3 * BOOT_TIMEOUT_MS }, async (t) => {
   const image = testImage();
   const cluster: Cluster = genCluster(name, (m) => {
-    m.hostname = "kiln-vm-boot";
     m.sysctls = { "net.ipv4.ip_forward": "1", "vm.swappiness": "13" };
     m.files = [{ path: "/var/lib/kiln-test/hello.txt", content: "hello from the config\n", permissions: "0640" }];
     m.kernel = { modules: [{ name: "dummy", parameters: ["numdummies=2"] }] };
@@ -36,7 +36,11 @@ t.test("boot with a config, reboot, shutdown", { skip, timeout: 3 * BOOT_TIMEOUT
   t.equal(rootMount?.fstype, "squashfs", "/ is the squashfs image");
   t.match(rootMount?.options ?? "", /(^|,)ro(,|$)/, "/ is read-only");
 
-  t.equal(onJson<{ hostname: string }>(vm, cluster, ["hostname"]).hostname, "kiln-vm-boot", "hostname from the config");
+  const mac = on(vm, cluster, ["read", "/sys/class/net/eth0/address"]).stdout.trim();
+  const hostname = onJson<{ hostname: string }>(vm, cluster, ["hostname"]).hostname;
+  t.equal(hostname, `kiln-${mac.replaceAll(":", "")}`, `hostname from eth0's MAC ${mac}, as the config names none`);
+  const machineId = on(vm, cluster, ["read", "/etc/machine-id"]).stdout;
+  t.match(machineId, /^[0-9a-f]{32}\n$/, "/etc/machine-id: 32 lowercase hex digits and a newline");
   t.equal(on(vm, cluster, ["read", "/proc/sys/vm/swappiness"]).stdout.trim(), "13", "sysctl applied");
   t.equal(on(vm, cluster, ["read", "/proc/sys/net/ipv4/ip_forward"]).stdout.trim(), "1", "sysctl applied");
   t.equal(on(vm, cluster, ["read", "/var/lib/kiln-test/hello.txt"]).stdout, "hello from the config\n", "file written");
@@ -71,7 +75,9 @@ t.test("boot with a config, reboot, shutdown", { skip, timeout: 3 * BOOT_TIMEOUT
   );
   t.not(newId, bootId, "a new boot");
   t.ok(alive(vm.pid), "the same QEMU process: a reboot, not a new VM");
-  t.equal(onJson<{ hostname: string }>(vm, cluster, ["hostname"]).hostname, "kiln-vm-boot", "same config after the reboot");
+  t.equal(onJson<{ hostname: string }>(vm, cluster, ["hostname"]).hostname, hostname, "the same hostname after the reboot, without a disk");
+  t.equal(on(vm, cluster, ["read", "/etc/machine-id"]).stdout, machineId, "the same machine id after the reboot, without a disk");
+  t.equal(on(vm, cluster, ["read", "/proc/sys/vm/swappiness"]).stdout.trim(), "13", "the same config after the reboot");
 
   // shutdown: QEMU exits by itself (ACPI power off), no signal from us
   t.equal(on(vm, cluster, ["shutdown"]).code, 0, "shutdown accepted");
