@@ -1,21 +1,30 @@
 // The machine's identity: 32 hex digits kept on STATE; where STATE is a tmpfs
 // (no disk), derived from the hardware so it survives reboots. Also written
-// to /etc/machine-id, and the MAC it found remembered for the default hostname.
+// to /etc/machine-id. The default hostname comes with it: the first link's
+// MAC when there is one, else the id's first digits.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic-write.js";
 import { firstLinkMac, productUuid } from "./hardware-ids.js";
 
-/** The first link's MAC found when each id was loaded (apply/hostname.ts names the machine after it). */
-const macs = new Map<string, string>();
+/** Who the machine is: its id, and the hostname it has when neither the config nor DHCP names one. */
+export interface Identity {
+  machineId: string;
+  defaultHostname: string;
+}
+
+/** kiln-<the first physical link's MAC, 12 hex digits>, or kiln-<first 6 of the machine id> without one (the sandbox's veths). */
+export function identityOf(machineId: string, mac?: string): Identity {
+  return { machineId, defaultHostname: `kiln-${mac ?? machineId.slice(0, 6)}` };
+}
 
 /**
  * Reads STATE/machine-id, else derives an id (DMI product UUID, else a hash
  * of the first link's MAC, else random) and keeps it there; writes it to
  * /etc/machine-id. `root` is the machine's root ("/"; tests pass a temp dir).
  */
-export function loadMachineId(stateDir: string, root = "/"): string {
+export function loadIdentity(stateDir: string, root = "/"): Identity {
   const mac = firstLinkMac(root);
   const stored = storedId(stateDir);
   const id = stored ?? derivedId(root, mac);
@@ -24,13 +33,7 @@ export function loadMachineId(stateDir: string, root = "/"): string {
     writeFileAtomic(join(stateDir, "machine-id"), `${id}\n`, 0o644);
   }
   writeFileAtomic(join(root, "etc/machine-id"), `${id}\n`, 0o444);
-  if (mac) macs.set(id, mac);
-  return id;
-}
-
-/** The first physical link's MAC (12 hex digits) when `machineId` was loaded, if it had one. */
-export function linkMacOf(machineId: string): string | undefined {
-  return macs.get(machineId);
+  return identityOf(id, mac);
 }
 
 /** STATE/machine-id when it holds 32 lowercase hex digits. */

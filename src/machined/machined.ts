@@ -11,7 +11,7 @@ import { createEventBus } from "./event-bus.js";
 import { installerForBoot } from "./install/install.js";
 import { prepareKexec } from "./kexec.js";
 import { createLogStore } from "./logs/log-store.js";
-import { loadMachineId } from "./machine-id.js";
+import { loadIdentity } from "./machine-id.js";
 import { createPaths } from "./paths.js";
 import { type PowerAction, powerDown } from "./power.js";
 import { createRuntime, type RuntimeDeps } from "./runtime.js";
@@ -75,7 +75,7 @@ export function createMachined(m: MachinedDeps): Machined {
     supervisor,
     runner,
     store: createConfigStore(paths.state),
-    machineId: "",
+    identity: { machineId: "", defaultHostname: "" },
     log,
     apid: true,
     // The sandbox's clock is the host's: measured and shown, never set.
@@ -86,8 +86,8 @@ export function createMachined(m: MachinedDeps): Machined {
   const b: BootEnv = { sys, platform, events, log, state, requestReboot: (why) => runtime.request("reboot", why, "powercycle") };
   const boot = bootSequence({
     mountDisks: () => mountDisksTask(b),
-    loadMachineId: () => {
-      state.machineId = loadMachineId(paths.state);
+    loadIdentity: () => {
+      state.identity = loadIdentity(paths.state);
     },
     startNetwork: () => startNetworkTask(b),
     startMachineApi: () => startMachineApiTask(b, runtime),

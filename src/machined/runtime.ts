@@ -15,6 +15,7 @@ import { type Current, createApplier } from "./apply-config.js";
 import type { ConfigStore } from "./config-store.js";
 import type { Partition } from "./disks.js";
 import type { SlotInfo } from "./slots.js";
+import type { Identity } from "./machine-id.js";
 import type { TimeSync } from "./time/time-sync.js";
 import type { Upgrader } from "./upgrade/upgrade.js";
 import type { Installer } from "./install/install.js";
@@ -54,8 +55,8 @@ export interface RuntimeDeps {
   /** The machine's one lock: every operation that changes the machine runs through it. */
   runner: SequenceRunner;
   store: ConfigStore;
-  /** boot: the machine's id (STATE, else derived). */
-  machineId: string;
+  /** boot: the machine's id (STATE, else derived) and default hostname. */
+  identity: Identity;
   log(line: string): void;
   /** Run the network API (apid) as a service; main does, tests of the core leave it out. */
   apid?: boolean;
@@ -104,7 +105,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     }
   };
   const applyLive = async (next: Current, prev: Current | undefined) => {
-    const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.machineId);
+    const warnings = applySystem(d.applyEnv, prev?.config, next.config, d.identity);
     if (d.network) warnings.push(...(await d.network.apply(next.config)));
     d.timeSync?.apply(next.config.machine.time?.servers ?? []);
     current = next;
@@ -199,7 +200,7 @@ function bootConfigDeps(d: RuntimeDeps) {
   const enterMaintenance = () => {
     // A DHCP lease may have come first: keep its hostname and nameservers.
     const lease = d.network?.leases()[0];
-    const name = hostnameFor(undefined, d.machineId, lease?.hostname);
+    const name = hostnameFor(undefined, d.identity, lease?.hostname);
     applyHostname(d.applyEnv, name);
     applyEtcFiles(d.applyEnv, name, undefined, undefined, lease ? { now: lease.nameservers, before: false } : undefined);
   };

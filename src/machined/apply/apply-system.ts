@@ -7,16 +7,17 @@ import { modulesAllowed } from "../platform.js";
 import type { ApplyEnv } from "./apply-env.js";
 import { applyEtcFiles } from "./etc-files.js";
 import { applyFiles } from "./files.js";
+import type { Identity } from "../machine-id.js";
 import { applyHostname, hostnameFor } from "./hostname.js";
 import { applyKernelModules, modulesDir } from "./modules.js";
 import { applySysctls } from "./sysctls.js";
 
 /** Applies what changed from prev (undefined: everything) to next; returns warnings. */
-export function applySystem(env: ApplyEnv, prev: MachineConfig | undefined, next: MachineConfig, machineId: string): string[] {
+export function applySystem(env: ApplyEnv, prev: MachineConfig | undefined, next: MachineConfig, identity: Identity): string[] {
   const warnings: string[] = [];
-  const name = hostnameFor(next, machineId);
+  const name = hostnameFor(next, identity);
   const names = (c: MachineConfig) => [c.machine.network?.nameservers, c.machine.network?.extraHostEntries];
-  if (!prev || hostnameFor(prev, machineId) !== name || changed(prev, next, names)) {
+  if (!prev || hostnameFor(prev, identity) !== name || changed(prev, next, names)) {
     applyHostname(env, name);
     applyEtcFiles(env, name, next, prev);
   }

@@ -11,6 +11,7 @@ import type { Sys } from "../../sys/sys.js";
 import type { ApplyEnv } from "../apply/apply-env.js";
 import { applyEtcFiles } from "../apply/etc-files.js";
 import { applyHostname, hostnameFor } from "../apply/hostname.js";
+import type { Identity } from "../machine-id.js";
 import type { EventBus, EventPayload, NetworkEventKind } from "../events.js";
 import { diffPlans, isEthernetLike, type LinkPlan, type NetworkChanges, planNetwork } from "./plan.js";
 
@@ -20,7 +21,8 @@ export interface NetworkDeps {
   log(line: string): void;
   /** Where hostname, /etc/hosts and /etc/resolv.conf are written. */
   applyEnv: ApplyEnv;
-  machineId: string;
+  /** Names the machine when neither the config nor a lease does. */
+  identity: Identity;
   /** Tests: DHCP timings and transport, a fake client, a fake netlink. */
   dhcp?: Pick<DhcpClientOptions, "timeoutMs" | "retryMs" | "retransmitMs" | "openTransport">;
   startDhcp?: (o: DhcpClientOptions) => DhcpClient;
@@ -178,7 +180,7 @@ function describeLease(l: Lease): string {
 function refreshNames(d: NetworkDeps, s: State): void {
   const leases = [...s.leases.values()];
   if (!leases.length && !s.leasedNames) return;
-  const hostname = hostnameFor(s.config, d.machineId, leases.find((l) => l.hostname)?.hostname);
+  const hostname = hostnameFor(s.config, d.identity, leases.find((l) => l.hostname)?.hostname);
   const servers = [...new Set(leases.flatMap((l) => l.nameservers))];
   try {
     applyHostname(d.applyEnv, hostname);

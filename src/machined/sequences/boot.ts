@@ -15,7 +15,7 @@ import { type Phase, phase, task } from "./runner.js";
 
 export interface BootSteps {
   mountDisks(): void;
-  loadMachineId(): void;
+  loadIdentity(): void;
   startNetwork(): void;
   startMachineApi(): Promise<void>;
   checkUpgrade(): void;
@@ -28,7 +28,7 @@ export function bootSequence(s: BootSteps): Phase[] {
   let next: BootNext = {};
   return [
     phase("disks", task("mountDisks", () => s.mountDisks())),
-    phase("identity", task("loadMachineId", () => s.loadMachineId())),
+    phase("identity", task("loadIdentity", () => s.loadIdentity())),
     phase("network", task("startNetwork", () => s.startNetwork())),
     phase("api", task("startMachineApi", () => s.startMachineApi()), task("checkUpgrade", () => s.checkUpgrade())),
     phase(

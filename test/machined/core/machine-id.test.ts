@@ -4,9 +4,11 @@
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { defaultHostname } from "../../../src/machined/apply/hostname.js";
 import { firstLinkMac, physicalLinks, productUuid } from "../../../src/machined/hardware-ids.js";
-import { loadMachineId } from "../../../src/machined/machine-id.js";
+import { loadIdentity } from "../../../src/machined/machine-id.js";
+
+/** The machine id alone, as machined loads it. */
+const loadMachineId = (state: string, root: string) => loadIdentity(state, root).machineId;
 import { fakeLinks, fakeProductUuid, sandboxLinks, vmLinks } from "../fake-sysfs.js";
 import { type Teardown, tempDir } from "../helpers.js";
 
@@ -110,13 +112,13 @@ t.test("names a machine after its first physical link's MAC, the same at every b
   const [a, b] = [machine(t), machine(t)];
   fakeLinks(a.root, vmLinks);
   fakeLinks(b.root, vmLinks);
-  t.equal(defaultHostname(loadMachineId(a.state, a.root)), "kiln-525400123456");
-  t.equal(defaultHostname(loadMachineId(b.state, b.root)), "kiln-525400123456", "a second boot of the same VM, STATE empty again");
+  t.equal(loadIdentity(a.state, a.root).defaultHostname, "kiln-525400123456");
+  t.equal(loadIdentity(b.state, b.root).defaultHostname, "kiln-525400123456", "a second boot of the same VM, STATE empty again");
 });
 
 t.test("names a machine without a physical link after its machine id (the sandbox)", async (t) => {
   const { root, state } = machine(t);
   fakeLinks(root, sandboxLinks);
-  const id = loadMachineId(state, root);
-  t.equal(defaultHostname(id), `kiln-${id.slice(0, 6)}`);
+  const { machineId, defaultHostname } = loadIdentity(state, root);
+  t.equal(defaultHostname, `kiln-${machineId.slice(0, 6)}`);
 });

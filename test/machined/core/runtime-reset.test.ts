@@ -14,6 +14,7 @@ import type { Supervisor } from "../../../src/machined/supervisor/supervisor.js"
 import { createFakeSys } from "../../../src/sys/fake.js";
 import { worker } from "../../config/fixtures.js";
 import { type Teardown, tempDir, testContext, waitFor } from "../helpers.js";
+import { identityOf } from "../../../src/machined/machine-id.js";
 
 /** A supervisor with nothing to supervise. */
 const idle: Supervisor = {
@@ -55,7 +56,7 @@ async function harness(t: Teardown, o: { partitions?: (dir: string) => Partition
     supervisor: idle,
     runner,
     store,
-    machineId: "abcdef0123456789abcdef0123456789",
+    identity: identityOf("abcdef0123456789abcdef0123456789"),
     log: (line) => void logged.push(line),
     partitions: o.partitions?.(dir) ?? [],
   });

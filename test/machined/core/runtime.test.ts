@@ -15,8 +15,9 @@ import type { Supervisor } from "../../../src/machined/supervisor/supervisor.js"
 import { createFakeSys } from "../../../src/sys/fake.js";
 import { service, worker } from "../../config/fixtures.js";
 import { type Teardown, tempDir, testContext, waitFor } from "../helpers.js";
+import { identityOf } from "../../../src/machined/machine-id.js";
 
-const machineId = "abcdef0123456789abcdef0123456789";
+const identity = identityOf("abcdef0123456789abcdef0123456789");
 
 /** A supervisor that records calls; start and startAll mark services Running. */
 function fakeSupervisor() {
@@ -93,7 +94,7 @@ function harness(t: Teardown) {
     supervisor: fake.sup,
     runner,
     store,
-    machineId,
+    identity,
     log: (line) => void logged.push(line),
   });
   /** The boot sequence's config phase, as machined runs it. */

@@ -90,7 +90,7 @@ function bootOnRunner(h: ReturnType<typeof harness>, text: string) {
     "boot",
     bootSequence({
       mountDisks: noop,
-      loadMachineId: noop,
+      loadIdentity: noop,
       startNetwork: noop,
       startMachineApi: async () => {},
       checkUpgrade: noop,

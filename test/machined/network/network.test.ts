@@ -13,8 +13,9 @@ import type { Address, Link, Route, RouteSpec, Rtnetlink } from "../../../src/ne
 import { createFakeSys } from "../../../src/sys/fake.js";
 import { configOf, worker } from "../../config/fixtures.js";
 import { type Teardown, tempDir } from "../helpers.js";
+import { identityOf } from "../../../src/machined/machine-id.js";
 
-const machineId = "abcdef0123456789abcdef0123456789";
+const identity = identityOf("abcdef0123456789abcdef0123456789");
 
 /** rtnetlink in memory: links lo and eth0/eth1, addresses and routes as plain lists, every call recorded. */
 function fakeNetlink() {
@@ -74,7 +75,7 @@ function setup(t: Teardown) {
   const dhcp = new Map<string, DhcpClientOptions & { stopped: boolean }>();
   const log: string[] = [];
   const network = startNetwork({
-    sys, events, machineId, log: (l) => log.push(l),
+    sys, events, identity, log: (l) => log.push(l),
     applyEnv: { sys, platform: "metal", root },
     openNetlink: () => fake.nl,
     startDhcp: (o) => {

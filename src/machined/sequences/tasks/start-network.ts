@@ -5,7 +5,7 @@ import type { BootEnv } from "./boot-env.js";
 
 export function startNetworkTask(b: BootEnv): void {
   if (b.platform !== "metal") return;
-  const network = startNetwork({ sys: b.sys, events: b.events, log: b.log, applyEnv: b.state.applyEnv, machineId: b.state.machineId });
+  const network = startNetwork({ sys: b.sys, events: b.events, log: b.log, applyEnv: b.state.applyEnv, identity: b.state.identity });
   b.state.network = network;
   b.state.waitOnline = network.waitOnline;
 }
