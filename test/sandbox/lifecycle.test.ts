@@ -1,12 +1,10 @@
 // The lifecycle's one lock against a real sandbox: the boot's timeline adds
 // up, and an apply-config sent while a reboot stops services is refused
-// naming the reboot, and a reboot sent during boot preempts it and the
-// machine comes back.
-import { readFileSync, writeFileSync } from "node:fs";
-import { credentials } from "@grpc/grpc-js";
+// naming the reboot. A reboot during boot is test/vm/lifecycle.test.ts's: a
+// sandbox boots in ~150 ms, too fast to land a call in; a VM's boot can be
+// held on a config URL.
+import { writeFileSync } from "node:fs";
 import t from "tap";
-import { MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
-import { createClient } from "../../src/grpc/client.js";
 import { alive, consoleTail, createSandbox, destroySandbox, kilnctl, kilnctlJson, type Sandbox, waitFor } from "./sandbox-helpers.js";
 
 const name = "t-lifecycle";
@@ -88,45 +86,4 @@ t.test("an apply-config sent while a reboot stops services is refused, naming th
   t.match(r.stderr, /reboot \(requested through the API\) is running since \d\d:\d\d:\d\d; try again when it ends/);
   sb = await cameBack(oldPid);
   t.equal(kilnctlJson<{ hostname: string }>(["-e", sb.localEndpoint, "hostname"]).hostname, "sbx-life", "nothing of the refused config was applied");
-});
-
-/** Calls Reboot on machined's socket the moment it answers (a fresh client each try, so no reconnect backoff). */
-async function rebootAsSoonAsItAnswers(endpoint: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const client = createClient(MachineService, endpoint, credentials.createInsecure());
-    try {
-      await client.reboot({}, { timeoutMs: 2_000 });
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`machined did not answer within ${timeoutMs} ms`, { cause: err });
-    } finally {
-      client.close();
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-/** The sandbox's PID 1 now. */
-const pidNow = () => kilnctlJson<Sandbox[]>(["cluster", "show", "--name", name])[0]?.pid ?? 0;
-
-t.test("a reboot sent during boot preempts it, and the machine comes back", async (t) => {
-  // The machine API answers from boot's api phase on; the config and apid phases come after it.
-  // Reboot, then send a second reboot the moment the new boot's socket answers.
-  let preempted = false;
-  for (let attempt = 1; attempt <= 5 && !preempted; attempt++) {
-    const oldPid = sb.pid;
-    const before = readFileSync(sb.consoleLog, "utf8").length;
-    t.equal(ctl("reboot").code, 0, `attempt ${attempt}: the first reboot`);
-    await waitFor("the old PID 1 to go", () => !alive(oldPid), 30_000, 10);
-    await rebootAsSoonAsItAnswers(sb.localEndpoint, 30_000);
-    const booting = pidNow();
-    await waitFor("the interrupted boot's PID 1 to go", () => !alive(booting), 30_000, 20);
-    sb = await cameBack(booting);
-    preempted = readFileSync(sb.consoleLog, "utf8").slice(before).includes("boot: preempted by reboot");
-  }
-  t.ok(preempted, "a boot was preempted by the reboot");
-  const tl = kilnctlJson<Timeline>(["-e", sb.localEndpoint, "get", "sequences", "-o", "json"]);
-  t.equal(tl.runs[0]?.result, "ok", "the boot after it ran to its end");
-  t.equal(kilnctlJson<{ hostname: string }>(["-e", sb.localEndpoint, "hostname"]).hostname, "sbx-life", "with its config");
 });
