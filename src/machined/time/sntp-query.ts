@@ -41,7 +41,11 @@ function exchange(server: string, address: string, o: QueryOptions): Promise<Que
   const socket = createSocket(isIP(address) === 6 ? "udp6" : "udp4");
   return new Promise<QueryResult>((resolve) => {
     let sentMs = 0;
+    let finished = false;
+    // The first outcome wins: a late error or reply after the timeout is dropped.
     const done = (r: QueryResult) => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       socket.close();
       resolve(r);

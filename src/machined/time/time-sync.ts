@@ -1,7 +1,8 @@
 // machined's time synchronisation for machine.time.servers: a round asks every
-// server once (in parallel, each bounded by a timeout), believes the best
-// sample, steps or slews the clock by it, and schedules the next round
-// (poll.ts). No servers: disabled. New servers: a fresh start at once.
+// server (in parallel, each bounded by a timeout; until the boot's first
+// correction, BURST times in a row), believes the best sample, steps or slews
+// the clock by it, and schedules the next round (poll.ts). No servers:
+// disabled. New servers: a fresh start at once.
 import { CLOCK, type Sys } from "../../sys/sys.js";
 import { correctionFor, type Correction, slewClock, stepClock } from "./clock.js";
 import { afterFailure, afterSuccess, initialPoll, nextDelayMs, POLL, type PollState } from "./poll.js";
@@ -12,6 +13,12 @@ import { type QueryResult, querySntp } from "./sntp-query.js";
 export const QUERY_TIMEOUT_MS = 3_000;
 /** At most this many servers are asked in a round (the first ones listed). */
 export const MAX_SERVERS = 8;
+/**
+ * Until the clock is first corrected, each server is asked this many times in a
+ * row and its least-delayed answer kept: the step must be right, and the first
+ * exchanges of a boot are slow (ARP, a busy event loop).
+ */
+export const BURST = 4;
 /** Without a good round for this long, the clock counts as unsynchronized again. */
 export const STALE_AFTER_MS = 2 * POLL.maxMs;
 
@@ -85,7 +92,8 @@ export function createTimeSync(d: TimeSyncDeps): TimeSync {
 
   // Runs one round for `generation` and schedules the next.
   const round = async (generation: number) => {
-    const results = await Promise.all(loop.servers.slice(0, MAX_SERVERS).map(query));
+    const times = loop.corrected ? 1 : BURST;
+    const results = await Promise.all(loop.servers.slice(0, MAX_SERVERS).map((s) => askServer(query, s, times)));
     if (generation !== loop.generation) return;
     const best = bestSample(results.flatMap((r) => ("value" in r ? [r.value] : [])));
     const failed = best ? correct(d, loop, best, { now: now(), mono: mono() }) : results.map((r) => ("error" in r ? r.error : "")).join("; ");
@@ -118,6 +126,17 @@ export function createTimeSync(d: TimeSyncDeps): TimeSync {
       loop.generation++;
     },
   };
+}
+
+/** Asks `server` up to `times` times in a row: the best of its answers, or the error that stopped it. */
+async function askServer(query: (server: string) => Promise<QueryResult>, server: string, times: number): Promise<QueryResult> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < times; i++) {
+    const r = await query(server);
+    if ("error" in r) return samples.length ? { value: bestSample(samples)! } : r;
+    samples.push(r.value);
+  }
+  return { value: bestSample(samples)! };
 }
 
 /** Corrects the clock by a good sample and records it; an error message when the kernel refused. */

@@ -96,6 +96,42 @@ t.test("a clock a year slow is stepped at the first sync, then slewed, and the p
   sync.stop();
 });
 
+t.test("until the first correction each server is asked four times and its least-delayed answer believed", async (t) => {
+  const sys = createFakeSys();
+  const answers = [2_000, 5, 300, 40].map((delayMs, i) => ({ server: "s", address: "192.0.2.1", offsetMs: 60_000 + i, delayMs, stratum: 2, rootDistanceMs: delayMs / 2 }));
+  const asked: number[] = [];
+  const { sync, timers } = setup(sys, () => Date.now(), 0, {
+    query: async () => {
+      asked.push(asked.length);
+      return { value: answers[(asked.length - 1) % 4]! };
+    },
+  });
+  sync.apply(["s"]);
+  timers.fire();
+  await until(() => sync.status().state === "synchronized");
+  t.equal(asked.length, 4);
+  t.equal(sync.status().offsetMs, 60_001, "the 5 ms answer");
+  t.equal(sync.status().correction, "step");
+  timers.fire();
+  await until(() => asked.length === 5 && timers.pending.length === 1);
+  t.equal(asked.length, 5, "once corrected, one question a round");
+  sync.stop();
+});
+
+t.test("a burst stops at the first failure and keeps what it had", async (t) => {
+  const sys = createFakeSys();
+  let n = 0;
+  const { sync, timers } = setup(sys, () => Date.now(), 0, {
+    query: async () => (++n === 1 ? { value: { server: "s", address: "", offsetMs: 10, delayMs: 1, stratum: 2, rootDistanceMs: 1 } } : { error: "no answer" }),
+  });
+  sync.apply(["s"]);
+  timers.fire();
+  await until(() => sync.status().state === "synchronized");
+  t.equal(n, 2, "asked again once, then stopped");
+  t.equal(sync.status().offsetMs, 10);
+  sync.stop();
+});
+
 t.test("after the first correction, only offsets beyond 5 s are stepped", async (t) => {
   const server = await startResponder({ now: () => Date.now() });
   t.teardown(() => server.close());
