@@ -24,7 +24,7 @@ import { startMachineApiTask } from "./sequences/tasks/start-machine-api.js";
 import { startNetworkTask } from "./sequences/tasks/start-network.js";
 import type { PlatformName } from "../machinery/platform.js";
 import type { MachineContext } from "./service.js";
-import { createSupervisor } from "./supervisor/supervisor.js";
+import { createSupervisor, type Supervisor } from "./supervisor/supervisor.js";
 import { createTimeSync } from "./time/time-sync.js";
 
 export interface MachinedDeps {
@@ -40,6 +40,16 @@ export interface Machined {
   boot(): Promise<void>;
   /** A reboot or shutdown from a signal, through the lock. */
   request(action: PowerAction, why: string): void;
+}
+
+/**
+ * apid's certificates were issued by the clock before a step (a year off, they
+ * are not yet valid or already expired): reissue them. Also while apid is
+ * still preparing: the first apply starts it alongside the first sync.
+ */
+function restartApidAfterStep(supervisor: Supervisor, log: (line: string) => void): void {
+  const active = supervisor.status().some((s) => s.id === "apid" && ["Waiting", "Preparing", "Running"].includes(s.state));
+  if (active) void supervisor.restart("apid").catch((err: Error) => log(`time: restarting apid after the step: ${err.message}`));
 }
 
 export function createMachined(m: MachinedDeps): Machined {
@@ -79,7 +89,7 @@ export function createMachined(m: MachinedDeps): Machined {
     log,
     apid: true,
     // The sandbox's clock is the host's: measured and shown, never set.
-    timeSync: createTimeSync({ sys, log, adjust: platform === "metal" }),
+    timeSync: createTimeSync({ sys, log, adjust: platform === "metal", onStep: () => restartApidAfterStep(supervisor, log) }),
     ...(installer ? { installer } : {}),
   };
   const runtime = createRuntime(state);
