@@ -183,10 +183,9 @@ function upgrader(d: RuntimeDeps): Upgrader {
 
 /** Takes the lock for the upgrade sequence now, then streams its steps until it ends (it goes on if the caller leaves). */
 function upgradeStream(d: RuntimeDeps, req: UpgradeOptions): AsyncIterable<UpgradeStep> {
-  const u = upgrader(d);
-  u.precheck();
+  const stages = upgrader(d).stages(req);
   const steps = createChannel<UpgradeStep>();
-  const { done } = d.runner.start("upgrade", upgradeSequence(u, req, steps.push), { label: "upgrade" });
+  const { done } = d.runner.start("upgrade", upgradeSequence(stages, steps.push), { label: "upgrade" });
   done.then(
     () => steps.close(),
     (err: unknown) => steps.close(err),

@@ -57,7 +57,9 @@ export interface Upgrader {
   upload(chunk: UpgradeUploadChunk): { uploadId: string; received: number };
   /** Throws when no upgrade can start here (no slots, a trial running, no room); the upgrade sequence checks before it takes the lock. */
   precheck(): void;
-  /** The upgrade sequence's work, its steps as it goes; ends with the reboot into the trial (none with --stage). */
+  /** The upgrade's stages (precheck first: throws when no upgrade can start); the upgrade sequence runs each as a phase. */
+  stages(req: UpgradeOptions): UpgradeStages;
+  /** All stages in order, its steps as it goes; ends with the reboot into the trial (none with --stage). */
   upgrade(req: UpgradeOptions, signal: AbortSignal, label?: (text: string) => void): AsyncGenerator<UpgradeStep, RebootRequest | undefined>;
   /** Checks a rollback can be done (throws when not); `run` makes the other slot the default and asks for the reboot. */
   planRollback(mode: RebootMode, force: boolean): { slot: string; version: string; run(): RebootRequest };
@@ -69,6 +71,16 @@ export interface Upgrader {
   slots(): SlotInfo | undefined;
   /** The kernel a default-mode reboot kexecs: a staged upgrade's trial, else the running slot. */
   rebootKexec(): KexecPrepared;
+}
+
+/** An upgrade, stage by stage: receive the bundle, verify it, write the inactive slot, point GRUB at it once, reboot into it. */
+export interface UpgradeStages {
+  receive(signal: AbortSignal): AsyncGenerator<UpgradeStep, void>;
+  verify(label?: (text: string) => void): AsyncGenerator<UpgradeStep, void>;
+  write(): AsyncGenerator<UpgradeStep, void>;
+  bootloader(): AsyncGenerator<UpgradeStep, void>;
+  /** The reboot into the trial; with --stage, none. */
+  reboot(): AsyncGenerator<UpgradeStep, RebootRequest | undefined>;
 }
 
 type Slot = "A" | "B";
@@ -103,50 +115,73 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
     return { from, uploads: d.uploads };
   };
 
-  async function* upgrade(req: UpgradeOptions, signal: AbortSignal, label?: (text: string) => void): AsyncGenerator<UpgradeStep, RebootRequest | undefined> {
+  /** The upgrade's stages over one shared state, in order; each yields its steps. */
+  function stages(req: UpgradeOptions): UpgradeStages {
     const { from, uploads } = precheck();
-    {
-      const to = other(from);
-      const target = partitionOf(to);
-      let tar: string;
-      let uploadId: string;
-      if ("url" in req.source) {
-        yield step("fetch", `fetching ${req.source.url}`);
-        const last = { done: 0, total: 0 };
-        tar = await uploads.fetch(req.source.url, (done, total) => Object.assign(last, { done, total }), signal);
-        uploadId = tar.replace(/^.*\//, "").replace(/\.tar$/, "");
-        yield step("fetch", `fetched ${mib(last.done)}`, last.done, last.total);
-      } else {
-        uploadId = req.source.uploadId;
-        tar = uploads.path(uploadId);
-      }
-      yield step("verify", "checking the bundle's checksums and version");
-      const bundle = await verify(d, tar, uploads.scratch(uploadId), req.force);
-      label?.(`upgrade to ${bundle.version}`);
-      yield step("verify", `kiln ${bundle.version} (kernel ${bundle.kernel}): checksums match`);
-      const total = bundle.files.initramfs.size + bundle.files.vmlinuz.size;
-      yield step("write", `writing kiln ${bundle.version} to slot ${to} (${target.device})`, 0, total);
-      await d.writeSlot(target.device, `BOOT-${to}`, bundle);
-      versions.set(to, bundle.version);
-      uploads.clear();
-      yield step("write", `slot ${to} written and read back`, total, total);
-      const watched = d.services().filter((s) => s.state === "Running").map((s) => ({ id: s.id, checked: s.healthy !== null }));
-      const healthTimeoutMs = req.healthTimeoutMs || DEFAULT_HEALTH_TIMEOUT_MS;
-      const base = { from: { slot: from, version: d.runningVersion }, to: { slot: to, version: bundle.version }, services: watched, healthTimeoutMs, reason: "", time: "" };
-      save({ ...base, state: req.stage ? "staged" : "pending" });
-      d.grubenv.update({ kiln_try: to });
-      yield step("bootloader", `GRUB boots slot ${to} once, on trial; slot ${from} stays the default until ${to} is healthy`);
-      if (req.stage) {
-        event(`kiln ${bundle.version} staged in slot ${to}: the next reboot tries it`);
-        yield step("staged", `staged: the next reboot boots slot ${to} on trial`, 0, 0, statusOf(record!));
-        return undefined;
-      }
-      const kexec = req.rebootMode === "default" ? stageTrial(to) : undefined;
-      event(`rebooting into slot ${to} (kiln ${bundle.version}) on trial${kexec?.ok ? " by kexec" : ""}; ${watched.length} services must be healthy within ${Math.round(healthTimeoutMs / 1000)} s`);
-      yield step("reboot", `rebooting into slot ${to}${kexec?.ok ? " by kexec" : kexec ? ` through firmware (${kexec.why})` : " through firmware"}`, 0, 0, statusOf(record!));
-      const why = `upgrade to ${bundle.version}: trial of slot ${to}`;
-      return kexec?.ok ? rebootRequest("reboot", why, { kexec }) : rebootRequest("reboot", why, { mode: "powercycle" });
-    }
+    const to = other(from);
+    const target = partitionOf(to);
+    const st: { tar?: string; uploadId?: string; bundle?: BundleInfo; healthTimeoutMs: number; watched: UpgradeRecord["services"] } = { healthTimeoutMs: 0, watched: [] };
+    const bundle = () => st.bundle as BundleInfo;
+    return {
+      async *receive(signal) {
+        if ("url" in req.source) {
+          yield step("fetch", `fetching ${req.source.url}`);
+          const last = { done: 0, total: 0 };
+          st.tar = await uploads.fetch(req.source.url, (done, total) => Object.assign(last, { done, total }), signal);
+          st.uploadId = st.tar.replace(/^.*\//, "").replace(/\.tar$/, "");
+          yield step("fetch", `fetched ${mib(last.done)}`, last.done, last.total);
+        } else {
+          st.uploadId = req.source.uploadId;
+          st.tar = uploads.path(st.uploadId);
+        }
+      },
+      async *verify(label) {
+        yield step("verify", "checking the bundle's checksums and version");
+        st.bundle = await verify(d, st.tar ?? "", uploads.scratch(st.uploadId ?? ""), req.force);
+        label?.(`upgrade to ${st.bundle.version}`);
+        yield step("verify", `kiln ${st.bundle.version} (kernel ${st.bundle.kernel}): checksums match`);
+      },
+      async *write() {
+        const b = bundle();
+        const total = b.files.initramfs.size + b.files.vmlinuz.size;
+        yield step("write", `writing kiln ${b.version} to slot ${to} (${target.device})`, 0, total);
+        await d.writeSlot(target.device, `BOOT-${to}`, b);
+        versions.set(to, b.version);
+        uploads.clear();
+        yield step("write", `slot ${to} written and read back`, total, total);
+      },
+      async *bootloader() {
+        st.watched = d.services().filter((s) => s.state === "Running").map((s) => ({ id: s.id, checked: s.healthy !== null }));
+        st.healthTimeoutMs = req.healthTimeoutMs || DEFAULT_HEALTH_TIMEOUT_MS;
+        const base = { from: { slot: from, version: d.runningVersion }, to: { slot: to, version: bundle().version }, services: st.watched, healthTimeoutMs: st.healthTimeoutMs, reason: "", time: "" };
+        save({ ...base, state: req.stage ? "staged" : "pending" });
+        d.grubenv.update({ kiln_try: to });
+        yield step("bootloader", `GRUB boots slot ${to} once, on trial; slot ${from} stays the default until ${to} is healthy`);
+      },
+      async *reboot() {
+        const version = bundle().version;
+        if (req.stage) {
+          event(`kiln ${version} staged in slot ${to}: the next reboot tries it`);
+          yield step("staged", `staged: the next reboot boots slot ${to} on trial`, 0, 0, statusOf(record!));
+          return undefined;
+        }
+        const kexec = req.rebootMode === "default" ? stageTrial(to) : undefined;
+        event(`rebooting into slot ${to} (kiln ${version}) on trial${kexec?.ok ? " by kexec" : ""}; ${st.watched.length} services must be healthy within ${Math.round(st.healthTimeoutMs / 1000)} s`);
+        yield step("reboot", `rebooting into slot ${to}${kexec?.ok ? " by kexec" : kexec ? ` through firmware (${kexec.why})` : " through firmware"}`, 0, 0, statusOf(record!));
+        const why = `upgrade to ${version}: trial of slot ${to}`;
+        return kexec?.ok ? rebootRequest("reboot", why, { kexec }) : rebootRequest("reboot", why, { mode: "powercycle" });
+      },
+    };
+  }
+
+  /** The whole upgrade, its stages one after the other (the upgrade sequence runs them as its phases). */
+  async function* upgrade(req: UpgradeOptions, signal: AbortSignal, label?: (text: string) => void): AsyncGenerator<UpgradeStep, RebootRequest | undefined> {
+    const s = stages(req);
+    yield* s.receive(signal);
+    yield* s.verify(label);
+    yield* s.write();
+    yield* s.bootloader();
+    return yield* s.reboot();
   }
 
   /** Stages the trial kernel; once staged, kiln_try is cleared, so a panic's firmware reboot is the old slot's. */
@@ -218,6 +253,7 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
       return d.uploads.append(chunk);
     },
     precheck: () => void precheck(),
+    stages,
     upgrade,
     planRollback: (mode, force) => {
       const from = runningSlot();
