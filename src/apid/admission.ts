@@ -4,6 +4,7 @@ import type { PeerCertificate } from "node:tls";
 import type { Metadata } from "@grpc/grpc-js";
 import { ApiError, Code } from "../grpc/errors.js";
 import { authorize, authorizeMaintenance, type Decision } from "./authorization.js";
+import type { DeniedCertificates } from "./denied-certificates.js";
 import { type Caller, callerOf, identityOf } from "./identity.js";
 
 /** maintenance: TLS without client certificates, no config yet; mtls: normal operation. */
@@ -16,11 +17,14 @@ export interface IncomingCall {
   getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
 }
 
-/** Admits a call to `path` or throws PERMISSION_DENIED; maintenance callers have no role. */
-export function admit(mode: Mode, call: IncomingCall, path: string): Caller | undefined {
+/** Admits a call to `path` or throws PERMISSION_DENIED (also for a `denied` certificate); maintenance callers have no role. */
+export function admit(mode: Mode, call: IncomingCall, path: string, denied?: DeniedCertificates): Caller | undefined {
   if (mode === "maintenance") return void allowed(authorizeMaintenance(path));
-  const id = identityOf(call.getAuthContext()?.sslPeerCertificate);
+  const cert = call.getAuthContext()?.sslPeerCertificate;
+  const id = identityOf(cert);
   if ("error" in id) throw new ApiError(Code.PERMISSION_DENIED, id.error);
+  const refusal = cert && denied?.check(cert);
+  if (refusal) throw new ApiError(Code.PERMISSION_DENIED, refusal);
   const caller = callerOf(id.value, call.metadata);
   if ("error" in caller) throw new ApiError(Code.PERMISSION_DENIED, caller.error);
   allowed(authorize(caller.value.role, path));

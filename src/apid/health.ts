@@ -13,6 +13,7 @@ import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../grpc/errors.js";
 import { grpcDefinition } from "../grpc/service.js";
 import { admit, type Mode } from "./admission.js";
+import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
 import { cancelSignal, fail, pump, toStatus } from "../grpc/call-io.js";
 import type { Upstream } from "./upstream.js";
@@ -24,9 +25,9 @@ const known = new Set(["", MachineService.typeName]);
 const watchIntervalMs = 2000;
 
 /** Health handlers answering from `machined`'s responsiveness. */
-export function healthService(mode: Mode, machined: Upstream): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+export function healthService(mode: Mode, machined: Upstream, denied?: DeniedCertificates): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const probe = (signal: AbortSignal) => servingStatus(machined, signal);
-  return { definition: grpcDefinition(Health), implementation: { check: checkHandler(mode, probe), watch: watchHandler(mode, probe) } };
+  return { definition: grpcDefinition(Health), implementation: { check: checkHandler(mode, probe, denied), watch: watchHandler(mode, probe, denied) } };
 }
 
 /** SERVING when machined answers Version within a second. */
@@ -42,11 +43,11 @@ async function servingStatus(machined: Upstream, signal: AbortSignal): Promise<S
 type Probe = (signal: AbortSignal) => Promise<Serving>;
 
 /** Check: the status now; NOT_FOUND for a service this server does not know. */
-function checkHandler(mode: Mode, probe: Probe) {
+function checkHandler(mode: Mode, probe: Probe, denied?: DeniedCertificates) {
   return (call: ServerUnaryCall<HealthCheckRequest, HealthCheckResponse>, callback: sendUnaryData<HealthCheckResponse>) => {
     const signal = cancelSignal(call);
     const answer = async () => {
-      admit(mode, call, methodPath(Health, "Check"));
+      admit(mode, call, methodPath(Health, "Check"), denied);
       if (!known.has(call.request.service)) throw new ApiError(Code.NOT_FOUND, `unknown service "${call.request.service}"`);
       return create(HealthCheckResponseSchema, { status: await probe(signal) });
     };
@@ -55,11 +56,11 @@ function checkHandler(mode: Mode, probe: Probe) {
 }
 
 /** Watch: the status now and whenever it changes, until the client goes; SERVICE_UNKNOWN for unknown services. */
-function watchHandler(mode: Mode, probe: Probe) {
+function watchHandler(mode: Mode, probe: Probe, denied?: DeniedCertificates) {
   return (call: ServerWritableStream<HealthCheckRequest, HealthCheckResponse>) => {
     const signal = cancelSignal(call);
     try {
-      admit(mode, call, methodPath(Health, "Watch"));
+      admit(mode, call, methodPath(Health, "Watch"), denied);
     } catch (err) {
       return fail(call, signal, err);
     }

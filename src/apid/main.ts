@@ -2,7 +2,10 @@
 // no capabilities) that machined supervises: it terminates TLS on :50000,
 // admits each call by the client certificate's role and forwards it, as
 // bytes, to machined's socket for apid. PID 1 never parses network input.
+import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
+import { apidTlsFiles } from "../machinery/apid.js";
+import { deniedCertificatesFile } from "./denied-certificates.js";
 import { createRemotes } from "./fan-out.js";
 import { type ApidArgs, parseApidArgs } from "./options.js";
 import { startApid } from "./server.js";
@@ -33,7 +36,8 @@ async function serve(a: ApidArgs) {
   const tls = await readServerTls(a.tlsDir, mtls);
   const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined);
   const machined = createUpstream(`unix://${a.machinedSocket}`, credentials.createInsecure());
-  const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes });
+  const denied = mtls ? { denied: deniedCertificatesFile(join(a.tlsDir, apidTlsFiles.denied)) } : {};
+  const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes, ...denied });
   log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}`);
   const close = async (ms: number) => {
     await apid.close(ms);

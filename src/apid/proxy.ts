@@ -5,6 +5,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
 import { admit, type Mode } from "./admission.js";
+import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
 import { cancelSignal, pump, toStatus } from "../grpc/call-io.js";
 import { fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
@@ -20,6 +21,8 @@ export interface ProxyContext {
   machined: Upstream;
   /** Other machines' apids, for fan-out. */
   remotes: Remotes;
+  /** Client certificates refused on every call (machine.api.deniedCertificates). */
+  denied?: DeniedCertificates;
 }
 
 type UnaryCall = ServerUnaryCall<Buffer, Buffer>;
@@ -60,7 +63,7 @@ function unaryHandler(ctx: ProxyContext, path: string) {
 
 /** The answer to a unary call, from machined or from every named node. */
 async function answerUnary(ctx: ProxyContext, path: string, call: UnaryCall, signal: AbortSignal): Promise<Buffer> {
-  const caller = admit(ctx.mode, call, path);
+  const caller = admit(ctx.mode, call, path, ctx.denied);
   const nodes = fanOutNodes(ctx, call, caller);
   const o = forwardOptions(call, caller, signal, nodes !== undefined);
   const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.unary(path, call.request, o);
@@ -77,7 +80,7 @@ function streamHandler(ctx: ProxyContext, path: string) {
 
 /** The messages of a streaming call, from machined or interleaved from every named node. */
 async function* answerStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal): AsyncIterable<Buffer> {
-  const caller = admit(ctx.mode, call, path);
+  const caller = admit(ctx.mode, call, path, ctx.denied);
   const nodes = fanOutNodes(ctx, call, caller);
   const o = forwardOptions(call, caller, signal, nodes !== undefined);
   const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.stream(path, call.request, o);

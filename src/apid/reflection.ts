@@ -16,6 +16,7 @@ import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
 import { Code } from "../grpc/errors.js";
 import { grpcDefinition } from "../grpc/service.js";
 import { admit, type Mode } from "./admission.js";
+import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
 import { cancelSignal, fail } from "../grpc/call-io.js";
 
@@ -30,22 +31,22 @@ const files = new Map(withImports(servedServices.map((s) => s.file)).map((f) => 
 const registry = createRegistry(...files.values());
 
 /** Both reflection services (v1 and the older v1alpha, the same messages on the wire). */
-export function reflectionServices(mode: Mode): { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[] {
+export function reflectionServices(mode: Mode, denied?: DeniedCertificates): { definition: ServiceDefinition; implementation: UntypedServiceImplementation }[] {
   const v1 = grpcDefinition(ServerReflection);
   const info = v1.serverReflectionInfo!;
   const v1alpha = { serverReflectionInfo: { ...info, path: methodPath(ServerReflectionV1alpha, "ServerReflectionInfo") } };
   return [v1, v1alpha].map((definition) => ({
     definition,
-    implementation: { serverReflectionInfo: infoHandler(mode, definition.serverReflectionInfo!.path) },
+    implementation: { serverReflectionInfo: infoHandler(mode, definition.serverReflectionInfo!.path, denied) },
   }));
 }
 
 /** One answer per request, in order, until the client half-closes. */
-function infoHandler(mode: Mode, path: string) {
+function infoHandler(mode: Mode, path: string, denied?: DeniedCertificates) {
   return (call: Call) => {
     const signal = cancelSignal(call);
     try {
-      admit(mode, call, path);
+      admit(mode, call, path, denied);
     } catch (err) {
       return fail(call, signal, err);
     }

@@ -2,6 +2,7 @@
 // reflection, over TLS 1.3 on every listen address.
 import { Server } from "@grpc/grpc-js";
 import type { Mode } from "./admission.js";
+import type { DeniedCertificates } from "./denied-certificates.js";
 import type { Remotes } from "./fan-out.js";
 import { healthService } from "./health.js";
 import { machineProxy } from "./proxy.js";
@@ -21,6 +22,8 @@ export interface ApidOptions {
   machined: Upstream;
   /** Other machines' apids (fan-out). */
   remotes: Remotes;
+  /** Client certificates refused on every call (mTLS mode). */
+  denied?: DeniedCertificates;
 }
 
 export interface Apid {
@@ -34,7 +37,7 @@ export interface Apid {
 export async function startApid(o: ApidOptions): Promise<Apid> {
   if (o.mode === "mtls" && !o.tls.ca) throw new Error("apid: mTLS mode needs the machine CA to verify clients with");
   const server = new Server();
-  for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes }), healthService(o.mode, o.machined), ...reflectionServices(o.mode)]) {
+  for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined, o.denied), ...reflectionServices(o.mode, o.denied)]) {
     server.addService(s.definition, s.implementation);
   }
   const creds = serverCredentials(o.tls);

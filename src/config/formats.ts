@@ -2,6 +2,7 @@
 // each registered with the phrase an error uses for what was expected.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { z } from "zod";
+import { parseDeniedEntry } from "../pki/denied-certificates.js";
 import { ownedFileProblem } from "./owned-files.js";
 
 /** What a schema expects, in words: "a CIDR such as 10.0.0.2/24 or fd00::2/64". */
@@ -80,6 +81,11 @@ export const writablePath = expecting(
 export const token = expecting(
   z.string().regex(/^[a-z0-9]{6}\.[a-z0-9]{16}$/),
   "a token such as abcdef.0123456789abcdef (6 and 16 characters a-z, 0-9, joined by '.')",
+);
+
+export const certificateRef = expecting(
+  z.string().refine((s) => "value" in parseDeniedEntry(s), asExpectation),
+  "a client certificate's SHA-256 fingerprint (64 hex digits) or serial number (1 to 40 hex digits), colons allowed",
 );
 
 /** The PEM text inside base64 `text`, or undefined when it is not base64 of a PEM block. */

@@ -4,6 +4,7 @@ import { z } from "zod";
 import {
   absolutePath,
   certificatePem,
+  certificateRef,
   cidr,
   devicePath,
   envName,
@@ -179,6 +180,15 @@ const machine = z.strictObject({
   ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
   token: doc(token, "Token that machines present to join (secret). No effect yet in this version (validation warns when set).").optional(),
   certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),
+  api: doc(
+    z.strictObject({
+      deniedCertificates: doc(
+        z.array(certificateRef).max(10_000),
+        "Client certificates the machine API no longer accepts (revoked), each by its SHA-256 fingerprint or serial number (hex, colons allowed; `openssl x509 -noout -fingerprint -sha256 -serial`). apid refuses every call made with one (PERMISSION_DENIED), from the next call on: applied live. Give every machine the same list: a call fanned out to other nodes is checked by the apid the client connected to.",
+      ).optional(),
+    }),
+    "The machine API (apid).",
+  ).optional(),
   services: doc(z.array(extensionService), "Extension services machined runs itself.").optional(),
 });
 

@@ -2,9 +2,10 @@
 // libuv did not spawn (libuv reaps its own with waitpid(pid) and must keep
 // their status). Selection is pure; finding reads only /proc/PID/stat files.
 import { listChildren, listPids, type ProcStat, readStat } from "./proc-stat.js";
+import type { SpawnedPids } from "./spawned.js";
 
 /** Zombies whose parent is `ourPid` and that are not in `spawned`. */
-export function selectOrphanZombies(stats: Iterable<ProcStat>, ourPid: number, spawned: ReadonlySet<number>): number[] {
+export function selectOrphanZombies(stats: Iterable<ProcStat>, ourPid: number, spawned: SpawnedPids): number[] {
   const pids: number[] = [];
   for (const s of stats) {
     if (s.state === "Z" && s.ppid === ourPid && !spawned.has(s.pid)) pids.push(s.pid);
@@ -17,8 +18,9 @@ export function selectOrphanZombies(stats: Iterable<ProcStat>, ourPid: number, s
  * task children files when the kernel has them (cheap: only our children's
  * stat is read), else every pid in procRoot.
  */
-export function findOrphanZombies(procRoot: string, ourPid: number, spawned: ReadonlySet<number>): number[] {
-  const candidates = (listChildren(procRoot, ourPid) ?? listPids(procRoot)).filter((pid) => !spawned.has(pid));
+export function findOrphanZombies(procRoot: string, ourPid: number, spawned: SpawnedPids): number[] {
+  // `spawned` is checked only for zombie children (selectOrphanZombies): its lookups cost more than a stat read.
+  const candidates = listChildren(procRoot, ourPid) ?? listPids(procRoot);
   return selectOrphanZombies(readStats(procRoot, candidates), ourPid, spawned);
 }
 

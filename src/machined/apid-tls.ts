@@ -4,14 +4,17 @@
 // maintenance mode (no config yet) a fresh self-signed server certificate,
 // whose fingerprint the operator can pin. Keys are 0600, everything is owned
 // by apid's user, in a directory only that user can enter.
+import { chownSync } from "node:fs";
 import { chown, mkdir, open, rm } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import type { MachineConfig } from "../config/schema.js";
 import { apidTlsFiles as tlsFiles } from "../machinery/apid.js";
 import { type CertAndKey, issueClientCert, issueServerCert, selfSigned } from "../pki/certs.js";
+import { deniedFileText } from "../pki/denied-certificates.js";
 import { fingerprint } from "../pki/fingerprint.js";
 import { decodeBase64Pem } from "../pki/pem.js";
+import { writeFileAtomic } from "./atomic-write.js";
 
 /** The role of apid's own client certificate: it calls other apids for its callers. */
 export const impersonatorRole = "os:impersonator";
@@ -53,7 +56,15 @@ async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
   await put(o, tlsFiles.ca, ca.crt, 0o644);
   await put(o, tlsFiles.clientCert, client.crt, 0o644);
   await put(o, tlsFiles.clientKey, client.key, 0o600);
+  await put(o, tlsFiles.denied, deniedFileText(o.config.machine.api?.deniedCertificates ?? []), 0o644);
   return { mode: "mtls" };
+}
+
+/** Replaces apid's list of denied client certificates (apid reads it again at its next call): applied live. */
+export function writeDeniedCertificates(dir: string, config: MachineConfig, owner?: { uid: number; gid: number }): void {
+  const path = join(dir, tlsFiles.denied);
+  writeFileAtomic(path, deniedFileText(config.machine.api?.deniedCertificates ?? []), 0o644);
+  if (owner) chownSync(path, owner.uid, owner.gid);
 }
 
 /** Names and addresses in apid's certificate: machine.certSANs, the hostname, the machine's addresses, loopback. */

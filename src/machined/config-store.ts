@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MachineConfig } from "../config/schema.js";
 import { parseConfig } from "../config/parse.js";
-import { writeFileAtomic } from "./atomic-write.js";
+import { writeFilesAtomic } from "./atomic-write.js";
 
 export type StoredConfig =
   | { t: "none" }
@@ -28,12 +28,16 @@ export function createConfigStore(stateDir: string): ConfigStore {
     path,
     goodPath,
     load: () => loadConfig(path),
-    // Only validated configs are saved; each rename is atomic, so at any
-    // moment at least one of the two files is whole and valid.
+    // Only validated configs are saved. Both copies are written and synced
+    // before either is renamed, so a full STATE throws (`exhausted`) with both
+    // old files untouched; each rename is atomic, so at any moment at least
+    // one of the two files is whole and valid.
     save: (yaml) => {
       mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      writeFileAtomic(path, yaml, 0o600);
-      writeFileAtomic(goodPath, yaml, 0o600);
+      writeFilesAtomic([
+        { path, data: yaml, mode: 0o600 },
+        { path: goodPath, data: yaml, mode: 0o600 },
+      ]);
     },
   };
 }

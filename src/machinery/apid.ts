@@ -13,4 +13,6 @@ export const apidTlsFiles = {
   key: "server.key",
   clientCert: "client.crt",
   clientKey: "client.key",
+  /** machine.api.deniedCertificates, one normalised entry a line (pki/denied-certificates.ts); rewritten on apply. */
+  denied: "denied-certificates",
 } as const;

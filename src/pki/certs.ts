@@ -2,6 +2,7 @@
 // certificates carrying roles, and self-signed ones for maintenance mode.
 // Every key is ECDSA P-256, every signature ECDSA with SHA-256.
 import { isIP } from "node:net";
+import { clientTtlProblem, maxClientTtlMs } from "./client-ttl.js";
 import { exportPrivateKey, generateKeyPair, importPrivateKey, signingAlgorithm } from "./keys.js";
 import { pemEncode } from "./pem.js";
 import { x509 } from "./x509.js";
@@ -35,7 +36,7 @@ export interface ClientCertOptions extends Validity {
 
 const hourMs = 3_600_000;
 /** Default lifetimes: CAs ten years, server and client certificates one year. */
-export const defaultTtlMs = { ca: 87_600 * hourMs, server: 8_760 * hourMs, client: 8_760 * hourMs } as const;
+export const defaultTtlMs = { ca: 87_600 * hourMs, server: 8_760 * hourMs, client: maxClientTtlMs } as const;
 /** Certificates start this long before `now`, for machines whose clock is a little behind. */
 const skewMs = 5 * 60_000;
 
@@ -62,6 +63,8 @@ export async function issueServerCert(ca: CertAndKey, opts: ServerCertOptions): 
 /** A client certificate whose Organizations are `roles`, signed by `ca` (ExtKeyUsage clientAuth). */
 export async function issueClientCert(ca: CertAndKey, opts: ClientCertOptions): Promise<CertAndKey> {
   if (opts.roles.length === 0) throw new Error("a client certificate needs at least one role");
+  const tooLong = opts.ttlMs === undefined ? undefined : clientTtlProblem(opts.ttlMs);
+  if (tooLong) throw new Error(tooLong);
   const subject: Name = [...opts.roles.map((role) => ({ O: [role] })), { CN: [opts.commonName ?? "kilnctl"] }];
   return issue(ca, subject, x509.ExtendedKeyUsage.clientAuth, [], validity(opts, defaultTtlMs.client));
 }

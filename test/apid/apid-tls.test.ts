@@ -26,7 +26,7 @@ t.test("from the machine CA: server and impersonator certificates, keys 0600, di
   const config = configOf(worker({ ca: { crt: encodeBase64Pem(ca.crt), key: encodeBase64Pem(ca.key) }, certSANs: ["api.example.com", "10.9.8.7"] }));
   const dir = tlsDir(t);
   t.same(await writeApidTls({ dir, config, hostname: "node-1", addresses: ["192.168.1.5", "fe80::1"], owner: self }), { mode: "mtls" });
-  t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "server.crt", "server.key"]);
+  t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "denied-certificates", "server.crt", "server.key"]);
   t.same([mode(dir), mode(join(dir, "server.key")), mode(join(dir, "client.key")), mode(join(dir, "server.crt"))], ["700", "600", "600", "644"]);
   t.equal(statSync(join(dir, "server.key")).uid, self.uid);
   const caCert = new X509Certificate(ca.crt);
@@ -39,6 +39,7 @@ t.test("from the machine CA: server and impersonator certificates, keys 0600, di
   t.same(rolesOf(client.raw), ["os:impersonator"]);
   t.same(client.keyUsage, ["1.3.6.1.5.5.7.3.2"], "ExtKeyUsage clientAuth");
   t.equal(readFileSync(join(dir, "ca.crt"), "utf8"), ca.crt);
+  t.equal(readFileSync(join(dir, "denied-certificates"), "utf8"), "", "no certificate denied");
 });
 
 t.test("in maintenance mode: a self-signed certificate and its fingerprint, nothing else", async (t) => {

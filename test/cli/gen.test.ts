@@ -151,3 +151,14 @@ t.test("gen kilnconfig refuses an unknown role and an invalid secrets file", asy
   const missing = await run(["gen", "kilnconfig", "--secrets", join(dir, "none.yaml"), "--role", "os:admin", "--out", join(dir, "k")]);
   t.equal(missing.err, `kilnctl: reading ${join(dir, "none.yaml")}: no such file or directory\n`);
 });
+
+t.test("gen kilnconfig refuses a --ttl over 8760h, naming the maximum, and writes nothing", async (t) => {
+  const dir = await tempDir(t);
+  await run(["gen", "config", "--name", "lab", "--endpoint", "10.0.0.10", "--out", dir]);
+  const out = join(dir, "long");
+  const r = await run(["gen", "kilnconfig", "--secrets", join(dir, "secrets.yaml"), "--role", "os:admin", "--out", out, "--ttl", "87600h"]);
+  t.equal(r.code, 2);
+  t.equal(r.err, "kilnctl: --ttl: a client certificate lives at most 8760h (one year), and more than 0; got 87600h\n");
+  await t.rejects(stat(out), { code: "ENOENT" });
+  t.equal((await run(["gen", "kilnconfig", "--secrets", join(dir, "secrets.yaml"), "--role", "os:admin", "--out", out, "--ttl", "8760h"])).code, 0, "exactly the maximum");
+});

@@ -89,3 +89,10 @@ t.test("stop removes the SIGCHLD listener and the timer", async (t) => {
   reaper.stop();
   t.equal(process.listenerCount("SIGCHLD"), before);
 });
+
+t.test("children spawned from a worker thread keep their exit statuses while the main thread reaps", async (t) => {
+  const worker = new URL("../fixtures/init/reaper-worker.ts", import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", worker], { timeout: 30_000 });
+  const report = JSON.parse(stdout);
+  t.same(report, { exitCodes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], reaped: 0 });
+});

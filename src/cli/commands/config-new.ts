@@ -5,6 +5,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Command } from "commander";
 import { roles } from "../../pki/role-names.js";
 import type { CliDeps } from "../deps.js";
+import { clientTtlProblem } from "../../pki/client-ttl.js";
 import { parseDurationFlag } from "../duration.js";
 import { toCliError, usageError } from "../errors.js";
 import { addGlobalOptions } from "../global-options.js";
@@ -46,11 +47,13 @@ export function createConfigNewCommand(deps: CliDeps): Command {
     .description("ask the machine for a client certificate with some roles and write its kilnconfig (admin only)")
     .argument("<file>", "where to write the kilnconfig (mode 0600)")
     .requiredOption("--roles <roles>", `roles of the new client, comma-separated: ${roles.join(", ")}`)
-    .option("--crt-ttl <duration>", "lifetime of the client certificate, e.g. 720h (default: 1 year)")
+    .option("--crt-ttl <duration>", "lifetime of the client certificate, e.g. 720h (default and most: 8760h, one year)")
     .option("--force", "overwrite FILE if it exists");
   return addGlobalOptions(cmd, { connect: true }).action((file: string, o: NewOptions, c: Command) => {
     const asked = parseRoles(o.roles);
     const ttlMs = o.crtTtl === undefined ? 0 : parseDurationFlag("--crt-ttl", o.crtTtl);
+    const tooLong = o.crtTtl === undefined ? undefined : clientTtlProblem(ttlMs);
+    if (tooLong) throw usageError("--crt-ttl", tooLong);
     return withMachine(c, deps, "issuing a client configuration", async (m) => {
       const res = await m.client.generateClientConfiguration({ roles: asked, ...(ttlMs ? { crtTtl: durationFromMs(ttlMs) } : {}) }, m.call);
       const [first] = okMessages(res.messages);

@@ -9,9 +9,10 @@ import { encodeBase64Pem } from "../../pki/pem.js";
 import { roles } from "../../pki/role-names.js";
 import type { SecretsBundle } from "../../pki/secrets-bundle.js";
 import type { CliDeps } from "../deps.js";
+import { clientTtlProblem } from "../../pki/client-ttl.js";
 import { parseDurationFlag } from "../duration.js";
 import { parseEndpoints } from "../endpoint.js";
-import { CliError, toCliError } from "../errors.js";
+import { CliError, toCliError, usageError } from "../errors.js";
 import { addGlobalOptions } from "../global-options.js";
 import { renderOne } from "../output.js";
 import { type Session, createSession } from "../session.js";
@@ -55,11 +56,13 @@ export function createGenKilnconfigCommand(deps: CliDeps): Command {
     .requiredOption("--out <file>", "kilnconfig to write")
     .option("--endpoint <endpoints>", "apid endpoints of the context, HOST[:PORT],… (port 50000)")
     .option("--context <name>", "context name (default: the cluster's name)")
-    .option("--ttl <duration>", "lifetime of the certificate", "8760h")
+    .option("--ttl <duration>", "lifetime of the certificate, at most 8760h (one year)", "8760h")
     .option("--force", "overwrite --out");
   return addGlobalOptions(cmd, { connect: false }).action(async (f: GenKilnconfigFlags, c: Command) => {
     const s = createSession(c, deps);
     const ttlMs = parseDurationFlag("--ttl", f.ttl);
+    const tooLong = clientTtlProblem(ttlMs);
+    if (tooLong) throw usageError("--ttl", tooLong);
     const endpoints = f.endpoint === undefined ? [] : parseEndpoints(f.endpoint, "--endpoint").map((e) => e.text);
     await refuseExisting([f.out], f.force === true);
     const bundle = await readSecrets(s, f.secrets);

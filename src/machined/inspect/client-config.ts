@@ -7,17 +7,20 @@ import { type KilnContext, stringifyKilnconfig } from "../../config/kilnconfig.j
 import type { MachineConfig } from "../../config/schema.js";
 import { apidPort } from "../../machinery/apid.js";
 import { type CertAndKey, issueClientCert } from "../../pki/certs.js";
+import { clientTtlProblem } from "../../pki/client-ttl.js";
 import { decodeBase64Pem, encodeBase64Pem } from "../../pki/pem.js";
 import { localAddresses } from "../apid-tls.js";
-import { refused } from "../errors.js";
+import { invalid, refused } from "../errors.js";
 import type { ClientConfigRequest, ClientConfiguration } from "../machine.js";
 
-/** Issues the certificate; refused without a config or a machine CA key. */
+/** Issues the certificate; refused without a config or a machine CA key, invalid over the longest lifetime (pki/client-ttl.ts). */
 export async function generateClientConfiguration(
   config: MachineConfig | undefined,
   req: ClientConfigRequest,
   addresses: () => string[] = localAddresses,
 ): Promise<ClientConfiguration> {
+  const tooLong = req.ttlMs > 0 ? clientTtlProblem(req.ttlMs) : undefined;
+  if (tooLong) throw invalid(`crt_ttl: ${tooLong}`);
   if (!config) throw refused("no machine config: the machine is in maintenance mode and has no CA yet");
   const ca = machineCa(config);
   const issued = await issueClientCert(ca, { roles: req.roles, ...(req.ttlMs > 0 ? { ttlMs: req.ttlMs } : {}) });

@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
 import { apidPort } from "../../machinery/apid.js";
 import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
-import { writeApidTls } from "../apid-tls.js";
+import { writeApidTls, writeDeniedCertificates } from "../apid-tls.js";
 import type { EventBus } from "../events.js";
 import type { HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
@@ -29,6 +29,8 @@ export function apidPaths(m: Pick<MachineContext, "paths">) {
 export interface ApidServiceOptions {
   /** Maintenance mode: the self-signed certificate's SHA-256 fingerprint, for the console. */
   onMaintenance(fingerprint: string): void;
+  /** apid's TLS directory was written (machined updates its deny list there on apply). */
+  onTlsWritten?(dir: string): void;
   /** How to run apid; default: this node with apid's bundle (tests give a freshly built one). */
   command?: string[];
   /** Default 50000. */
@@ -48,6 +50,7 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
     prepare: async (m) => {
       const tls = await writeApidTls({ dir: apidPaths(m).tls, config: m.config, hostname: hostname(), owner: apidOwner() });
       if (tls.mode === "maintenance") o.onMaintenance(tls.fingerprint);
+      else o.onTlsWritten?.(apidPaths(m).tls);
     },
     run: (m) => {
       const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port)];
@@ -95,7 +98,7 @@ function listening(port: number): HealthCheck {
 /** What machined does about apid besides supervising it. */
 export interface ApidControl {
   definition: ServiceDefinition;
-  /** After a config was applied live: restart apid if it serves maintenance mode or its certificate must change. */
+  /** After a config was applied live: restart apid if it serves maintenance mode or its certificate must change; update its deny list. */
   afterApply(prev: MachineConfig | undefined, next: MachineConfig): void;
 }
 
@@ -112,6 +115,8 @@ export interface ApidControlDeps {
 /** apid's service, announcing maintenance mode on the console and as an event, restarted when the config requires. */
 export function createApidControl(d: ApidControlDeps): ApidControl {
   let maintenance = false;
+  // apid's TLS directory in mTLS mode, once written.
+  let tlsDir: string | undefined;
   const onMaintenance = (fingerprint: string) => {
     maintenance = true;
     const message = `maintenance mode: apid certificate fingerprint ${fingerprint}`;
@@ -124,8 +129,23 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       d.supervisor.restart("apid").catch((err: Error) => d.log(`restarting apid: ${err.message}`));
     }, d.restartDelayMs ?? 250);
   return {
-    definition: apidService({ ...d.service, onMaintenance }),
+    definition: apidService({
+      ...d.service,
+      onMaintenance,
+      onTlsWritten: (dir) => {
+        tlsDir = dir;
+      },
+    }),
     afterApply: (prev, next) => {
+      if (!maintenance && tlsDir && !isDeepStrictEqual(prev?.machine.api?.deniedCertificates, next.machine.api?.deniedCertificates)) {
+        try {
+          writeDeniedCertificates(tlsDir, next, apidOwner());
+          d.log(`apid: ${next.machine.api?.deniedCertificates?.length ?? 0} denied client certificates`);
+        } catch (err) {
+          // A restart writes the whole directory again, the list with it.
+          restartSoon(`its denied certificates could not be updated in place (${(err as Error).message})`);
+        }
+      }
       if (maintenance) restartSoon("configured; leaving maintenance mode for mTLS");
       else if (prev && certificateInputsChanged(prev, next)) restartSoon("its certificate's names or CA changed");
       maintenance = false;

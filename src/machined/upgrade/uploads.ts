@@ -3,6 +3,9 @@
 // the only place on a kiln machine with room for one. One upload at a time: a
 // new one removes the others. Chunks must arrive in order (offset = bytes so
 // far), so a client that lost its connection resumes where the machine says.
+// Every upload has a size known before its first byte is written: the size
+// an upload declares (over 0, at most MAX_BUNDLE), a URL's Content-Length,
+// or without one MAX_BUNDLE (and the room on /var); nothing is written past it.
 import { randomUUID } from "node:crypto";
 import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -13,6 +16,8 @@ import type { UpgradeUploadChunk } from "../machine.js";
 
 /** The largest chunk UpgradeUpload takes. */
 export const MAX_CHUNK = 1 << 20;
+/** The largest bundle a machine takes (an upload's total_size, a URL's body): 1 GiB. */
+export const MAX_BUNDLE = 1 << 30;
 /** Room kept free on EPHEMERAL besides the bundle and its unpacked copy. */
 const SPARE_BYTES = 64 << 20;
 const ID = /^[0-9a-f-]{36}$/;
@@ -30,35 +35,51 @@ export interface Uploads {
   clear(): void;
 }
 
-export function createUploads(dir: string): Uploads {
+/** `maxBundle` for tests at the limits; MAX_BUNDLE otherwise. */
+export function createUploads(dir: string, limits: { maxBundle: number } = { maxBundle: MAX_BUNDLE }): Uploads {
   const file = (id: string) => join(dir, `${id}.tar`);
+  // The declared size of each upload of this boot (machined is PID 1: it lives as long as the boot).
+  const totals = new Map<string, number>();
   const clear = () => {
+    totals.clear();
     if (!existsSync(dir)) return;
     for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
   };
-  const start = (total: number) => {
+  // A new upload of `total` bytes, or (a URL without Content-Length) of at most what fits.
+  const start = (total: number | undefined) => {
     clear();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const { bavail, bsize } = statfsSync(dir);
     const free = bavail * bsize;
+    const limit = total ?? Math.min(limits.maxBundle, Math.floor((free - SPARE_BYTES) / 2));
     // The bundle, then its files unpacked next to it.
-    if (total * 2 + SPARE_BYTES > free) {
-      throw exhausted(`a bundle of ${mib(total)} needs ${mib(total * 2 + SPARE_BYTES)} free on EPHEMERAL (/var), which has ${mib(free)}: free space there or use a larger disk`);
+    if (limit <= 0 || limit * 2 + SPARE_BYTES > free) {
+      throw exhausted(`a bundle of ${mib(limit)} needs ${mib(limit * 2 + SPARE_BYTES)} free on EPHEMERAL (/var), which has ${mib(free)}: free space there or use a larger disk`);
     }
     const id = randomUUID();
     closeSync(openSync(file(id), "w", 0o600));
-    return id;
+    totals.set(id, limit);
+    return { id, limit };
   };
   const size = (id: string) => {
-    if (!ID.test(id) || !existsSync(file(id))) throw notFound(`no upload "${id}" on this machine (it may have been replaced by a newer one, or the machine rebooted): upload the bundle again`);
-    return statSync(file(id)).size;
+    if (!ID.test(id) || !existsSync(file(id)) || !totals.has(id)) throw notFound(`no upload "${id}" on this machine (it may have been replaced by a newer one, or the machine rebooted): upload the bundle again`);
+    return { have: statSync(file(id)).size, total: totals.get(id) ?? 0 };
+  };
+  const declared = (total: number) => {
+    if (!Number.isSafeInteger(total) || total <= 0 || total > limits.maxBundle) {
+      throw invalid(`expected total_size to be the bundle's size, over 0 and at most ${mib(limits.maxBundle)} (${limits.maxBundle} bytes), got ${total}`);
+    }
+    return total;
   };
   return {
     append: (c) => {
       if (c.data.length > MAX_CHUNK) throw invalid(`a chunk holds at most ${MAX_CHUNK} bytes, got ${c.data.length}`);
-      const id = c.uploadId || start(c.totalSize);
-      const have = size(id);
+      const id = c.uploadId || start(declared(c.totalSize)).id;
+      const { have, total } = size(id);
       if (c.offset !== have) throw refused(`upload ${id}: expected offset ${have} (the bytes received so far), got ${c.offset}; resume from ${have}`);
+      if (have + c.data.length > total) {
+        throw invalid(`upload ${id}: a chunk of ${c.data.length} bytes at offset ${have} ends past the declared total_size of ${total} bytes`);
+      }
       const fd = openSync(file(id), "r+");
       try {
         writeSync(fd, c.data, 0, c.data.length, have);
@@ -68,7 +89,8 @@ export function createUploads(dir: string): Uploads {
       return { uploadId: id, received: have + c.data.length };
     },
     path: (id) => {
-      size(id);
+      const { have, total } = size(id);
+      if (have !== total) throw refused(`upload ${id} is incomplete: ${have} of ${total} bytes received; resume from ${have}`);
       return file(id);
     },
     fetch: async (url, onProgress, signal) => {
@@ -86,15 +108,34 @@ export function createUploads(dir: string): Uploads {
         throw refused(`fetching ${url}: ${(err as Error).cause ?? (err as Error).message}`, err);
       }
       if (!res.ok || !res.body) throw refused(`fetching ${url}: HTTP ${res.status} ${res.statusText}`);
-      const total = Number(res.headers.get("content-length") ?? 0);
-      const id = start(total);
-      let done = 0;
+      const length = res.headers.get("content-length");
+      const { id, limit } = start(length === null ? undefined : contentLength(url, length, limits.maxBundle));
+      const total = length === null ? 0 : limit;
       const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
-      body.on("data", (b: Buffer) => {
-        done += b.length;
-        onProgress(done, total);
-      });
-      await pipeline(body, createWriteStream(file(id)), { signal });
+      let done = 0;
+      // Counts the bytes as they arrive and stops the download at the first byte past the limit.
+      const capped = async function* (chunks: AsyncIterable<Buffer>) {
+        for await (const b of chunks) {
+          done += b.length;
+          if (done > limit) {
+            throw length === null
+              ? exhausted(`fetching ${url}: the body (no Content-Length) passed ${limit} bytes, the most this machine takes (${mib(limits.maxBundle)} or what fits on /var)`)
+              : invalid(`fetching ${url}: the body is longer than its Content-Length of ${limit} bytes`);
+          }
+          onProgress(done, total);
+          yield b;
+        }
+      };
+      try {
+        await pipeline(body, capped, createWriteStream(file(id)), { signal });
+      } catch (err) {
+        rmSync(file(id), { force: true });
+        throw err;
+      }
+      if (length !== null && done !== limit) {
+        rmSync(file(id), { force: true });
+        throw refused(`fetching ${url}: the body ended after ${done} of its Content-Length of ${limit} bytes`);
+      }
       return file(id);
     },
     scratch: (id) => {
@@ -104,6 +145,15 @@ export function createUploads(dir: string): Uploads {
     },
     clear,
   };
+}
+
+/** A Content-Length as the upload's size: over 0 and at most the maximum. */
+function contentLength(url: string, header: string, max: number): number {
+  const n = /^\d+$/.test(header) ? Number(header) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n <= 0 || n > max) {
+    throw invalid(`fetching ${url}: expected a Content-Length over 0 and at most ${mib(max)} (${max} bytes), got "${header}"`);
+  }
+  return n;
 }
 
 function mib(bytes: number): string {

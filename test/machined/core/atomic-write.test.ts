@@ -5,6 +5,8 @@ import { join } from "node:path";
 import t from "tap";
 import { writeFileAtomic } from "../../../src/machined/atomic-write.js";
 import { tempDir } from "../helpers.js";
+import { needsRoot } from "../../init/needs-root.js";
+import { tinyTmpfs } from "../tmpfs.js";
 
 t.test("writes a new file with the given mode", async (t) => {
   const dir = tempDir(t);
@@ -55,4 +57,23 @@ t.test("removes its temp file when the rename fails", async (t) => {
   writeFileSync(join(dir, "taken", "child"), "");
   t.throws(() => writeFileAtomic(join(dir, "taken"), "x"));
   t.same(readdirSync(dir), ["taken"]);
+});
+
+t.test("a write onto a full filesystem loops over short writes, throws exhausted, and keeps the old file", async (t) => {
+  if (!needsRoot(t)) return;
+  const dir = tinyTmpfs(t, "16k");
+  const path = join(dir, "f");
+  writeFileSync(path, "old content");
+  writeFileSync(join(dir, "filler"), Buffer.alloc(8192)); // one page of 4,096 bytes left
+  t.throws(() => writeFileAtomic(path, Buffer.alloc(15_631, 1)), { kind: "exhausted", message: /no space left/ });
+  t.equal(readFileSync(path, "utf8"), "old content");
+  t.same(readdirSync(dir).sort(), ["f", "filler"]);
+});
+
+t.test("writes every byte when the filesystem has just enough room", async (t) => {
+  if (!needsRoot(t)) return;
+  const dir = tinyTmpfs(t, "16k");
+  const data = Buffer.alloc(16_384, 7);
+  writeFileAtomic(join(dir, "f"), data);
+  t.same(readFileSync(join(dir, "f")), data);
 });

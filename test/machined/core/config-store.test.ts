@@ -6,6 +6,8 @@ import t from "tap";
 import { createConfigStore } from "../../../src/machined/config-store.js";
 import { configOf, worker } from "../../config/fixtures.js";
 import { tempDir } from "../helpers.js";
+import { needsRoot } from "../../init/needs-root.js";
+import { tinyTmpfs } from "../tmpfs.js";
 
 t.test("reports no config when none was saved", async (t) => {
   const store = createConfigStore(join(tempDir(t), "state"));
@@ -81,4 +83,20 @@ t.test("saves into a state directory that already exists without changing its mo
   mkdirSync(state, { mode: 0o755 });
   createConfigStore(state).save(worker({}));
   t.equal(statSync(state).mode & 0o777, 0o755);
+});
+
+t.test("a save onto a full STATE throws exhausted and leaves both old copies byte-identical", async (t) => {
+  if (!needsRoot(t)) return;
+  const state = tinyTmpfs(t, "16k");
+  const store = createConfigStore(state);
+  const old = worker({ hostname: "old" });
+  store.save(old);
+  // Two pages hold the two copies; fill one more, so one page (4,096 bytes) is left.
+  writeFileSync(join(state, "filler"), Buffer.alloc(4096));
+  const big = `${worker({ hostname: "new" })}# ${"x".repeat(15_000)}\n`;
+  t.throws(() => store.save(big), { kind: "exhausted", message: /no space left/ });
+  t.equal(readFileSync(store.path, "utf8"), old);
+  t.equal(readFileSync(store.goodPath, "utf8"), old);
+  t.same(readdirSync(state).sort(), ["config.good.yaml", "config.yaml", "filler"], "no temp file left");
+  t.same(store.load(), { t: "ok", config: configOf(old), yaml: old, warnings: [] });
 });

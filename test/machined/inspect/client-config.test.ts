@@ -4,7 +4,8 @@ import { parseKilnconfig } from "../../../src/config/kilnconfig.js";
 import { validateConfig } from "../../../src/config/parse.js";
 import type { MachineConfig } from "../../../src/config/schema.js";
 import { generateClientConfiguration } from "../../../src/machined/inspect/client-config.js";
-import { createCA } from "../../../src/pki/certs.js";
+import { createCA, issueClientCert } from "../../../src/pki/certs.js";
+import { maxClientTtlMs } from "../../../src/pki/client-ttl.js";
 import { decodeBase64Pem, encodeBase64Pem } from "../../../src/pki/pem.js";
 import { rolesOf } from "../../../src/pki/roles.js";
 
@@ -51,4 +52,15 @@ t.test("refuses in maintenance mode and without the CA key", async (t) => {
     kind: "refused",
     message: /no machine CA key \(machine\.ca\.key\)/,
   });
+});
+
+t.test("a lifetime over the maximum (8760h) is refused with a message naming it; exactly the maximum is issued", async (t) => {
+  const ca = await createCA("demo");
+  await t.rejects(generateClientConfiguration(configWith(ca), { roles: ["os:admin"], ttlMs: maxClientTtlMs + 3_600_000 }), {
+    kind: "invalid",
+    message: "crt_ttl: a client certificate lives at most 8760h (one year), and more than 0; got 8761h",
+  });
+  const c = await generateClientConfiguration(configWith(ca), { roles: ["os:admin"], ttlMs: maxClientTtlMs });
+  t.ok(Date.parse(new X509Certificate(c.crt).validTo) - Date.now() <= maxClientTtlMs + 1000);
+  await t.rejects(issueClientCert(ca, { roles: ["os:admin"], ttlMs: maxClientTtlMs + 1 }), { message: /lives at most 8760h/ }, "the PKI itself refuses too");
 });

@@ -1,12 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { createFileGuard } from "../../../src/machined/inspect/file-guard.js";
 import { type FileEntry, listFiles, readFileChunks } from "../../../src/machined/inspect/files.js";
 import { needsRoot } from "../../init/needs-root.js";
 import { tempDir } from "../helpers.js";
+import { tinyTmpfs } from "../tmpfs.js";
 
 /** A tree with a forbidden "state" directory, links into it, and ordinary files. */
 function tree(t: Parameters<typeof tempDir>[0]) {
@@ -127,4 +128,43 @@ t.test("refuses a real bind mount of the forbidden directory, and does not walk 
   const report = JSON.parse(execFileSync("unshare", args, { encoding: "utf8" }));
   t.same(report, { list: "forbidden", read: "forbidden", walkedInto: [], boundEntry: report.boundEntry });
   t.match(report.boundEntry, /refused: it is under .*state, the STATE directory/);
+});
+
+t.test("refuses a hard link of a STATE file made elsewhere on STATE's filesystem, and serves other files there", async (t) => {
+  const { dir, guard } = tree(t);
+  const outside = tempDir(t, "kiln-files-link-");
+  t.equal(statSync(outside).dev, statSync(join(dir, "state")).dev, "the link's directory is on the same filesystem as the fake STATE");
+  linkSync(join(dir, "state", "config.yaml"), join(outside, "innocent.txt"));
+  writeFileSync(join(outside, "other.txt"), "fine\n");
+  await t.rejects(bytes(readFileChunks(guard, { path: join(outside, "innocent.txt") })), {
+    kind: "forbidden",
+    message: `${join(outside, "innocent.txt")}: refused: it is ${join(dir, "state")}'s own file seen through another path (a hard link or bind mount), the STATE directory`,
+  });
+  t.equal((await bytes(readFileChunks(guard, { path: join(outside, "other.txt") }))).data.toString(), "fine\n");
+  t.equal((await bytes(readFileChunks(guard, { path: join(dir, "etc", "hosts") }))).data.toString(), "127.0.0.1 localhost\n");
+});
+
+t.test("refuses a real single-file bind mount of a STATE file, and anything on STATE's own filesystem", async (t) => {
+  if (!needsRoot(t)) return;
+  const { dir } = tree(t);
+  // STATE as its own filesystem, as on metal.
+  const state = tinyTmpfs(t, "64k");
+  writeFileSync(join(state, "config.yaml"), "secret: yes\n");
+  mkdirSync(join(state, "sub"));
+  writeFileSync(join(state, "sub", "key"), "k");
+  const guard = createFileGuard([{ path: state, why: "the STATE directory" }]);
+  writeFileSync(join(dir, "etc", "bound-file"), "");
+  execFileSync("mount", ["--bind", join(state, "config.yaml"), join(dir, "etc", "bound-file")]);
+  t.teardown(() => execFileSync("umount", [join(dir, "etc", "bound-file")]));
+  mkdirSync(join(dir, "etc", "bound-dir"));
+  execFileSync("mount", ["--bind", join(state, "sub"), join(dir, "etc", "bound-dir")]);
+  t.teardown(() => execFileSync("umount", [join(dir, "etc", "bound-dir")]));
+  t.equal(statSync(join(dir, "etc", "bound-file")).dev, statSync(state).dev);
+  await t.rejects(bytes(readFileChunks(guard, { path: join(dir, "etc", "bound-file") })), { kind: "forbidden", message: `${join(dir, "etc", "bound-file")}: refused: it is on the filesystem of ${state}, the STATE directory` });
+  await t.rejects(bytes(readFileChunks(guard, { path: join(dir, "etc", "bound-dir", "key") })), { kind: "forbidden", message: /on the filesystem of/ });
+  await t.rejects(entries(listFiles(guard, { root: join(dir, "etc", "bound-dir"), maxDepth: 1 })), { kind: "forbidden", message: /on the filesystem of/ });
+  const walked = await entries(listFiles(guard, { root: join(dir, "etc"), maxDepth: -1 }));
+  t.match(walked.find((e) => e.name === "bound-dir"), { error: /on the filesystem of/ });
+  t.notOk(walked.some((e) => e.name.startsWith("bound-dir/")), "the walk does not enter it");
+  t.equal((await bytes(readFileChunks(guard, { path: join(dir, "etc", "hosts") }))).data.toString(), "127.0.0.1 localhost\n");
 });

@@ -6,7 +6,9 @@ import { join } from "node:path";
 import t from "tap";
 import { createEventBus } from "../../../src/machined/event-bus.js";
 import type { EventPayload } from "../../../src/machined/events.js";
+import { createCA } from "../../../src/pki/certs.js";
 import { fingerprint } from "../../../src/pki/fingerprint.js";
+import { encodeBase64Pem } from "../../../src/pki/pem.js";
 import { apidPaths, certificateInputsChanged, createApidControl } from "../../../src/machined/services/apid.js";
 import { configOf, testCa, worker } from "../../config/fixtures.js";
 import { testContext, waitFor } from "../helpers.js";
@@ -74,4 +76,26 @@ t.test("restarts when what the certificate is made from changes, not for other c
   h.control.afterApply(base, configOf(worker({ hostname: "b", ca: testCa })));
   await waitFor("the restart", () => h.restarts.length === 1);
   t.match(h.logged, [/restarting apid: its certificate's names or CA changed/]);
+});
+
+t.test("denied certificates: written with apid's TLS files, then replaced live on apply without a restart", async (t) => {
+  const h = harness(t);
+  const fp = "ab".repeat(32);
+  const made = await createCA("test");
+  const ca = { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+  h.ctx.config = configOf(worker({ hostname: "a", ca, api: { deniedCertificates: ["01:02"] } }));
+  await h.control.definition.prepare!(h.ctx);
+  const file = join(apidPaths(h.ctx).tls, "denied-certificates");
+  t.equal(readFileSync(file, "utf8"), "serial:102\n");
+  const next = configOf(worker({ hostname: "a", ca, api: { deniedCertificates: ["01:02", fp.toUpperCase()] } }));
+  h.control.afterApply(h.ctx.config, next);
+  t.equal(readFileSync(file, "utf8"), `serial:102\nsha256:${fp}\n`, "replaced at once");
+  h.control.afterApply(next, configOf(worker({ hostname: "a", ca })));
+  t.equal(readFileSync(file, "utf8"), "", "the list removed: nothing denied");
+  await sleep(20);
+  t.same(h.restarts, [], "apid keeps running");
+});
+
+t.test("a denied certificate entry that is neither a fingerprint nor a serial fails validation, naming the path", async (t) => {
+  t.throws(() => configOf(worker({ ca: testCa, api: { deniedCertificates: ["xyz"] } })), { message: /machine\.api\.deniedCertificates\[0\]: expected a client certificate's SHA-256 fingerprint/ });
 });

@@ -1,13 +1,13 @@
 // Uploads on EPHEMERAL: chunks in order, resumable, refused with a message
 // saying what to do when out of order, too big, unknown or without room;
 // URLs fetched into an upload.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { createUploads, MAX_CHUNK } from "../../../src/machined/upgrade/uploads.js";
+import { createUploads, MAX_BUNDLE, MAX_CHUNK } from "../../../src/machined/upgrade/uploads.js";
 
 const dir = () => join(mkdtempSync(join(tmpdir(), "kiln-uploads-")), "upgrade");
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -30,7 +30,8 @@ t.test("a chunk over 1 MiB, an unknown upload and a bundle without room are refu
   const u = createUploads(dir());
   t.throws(() => u.append({ uploadId: "", offset: 0, data: new Uint8Array(MAX_CHUNK + 1), totalSize: 0 }), { message: `a chunk holds at most ${MAX_CHUNK} bytes, got ${MAX_CHUNK + 1}`, kind: "invalid" });
   t.throws(() => u.path("00000000-0000-0000-0000-000000000000"), { message: /^no upload "0{8}-.*\(it may have been replaced by a newer one, or the machine rebooted\): upload the bundle again$/, kind: "not-found" });
-  t.throws(() => u.append({ uploadId: "", offset: 0, data: bytes("x"), totalSize: Number.MAX_SAFE_INTEGER / 4 }), { message: /needs .* free on EPHEMERAL \(\/var\), which has .*: free space there or use a larger disk/, kind: "exhausted" });
+  const roomy = createUploads(dir(), { maxBundle: Number.MAX_SAFE_INTEGER });
+  t.throws(() => roomy.append({ uploadId: "", offset: 0, data: bytes("x"), totalSize: 2 ** 50 }), { message: /needs .* free on EPHEMERAL \(\/var\), which has .*: free space there or use a larger disk/, kind: "exhausted" });
 });
 
 t.test("a new upload replaces the old one", async (t) => {
@@ -57,4 +58,58 @@ t.test("a URL is fetched into an upload; a bad URL or an HTTP error is named", a
   await t.rejects(u.fetch(`${base}/missing.tar`, () => {}, new AbortController().signal), { message: `fetching ${base}/missing.tar: HTTP 404 Not Found`, kind: "refused" });
   await t.rejects(u.fetch("ftp://example.com/x.tar", () => {}, new AbortController().signal), { message: 'expected an http(s) URL, got "ftp://example.com/x.tar"', kind: "invalid" });
   await t.rejects(u.fetch("not a url", () => {}, new AbortController().signal), { message: 'expected an http(s) URL of a kiln-upgrade.tar, got "not a url"' });
+});
+
+t.test("the maximum bundle is 1 GiB", async (t) => {
+  t.equal(MAX_BUNDLE, 1024 * 1024 * 1024);
+});
+
+t.test("a total_size of 0, negative, fractional or over the maximum is refused before anything is written", async (t) => {
+  const d = dir();
+  const u = createUploads(d, { maxBundle: 16 });
+  for (const totalSize of [0, -1, 1.5, 17, Number.NaN]) {
+    t.throws(() => u.append({ uploadId: "", offset: 0, data: bytes("x"), totalSize }), { message: `expected total_size to be the bundle's size, over 0 and at most 0 MiB (16 bytes), got ${totalSize}`, kind: "invalid" }, `${totalSize}`);
+  }
+  t.notOk(existsSync(d), "no upload file (nor its directory) was created");
+  t.equal(u.append({ uploadId: "", offset: 0, data: bytes("x"), totalSize: 16 }).received, 1, "exactly the maximum is taken");
+});
+
+t.test("no chunk may end past the declared size; exactly the declared size completes the upload", async (t) => {
+  const u = createUploads(dir());
+  t.throws(() => u.append({ uploadId: "", offset: 0, data: bytes("too long"), totalSize: 3 }), { message: /a chunk of 8 bytes at offset 0 ends past the declared total_size of 3 bytes$/, kind: "invalid" });
+  const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("abc"), totalSize: 5 });
+  t.throws(() => u.append({ uploadId, offset: 3, data: bytes("def"), totalSize: 0 }), { message: `upload ${uploadId}: a chunk of 3 bytes at offset 3 ends past the declared total_size of 5 bytes`, kind: "invalid" });
+  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("d"), totalSize: 0 }), { message: /expected offset 3/, kind: "refused" }, "an offset past the bytes received is still refused first");
+  t.throws(() => u.path(uploadId), { message: `upload ${uploadId} is incomplete: 3 of 5 bytes received; resume from 3`, kind: "refused" });
+  t.equal(u.append({ uploadId, offset: 3, data: bytes("de"), totalSize: 0 }).received, 5);
+  t.equal(readFileSync(u.path(uploadId), "utf8"), "abcde");
+  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("f"), totalSize: 0 }), { message: /ends past the declared total_size of 5 bytes/ }, "not a byte after it");
+});
+
+t.test("a URL is capped by its Content-Length, or by the maximum without one", async (t) => {
+  const body = (n: number) => "x".repeat(n);
+  const server = createServer((req, res) => {
+    const [, kind, n] = req.url?.split("/") ?? [];
+    if (kind === "chunked") {
+      // No Content-Length: the body streams in pieces.
+      res.write(body(Number(n) - 1));
+      return void setTimeout(() => res.end("y"), 10);
+    }
+    res.setHeader("content-length", String(n));
+    res.end(body(Number(n)));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.teardown(() => server.close());
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const d = dir();
+  const u = createUploads(d, { maxBundle: 16 });
+  const signal = new AbortController().signal;
+  t.equal(readFileSync(await u.fetch(`${base}/sized/16`, () => {}, signal), "utf8"), body(16), "a Content-Length of exactly the maximum");
+  await t.rejects(u.fetch(`${base}/sized/17`, () => {}, signal), { message: `fetching ${base}/sized/17: expected a Content-Length over 0 and at most 0 MiB (16 bytes), got "17"`, kind: "invalid" });
+  await t.rejects(u.fetch(`${base}/sized/0`, () => {}, signal), { message: /expected a Content-Length over 0/, kind: "invalid" });
+  t.equal(readFileSync(await u.fetch(`${base}/chunked/16`, () => {}, signal), "utf8"), `${body(15)}y`, "no Content-Length, exactly the maximum");
+  const seen: number[] = [];
+  await t.rejects(u.fetch(`${base}/chunked/17`, (done) => seen.push(done), signal), { message: `fetching ${base}/chunked/17: the body (no Content-Length) passed 16 bytes, the most this machine takes (0 MiB or what fits on /var)`, kind: "exhausted" });
+  t.ok(seen.every((n) => n <= 16), "progress never passes the limit");
+  t.same(readdirSync(d), [], "the partial download is removed");
 });

@@ -1,0 +1,41 @@
+// The client certificates apid refuses (machine.api.deniedCertificates): a
+// file in its TLS directory that machined replaces when the config changes.
+// It is looked at on every call (one stat; read again only when it changed),
+// so a revocation holds from the next call on, without a restart.
+import { readFileSync, statSync } from "node:fs";
+import type { PeerCertificate } from "node:tls";
+import { certificateNames } from "../pki/denied-certificates.js";
+
+export interface DeniedCertificates {
+  /** Why `cert` is refused, or undefined when it is not denied. */
+  check(cert: PeerCertificate): string | undefined;
+}
+
+/** The deny list in `file`; a missing file denies nothing. */
+export function deniedCertificatesFile(file: string): DeniedCertificates {
+  let seen = "";
+  let names = new Set<string>();
+  const current = () => {
+    const st = statSync(file, { throwIfNoEntry: false });
+    const stamp = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
+    if (stamp !== seen) {
+      names = new Set(st ? readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
+      seen = stamp;
+    }
+    return names;
+  };
+  return { check: (cert) => deniedBy(current(), cert) };
+}
+
+/** A fixed deny list (tests, or entries already normalised). */
+export function deniedCertificatesOf(entries: readonly string[]): DeniedCertificates {
+  const names = new Set(entries);
+  return { check: (cert) => deniedBy(names, cert) };
+}
+
+/** The refusal when one of the certificate's names is on the list. */
+function deniedBy(names: Set<string>, cert: PeerCertificate): string | undefined {
+  if (names.size === 0 || !cert.raw) return undefined;
+  const hit = certificateNames(cert).find((n) => names.has(n));
+  return hit && `the client certificate (${hit}) is denied by this machine's machine.api.deniedCertificates: ask an admin for a new one`;
+}
