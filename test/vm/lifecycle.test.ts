@@ -37,7 +37,7 @@ function monitor(socket: string, command: string): Promise<void> {
 }
 
 interface Timeline {
-  runs: { sequence: string; result: string; phases: { name: string }[] }[];
+  runs: { sequence: string; result: string; durationMs?: number; phases: { name: string; startMs?: number; durationMs?: number }[] }[];
 }
 
 t.test("a reboot during boot preempts it; the machine comes back configured", { skip, timeout: 2 * BOOT_TIMEOUT_MS + 60_000 }, async (t) => {
@@ -66,5 +66,7 @@ t.test("a reboot during boot preempts it; the machine comes back configured", { 
   const tl = onJson<Timeline>(vm, cluster, ["get", "sequences"]);
   t.equal(tl.runs[0]?.sequence, "boot");
   t.equal(tl.runs[0]?.result, "ok", "the boot after the reboot ran to its end");
+  const boot = tl.runs[0];
+  t.comment(`boot ${boot?.durationMs ?? 0} ms: ${(boot?.phases ?? []).map((p) => `${p.name} ${p.durationMs ?? 0} ms`).join(", ")}`);
   t.equal(onJson<{ hostname: string }>(vm, cluster, ["hostname"]).hostname, "kiln-preempted");
 });
