@@ -14,3 +14,10 @@ export const apidTlsFiles = {
   clientCert: "client.crt",
   clientKey: "client.key",
 } as const;
+
+/**
+ * Metadata apid sets on every call it forwards to machined: the mode the
+ * call came through ("maintenance" or "mtls"). apid always overwrites it;
+ * machined believes it only on apid's socket.
+ */
+export const apidModeHeader = "kiln-apid-mode";
