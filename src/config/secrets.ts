@@ -22,6 +22,14 @@ export function redactConfig(config: MachineConfig): MachineConfig {
   return copy;
 }
 
+/** The secret paths set in a parsed config (any shape: a config not yet validated too). */
+export function secretsSet(config: unknown): string[] {
+  return secretPaths.filter((path) => {
+    const v = path.split(".").reduce<unknown>((o, k) => (isObject(o) ? o[k] : undefined), config);
+    return v !== undefined && v !== null && v !== "";
+  });
+}
+
 /** Sets the field at `keys` to `value` when the field exists and is set. */
 function replaceIfSet(root: object, keys: string[], value: string): void {
   const last = keys.at(-1)!;
