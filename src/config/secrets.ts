@@ -83,9 +83,11 @@ export const redactedPaths: readonly string[] = Object.keys(readerViews).filter(
 /** What a secret is replaced with. */
 export const redacted = "******";
 
-/** Whether a reader may see the value at a schema path (machine.files[].content); unknown paths are not safe. */
-export function safeForReaders(schemaPath: string): boolean {
-  return readerViews[schemaPath] === "safe";
+/** A value found at a schema path (machine.files[].content, machine.env) as a reader may see it: as it is, or redacted like its leaf. */
+export function readerValue(schemaPath: string, value: unknown): unknown {
+  const leaf = redactedPaths.find((p) => schemaPath === p || schemaPath.startsWith(`${p}[`) || schemaPath.startsWith(`${p}.`));
+  if (leaf === undefined) return value;
+  return readerViews[leaf] === "url" ? redactUrl(value) : hide(value);
 }
 
 /** A copy of `config` with every leaf that is not safe for readers redacted where it is set. */

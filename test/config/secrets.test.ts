@@ -1,5 +1,6 @@
 import t from "tap";
 import { leafPaths } from "../../src/config/introspect.js";
+import { parseConfig } from "../../src/config/parse.js";
 import { machineConfigSchema } from "../../src/config/schema.js";
 import { readerViews, redactConfig, redacted, secretPaths } from "../../src/config/secrets.js";
 import { stringifyConfig } from "../../src/config/stringify.js";
@@ -59,4 +60,14 @@ t.test("hides what may hold a secret: env, file contents, extra args, service ar
   const shown = JSON.stringify(redactConfig(configOf(yaml)));
   for (const s of ["proxy-pw", "file-secret", "kubelet-secret", "image-pw", "image-sig", "argv-secret", "service-env-secret"]) t.notOk(shown.includes(s), `${s} is hidden`);
   for (const s of ["/var/lib/app/token", "images.example.com", "HTTPS_PROXY", "bootstrap-token", "agent"]) t.ok(shown.includes(s), `${s} (not secret) is shown`);
+});
+
+t.test("a validation error names a secret field's path, never its value", async (t) => {
+  const mistyped = "abcdef.0123456789abcdeX-nearly-right";
+  const parsed = parseConfig(worker({ token: mistyped, env: { A: 1 as unknown as string } }));
+  t.ok("errors" in parsed);
+  const errors = "errors" in parsed ? parsed.errors.join("\n") : "";
+  t.match(errors, /machine\.token: expected a token .*, got "\*{6}"/);
+  t.notOk(errors.includes(mistyped), "the mistyped token is not repeated");
+  t.match(errors, /machine\.env\.A: /, "the path is named");
 });
