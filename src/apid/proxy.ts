@@ -3,7 +3,10 @@
 // nodes the caller named. Only answers that must be redacted are decoded.
 import type { DescService } from "@bufbuild/protobuf";
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
-import { MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
+import { fromBinary } from "@bufbuild/protobuf";
+import { ApplyConfigurationRequestSchema, MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
+import { ApiError, Code } from "../grpc/errors.js";
+import { apidModeHeader } from "../machinery/apid.js";
 import { admit, type Mode } from "./admission.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
@@ -17,6 +20,8 @@ import { type ForwardOptions, rawBytes, type Upstream } from "./upstream.js";
 /** What the proxy forwards with. */
 export interface ProxyContext {
   mode: Mode;
+  /** Maintenance mode only: set once a config was applied through it; every later call is refused. */
+  configured?: boolean;
   /** machined's socket for apid. */
   machined: Upstream;
   /** Other machines' apids, for fan-out. */
@@ -43,6 +48,7 @@ export function rawDefinition(service: DescService): ServiceDefinition {
 /** MachineService handlers forwarding every RPC. */
 export function machineProxy(ctx: ProxyContext): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
   const implementation: UntypedServiceImplementation = {};
+  ctx = { ...ctx };
   for (const m of MachineService.methods) {
     const path = methodPath(MachineService, m.name);
     implementation[m.localName] = m.methodKind === "server_streaming" ? streamHandler(ctx, path) : unaryHandler(ctx, path);
@@ -63,10 +69,11 @@ function unaryHandler(ctx: ProxyContext, path: string) {
 
 /** The answer to a unary call, from machined or from every named node. */
 async function answerUnary(ctx: ProxyContext, path: string, call: UnaryCall, signal: AbortSignal): Promise<Buffer> {
-  const caller = admit(ctx.mode, call, path, ctx.denied);
+  const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
-  const o = forwardOptions(call, caller, signal, nodes !== undefined);
+  const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
   const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.unary(path, call.request, o);
+  if (ctx.mode === "maintenance" && path === applyPath && !isDryRun(call.request)) ctx.configured = true;
   return filterFor(caller, path)(res);
 }
 
@@ -80,12 +87,29 @@ function streamHandler(ctx: ProxyContext, path: string) {
 
 /** The messages of a streaming call, from machined or interleaved from every named node. */
 async function* answerStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal): AsyncIterable<Buffer> {
-  const caller = admit(ctx.mode, call, path, ctx.denied);
+  const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
-  const o = forwardOptions(call, caller, signal, nodes !== undefined);
+  const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
   const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.stream(path, call.request, o);
   const filter = filterFor(caller, path);
   for await (const m of source) yield filter(m);
+}
+
+const applyPath = methodPath(MachineService, "ApplyConfiguration");
+
+/** Admission, and in maintenance mode nothing more once a config was applied (before apid restarts with mTLS). */
+function admitHere(ctx: ProxyContext, call: UnaryCall | StreamCall, path: string): Caller | undefined {
+  if (ctx.configured) throw new ApiError(Code.FAILED_PRECONDITION, "the machine is configured: maintenance mode has ended; connect with mTLS (a kilnconfig signed by the machine CA)");
+  return admit(ctx.mode, call, path, ctx.denied);
+}
+
+/** Whether an ApplyConfigurationRequest (bytes) is a dry run; one that cannot be read is not. */
+function isDryRun(request: Buffer): boolean {
+  try {
+    return fromBinary(ApplyConfigurationRequestSchema, request).dryRun;
+  } catch {
+    return false;
+  }
 }
 
 /** The nodes to fan out to, or undefined to answer here (maintenance, an impersonated call, no `nodes`). */
@@ -95,9 +119,12 @@ function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Ca
   return nodes.length > 0 ? nodes : undefined;
 }
 
-/** The caller's deadline and cancel; toward other apids, the role acted for. */
-function forwardOptions(call: UnaryCall | StreamCall, caller: Caller | undefined, signal: AbortSignal, remote: boolean): ForwardOptions {
-  const metadata: Record<string, string> = remote && caller ? { [roleHeader]: caller.role } : {};
+/**
+ * The caller's deadline and cancel; toward machined, the mode the call came
+ * through (set here, never copied from the caller); toward other apids, the role acted for.
+ */
+function forwardOptions(mode: Mode, caller: Caller | undefined, call: UnaryCall | StreamCall, signal: AbortSignal, remote: boolean): ForwardOptions {
+  const metadata: Record<string, string> = remote ? (caller ? { [roleHeader]: caller.role } : {}) : { [apidModeHeader]: mode };
   return { deadline: call.getDeadline(), signal, metadata };
 }
 

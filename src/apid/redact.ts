@@ -1,18 +1,45 @@
-// What callers below os:admin must not see: the secrets in the machine
-// config. apid decodes only these answers, redacts them, and fails closed
-// (no config at all) when an answer cannot be redacted.
+// What callers below os:admin must not see: whatever may hold a secret
+// (reader-fields.ts declares every field a reader can receive). apid decodes
+// only the answers holding such fields, redacts them, and fails closed (no
+// config at all) when a config cannot be redacted.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { parse, stringify } from "yaml";
 import type { MachineConfig } from "../config/schema.js";
-import { redactConfig } from "../config/secrets.js";
-import { GetConfigurationResponseSchema, MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
+import { redactConfig, redacted } from "../config/secrets.js";
+import { EventsResponseSchema, GetConfigurationResponseSchema, MachineService, ProcessesResponseSchema } from "../gen/kiln/machine/v1/machine_pb.js";
 import { methodPath } from "./authorization.js";
 
 /** Rewrites a raw response for a caller who may not see secrets. */
 export type ResponseFilter = (response: Buffer) => Buffer;
 
 /** Filters per RPC, applied to every answer below os:admin (fanned-out ones included). */
-export const redactions: ReadonlyMap<string, ResponseFilter> = new Map([[methodPath(MachineService, "GetConfiguration"), redactConfigurationResponse]]);
+export const redactions: ReadonlyMap<string, ResponseFilter> = new Map([
+  [methodPath(MachineService, "GetConfiguration"), redactConfigurationResponse],
+  [methodPath(MachineService, "Processes"), redactProcessesResponse],
+  [methodPath(MachineService, "Events"), redactEventsResponse],
+]);
+
+/** A ProcessesResponse without command lines (they may carry passwords); the executable and command name stay. */
+export function redactProcessesResponse(response: Buffer): Buffer {
+  const res = fromBinary(ProcessesResponseSchema, response);
+  for (const m of res.messages) for (const p of m.processes) if (p.args) p.args = redacted;
+  return Buffer.from(toBinary(ProcessesResponseSchema, res));
+}
+
+/** An event whose config errors and warnings keep the path they name (up to the first ": ") and nothing of the value. */
+export function redactEventsResponse(response: Buffer): Buffer {
+  const e = fromBinary(EventsResponseSchema, response);
+  if (e.payload.case !== "config") return response;
+  e.payload.value.errors = e.payload.value.errors.map(pathOnly);
+  e.payload.value.warnings = e.payload.value.warnings.map(pathOnly);
+  return Buffer.from(toBinary(EventsResponseSchema, e));
+}
+
+/** "machine.hostname: expected …, got "x"" → "machine.hostname: ******". */
+function pathOnly(line: string): string {
+  const at = line.indexOf(": ");
+  return at > 0 ? `${line.slice(0, at)}: ${redacted}` : redacted;
+}
 
 /** A GetConfigurationResponse with every secret of every node's config replaced. */
 export function redactConfigurationResponse(response: Buffer): Buffer {

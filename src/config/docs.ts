@@ -6,7 +6,7 @@ import { describeEffect, effects } from "./effects.js";
 import { exampleConfigYaml } from "./example.js";
 import { defaultOf, defOf, descriptionOf, expectedOf, isOptional, objectKeys, type Schema, unwrap } from "./introspect.js";
 import { machineConfigSchema } from "./schema.js";
-import { secretPaths } from "./secrets.js";
+import { readerViews, redactedPaths, secretPaths } from "./secrets.js";
 
 /** A generated file: its path from the repository root and its content. */
 export interface GeneratedDoc {
@@ -103,9 +103,12 @@ function outro(): string[] {
   return [
     "## Secrets",
     "",
-    "These fields are secrets. Readers (`os:reader`) see them as `******`; certificates are public and shown.",
+    "Callers below `os:admin` see a field only when it is declared safe for readers (`src/config/secrets.ts`);",
+    "everything else is redacted: strings become `******` (a map keeps its keys, a list its length), and URLs",
+    "lose their user, password and query. The keys and tokens (kilnctl will not send them over `--insecure`",
+    "to an unpinned server) are marked *credential*; certificates are public and shown.",
     "",
-    ...secretPaths.map((p) => `- \`${p}\``),
+    ...redactedPaths.map((p) => `- \`${p}\`${secretPaths.includes(p) ? " (credential)" : readerViews[p] === "url" ? " (credentials in the URL)" : ""}`),
     "",
     "## Applying changes",
     "",

@@ -1,7 +1,8 @@
 // Zod's issues in the words of a person: every message names the path,
 // what was expected and what was found. zod's own messages never surface.
 import type { z } from "zod";
-import { defOf, expectedOf, objectKeys, type Schema, schemaAt, unwrap } from "./introspect.js";
+import { defOf, expectedOf, objectKeys, type Schema, schemaAt, schemaPathOf, unwrap } from "./introspect.js";
+import { readerValue } from "./secrets.js";
 import { nearest } from "./suggest.js";
 
 /** A path as people write it: machine.files[2].path, machine.sysctls["net.ipv4.ip_forward"]. */
@@ -59,7 +60,8 @@ function messageFor(issue: z.core.$ZodIssue, root: Schema): string {
   if (issue.code === "invalid_key") return invalidKey(issue, root);
   if (issue.code === "custom" && !issue.params?.expected) return issue.message;
   const schema = schemaAt(root, issue.path);
-  return expectation(schema ? expectedOf(schema) : "a valid value", issue.input);
+  // A field that may hold a secret never has its value repeated: it is shown as readers see it.
+  return expectation(schema ? expectedOf(schema) : "a valid value", readerValue(schemaPathOf(root, issue.path), issue.input));
 }
 
 /** A map key that the record's key schema rejects. */

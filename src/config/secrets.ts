@@ -1,32 +1,156 @@
-// Secrets in the machine config and how they are hidden from readers
-// (os:reader never sees keys or tokens; certificates are public and stay).
+// Secrets in the machine config and how they are hidden from readers:
+// redaction by default. Every leaf of the schema is listed here; a leaf not
+// declared safe is hidden from callers below os:admin. A test walks the
+// schema and fails on a leaf missing from the table.
 import type { MachineConfig } from "./schema.js";
 
 /**
- * Every field that holds a secret. A field is listed here when knowing it
- * lets someone impersonate the machine or the cluster:
- * - machine.ca.key: signs machine API certificates (admin access to every machine).
- * - machine.token: lets a machine join and obtain machine API certificates.
- * - cluster.ca.key: signs Kubernetes certificates (cluster-admin).
- * - cluster.token: Kubernetes bootstrap token (joins nodes to the cluster).
+ * What a reader may see of one leaf:
+ * - safe: shown as it is (nothing in it can hold a secret);
+ * - key: a credential; hidden, and kilnctl will not send it to an unverified server;
+ * - hidden: free text or values that may hold one (env, file contents, argv); hidden;
+ * - url: shown without its credentials (user, password, query).
  */
-export const secretPaths = ["machine.ca.key", "machine.token", "cluster.ca.key", "cluster.token"] as const;
+export type ReaderView = "safe" | "key" | "hidden" | "url";
+
+/** Every leaf of the schema (as introspect.ts leafPaths names them) and what a reader sees of it. */
+export const readerViews: Readonly<Record<string, ReaderView>> = {
+  apiVersion: "safe",
+  kind: "safe",
+  "machine.type": "safe",
+  "machine.hostname": "safe",
+  "machine.network.nameservers": "safe",
+  "machine.network.extraHostEntries[].ip": "safe",
+  "machine.network.extraHostEntries[].aliases": "safe",
+  "machine.network.interfaces[].name": "safe",
+  "machine.network.interfaces[].dhcp": "safe",
+  "machine.network.interfaces[].addresses": "safe",
+  "machine.network.interfaces[].routes[].network": "safe",
+  "machine.network.interfaces[].routes[].gateway": "safe",
+  "machine.network.interfaces[].routes[].metric": "safe",
+  "machine.network.interfaces[].mtu": "safe",
+  "machine.sysctls": "safe",
+  "machine.kernel.modules[].name": "safe",
+  // Module parameters can carry keys (e.g. a firmware or crypto key): hidden.
+  "machine.kernel.modules[].parameters": "hidden",
+  "machine.files[].path": "safe",
+  "machine.files[].content": "hidden",
+  "machine.files[].permissions": "safe",
+  "machine.files[].op": "safe",
+  "machine.env": "hidden",
+  "machine.time.servers": "safe",
+  "machine.kubelet.extraArgs": "hidden",
+  "machine.kubelet.nodeIP.validSubnets": "safe",
+  "machine.kubelet.clusterDNS": "safe",
+  "machine.kubelet.extraMounts[].source": "safe",
+  "machine.kubelet.extraMounts[].destination": "safe",
+  "machine.kubelet.extraMounts[].type": "safe",
+  "machine.kubelet.extraMounts[].options": "safe",
+  "machine.install.disk": "safe",
+  "machine.install.wipe": "safe",
+  "machine.install.image": "url",
+  "machine.ca.crt": "safe",
+  // Signs machine API certificates (admin access to every machine).
+  "machine.ca.key": "key",
+  // Lets a machine join and obtain machine API certificates.
+  "machine.token": "key",
+  "machine.certSANs": "safe",
+  // Fingerprints and serials of revoked certificates: public identifiers.
+  "machine.api.deniedCertificates": "safe",
+  "machine.services[].id": "safe",
+  "machine.services[].command": "hidden",
+  "machine.services[].env": "hidden",
+  "machine.services[].dependsOn": "safe",
+  "machine.services[].restart": "safe",
+  "machine.services[].health.exec": "hidden",
+  "machine.services[].health.http": "url",
+  "machine.services[].health.unixSocket": "safe",
+  "machine.services[].oomScoreAdj": "safe",
+  "machine.services[].stopGraceMs": "safe",
+  "cluster.name": "safe",
+  "cluster.controlPlane.endpoint": "url",
+  "cluster.ca.crt": "safe",
+  // Signs Kubernetes certificates (cluster-admin).
+  "cluster.ca.key": "key",
+  // Kubernetes bootstrap token (joins nodes to the cluster).
+  "cluster.token": "key",
+};
+
+/** The credentials: knowing one lets someone impersonate the machine or the cluster. */
+export const secretPaths: readonly string[] = Object.keys(readerViews).filter((p) => readerViews[p] === "key");
+
+/** Every leaf hidden from readers in any way (keys, hidden values, URLs' credentials). */
+export const redactedPaths: readonly string[] = Object.keys(readerViews).filter((p) => readerViews[p] !== "safe");
 
 /** What a secret is replaced with. */
 export const redacted = "******";
 
-/** A copy of `config` with every secret that is set replaced by "******". */
+/** A value found at a schema path (machine.files[].content, machine.env) as a reader may see it: as it is, or redacted like its leaf. */
+export function readerValue(schemaPath: string, value: unknown): unknown {
+  const leaf = redactedPaths.find((p) => schemaPath === p || schemaPath.startsWith(`${p}[`) || schemaPath.startsWith(`${p}.`));
+  if (leaf === undefined) return value;
+  return readerViews[leaf] === "url" ? redactUrl(value) : hide(value);
+}
+
+/** A copy of `config` with every leaf that is not safe for readers redacted where it is set. */
 export function redactConfig(config: MachineConfig): MachineConfig {
   const copy = structuredClone(config);
-  for (const path of secretPaths) replaceIfSet(copy, path.split("."), redacted);
+  for (const path of redactedPaths) replaceAt(copy, steps(path), readerViews[path] === "url" ? redactUrl : hide);
   return copy;
 }
 
-/** Sets the field at `keys` to `value` when the field exists and is set. */
-function replaceIfSet(root: object, keys: string[], value: string): void {
-  const last = keys.at(-1)!;
-  const parent = keys.slice(0, -1).reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), root);
-  if (isObject(parent) && parent[last] !== undefined) parent[last] = value;
+/** The credentials set in a parsed config (any shape: a config not yet validated too). */
+export function secretsSet(config: unknown): string[] {
+  return secretPaths.filter((path) => {
+    const values: unknown[] = [];
+    replaceAt(config, steps(path), (v) => values.push(v), false);
+    return values.some((v) => v !== undefined && v !== null && v !== "");
+  });
+}
+
+/** A schema path as steps: "machine.files[].content" → ["machine", "files", "[]", "content"]. */
+function steps(path: string): string[] {
+  return path.split(".").flatMap((k) => (k.endsWith("[]") ? [k.slice(0, -2), "[]"] : [k]));
+}
+
+/** Replaces each value at `keys` ("[]" walks every element of a list) with `fn(value)`. */
+function replaceAt(node: unknown, keys: string[], fn: (v: unknown) => unknown, write = true): void {
+  const [key, ...rest] = keys;
+  if (key === undefined) return;
+  if (key === "[]") {
+    if (Array.isArray(node)) for (const item of node) replaceAt(item, rest, fn, write);
+    return;
+  }
+  if (!isObject(node) || node[key] === undefined) return;
+  if (rest.length > 0) replaceAt(node[key], rest, fn, write);
+  else {
+    const next = fn(node[key]);
+    if (write) node[key] = next;
+  }
+}
+
+/** A hidden value: strings, list items and map values become stars; numbers and booleans stay (no secret fits). */
+function hide(v: unknown): unknown {
+  if (typeof v === "string") return redacted;
+  if (Array.isArray(v)) return v.map(hide);
+  if (isObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hide(x)]));
+  return v;
+}
+
+/** A URL without its user, password and query; a string that is no URL is hidden whole. */
+function redactUrl(v: unknown): unknown {
+  if (typeof v !== "string") return hide(v);
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return /^[\w.-]+(:\d+)?$/.test(v) ? v : redacted; // host[:port] alone holds no credentials
+  }
+  if (!url.username && !url.password && !url.search) return v;
+  if (url.username) url.username = redacted;
+  if (url.password) url.password = redacted;
+  if (url.search) url.search = redacted;
+  return url.href;
 }
 
 /** True for a plain object whose fields may be read and written. */

@@ -71,7 +71,8 @@ export function createApplier(deps: ApplyDeps): (req: ApplyRequest) => Promise<A
 
 /** One apply: parse, plan, then run the sequence unless dry-run. */
 async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): Promise<{ result: ApplyResult; tried?: Current }> {
-  const next = parse(deps, req.yaml);
+  finalOnceConfigured(deps, req);
+  const next = parse(deps, req);
   const installing = !deps.current() && deps.install ? await deps.install({ config: next.config, yaml: req.yaml }, req) : undefined;
   const prev = deps.current();
   if (req.mode === "try" && !prev) throw refused("--mode try needs a config to return to; apply the first config with another mode");
@@ -83,6 +84,7 @@ async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): P
     return { result: { ...base, mode: "reboot", details: installing.details } };
   }
   if (req.dryRun) return { result: { ...base, details: `dry run: ${plan(mode, changes.length)}; nothing was changed` } };
+  finalOnceConfigured(deps, req);
   const current: Current = { config: next.config, yaml: req.yaml };
   const live: string[] = [];
   const phases = applyConfigSequence(mode, {
@@ -114,11 +116,22 @@ async function revertTry(deps: ApplyDeps, prev: Current): Promise<void> {
   }
 }
 
-/** Parses the YAML; every validation error goes back as invalid. */
-function parse(deps: ApplyDeps, yaml: string): { config: MachineConfig; warnings: string[] } {
-  const parsed = parseConfig(yaml);
+/**
+ * The first config is final for maintenance mode: once a config exists, an
+ * apply that came through it (no client certificate) is refused, however
+ * late the maintenance listener was still answering.
+ */
+function finalOnceConfigured(deps: ApplyDeps, req: ApplyRequest): void {
+  if (req.maintenance && deps.current()) {
+    throw refused("the machine is configured: maintenance mode no longer applies configs; connect with mTLS (a kilnconfig signed by the machine CA)");
+  }
+}
+
+/** Parses the YAML; every validation error goes back as invalid (an event too, unless a dry run). */
+function parse(deps: ApplyDeps, req: ApplyRequest): { config: MachineConfig; warnings: string[] } {
+  const parsed = parseConfig(req.yaml);
   if ("errors" in parsed) {
-    deps.configEvent(false, "rejected: invalid config", parsed.errors, parsed.warnings);
+    if (!req.dryRun) deps.configEvent(false, "rejected: invalid config", parsed.errors, parsed.warnings);
     throw invalid(`the config is invalid; nothing was changed:\n${parsed.errors.join("\n")}`);
   }
   return parsed;

@@ -75,6 +75,8 @@ export interface ApplyRequest {
   mode: ApplyMode;
   dryRun: boolean;
   tryTimeoutMs: number;
+  /** The call came through apid's maintenance mode (no client certificate): refused once a config exists. */
+  maintenance?: boolean;
 }
 
 export interface ApplyResult {

@@ -16,3 +16,10 @@ export const apidTlsFiles = {
   /** machine.api.deniedCertificates, one normalised entry a line (pki/denied-certificates.ts); rewritten on apply. */
   denied: "denied-certificates",
 } as const;
+
+/**
+ * Metadata apid sets on every call it forwards to machined: the mode the
+ * call came through ("maintenance" or "mtls"). apid always overwrites it;
+ * machined believes it only on apid's socket.
+ */
+export const apidModeHeader = "kiln-apid-mode";

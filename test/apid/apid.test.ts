@@ -22,6 +22,7 @@ import {
   ServiceListResponseSchema,
 } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { createClient } from "../../src/grpc/client.js";
+import { apidModeHeader } from "../../src/machinery/apid.js";
 import type { CertAndKey } from "../../src/pki/certs.js";
 import { testCa, worker } from "../config/fixtures.js";
 import { createTestPki, type TestPki } from "./fixtures/pki.js";
@@ -88,6 +89,31 @@ t.test("maintenance mode applies a config through to machined", async (t) => {
   const req = Buffer.from(toBinary(ApplyConfigurationRequestSchema, create(ApplyConfigurationRequestSchema, { data: new TextEncoder().encode("machine: {hostname: x}") })));
   t.equal((await callUnary(client, machine("ApplyConfiguration"), req)).code, status.OK);
   t.equal(stack.machine.applied[0]?.yaml, "machine: {hostname: x}");
+});
+
+t.test("apid marks each forwarded call with its mode, overwriting a mark the client forged", async (t) => {
+  const req = Buffer.from(toBinary(ApplyConfigurationRequestSchema, create(ApplyConfigurationRequestSchema, { data: new TextEncoder().encode("machine: {}") })));
+  const maintenance = await startStack(t, pki, "maintenance");
+  const forged = { [apidModeHeader]: "mtls" };
+  t.equal((await callUnary(apidClient(t, maintenance.port, pki.maintenance), machine("ApplyConfiguration"), req, forged)).code, status.OK);
+  t.same(maintenance.machine.applied.map((r) => r.maintenance), [true], "maintenance, though the client said mtls");
+  const mtls = await startStack(t, pki, "mtls");
+  const admin = apidClient(t, mtls.port, pki.ca, pki.clients.admin);
+  t.equal((await callUnary(admin, machine("ApplyConfiguration"), req, { [apidModeHeader]: "maintenance" })).code, status.OK);
+  t.same(mtls.machine.applied.map((r) => r.maintenance), [false], "mtls, though the client said maintenance");
+});
+
+t.test("maintenance mode ends with the first applied config: later calls are refused before reaching machined", async (t) => {
+  const stack = await startStack(t, pki, "maintenance");
+  const client = apidClient(t, stack.port, pki.maintenance);
+  const apply = (dryRun: boolean) =>
+    Buffer.from(toBinary(ApplyConfigurationRequestSchema, create(ApplyConfigurationRequestSchema, { data: new TextEncoder().encode("machine: {}"), dryRun })));
+  t.equal((await callUnary(client, machine("ApplyConfiguration"), apply(true))).code, status.OK, "a dry run");
+  t.equal((await callUnary(client, machine("ApplyConfiguration"), apply(false))).code, status.OK, "the first config");
+  const late = await callUnary(client, machine("ApplyConfiguration"), apply(false));
+  t.same([late.code, late.details], [status.FAILED_PRECONDITION, "the machine is configured: maintenance mode has ended; connect with mTLS (a kilnconfig signed by the machine CA)"]);
+  t.equal((await callUnary(client, machine("Version"))).code, status.FAILED_PRECONDITION, "Version too");
+  t.equal(stack.machine.applied.length, 2, "the late apply never reached machined");
 });
 
 t.test("a reader never receives a private key or token: every response body searched", async (t) => {

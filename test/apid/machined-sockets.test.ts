@@ -7,6 +7,7 @@ import { credentials } from "@grpc/grpc-js";
 import t from "tap";
 import { MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { createClient } from "../../src/grpc/client.js";
+import { apidModeHeader } from "../../src/machinery/apid.js";
 import { startMachineApi } from "../../src/machined/api/server.js";
 import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
 
@@ -28,4 +29,26 @@ t.test("serves the same API on each socket, 0600, the second handed to its owner
   await api.close();
   t.throws(() => statSync(forApid), { code: "ENOENT" }, "both sockets removed on close");
   t.throws(() => statSync(main), { code: "ENOENT" });
+});
+
+t.test("believes apid's maintenance mark on apid's socket only", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-sockets-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const root = join(dir, "machined", "machined.sock");
+  const forApid = join(dir, "apid", "machined.sock");
+  const machine = createFakeMachine();
+  const api = await startMachineApi(machine, [{ path: root }, { path: forApid, apid: true }], { node: () => "n" });
+  t.teardown(() => api.close());
+  const mark = { metadata: { [apidModeHeader]: "maintenance" } };
+  for (const p of [root, forApid]) {
+    const client = createClient(MachineService, `unix://${p}`, credentials.createInsecure());
+    await client.applyConfiguration({ data: new TextEncoder().encode("machine: {}") }, mark);
+    await client.applyConfiguration({ data: new TextEncoder().encode("machine: {}") });
+    client.close();
+  }
+  t.same(
+    machine.applied.map((r) => r.maintenance),
+    [false, false, true, false],
+    "root's socket ignores the mark; apid's believes it, and no mark means not maintenance",
+  );
 });

@@ -1,10 +1,12 @@
 // Redaction of GetConfiguration for callers below admin.
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, type DescMessage, fromBinary, toBinary } from "@bufbuild/protobuf";
 import t from "tap";
 import { parse } from "yaml";
-import { redactConfigurationResponse, redactYaml } from "../../src/apid/redact.js";
+import { accessRules, methodPath } from "../../src/apid/authorization.js";
+import { readerFields } from "../../src/apid/reader-fields.js";
+import { redactConfigurationResponse, redactEventsResponse, redactions, redactProcessesResponse, redactYaml } from "../../src/apid/redact.js";
 import { redacted } from "../../src/config/secrets.js";
-import { GetConfigurationResponseSchema } from "../../src/gen/kiln/machine/v1/machine_pb.js";
+import { EventsResponseSchema, GetConfigurationResponseSchema, MachineService, ProcessesResponseSchema } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { testCa, worker } from "../config/fixtures.js";
 
 const secrets = { machineToken: "abcdef.0123456789abcdef", clusterToken: "zyxwvu.9876543210zyxwvu" };
@@ -41,4 +43,39 @@ t.test("fails closed: a config that cannot be read is withheld, with an error", 
   t.same(res.messages.map((m) => m.data.length), [0, 0]);
   t.match(res.messages[0]!.metadata?.error, /could not be redacted/);
   t.match(res.messages[1]!.metadata?.error, /not a YAML mapping/);
+});
+
+/** Every leaf field of a message, as reader-fields.ts names them (lists and oneofs walked into). */
+function fieldPaths(m: DescMessage, prefix = "", seen: string[] = []): string[] {
+  return m.fields.flatMap((f) => {
+    const p = prefix ? `${prefix}.${f.name}` : f.name;
+    const msg = f.fieldKind === "message" || (f.fieldKind === "list" && f.listKind === "message") ? f.message : undefined;
+    return msg && !msg.typeName.startsWith("google.protobuf") && !seen.includes(msg.typeName) ? fieldPaths(msg, p, [...seen, msg.typeName]) : [p];
+  });
+}
+
+t.test("every field a reader can receive is declared safe or redacted, and every redacted one has its filter", async (t) => {
+  const reachable = MachineService.methods.filter((m) => accessRules.get(methodPath(MachineService, m.name)) === "os:reader");
+  const fields = reachable.flatMap((m) => fieldPaths(m.output).map((f) => `${m.name} ${f}`));
+  t.same(fields.filter((f) => !(f in readerFields)), [], "no field is shown to readers by omission");
+  t.same(Object.keys(readerFields).filter((f) => !fields.includes(f)), [], "no declaration for a field that is gone or not a reader's");
+  const unfiltered = Object.entries(readerFields).filter(([f, v]) => v === "redact" && !redactions.has(methodPath(MachineService, f.split(" ")[0]!)));
+  t.same(unfiltered, [], "each redacted field's RPC has a filter");
+});
+
+t.test("Processes: a reader sees no command line", async (t) => {
+  const res = create(ProcessesResponseSchema, { messages: [{ processes: [{ pid: 7, command: "agent", executable: "/usr/bin/agent", args: "/usr/bin/agent --password=hunter2" }] }] });
+  const out = fromBinary(ProcessesResponseSchema, redactProcessesResponse(Buffer.from(toBinary(ProcessesResponseSchema, res))));
+  t.match(out.messages[0]!.processes[0], { pid: 7, command: "agent", executable: "/usr/bin/agent", args: redacted });
+});
+
+t.test("Events: a config event's errors and warnings keep the path, never the value", async (t) => {
+  const ev = create(EventsResponseSchema, {
+    id: 3n,
+    payload: { case: "config", value: { accepted: false, message: "rejected: invalid config", errors: ['machine.token: expected a token such as abcdef.0123456789abcdef, got "s3cret"'], warnings: ["odd"] } },
+  });
+  const out = fromBinary(EventsResponseSchema, redactEventsResponse(Buffer.from(toBinary(EventsResponseSchema, ev))));
+  t.match(out.payload.value, { message: "rejected: invalid config", errors: [`machine.token: ${redacted}`], warnings: [redacted] });
+  const other = Buffer.from(toBinary(EventsResponseSchema, create(EventsResponseSchema, { payload: { case: "machine", value: { message: "m" } } })));
+  t.equal(redactEventsResponse(other), other, "other events pass untouched");
 });

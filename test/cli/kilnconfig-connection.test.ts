@@ -1,6 +1,6 @@
 // kilnctl against real grpc-js servers on 127.0.0.1: mTLS with certificates
 // from `gen config`, and maintenance-mode TLS with a self-signed certificate.
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +15,7 @@ import { type CertAndKey, createCA, issueClientCert, issueServerCert, selfSigned
 import { fingerprint } from "../../src/pki/fingerprint.js";
 import { encodeBase64Pem } from "../../src/pki/pem.js";
 import { parseSecrets } from "../../src/pki/secrets-bundle.js";
+import { testCa, worker } from "../config/fixtures.js";
 import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
 import { createFakeDeps } from "./fixtures/fake-deps.js";
 
@@ -26,9 +27,9 @@ async function run(args: string[], env: Record<string, string> = {}) {
 }
 
 /** A machine API on 127.0.0.1 with `creds`; records the `nodes` metadata of each Version call. */
-async function apiServer(creds: ServerCredentials): Promise<{ port: number; nodes: string[] }> {
+async function apiServer(creds: ServerCredentials, machine = createFakeMachine()): Promise<{ port: number; nodes: string[] }> {
   const nodes: string[] = [];
-  const handlers = createMachineHandlers(createFakeMachine(), () => "node-a");
+  const handlers = createMachineHandlers(machine, () => "node-a");
   const version = handlers.version;
   handlers.version = (req, ctx) => {
     nodes.push(ctx.metadata.get("nodes").join(","));
@@ -143,6 +144,29 @@ t.test("--insecure with the right --cert-fingerprint connects without a kilnconf
 t.test("--insecure without a fingerprint connects to any server", async (t) => {
   const r = await run(["version", "--insecure", "-e", `127.0.0.1:${maintenance.port}`]);
   t.equal(r.code, 0, r.err);
+});
+
+t.test("apply-config --insecure without --cert-fingerprint refuses to send keys or tokens, unless told to", async (t) => {
+  const machine = createFakeMachine();
+  const server = await apiServer(tlsCreds(maintenanceCert), machine);
+  const withSecrets = join(dir, "config-with-keys.yaml");
+  const without = join(dir, "config-without-keys.yaml");
+  await writeFile(withSecrets, worker({ ca: testCa, token: "abcdef.0123456789abcdef" }));
+  await writeFile(without, worker({ hostname: "node-1" }));
+  const e = `127.0.0.1:${server.port}`;
+  const refused = await run(["-e", e, "--insecure", "apply-config", "-f", withSecrets]);
+  t.equal(refused.code, 2);
+  t.equal(
+    refused.err,
+    `kilnctl: --insecure: refusing to send ${withSecrets}: it holds machine.ca.key, machine.token, and --insecure without --cert-fingerprint sends them to whatever server answers, unverified. ` +
+      'Pin the machine: pass --cert-fingerprint with the SHA-256 fingerprint its console shows ("maintenance mode: apid certificate fingerprint …"), or give --send-secrets-unverified to send them anyway\n',
+  );
+  t.equal((await run(["-e", e, "--insecure", "apply-config", "-f", withSecrets, "--dry-run"])).code, 2, "a dry run sends the config too");
+  t.same(machine.applied, [], "nothing was sent");
+  t.equal((await run(["-e", e, "--insecure", "apply-config", "-f", without])).code, 0, "a config without secrets goes");
+  t.equal((await run(["-e", e, "--insecure", "--cert-fingerprint", fingerprint(maintenanceCert.crt), "apply-config", "-f", withSecrets])).code, 0, "pinned: goes");
+  t.equal((await run(["-e", e, "--insecure", "apply-config", "-f", withSecrets, "--send-secrets-unverified"])).code, 0, "told to: goes");
+  t.equal(machine.applied.length, 3);
 });
 
 t.test("a machine in maintenance mode is refused without --insecure", async (t) => {

@@ -4,12 +4,14 @@
 import { readFile } from "node:fs/promises";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Command, Option } from "commander";
+import { parse } from "yaml";
+import { secretsSet } from "../../config/secrets.js";
 import { type ApplyConfiguration, ApplyMode, ApplyModeSchema } from "../../gen/kiln/machine/v1/machine_pb.js";
 import type { CliDeps } from "../deps.js";
 import { parseDurationFlag } from "../duration.js";
 import { kebabName } from "../enum-names.js";
 import { toCliError, usageError } from "../errors.js";
-import { addGlobalOptions } from "../global-options.js";
+import { addGlobalOptions, type Globals, resolveGlobals } from "../global-options.js";
 import { nodeOf, okMessages } from "../node-messages.js";
 import { renderPerNode } from "../output.js";
 import { type MachineSession, withMachine } from "../session.js";
@@ -29,6 +31,7 @@ interface ApplyOptions {
   mode: string;
   dryRun?: boolean;
   timeout?: string;
+  sendSecretsUnverified?: boolean;
 }
 
 /** The JSON/YAML shape of `apply-config`. */
@@ -58,9 +61,11 @@ export function createApplyConfigCommand(deps: CliDeps): Command {
     .requiredOption("-f, --file <file>", "machine config (YAML)")
     .addOption(new Option("--mode <mode>", "how to apply it").choices(Object.keys(modes)).default("auto"))
     .option("--dry-run", "validate and report what would change; change nothing")
-    .option("--timeout <duration>", "with --mode try: revert after this long unless confirmed (default 1m)");
+    .option("--timeout <duration>", "with --mode try: revert after this long unless confirmed (default 1m)")
+    .option("--send-secrets-unverified", "with --insecure and no --cert-fingerprint: send a config holding keys or tokens anyway");
   return addGlobalOptions(cmd, { connect: true, timeout: false }).action(async (o: ApplyOptions, c: Command) => {
     const req = await applyRequest(o);
+    refuseUnverifiedSecrets(resolveGlobals(c, deps.io.env, ["timeout"]), o, req.data);
     return withMachine(c, deps, `applying ${o.file}`, (m) => apply(m, req), ["timeout"]);
   });
 }
@@ -73,6 +78,28 @@ async function applyRequest(o: ApplyOptions) {
     throw toCliError(err, { what: `reading ${o.file}` });
   });
   return { data, mode: modes[o.mode]!, dryRun: o.dryRun === true, tryTimeout: tryMs === undefined ? undefined : durationFromMs(tryMs) };
+}
+
+/**
+ * --insecure without --cert-fingerprint trusts any server: a config holding
+ * keys or tokens is not sent that way unless --send-secrets-unverified says so.
+ */
+function refuseUnverifiedSecrets(g: Globals, o: ApplyOptions, data: Uint8Array): void {
+  if (!g.insecure || g.certFingerprint !== undefined || o.sendSecretsUnverified) return;
+  let doc: unknown;
+  try {
+    doc = parse(new TextDecoder().decode(data));
+  } catch {
+    return; // not YAML: the machine refuses it, and it holds no field to name
+  }
+  const found = secretsSet(doc);
+  if (found.length === 0) return;
+  throw usageError(
+    "--insecure",
+    `refusing to send ${o.file}: it holds ${found.join(", ")}, and --insecure without --cert-fingerprint sends them to whatever server answers, unverified. ` +
+      "Pin the machine: pass --cert-fingerprint with the SHA-256 fingerprint its console shows (\"maintenance mode: apid certificate fingerprint …\"), " +
+      "or give --send-secrets-unverified to send them anyway",
+  );
 }
 
 /** Applies the config and prints the outcome; warnings also go to stderr in table output. */

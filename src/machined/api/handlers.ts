@@ -1,6 +1,8 @@
 // The MachineService implementation: each RPC maps its request to one call
 // of the Machine facade and the answer back to protobuf, tagged with the node.
+import type { Metadata } from "@grpc/grpc-js";
 import { ApiError, Code } from "../../grpc/errors.js";
+import { apidModeHeader } from "../../machinery/apid.js";
 import type { Machine } from "../machine.js";
 import { toEventsResponse } from "./event-mapping.js";
 import { createInspectHandlers } from "./inspect-handlers.js";
@@ -18,8 +20,14 @@ import { toServiceInfo } from "./service-mapping.js";
 import { createSequenceHandlers } from "./sequence-handlers.js";
 import { createUpgradeHandlers, toUpgradeStatus } from "./upgrade-handlers.js";
 
+/** Where the handlers' calls come from. */
+export interface HandlerOptions {
+  /** apid's socket: the mode apid marks each call with is believed (never on root's socket). */
+  apidSocket?: boolean;
+}
+
 /** Handlers for every MachineService RPC; `node` names this machine in metadata. */
-export function createMachineHandlers(machine: Machine, node: () => string): MachineServiceImpl {
+export function createMachineHandlers(machine: Machine, node: () => string, o: HandlerOptions = {}): MachineServiceImpl {
   const metadata = () => ({ node: node() });
   return {
     version: async () => {
@@ -44,7 +52,7 @@ export function createMachineHandlers(machine: Machine, node: () => string): Mac
       await machine.reset({ graceful: req.graceful, reboot: req.reboot, wipe: req.wipe });
       return { messages: [{ metadata: metadata() }] };
     },
-    applyConfiguration: async (req) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req)) }] }),
+    applyConfiguration: async (req, ctx) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req, viaMaintenance(o, ctx.metadata))) }] }),
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
     ...createInspectHandlers(machine, node),
     ...createUpgradeHandlers(machine, metadata),
@@ -83,11 +91,17 @@ async function* events(
 async function apply(
   machine: Machine,
   req: Parameters<MachineServiceImpl["applyConfiguration"]>[0],
+  maintenance: boolean,
 ) {
   const mode = fromApplyMode(req.mode);
   const yaml = configText(req.data);
-  const r = await machine.applyConfiguration({ yaml, mode, dryRun: req.dryRun, tryTimeoutMs: tryTimeoutMs(mode, req.tryTimeout) });
+  const r = await machine.applyConfiguration({ yaml, mode, dryRun: req.dryRun, tryTimeoutMs: tryTimeoutMs(mode, req.tryTimeout), maintenance });
   return { mode: toApplyMode(r.mode), modeDetails: r.details, warnings: r.warnings, changes: r.changes, needsReboot: r.needsReboot };
+}
+
+/** Whether a call came through apid's maintenance mode: apid says so, on apid's socket only. */
+function viaMaintenance(o: HandlerOptions, md: Metadata): boolean {
+  return o.apidSocket === true && md.get(apidModeHeader).some((v) => v === "maintenance");
 }
 
 /** The current config as bytes; NOT_FOUND in maintenance mode. */

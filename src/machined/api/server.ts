@@ -25,6 +25,8 @@ export interface MachineApiOptions {
 export interface ApiSocket {
   path: string;
   owner?: { uid: number; gid: number };
+  /** apid's socket: believe the mode apid marks each call with (apidModeHeader); on any other socket it is ignored. */
+  apid?: boolean;
 }
 
 export interface MachineApi {
@@ -35,12 +37,28 @@ export interface MachineApi {
 /** Serves MachineService for `machine` on each socket (mode 0600; root's unless it names an owner). */
 export async function startMachineApi(machine: Machine, sockets: string | ApiSocket[], opts: MachineApiOptions = {}): Promise<MachineApi> {
   const list = typeof sockets === "string" ? [{ path: sockets }] : sockets;
+  const servers: Server[] = [];
+  const close = () => Promise.all(servers.map((server, i) => stop(server, [list[i]!.path], opts.closeGraceMs ?? 2000))).then(() => undefined);
+  try {
+    for (const s of list) servers.push(await serve(machine, s, opts));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { close };
+}
+
+/** One server per socket, so a handler knows which socket its call came through. */
+async function serve(machine: Machine, s: ApiSocket, opts: MachineApiOptions): Promise<Server> {
   const server = new Server({ interceptors: opts.interceptors ?? [] });
-  const handlers = createMachineHandlers(machine, opts.node ?? hostname);
+  const handlers = createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true });
   const { definition, implementation } = grpcImplementation(MachineService, handlers, { toApiError });
   server.addService(definition, implementation);
-  for (const s of list) await listen(server, s);
-  return { close: () => stop(server, list.map((s) => s.path), opts.closeGraceMs ?? 2000) };
+  await listen(server, s).catch((err: unknown) => {
+    server.forceShutdown();
+    throw err;
+  });
+  return server;
 }
 
 /** Binds one socket: 0600, then handed to its owner. */

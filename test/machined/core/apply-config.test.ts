@@ -383,3 +383,38 @@ t.test("an apply is refused while another sequence holds the lock, changing noth
 async function waitUntil(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !cond(); i++) await sleep(10);
 }
+
+t.test("the first config is final: once configured, an apply through maintenance mode is refused and changes nothing", async (t) => {
+  const { deps, rec } = fakeDeps();
+  const apply = createApplier(deps);
+  await apply(req(nodeA, { maintenance: true }));
+  t.same(rec.saved, [nodeA], "the first config, through maintenance mode, is applied");
+  for (const over of [{ maintenance: true }, { maintenance: true, dryRun: true }]) {
+    const err = await machineErrorOf(apply(req(nodeB, over)));
+    t.equal(err.kind, "refused", "FAILED_PRECONDITION at the API");
+    t.match(err.message, /the machine is configured.*mTLS/);
+  }
+  t.same(rec.saved, [nodeA], "nothing more saved");
+  await apply(req(nodeB));
+  t.same(rec.saved, [nodeA, nodeB], "an apply not through maintenance mode (mTLS, root's socket) goes on");
+});
+
+t.test("a maintenance apply waiting while the first one runs is refused once it has saved", async (t) => {
+  let release!: () => void;
+  const hold = new Promise<void>((r) => (release = r));
+  const { deps, rec } = fakeDeps(undefined, { hold });
+  const apply = createApplier(deps);
+  const first = apply(req(nodeA, { maintenance: true }));
+  t.equal((await machineErrorOf(apply(req(nodeB, { maintenance: true })))).kind, "busy", "during the first apply: busy");
+  release();
+  await first;
+  t.equal((await machineErrorOf(apply(req(nodeB, { maintenance: true })))).kind, "refused", "after it: refused for good");
+  t.same(rec.saved, [nodeA]);
+});
+
+t.test("a dry run that fails validation publishes no event", async (t) => {
+  const { deps, rec } = fakeDeps(current(nodeA));
+  const err = await machineErrorOf(createApplier(deps)(req(worker({ hostname: "Bad_Name" }), { dryRun: true })));
+  t.equal(err.kind, "invalid");
+  t.same(rec.events, [], "nothing on the event bus for a dry run");
+});

@@ -7,7 +7,7 @@ import type { BootEnv } from "./boot-env.js";
 
 export async function startMachineApiTask(b: BootEnv, machine: Machine): Promise<void> {
   const paths = b.state.ctx.paths;
-  const apidSocket = { path: apidPaths(b.state.ctx).machinedSocket, owner: apidOwner() };
+  const apidSocket = { path: apidPaths(b.state.ctx).machinedSocket, owner: apidOwner(), apid: true };
   b.api = await startMachineApi(machine, [{ path: paths.apiSocket }, apidSocket]);
   b.log(`machine API on ${paths.apiSocket} and, for apid, ${apidSocket.path}`);
 }
