@@ -17,7 +17,8 @@ import {
   toRouteInfo,
 } from "./inspect-mapping.js";
 import { toTime } from "./inspect-time.js";
-import { maxNamespaceBytes, withinLimit } from "./request-limits.js";
+import { maxNamespaceBytes } from "../../machinery/api-limits.js";
+import { withinLimit } from "./request-limits.js";
 
 type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "links" | "addresses" | "routes" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
 

@@ -12,7 +12,8 @@ import type {
 } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../../grpc/errors.js";
 import { quote } from "../errors.js";
-import { maxPathBytes, withinLimit } from "./request-limits.js";
+import { maxPathBytes } from "../../machinery/api-limits.js";
+import { withinLimit } from "./request-limits.js";
 import { isRole, roles as clientRoles } from "../../pki/roles.js";
 import type { ContainerEntry } from "../inspect/containers.js";
 import type { FileEntry } from "../inspect/files.js";

@@ -1,16 +1,8 @@
-// The size limits of request fields, checked where requests are mapped, so a
-// request too large for the machine is refused at once, naming its limit.
-// docs/api.md ("Limits") lists them.
+// Request fields checked against their size limits (src/machinery/api-limits.ts)
+// where requests are mapped, so a request too large for the machine is
+// refused at once with INVALID_ARGUMENT, naming its limit.
 import { ApiError, Code } from "../../grpc/errors.js";
-
-/** The most bytes of a service id (ids are short names like "kubelet"). */
-export const maxServiceIdBytes = 128;
-/** The most bytes of a file path in a request (Read's path, List's root). */
-export const maxPathBytes = 1024;
-/** The most bytes of a containerd namespace. */
-export const maxNamespaceBytes = 128;
-/** The most bytes of a machine config (ApplyConfiguration's data). */
-export const maxConfigBytes = 256 * 1024;
+import { tooLargeMessage } from "../../machinery/api-limits.js";
 
 /** `value` if its UTF-8 size is at most `max`, else INVALID_ARGUMENT naming the field, its size and the limit. */
 export function withinLimit(field: string, value: string, max: number): string {
@@ -21,5 +13,5 @@ export function withinLimit(field: string, value: string, max: number): string {
 
 /** INVALID_ARGUMENT: `field` is `size` bytes, over its limit of `max`. */
 export function tooLarge(field: string, size: number, max: number): ApiError {
-  return new ApiError(Code.INVALID_ARGUMENT, `${field} is ${size} bytes; the limit is ${max} bytes`);
+  return new ApiError(Code.INVALID_ARGUMENT, tooLargeMessage(field, size, max));
 }

@@ -4,7 +4,8 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ApplyMode, RebootMode } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../../grpc/errors.js";
-import { maxConfigBytes, maxServiceIdBytes, tooLarge, withinLimit } from "./request-limits.js";
+import { maxConfigBytes, maxServiceIdBytes } from "../../machinery/api-limits.js";
+import { tooLarge, withinLimit } from "./request-limits.js";
 import type { ApplyMode as FacadeApplyMode, RebootMode as FacadeRebootMode } from "../machine.js";
 
 /** How long a `try` apply lasts when the request names no timeout. */

@@ -7,7 +7,7 @@ import { MachineService } from "../../../src/gen/kiln/machine/v1/machine_pb.js";
 import { createClient } from "../../../src/grpc/client.js";
 import { type ApiError, Code } from "../../../src/grpc/errors.js";
 import { maxStatusBytes, truncatedMarker } from "../../../src/grpc/status-limit.js";
-import { maxConfigBytes, maxPathBytes, maxServiceIdBytes } from "../../../src/machined/api/request-limits.js";
+import { maxConfigBytes, maxPathBytes, maxServiceIdBytes } from "../../../src/machinery/api-limits.js";
 import { startMachineApi } from "../../../src/machined/api/server.js";
 import { MachineError } from "../../../src/machined/errors.js";
 import { createFakeMachine, type FakeMachine } from "./fixtures/fake-machine.js";
