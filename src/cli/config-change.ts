@@ -4,6 +4,7 @@
 import { Option } from "commander";
 import { ApiError, Code } from "../grpc/errors.js";
 import { type ApplyRecord, applyColumns, applyRecord, modes } from "./commands/apply-config.js";
+import { withinConfigLimit } from "./config-size.js";
 import type { CliDeps } from "./deps.js";
 import { CliError, usageError } from "./errors.js";
 import { ExitCode } from "./exit-codes.js";
@@ -57,7 +58,8 @@ export function invalidConfig(what: string, errors: string[], subject = "machine
 /** Applies `yaml` with the mode and prints the outcome; the diff too under --dry-run. */
 export async function applyChange(m: MachineSession, yaml: string, o: ChangeOptions, diff: string): Promise<void> {
   const dryRun = o.dryRun === true;
-  const res = await m.client.applyConfiguration({ data: new TextEncoder().encode(yaml), mode: modes[o.mode]!, dryRun }, m.call);
+  const data = withinConfigLimit("machine config", new TextEncoder().encode(yaml));
+  const res = await m.client.applyConfiguration({ data, mode: modes[o.mode]!, dryRun }, m.call);
   const records: ChangeRecord[] = okMessages(res.messages).map((r) => ({ ...applyRecord(r, dryRun), diff }));
   if (m.format === "table") for (const w of records.flatMap((r) => r.warnings)) m.warn(w);
   if (m.format === "table" && dryRun) m.print(diff || "no changes to the config text\n");

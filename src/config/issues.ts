@@ -10,12 +10,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((out, key) => out + pathSegment(key, out === ""), "");
 }
 
-/** One step of a path: .name, [3] or ["dotted.key"]. */
+/** One step of a path: .name, [3] or ["dotted.key"]; a long key is quoted and cut. */
 function pathSegment(key: PropertyKey, first: boolean): string {
   if (typeof key === "number") return `[${key}]`;
   const name = String(key);
-  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return first ? name : `.${name}`;
-  return `[${JSON.stringify(name)}]`;
+  if (name.length <= maxQuotedChars && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return first ? name : `.${name}`;
+  return `[${quoted(name)}]`;
 }
 
 /** A found value as an error shows it: "master", 300, null, a list, a map. */
@@ -23,8 +23,16 @@ export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
   if (typeof value === "object") return "a map";
-  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === "string") return quoted(value);
   return String(value);
+}
+
+/** The most characters of a found string, or of a key, that a message quotes. */
+export const maxQuotedChars = 60;
+
+/** `text` JSON-quoted, cut to `maxQuotedChars` with "..." so a message never repeats a long value. */
+export function quoted(text: string): string {
+  return JSON.stringify(text.length > maxQuotedChars ? `${text.slice(0, maxQuotedChars - 3)}...` : text);
 }
 
 /** "required, expected X" for a missing value, else "expected X, got Y". */

@@ -1,6 +1,7 @@
 // Reading the config text as YAML: one document, syntax errors with their
 // line and column, and numbers with leading zeros kept as written.
 import { type Document, LineCounter, parseAllDocuments, type ScalarTag, type YAMLError } from "yaml";
+import { duplicateKeyOffsets } from "./unique-keys.js";
 
 export type Loaded = { value: unknown; warnings: string[] } | { errors: string[]; warnings: string[] };
 
@@ -23,6 +24,14 @@ function describeYamlError(error: YAMLError, lines: LineCounter, kind: string): 
   return `YAML ${kind} at line ${line}, column ${col}: ${error.message}`;
 }
 
+/** "YAML syntax error at line 5, column 3: Map keys must be unique" for each repeated key of `doc`. */
+function duplicateKeys(doc: Document.Parsed, lines: LineCounter): string[] {
+  return duplicateKeyOffsets(doc).map((pos) => {
+    const { line, col } = lines.linePos(pos);
+    return `YAML syntax error at line ${line}, column ${col}: Map keys must be unique`;
+  });
+}
+
 /** The documents in `text` that hold something (a lone "---" or comments hold nothing). */
 function contentful(docs: Document.Parsed[]): Document.Parsed[] {
   return docs.filter((d) => d.contents !== null || d.errors.length > 0);
@@ -31,10 +40,11 @@ function contentful(docs: Document.Parsed[]): Document.Parsed[] {
 /** Parses `text` as a single YAML document and returns its plain value. */
 export function loadYaml(text: string): Loaded {
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, customTags: (t) => [leadingZeroIsString, ...t] });
+  // uniqueKeys: false turns off yaml's quadratic check; duplicateKeys does it in linear time.
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, customTags: (t) => [leadingZeroIsString, ...t] });
   const all = Array.from(docs);
   const warnings = all.flatMap((d) => d.warnings.map((w) => describeYamlError(w, lines, "warning")));
-  const errors = all.flatMap((d) => d.errors.map((e) => describeYamlError(e, lines, "syntax error")));
+  const errors = all.flatMap((d) => [...d.errors.map((e) => describeYamlError(e, lines, "syntax error")), ...duplicateKeys(d, lines)]);
   if (errors.length > 0) return { errors, warnings };
   const filled = contentful(all);
   if (filled.length === 0) return { errors: [emptyDocument], warnings };

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { noEffectYet } from "./effects.js";
 import { builtinServiceIds, decodePem } from "./formats.js";
 import { schemaAt } from "./introspect.js";
-import { formatPath } from "./issues.js";
+import { describeValue, formatPath, quoted } from "./issues.js";
 import { machineConfigSchema } from "./schema.js";
 import { nearest } from "./suggest.js";
 
@@ -64,7 +64,7 @@ function duplicates(doc: unknown, path: string[], field: string, noun: string): 
     if (typeof value !== "string") continue;
     const first = seen.get(value);
     if (first === undefined) seen.set(value, index);
-    else out.push(`${formatPath([...path, index, field])}: duplicate ${noun} "${value}", also at ${formatPath([...path, first])}`);
+    else out.push(`${formatPath([...path, index, field])}: duplicate ${noun} ${describeValue(value)}, also at ${formatPath([...path, first])}`);
   }
   return out;
 }
@@ -97,7 +97,7 @@ function unknownDependencies(doc: unknown): string[] {
       const at = formatPath([...servicesPath, index, "dependsOn", i]);
       const guess = nearest(dep, known);
       const hint = guess ? `did you mean "${guess}"?` : `expected one of ${known.join(", ")}`;
-      return [`${at}: unknown service "${dep}"; ${hint}`];
+      return [`${at}: unknown service ${quoted(dep)}; ${hint}`];
     });
   });
 }

@@ -3,6 +3,7 @@
 // gRPC statuses.
 import { Metadata, type ServerDuplexStream, type ServerWritableStream } from "@grpc/grpc-js";
 import { ApiError } from "./errors.js";
+import { truncateStatus } from "./status-limit.js";
 
 type Outgoing<T> = ServerWritableStream<unknown, T> | ServerDuplexStream<unknown, T>;
 
@@ -16,10 +17,10 @@ export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unk
   return ac.signal;
 }
 
-/** The status grpc-js sends for an error: its code, and its message as details. */
+/** The status grpc-js sends for an error: its code, and its message (cut to the status limit) as details. */
 export function toStatus(err: unknown, toApiError: ErrorMapper = ApiError.from): { code: number; details: string; metadata: Metadata } {
   const e = toApiError(err);
-  return { code: e.code, details: e.message, metadata: new Metadata() };
+  return { code: e.code, details: truncateStatus(e.message), metadata: new Metadata() };
 }
 
 /** Ends a streaming call with the status for `err`, unless the client has gone. */

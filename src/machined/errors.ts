@@ -53,3 +53,12 @@ export const cancelled = (message: string, cause?: unknown) => new MachineError(
 export function kindOf(err: unknown): MachineErrorKind | undefined {
   return err instanceof MachineError ? err.kind : undefined;
 }
+
+/** The most characters of a request's value an error message quotes. */
+export const maxQuotedChars = 64;
+
+/** `value` JSON-quoted for an error message, cut to `maxQuotedChars` with "…" and its full length. */
+export function quote(value: string): string {
+  if (value.length <= maxQuotedChars) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, maxQuotedChars))}… (${value.length} chars)`;
+}

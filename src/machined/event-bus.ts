@@ -1,16 +1,24 @@
 // Machine events in one bounded ring with monotonically increasing ids.
 //
-// Publishers never wait. A follower is a cursor into the ring, so its queue
-// is the ring itself and is bounded by `capacity`. A follower that falls more
-// than `capacity` events behind is ended with EventsMissedError, which says
-// how many events it missed and the id to resume after (`sinceId`); resuming
-// from an id older than the ring starts at the oldest event still kept.
+// Publishers never wait. Each event is bounded in bytes (event-bounds.ts),
+// and the ring keeps at most `capacity` events and `maxBytes` of their text,
+// dropping the oldest first. A follower is a cursor into the ring, so its
+// queue is the ring itself. A follower that falls behind the oldest event
+// kept is ended with EventsMissedError, which says how many events it missed
+// and the id to resume after (`sinceId`); resuming from an id older than the
+// ring starts at the oldest event still kept.
+import { boundPayload, payloadBytes } from "./event-bounds.js";
 import type { EventBus, EventPayload, EventQuery, MachineEvent } from "./events.js";
 
 export interface EventBusOptions {
   /** Events kept for replay and slow followers. Default 1000. */
   capacity?: number;
+  /** Bytes of event text kept, at most; the oldest events go first. Default `defaultRingBytes`. */
+  maxBytes?: number;
 }
+
+/** The ring's default byte budget: 1000 small events, or fewer large ones. */
+export const defaultRingBytes = 2 * 1024 * 1024;
 
 /** Ends a follower that fell further behind than the ring holds. */
 export class EventsMissedError extends Error {
@@ -23,19 +31,27 @@ export class EventsMissedError extends Error {
   }
 }
 
-/** The ring: event `id` lives in slot `(id - 1) % capacity`. */
+/** The ring: event `id` lives in slot `(id - 1) % capacity`; ids from `oldest` to `nextId - 1` are kept. */
 interface Ring {
   slots: (MachineEvent | undefined)[];
   /** The id the next published event gets. */
   nextId: number;
+  /** The oldest id still kept. */
+  oldest: number;
+  /** The text bytes of the events kept, and the budget for them. */
+  bytes: number;
+  maxBytes: number;
 }
 
-/** Creates an event bus keeping the last `capacity` events. */
-export function createEventBus({ capacity = 1000 }: EventBusOptions = {}): EventBus {
+/** Creates an event bus keeping the last `capacity` events within `maxBytes`. */
+export function createEventBus({ capacity = 1000, maxBytes = defaultRingBytes }: EventBusOptions = {}): EventBus {
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new TypeError(`Expected the \`capacity\` option to be a positive integer, got \`${capacity}\``);
   }
-  const ring: Ring = { slots: new Array(capacity), nextId: 1 };
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new TypeError(`Expected the \`maxBytes\` option to be a positive integer, got \`${maxBytes}\``);
+  }
+  const ring: Ring = { slots: new Array(capacity), nextId: 1, oldest: 1, bytes: 0, maxBytes };
   const wakers = new Set<() => void>();
   return {
     publish: (payload) => publish(ring, wakers, payload),
@@ -43,24 +59,32 @@ export function createEventBus({ capacity = 1000 }: EventBusOptions = {}): Event
   };
 }
 
-/** Appends an event, overwriting the oldest, and wakes every follower. */
+/** Appends an event (bounded), drops the oldest while over count or bytes, and wakes every follower. */
 function publish(ring: Ring, wakers: Set<() => void>, payload: EventPayload): MachineEvent {
-  const event: MachineEvent = { id: ring.nextId++, time: new Date(), payload };
-  ring.slots[(event.id - 1) % ring.slots.length] = event;
+  const event: MachineEvent = { id: ring.nextId, time: new Date(), payload: boundPayload(payload) };
+  const capacity = ring.slots.length;
+  if (ring.nextId - ring.oldest === capacity) dropOldest(ring);
+  ring.slots[(event.id - 1) % capacity] = event;
+  ring.nextId++;
+  ring.bytes += payloadBytes(event.payload);
+  while (ring.bytes > ring.maxBytes && ring.oldest < event.id) dropOldest(ring);
   for (const wake of [...wakers]) wake();
   return event;
 }
 
-/** The oldest id still in the ring. */
-function oldestId(ring: Ring): number {
-  return Math.max(1, ring.nextId - ring.slots.length);
+/** Forgets the oldest event kept. */
+function dropOldest(ring: Ring): void {
+  const slot = (ring.oldest - 1) % ring.slots.length;
+  ring.bytes -= payloadBytes(ring.slots[slot]!.payload);
+  ring.slots[slot] = undefined;
+  ring.oldest++;
 }
 
 /** The first id a query delivers, decided when watch() is called; a future sinceId means "from now". */
 function firstId(ring: Ring, { sinceId, tail }: EventQuery): number {
-  if (sinceId > 0) return Math.min(Math.max(sinceId + 1, oldestId(ring)), ring.nextId);
-  if (tail < 0) return oldestId(ring);
-  return Math.max(ring.nextId - tail, oldestId(ring));
+  if (sinceId > 0) return Math.min(Math.max(sinceId + 1, ring.oldest), ring.nextId);
+  if (tail < 0) return ring.oldest;
+  return Math.max(ring.nextId - tail, ring.oldest);
 }
 
 /** Starts the cursor now (so nothing published later is missed), iterates lazily. */
@@ -73,7 +97,7 @@ function watch(ring: Ring, wakers: Set<() => void>, query: EventQuery): AsyncIte
 /** Yields events from `next` up to (excluding) `until`, waiting for new ones. */
 async function* iterate(ring: Ring, wakers: Set<() => void>, next: number, until: number, signal?: AbortSignal) {
   while (next < until && !signal?.aborted) {
-    if (next < oldestId(ring)) throw new EventsMissedError(oldestId(ring) - next, next - 1);
+    if (next < ring.oldest) throw new EventsMissedError(ring.oldest - next, next - 1);
     if (next < ring.nextId) yield ring.slots[(next++ - 1) % ring.slots.length]!;
     else if (!(await published(wakers, signal))) return;
   }

@@ -176,3 +176,16 @@ t.test("a followed log ends with exit 0 when interrupted", async (t) => {
   t.equal(deps.out(), "hello\n");
   t.equal(deps.err(), "");
 });
+
+t.test("apply-config refuses a config over 256 KiB before sending it, naming the limit and its size", async (t) => {
+  const dir = await files(t, { "big.yaml": `# ${"c".repeat(1024 * 1024)}\n` });
+  const machine = createFakeMachine();
+  const socket = join(dir, "m.sock");
+  const api = await startMachineApi(machine, socket, { node: () => "node-a", closeGraceMs: 100 });
+  t.teardown(() => api.close());
+  const r = await run(["-e", `unix://${socket}`, "apply-config", "-f", join(dir, "big.yaml"), "--dry-run"]);
+  t.equal(r.code, 1);
+  t.match(r.err, `the machine config is ${1024 * 1024 + 3} bytes; the limit is 262144 bytes (256 KiB)`);
+  t.same(machine.applied, [], "nothing reached the machine");
+  t.same(machine.calls, []);
+});

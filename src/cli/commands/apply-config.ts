@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import { parse } from "yaml";
 import { secretsSet } from "../../config/secrets.js";
 import { type ApplyConfiguration, ApplyMode, ApplyModeSchema } from "../../gen/kiln/machine/v1/machine_pb.js";
+import { withinConfigLimit } from "../config-size.js";
 import type { CliDeps } from "../deps.js";
 import { parseDurationFlag } from "../duration.js";
 import { kebabName } from "../enum-names.js";
@@ -77,6 +78,7 @@ async function applyRequest(o: ApplyOptions) {
   const data = await readFile(o.file).catch((err: unknown) => {
     throw toCliError(err, { what: `reading ${o.file}` });
   });
+  withinConfigLimit(o.file, data);
   return { data, mode: modes[o.mode]!, dryRun: o.dryRun === true, tryTimeout: tryMs === undefined ? undefined : durationFromMs(tryMs) };
 }
 

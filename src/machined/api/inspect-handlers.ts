@@ -17,6 +17,8 @@ import {
   toRouteInfo,
 } from "./inspect-mapping.js";
 import { toTime } from "./inspect-time.js";
+import { maxNamespaceBytes } from "../../machinery/api-limits.js";
+import { withinLimit } from "./request-limits.js";
 
 type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "links" | "addresses" | "routes" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
 
@@ -36,7 +38,7 @@ export function createInspectHandlers(machine: Machine, node: () => string): Pic
     time: async () => one(toTime(machine.time())),
     list: (req, ctx) => list(machine, req, ctx.signal, node),
     read: (req, ctx) => read(machine, req, ctx.signal, node),
-    containers: async (req) => one({ containers: (await machine.containers(req.namespace)).map(toContainerInfo) }),
+    containers: async (req) => one({ containers: (await machine.containers(withinLimit("namespace", req.namespace, maxNamespaceBytes))).map(toContainerInfo) }),
     generateClientConfiguration: async (req) => one(await clientConfiguration(machine, req)),
   };
 }

@@ -11,6 +11,9 @@ import type {
   RouteInfoSchema,
 } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../../grpc/errors.js";
+import { quote } from "../errors.js";
+import { maxPathBytes } from "../../machinery/api-limits.js";
+import { withinLimit } from "./request-limits.js";
 import { isRole, roles as clientRoles } from "../../pki/roles.js";
 import type { ContainerEntry } from "../inspect/containers.js";
 import type { FileEntry } from "../inspect/files.js";
@@ -67,7 +70,8 @@ export function toContainerInfo(c: ContainerEntry): Init<typeof ContainerInfoSch
 /** A path field: required, absolute. */
 export function requiredPath(field: string, path: string): string {
   if (path === "") throw new ApiError(Code.INVALID_ARGUMENT, `${field} is required`);
-  if (!path.startsWith("/")) throw new ApiError(Code.INVALID_ARGUMENT, `${field} must be an absolute path, got ${JSON.stringify(path)}`);
+  withinLimit(field, path, maxPathBytes);
+  if (!path.startsWith("/")) throw new ApiError(Code.INVALID_ARGUMENT, `${field} must be an absolute path, got ${quote(path)}`);
   return path;
 }
 
@@ -75,7 +79,7 @@ export function requiredPath(field: string, path: string): string {
 export function requestedRoles(roles: string[]): string[] {
   if (roles.length === 0) throw new ApiError(Code.INVALID_ARGUMENT, `roles: expected at least one of ${clientRoles.join(", ")}`);
   const unknown = roles.filter((r) => !isRole(r));
-  if (unknown.length) throw new ApiError(Code.INVALID_ARGUMENT, `roles: expected ${clientRoles.join(", ")}, got ${unknown.join(", ")}`);
+  if (unknown.length) throw new ApiError(Code.INVALID_ARGUMENT, `roles: expected ${clientRoles.join(", ")}, got ${unknown.slice(0, 5).map(quote).join(", ")}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ""}`);
   return [...new Set(roles)];
 }
 

@@ -4,6 +4,8 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { durationMs } from "@bufbuild/protobuf/wkt";
 import { ApplyMode, RebootMode } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../../grpc/errors.js";
+import { maxConfigBytes, maxServiceIdBytes } from "../../machinery/api-limits.js";
+import { tooLarge, withinLimit } from "./request-limits.js";
 import type { ApplyMode as FacadeApplyMode, RebootMode as FacadeRebootMode } from "../machine.js";
 
 /** How long a `try` apply lasts when the request names no timeout. */
@@ -45,9 +47,10 @@ export function tryTimeoutMs(mode: FacadeApplyMode, timeout: Duration | undefine
   return ms > 0 ? ms : defaultTryTimeoutMs;
 }
 
-/** The config bytes as text; empty or non-UTF-8 data is refused. */
+/** The config bytes as text; empty, oversized or non-UTF-8 data is refused. */
 export function configText(data: Uint8Array): string {
   if (data.length === 0) throw new ApiError(Code.INVALID_ARGUMENT, "the machine config is empty");
+  if (data.length > maxConfigBytes) throw tooLarge("the machine config", data.length, maxConfigBytes);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(data);
   } catch (err) {
@@ -55,10 +58,10 @@ export function configText(data: Uint8Array): string {
   }
 }
 
-/** A service id from a request; an empty one is refused. */
+/** A service id from a request; an empty or oversized one is refused. */
 export function serviceId(id: string): string {
   if (id === "") throw new ApiError(Code.INVALID_ARGUMENT, "a service id is required");
-  return id;
+  return withinLimit("the service id", id, maxServiceIdBytes);
 }
 
 /** A uint64 event id as a number; ids past 2^53 are refused. */

@@ -1,6 +1,6 @@
 // What a supervisor's functions share: its entries, and how a change is
 // published (an event) and noticed (by lifecycles waiting for dependencies).
-import { notFound } from "../errors.js";
+import { notFound, quote } from "../errors.js";
 import type { EventBus } from "../events.js";
 import type { HealthState } from "../health/health-loop.js";
 import type { LogSinks } from "../logs/log-store.js";
@@ -72,7 +72,7 @@ function nextChange(wakers: Set<() => void>, signal: AbortSignal): Promise<boole
 export function lookup(c: Core, id: string): Entry {
   const e = c.entries.get(id);
   if (e) return e;
-  throw notFound(`unknown service "${id}" (registered: ${[...c.entries.keys()].join(", ") || "none"})`);
+  throw notFound(`unknown service ${quote(id)} (registered: ${[...c.entries.keys()].join(", ") || "none"})`);
 }
 
 /** The dependency graph of the registered services. */
