@@ -11,15 +11,20 @@ import { procRef } from "../../src/provision/sandbox/proc.js";
 import { gateScript, sandboxArgv } from "../../src/provision/sandbox/run-sandbox.js";
 import { type MachineRecord, machineNames, readRecord, stateLayout, stateRoot, toInfo, writeRecord } from "../../src/provision/sandbox/state.js";
 
-/** A temporary $KILN_STATE_DIR for one test. */
+/** A temporary $KILN_STATE_DIR for one test, and an empty $KILN_VM_DIR so no VM of this host is listed. */
 function stateDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), "kiln-state-"));
-  const before = process.env.KILN_STATE_DIR;
+  const vms = mkdtempSync(join(tmpdir(), "kiln-vms-"));
+  const before = { state: process.env.KILN_STATE_DIR, vms: process.env.KILN_VM_DIR };
   process.env.KILN_STATE_DIR = dir;
+  process.env.KILN_VM_DIR = vms;
   t.teardown(() => {
-    if (before === undefined) delete process.env.KILN_STATE_DIR;
-    else process.env.KILN_STATE_DIR = before;
+    for (const [key, value] of [["KILN_STATE_DIR", before.state], ["KILN_VM_DIR", before.vms]] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
     rmSync(dir, { recursive: true, force: true });
+    rmSync(vms, { recursive: true, force: true });
   });
   return dir;
 }
