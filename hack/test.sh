@@ -11,6 +11,7 @@ bash hack/setup.sh || exit 1
 export PATH="$PWD/node_modules/.bin:$PATH"
 results=$(mktemp -d)
 status=0
+timings=()
 
 step() { # step NAME CMD... : runs a check, failing the suite if it fails
   local name=$1; shift
@@ -22,11 +23,13 @@ generated_up_to_date() { # src/gen must be what buf generates from proto/
   buf generate && git diff --quiet --exit-code -- src/gen || { echo "src/gen is stale: run 'npx buf generate' and commit" >&2; return 1; }
 }
 
-tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file)
-  local name=$1; shift
+tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file) and its time
+  local name=$1 started=$SECONDS; shift
   echo "== tier $name (${#} files)" >&2
   tap --reporter=tap --timeout="${TIER_TIMEOUT:-600}" "$@" | tee "$results/$name.tap"
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
+  timings+=("$name $((SECONDS - started)) s")
+  echo "== tier $name: $((SECONDS - started)) s" >&2
 }
 
 sandbox_prereqs() { # the sandbox tier needs root, unshare and containerd
@@ -81,5 +84,6 @@ failed_tests=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^    not ok ')
 failed_files=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^not ok ')
 fail=$((failed_tests > failed_files ? failed_tests : failed_files))
 [[ $status == 0 || $fail -gt 0 ]] || fail=1
+echo "tier times: ${timings[*]:-none}; whole run $SECONDS s"
 echo "$pass passed, $fail failed"
 exit $status
