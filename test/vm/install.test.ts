@@ -9,7 +9,7 @@ import { closeSync, openSync, readFileSync, readSync, rmSync, truncateSync, writ
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { parse, stringify } from "yaml";
-import { BOOT_TIMEOUT_MS, type Cluster, consoleOf, createVm, destroyVm, genCluster, kilnctl, on, onJson, skip, testImage, type Vm, waitFor } from "./vm-helpers.js";
+import { BOOT_TIMEOUT_MS, type Cluster, consoleFingerprint, consoleOf, createVm, destroyVm, genCluster, kilnctl, on, onJson, skip, testImage, type Vm, waitFor } from "./vm-helpers.js";
 
 const list = <T>(x: T | T[]): T[] => (Array.isArray(x) ? x : [x]);
 
@@ -73,7 +73,8 @@ t.test("a disk with foreign data is refused without wipe: true", { skip, timeout
     rmSync(disk, { force: true });
   });
   const vm = createVm(name, image, ["--install-disk", disk]);
-  const insecure = (args: string[]) => kilnctl(["-e", vm.endpoint, "--insecure", ...args], {}, 60_000);
+  // The config carries keys: it goes only to the machine whose console fingerprint we pinned.
+  const insecure = (args: string[]) => kilnctl(["-e", vm.endpoint, "--insecure", "--cert-fingerprint", consoleFingerprint(vm), ...args], {}, 60_000);
 
   const missing = insecure(["apply-config", "-f", withInstall(cluster, { disk: "/dev/vdc" }, "missing")]);
   t.not(missing.code, 0, "a missing disk is refused");

@@ -3,7 +3,7 @@
 // `reset --reboot` wipes STATE and EPHEMERAL and it comes back in
 // maintenance mode with a blank /var.
 import t from "tap";
-import { BOOT_TIMEOUT_MS, consoleOf, createVm, destroyVm, genCluster, kilnctl, on, skip, testImage, waitFor } from "./vm-helpers.js";
+import { BOOT_TIMEOUT_MS, consoleFingerprint, consoleOf, createVm, destroyVm, genCluster, kilnctl, on, skip, testImage, waitFor } from "./vm-helpers.js";
 
 const name = "vm-reset";
 
@@ -18,7 +18,7 @@ t.test("powercycle reboot keeps the config; reset wipes it", { skip, timeout: 4 
     return r.code === 0 && (JSON.parse(r.stdout) as { maintenance: boolean }).maintenance;
   };
   t.ok(maintenance(), "maintenance mode without a config");
-  t.equal(insecure(["apply-config", "-f", cluster.worker]).code, 0, "configured over the network");
+  t.equal(insecure(["apply-config", "--cert-fingerprint", consoleFingerprint(vm), "-f", cluster.worker]).code, 0, "configured over the network, to the pinned machine");
   await waitFor("mTLS", () => on(vm, cluster, ["version"]).code === 0, 120_000, 1000);
 
   const bootId = () => on(vm, cluster, ["read", "/proc/sys/kernel/random/boot_id"]).stdout.trim();

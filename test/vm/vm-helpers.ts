@@ -120,6 +120,13 @@ export function consoleOf(vm: Vm): string {
   }
 }
 
+/** The apid certificate fingerprint the console showed last in maintenance mode: what an operator pins with --cert-fingerprint. */
+export function consoleFingerprint(vm: Vm): string {
+  const fp = [...consoleOf(vm).matchAll(/apid certificate fingerprint ([0-9a-f]{64})/g)].at(-1)?.[1];
+  if (!fp) throw new Error(`${vm.name}: no apid certificate fingerprint on the console`);
+  return fp;
+}
+
 /** Whether a process exists (and is not a zombie). */
 export function alive(pid: number): boolean {
   try {
