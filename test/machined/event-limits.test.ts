@@ -1,13 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+
 import { toBinary } from "@bufbuild/protobuf";
-import { credentials } from "@grpc/grpc-js";
 import t from "tap";
+import { serveMachine } from "./api/fixtures/serve.js";
 import { parseConfig } from "../../src/config/parse.js";
-import { EventsResponseSchema, MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
-import { createClient } from "../../src/grpc/client.js";
-import { startMachineApi } from "../../src/machined/api/server.js";
+import { EventsResponseSchema, } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { maxEventBytes, maxEventListItems, maxEventTextBytes, payloadBytes } from "../../src/machined/event-bounds.js";
 import { createEventBus } from "../../src/machined/event-bus.js";
 import type { EventBus, EventPayload, MachineEvent } from "../../src/machined/events.js";
@@ -22,17 +18,9 @@ function invalidConfig(): string {
 
 /** A machine API over a real event bus, and a client for it. */
 async function serve(t: { teardown(fn: () => unknown): void }, bus: EventBus) {
-  const dir = await mkdtemp(join(tmpdir(), "kiln-events-"));
   const machine = createFakeMachine();
   machine.events = (q) => bus.watch(q);
-  const api = await startMachineApi(machine, join(dir, "m.sock"), { node: () => "node-a", closeGraceMs: 100 });
-  const client = createClient(MachineService, `unix://${join(dir, "m.sock")}`, credentials.createInsecure());
-  t.teardown(async () => {
-    client.close();
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return client;
+  return (await serveMachine(t, machine)).client;
 }
 
 t.test("an invalid config with thousands of errors makes one event under the cap, and events still streams", async (t) => {

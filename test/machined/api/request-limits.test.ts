@@ -1,30 +1,14 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { credentials } from "@grpc/grpc-js";
+
 import t from "tap";
-import { MachineService } from "../../../src/gen/kiln/machine/v1/machine_pb.js";
-import { createClient } from "../../../src/grpc/client.js";
+import { serveMachine } from "./fixtures/serve.js";
 import { type ApiError, Code } from "../../../src/grpc/errors.js";
 import { maxStatusBytes, truncatedMarker } from "../../../src/grpc/status-limit.js";
 import { maxConfigBytes, maxPathBytes, maxServiceIdBytes } from "../../../src/machinery/api-limits.js";
-import { startMachineApi } from "../../../src/machined/api/server.js";
 import { MachineError } from "../../../src/machined/errors.js";
-import { createFakeMachine, type FakeMachine } from "./fixtures/fake-machine.js";
+import { createFakeMachine, } from "./fixtures/fake-machine.js";
 
 /** A server for `machine` on a temp socket, and a client for it. */
-async function setup(t: { teardown(fn: () => unknown): void }, machine: FakeMachine = createFakeMachine()) {
-  const dir = await mkdtemp(join(tmpdir(), "kiln-limits-"));
-  const socket = join(dir, "machined.sock");
-  const api = await startMachineApi(machine, socket, { node: () => "node-a", closeGraceMs: 100 });
-  const client = createClient(MachineService, `unix://${socket}`, credentials.createInsecure());
-  t.teardown(async () => {
-    client.close();
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { machine, client };
-}
+const setup = serveMachine;
 
 /** The error a call (or a stream, read to its end) fails with. */
 async function failure(p: Promise<unknown> | AsyncIterable<unknown>): Promise<ApiError> {

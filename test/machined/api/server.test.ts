@@ -5,26 +5,16 @@ import { join } from "node:path";
 import { durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import { credentials } from "@grpc/grpc-js";
 import t from "tap";
+import { serveMachine } from "./fixtures/serve.js";
 import { ApplyMode, MachineEvent_Stage, MachineService, RebootMode, ServiceState } from "../../../src/gen/kiln/machine/v1/machine_pb.js";
 import { createClient } from "../../../src/grpc/client.js";
 import { type ApiError, Code } from "../../../src/grpc/errors.js";
 import { startMachineApi } from "../../../src/machined/api/server.js";
 import { MachineError, type MachineErrorKind } from "../../../src/machined/errors.js";
-import { createFakeMachine, type FakeMachine } from "./fixtures/fake-machine.js";
+import { createFakeMachine, } from "./fixtures/fake-machine.js";
 
 /** A server for a fresh fake machine on a temp socket, and a client for it. */
-async function setup(t: { teardown(fn: () => unknown): void }, machine: FakeMachine = createFakeMachine()) {
-  const dir = await mkdtemp(join(tmpdir(), "kiln-api-"));
-  const socket = join(dir, "run", "machined.sock");
-  const api = await startMachineApi(machine, socket, { node: () => "node-a", closeGraceMs: 100 });
-  const client = createClient(MachineService, `unix://${socket}`, credentials.createInsecure());
-  t.teardown(async () => {
-    client.close();
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { machine, client, socket, dir, api };
-}
+const setup = serveMachine;
 
 /** The ApiError a promise rejects with. */
 async function failure(p: Promise<unknown>): Promise<ApiError> {

@@ -1,28 +1,12 @@
-// The inspection RPCs over machined's real API server, with the fake Machine.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+
 import { durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
-import { credentials } from "@grpc/grpc-js";
 import t from "tap";
-import { MachineService } from "../../../src/gen/kiln/machine/v1/machine_pb.js";
-import { createClient } from "../../../src/grpc/client.js";
+import { serveMachine } from "../api/fixtures/serve.js";
 import { type ApiError, Code } from "../../../src/grpc/errors.js";
-import { startMachineApi } from "../../../src/machined/api/server.js";
-import { createFakeMachine } from "../api/fixtures/fake-machine.js";
 
 /** A server for a fresh fake machine on a temp socket, and a client for it. */
 async function setup(t: { teardown(fn: () => unknown): void }) {
-  const dir = await mkdtemp(join(tmpdir(), "kiln-inspect-api-"));
-  const machine = createFakeMachine();
-  const api = await startMachineApi(machine, join(dir, "m.sock"), { node: () => "node-a", closeGraceMs: 100 });
-  const client = createClient(MachineService, `unix://${join(dir, "m.sock")}`, credentials.createInsecure());
-  t.teardown(async () => {
-    client.close();
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { machine, client };
+  return serveMachine(t);
 }
 
 /** Every message of a stream, or the error that ended it. */
