@@ -26,13 +26,13 @@ function needsRoot(t: Test): boolean {
   return isRoot;
 }
 
-/** Temporary state, cache and dist directories, through the environment. */
+/** Temporary state, cache, dist and VM directories, through the environment, so no machine of this host is listed. */
 function scratchEnv(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), "kiln-prov-"));
   // The host-side bundles resolve koffi from node_modules above dist/.
   symlinkSync(join(repoRoot(), "node_modules"), join(dir, "node_modules"));
   const saved = { ...process.env };
-  Object.assign(process.env, { KILN_STATE_DIR: join(dir, "state"), KILN_CACHE: join(dir, "cache"), KILN_DIST: join(dir, "dist") });
+  Object.assign(process.env, { KILN_STATE_DIR: join(dir, "state"), KILN_CACHE: join(dir, "cache"), KILN_DIST: join(dir, "dist"), KILN_VM_DIR: join(dir, "vms") });
   t.teardown(() => {
     process.env = saved;
     rmSync(dir, { recursive: true, force: true });
