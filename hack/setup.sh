@@ -36,10 +36,9 @@ if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet chrony.service 2
   systemctl disable --now chrony.service >/dev/null 2>&1
 fi
 
-# npm install, not npm ci: it installs what package-lock.json pins too, but
-# does not refuse a lock that lacks other platforms' optional binaries (biome,
-# buf), which the registry these machines reach does not serve.
+# npm ci: exactly what package-lock.json pins (it carries every platform's
+# optional biome and buf binaries), and the lock is never rewritten.
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  echo "setup: npm install (from package-lock.json)" >&2
-  npm install --no-audit --no-fund --loglevel=error
+  echo "setup: npm ci (from package-lock.json)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
 fi

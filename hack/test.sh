@@ -6,6 +6,8 @@
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# What git says before anything runs: the suite must leave tracked files as it found them.
+tracked_before=$(git status --porcelain --untracked-files=no 2>/dev/null)
 bash hack/setup.sh || exit 1
 
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -76,6 +78,18 @@ else
   echo "== tier vm: NOT RUN ($why) — run as root with QEMU to include it" >&2
 fi
 
+tracked_unchanged() { # nothing the suite ran (setup, generate, build, tests) rewrote a tracked file
+  local now; now=$(git status --porcelain --untracked-files=no 2>/dev/null)
+  [[ $now == "$tracked_before" ]] || { echo "the suite rewrote tracked files:"; diff <(echo "$tracked_before") <(echo "$now"); return 1; } >&2
+}
+step "tracked files unchanged" tracked_unchanged
+
+file_times() { # file_times TIER : "name N s" for each file of a tier, from tap's summary lines
+  [[ -f $results/$1.tap ]] || return 0
+  sed -nE 's|^(not )?ok [0-9]+ - test/[a-z]+/(.*)\.test\.ts # time=([0-9]+).*|\2 \3|p' "$results/$1.tap" |
+    awk '{ printf "%s%s %d s", sep, $1, $2 / 1000; sep = ", " } END { if (NR) print "" }'
+}
+
 # One closing line for humans and CI: the tests of every file of every tier
 # (tap nests a file's tests four spaces deep).
 pass=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^    ok ')
@@ -84,6 +98,8 @@ failed_tests=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^    not ok ')
 failed_files=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^not ok ')
 fail=$((failed_tests > failed_files ? failed_tests : failed_files))
 [[ $status == 0 || $fail -gt 0 ]] || fail=1
+vm_times=$(file_times vm)
+[[ -z $vm_times ]] || echo "vm file times: $vm_times"
 echo "tier times: ${timings[*]:-none}; whole run $SECONDS s"
 echo "$pass passed, $fail failed"
 exit $status
