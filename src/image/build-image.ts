@@ -6,11 +6,13 @@
 // rootfs.sqsh and node's initramfs segment are cached by their inputs, so a
 // rebuild after a kiln change redoes only the small parts; the disk's head
 // (~1 s), disk.raw and the bundle are made every time.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix, relative } from "node:path";
 import semverValid from "semver/functions/valid.js";
+import { type ImageComponents, KUBERNETES_PROGRAMS, NO_COMPONENTS, versionInLine } from "../machinery/components.js";
 import { mergedUsrLinks } from "../machinery/image-layout.js";
 import { resolveModules } from "../machinery/modules-dep.js";
 import { BOOT_MODULES, EXTRA_MODULES, RUNTIME_MODULES } from "../machinery/modules-list.js";
@@ -28,8 +30,10 @@ import { type ImageManifest, imageManifest } from "./image-manifest.js";
 
 export interface ImageOptions {
   outDir: string;
-  /** A kubelet binary to include as /usr/bin/kubelet. */
+  /** A kubelet binary to include as /usr/bin/kubelet (only; `kubernetes` brings every Kubernetes program). */
   kubelet?: string;
+  /** A directory holding kubelet, kube-proxy, kube-apiserver, kube-controller-manager and kube-scheduler of one version (hack/kubernetes.sh builds it). */
+  kubernetes?: string;
   /** The version the image reports, a semantic version (default: package.json's). */
   version?: string;
   /** Compression of the initramfs's own files (default zstd). */
@@ -65,6 +69,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   const epoch = opts.epoch ?? Number(process.env.SOURCE_DATE_EPOCH ?? 0);
   const version = opts.version ?? packageVersion();
   checkInputs(opts, version);
+  const k8s = kubernetesPrograms(opts);
   const cache = cacheRoot();
   const steps = IMAGE_STEPS.filter((s) => s !== "disk" || (opts.disk ?? true));
   const timings = {} as Record<ImageStep, number>;
@@ -92,7 +97,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
         salt: version,
         installer: { diskHead: head },
         ...(opts.overlay !== undefined ? { overlay: opts.overlay } : {}),
-        extra: (plan) => addImageExtras(plan, kernel, allModules, opts.kubelet, version),
+        extra: (plan) => addImageExtras(plan, kernel, allModules, k8s, version),
       }),
     );
     const sqsh = await run("squashfs", () => buildSquashfs({ tree: rootfs.dir, cacheDir: join(cache, "squashfs"), key: `${rootfs.hash}-${epoch}`, epoch }));
@@ -100,7 +105,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const out = (name: string) => join(opts.outDir, name);
     await run("initramfs", () => writeBootFiles(opts, out, cache, kernel, bootModules, sqsh.path, epoch));
     const manifest = await run("manifest", () => {
-      const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, kubelet: opts.kubelet, compress: opts.compress ?? "zstd" });
+      const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, components: k8s.components, compress: opts.compress ?? "zstd" });
       atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
       return m;
     });
@@ -119,7 +124,12 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
 /** Refuses, before any work, inputs a later step would refuse. */
 function checkInputs(opts: ImageOptions, version: string): void {
   if (semverValid(version) === null) throw new Error(`--version ${version}: expected a semantic version like 1.2.3 (the upgrade bundle carries it, and machines compare versions)`);
+  if (opts.kubelet !== undefined && opts.kubernetes !== undefined) throw new Error("--kubelet and --kubernetes: give one (--kubernetes DIR brings the kubelet too)");
   if (opts.kubelet !== undefined && !existsSync(opts.kubelet)) throw new Error(`--kubelet ${opts.kubelet}: no such file`);
+  if (opts.kubernetes !== undefined) {
+    const missing = KUBERNETES_PROGRAMS.filter((p) => !existsSync(join(opts.kubernetes!, p)));
+    if (missing.length) throw new Error(`--kubernetes ${opts.kubernetes}: no ${missing.join(", ")} there; build them with 'bash hack/kubernetes.sh', which prints the directory to give`);
+  }
   if (opts.overlay !== undefined && !statSync(opts.overlay, { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`--overlay ${opts.overlay}: no such directory: give a directory laid out like the image's root`);
   }
@@ -137,24 +147,59 @@ function writeBootFiles(opts: ImageOptions, out: (name: string) => string, cache
   atomicWrite(out("cmdline"), `${DEFAULT_CMDLINE}\n`);
 }
 
-/** Modules (with modules.dep), the kubelet and /etc/kiln/version in the rootfs; returns programs needing libraries. */
-function addImageExtras(
-  plan: import("./plan.js").PlanBuilder,
-  kernel: Kernel,
-  modules: string[],
-  kubelet: string | undefined,
-  version: string,
-): string[] {
+/** The Kubernetes programs to put in /usr/bin, and components.json's record of them. */
+export interface KubernetesInImage {
+  files: { name: string; source: string }[];
+  components: ImageComponents;
+}
+
+/** The Kubernetes programs the options name, their version read now, at build time (all must agree). */
+export function kubernetesPrograms(opts: ImageOptions): KubernetesInImage {
+  const files = opts.kubernetes !== undefined
+    ? KUBERNETES_PROGRAMS.map((name) => ({ name, source: join(opts.kubernetes!, name) }))
+    : opts.kubelet !== undefined
+      ? [{ name: "kubelet", source: opts.kubelet }]
+      : [];
+  if (files.length === 0) return { files, components: NO_COMPONENTS };
+  const versions = files.map((f) => ({ ...f, version: programVersion(f.source) }));
+  const distinct = [...new Set(versions.map((v) => v.version))];
+  if (distinct.length !== 1) {
+    throw new Error(`Kubernetes programs of different versions: ${versions.map((v) => `${v.name} ${v.version}`).join(", ")}; give one build's programs (hack/kubernetes.sh)`);
+  }
+  return { files, components: { kubernetes: distinct[0]!, kubernetesPrograms: files.map((f) => f.name) } };
+}
+
+/** The version a Kubernetes program prints for --version ("v1.20.2"). */
+function programVersion(path: string): string {
+  let out: string;
+  try {
+    out = execFileSync(path, ["--version"], { encoding: "utf8", env: {}, timeout: 60_000, stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    throw new Error(`${path} --version: ${(err as Error).message}; is it a Kubernetes program built for this machine?`);
+  }
+  const v = versionInLine(out);
+  if (!v) throw new Error(`${path} --version printed no version (${JSON.stringify(out.trim().slice(0, 80))})`);
+  return v;
+}
+
+/** Modules (with modules.dep), the Kubernetes programs, components.json and /usr/lib/kiln/VERSION in the rootfs; returns programs needing libraries. */
+function addImageExtras(plan: import("./plan.js").PlanBuilder, kernel: Kernel, modules: string[], k8s: KubernetesInImage, version: string): string[] {
   const at = posix.join(imagePaths.kernelModules, kernel.version);
   for (const f of modules) plan.file(posix.join(at, relative(kernel.modulesDir, f)), f, "stat", 0o644);
   for (const f of ["modules.dep", "modules.builtin"]) plan.file(posix.join(at, f), join(kernel.modulesDir, f), "content", 0o644);
-  const versionFile = join(cacheRoot(), "versions", `${sha256(version).slice(0, 16)}`);
-  mkdirSync(join(cacheRoot(), "versions"), { recursive: true });
-  if (!existsSync(versionFile)) writeFileSync(versionFile, `${version}\n`);
-  plan.file(imagePaths.version, versionFile, "content", 0o644);
-  if (!kubelet) return [];
-  plan.file(imagePaths.kubelet, kubelet, "stat", 0o755);
-  return [kubelet];
+  plan.file(imagePaths.version, cachedText(`${version}\n`), "content", 0o644);
+  plan.file(imagePaths.components, cachedText(`${JSON.stringify(k8s.components)}\n`), "content", 0o644);
+  for (const f of k8s.files) plan.file(posix.join(imagePaths.bin, f.name), f.source, "stat", 0o755);
+  return k8s.files.map((f) => f.source);
+}
+
+/** A file in the cache holding `text` (named by its hash), for the plan to copy from. */
+function cachedText(text: string): string {
+  const dir = join(cacheRoot(), "versions");
+  const file = join(dir, sha256(text).slice(0, 16));
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(file)) writeFileSync(file, text);
+  return file;
 }
 
 /** The build host's node (Debian's), which the initramfs carries. */

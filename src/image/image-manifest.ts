@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { ImageComponents } from "../machinery/components.js";
 import type { Compression } from "./initramfs.js";
 import type { Kernel } from "./kernel.js";
 import type { PlanEntry } from "./plan.js";
@@ -21,7 +22,7 @@ export interface ImageFile {
 export interface ImageManifest {
   schema: 1;
   kiln: string;
-  versions: { kernel: string; kernelPackage: string; node: string; containerd: string; runc: string; kubelet: string | null; kiln: string };
+  versions: { kernel: string; kernelPackage: string; node: string; containerd: string; runc: string; kubelet: string | null; kubernetes: string | null; kiln: string };
   initramfsCompression: Compression;
   /** sha256 of each output file in the image directory. */
   sha256: Record<string, string>;
@@ -39,7 +40,8 @@ export interface ManifestInput {
   entries: PlanEntry[];
   /** The materialized rootfs tree (files hashed from here). */
   tree: string;
-  kubelet: string | undefined;
+  /** The Kubernetes version and programs, read when the image was built. */
+  components: ImageComponents;
   compress: Compression;
 }
 
@@ -54,7 +56,8 @@ export function imageManifest(i: ManifestInput): ImageManifest {
       node: tool("usr/bin/node", ["--version"]),
       containerd: tool("usr/bin/containerd", ["--version"]),
       runc: tool("usr/bin/runc", ["--version"]),
-      kubelet: i.kubelet ? firstLine(execFileSync(i.kubelet, ["--version"], { encoding: "utf8" })) : null,
+      kubelet: i.components.kubernetesPrograms.includes("kubelet") ? i.components.kubernetes : null,
+      kubernetes: i.components.kubernetes,
       kiln: i.version,
     },
     initramfsCompression: i.compress,

@@ -14,5 +14,6 @@ export function createPaths(root = "/"): Paths {
     state: at(mountPoints.state),
     logDir: at(machinedPaths.logDir),
     cgroupRoot: at(mountPoints.cgroup),
+    components: at(imagePaths.components),
   };
 }

@@ -24,6 +24,8 @@ export interface Paths {
   logDir: string;
   /** Root of the cgroup2 hierarchy. */
   cgroupRoot: string;
+  /** The image's components.json (versions read when it was built). */
+  components: string;
 }
 
 /** What a service definition may read while it is prepared and run. */

@@ -32,6 +32,8 @@ export const imagePaths = {
   mkfsExt4: "/usr/sbin/mkfs.ext4",
   /** Bundled JavaScript (machined, apid…) and its native modules. */
   kilnLib: "/usr/lib/kiln",
+  /** Versions of the programs beyond the base, Kubernetes' among them (machinery/components.ts). */
+  components: "/usr/lib/kiln/components.json",
   /** The kiln version (written by `kilnctl image build --version`). */
   version: "/usr/lib/kiln/VERSION",
   /**

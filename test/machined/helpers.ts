@@ -33,6 +33,7 @@ export function testContext(dir: string, cgroupRoot = join(dir, "cgroup")): Mach
     state: join(dir, "state"),
     logDir: join(dir, "log"),
     cgroupRoot,
+    components: join(dir, "components.json"),
   };
   return { paths, platform: "sandbox", sys: {} as Sys, config: undefined, env: {} };
 }

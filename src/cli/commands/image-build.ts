@@ -1,4 +1,4 @@
-// `kilnctl image build [--out DIR] [--kubelet PATH] [--version V] [--compress zstd|xz] [--overlay DIR]`:
+// `kilnctl image build [--out DIR] [--kubernetes DIR | --kubelet PATH] [--version V] [--compress zstd|xz] [--overlay DIR]`:
 // the bootable image (kernel, initramfs, cmdline, rootfs.sqsh, manifest.json),
 // disk.raw and the upgrade bundle kiln-upgrade.tar.
 import { statSync } from "node:fs";
@@ -15,6 +15,7 @@ import { formatBytes } from "../bytes.js";
 interface BuildFlags {
   out: string;
   kubelet?: string;
+  kubernetes?: string;
   version?: string;
   compress: "zstd" | "xz";
   overlay?: string;
@@ -25,6 +26,8 @@ export interface ImageBuildRecord {
   out: string;
   version: string;
   kernel: string;
+  /** The Kubernetes version inside, or null. */
+  kubernetes: string | null;
   initramfsBytes: number;
   rootfsBytes: number;
   /** kiln-upgrade.tar's size. */
@@ -37,6 +40,7 @@ const columns: Column<ImageBuildRecord>[] = [
   { header: "OUT", value: (r) => r.out },
   { header: "VERSION", value: (r) => r.version },
   { header: "KERNEL", value: (r) => r.kernel },
+  { header: "KUBERNETES", value: (r) => r.kubernetes ?? "-" },
   { header: "INITRAMFS", value: (r) => formatBytes(r.initramfsBytes) },
   { header: "ROOTFS", value: (r) => formatBytes(r.rootfsBytes) },
   { header: "BUNDLE", value: (r) => formatBytes(r.bundleBytes) },
@@ -47,7 +51,8 @@ export function createImageCommand(deps: CliDeps): Command {
   const build = new Command("build")
     .description("build the bootable image: kernel, initramfs, cmdline, rootfs.sqsh, manifest.json, disk.raw, kiln-upgrade.tar")
     .option("--out <dir>", "output directory", "_out/image")
-    .option("--kubelet <path>", "a kubelet binary to include as /usr/bin/kubelet")
+    .option("--kubernetes <dir>", "Kubernetes programs (kubelet, kube-proxy, kube-apiserver, kube-controller-manager, kube-scheduler) to include; `bash hack/kubernetes.sh` builds them and prints the directory")
+    .option("--kubelet <path>", "a kubelet binary to include as /usr/bin/kubelet (only the kubelet)")
     .option("--version <version>", "the version the image reports (default: package.json's)")
     .addOption(new Option("--compress <how>", "initramfs compression").choices(["zstd", "xz"]).default("zstd"))
     .option("--overlay <dir>", "a directory laid over the rootfs after everything else (DIR/etc/x becomes /etc/x)");
@@ -62,6 +67,7 @@ export function createImageCommand(deps: CliDeps): Command {
         outDir: out,
         compress: f.compress,
         ...(f.kubelet ? { kubelet: resolve(f.kubelet) } : {}),
+        ...(f.kubernetes ? { kubernetes: resolve(f.kubernetes) } : {}),
         ...(f.version ? { version: f.version } : {}),
         ...(f.overlay ? { overlay: resolve(f.overlay) } : {}),
         onProgress: (step, i, n) => s.progress(`[${i + 1}/${n}] ${step}`),
@@ -73,6 +79,7 @@ export function createImageCommand(deps: CliDeps): Command {
       out,
       version: result.manifest.kiln,
       kernel: result.manifest.versions.kernel,
+      kubernetes: result.manifest.versions.kubernetes,
       initramfsBytes: statSync(join(out, "initramfs")).size,
       rootfsBytes: statSync(join(out, "rootfs.sqsh")).size,
       bundleBytes: statSync(join(out, "kiln-upgrade.tar")).size,

@@ -3,6 +3,7 @@ import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import YAML from "yaml";
 import type { MachineConfig } from "../../config/schema.js";
+import type { KubernetesVersion } from "../../machinery/components.js";
 import { containerdPaths, kubeletPaths } from "../../machinery/paths.js";
 
 /** The KubeletConfiguration document. */
@@ -50,7 +51,7 @@ export function nodeIp(config: MachineConfig, addrs = localAddresses()): string 
  * `--container-runtime=remote` is needed before 1.24 (else kubelet looks for
  * docker) and refused from 1.27 on, so it depends on the kubelet's version.
  */
-export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: string[], version?: KubeletVersion): string[] {
+export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: string[], version?: KubernetesVersion): string[] {
   const ip = nodeIp(config, addrs);
   const flags: Record<string, string> = {
     config: kubeletPaths.config,
@@ -83,15 +84,4 @@ export function inSubnet(addr: string, cidr: string): boolean {
   const list = new BlockList();
   list.addSubnet(network, Number(bits), family === 4 ? "ipv4" : "ipv6");
   return list.check(addr, family === 4 ? "ipv4" : "ipv6");
-}
-
-export interface KubeletVersion {
-  major: number;
-  minor: number;
-}
-
-/** Parses `kubelet --version` output ("Kubernetes v1.20.2"). */
-export function parseKubeletVersion(text: string): KubeletVersion | undefined {
-  const m = /v(\d+)\.(\d+)/.exec(text);
-  return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
 }

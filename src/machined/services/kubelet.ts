@@ -1,14 +1,15 @@
 // kubelet: joins the machine to its Kubernetes cluster. Skipped where the
-// image carries no kubelet binary.
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+// image carries no kubelet binary. Its version (some flags depend on it) is
+// the one the image builder recorded in components.json: never probed here.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
+import { kubernetesVersion, parseComponents } from "../../machinery/components.js";
 import { cgroupPaths, kubeletPaths as p } from "../../machinery/paths.js";
 import { httpHealth } from "../health/checks.js";
 import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
-import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, parseKubeletVersion } from "./kubelet-config.js";
+import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile } from "./kubelet-config.js";
 import { serviceEnv } from "./service-env.js";
 
 export const kubelet: ServiceDefinition = {
@@ -23,7 +24,7 @@ export const kubelet: ServiceDefinition = {
     writeFileSync(p.ca, Buffer.from(config.cluster?.ca?.crt ?? "", "base64"));
   },
   run: (m) =>
-    processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname(), undefined, kubeletVersion(m.paths.bin("kubelet")))], {
+    processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname(), undefined, kubeletVersion(m.paths.components))], {
       env: serviceEnv(m),
       oomScoreAdj: -450,
       cgroup: cgroupPaths.kubelet,
@@ -32,10 +33,10 @@ export const kubelet: ServiceDefinition = {
   health: { check: httpHealth("http://127.0.0.1:10248/healthz"), initialDelayMs: 2000, intervalMs: 5000 },
 };
 
-/** The image's kubelet version, asked once per start (its flags depend on it). */
-function kubeletVersion(bin: string) {
+/** The image's Kubernetes version, as the builder recorded it (undefined for an image without one). */
+function kubeletVersion(componentsFile: string) {
   try {
-    return parseKubeletVersion(execFileSync(bin, ["--version"], { encoding: "utf8", timeout: 10_000 }));
+    return kubernetesVersion(parseComponents(readFileSync(componentsFile, "utf8")).kubernetes);
   } catch {
     return undefined;
   }
