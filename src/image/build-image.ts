@@ -10,9 +10,9 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, posix, relative } from "node:path";
+import { basename, join, posix, relative } from "node:path";
 import semverValid from "semver/functions/valid.js";
-import { type ImageComponents, KUBERNETES_PROGRAMS, NO_COMPONENTS, versionInLine } from "../machinery/components.js";
+import { type ImageComponents, KUBERNETES_PROGRAMS, pauseImageName, versionInLine } from "../machinery/components.js";
 import { mergedUsrLinks } from "../machinery/image-layout.js";
 import { resolveModules } from "../machinery/modules-dep.js";
 import { BOOT_MODULES, EXTRA_MODULES, RUNTIME_MODULES } from "../machinery/modules-list.js";
@@ -27,6 +27,7 @@ import { cacheRoot, distDir, repoRoot } from "./paths.js";
 import { buildRootfs, koffiFiles } from "./rootfs.js";
 import { buildSquashfs } from "./squashfs.js";
 import { type ImageManifest, imageManifest } from "./image-manifest.js";
+import { ociImageArchive } from "./oci-image.js";
 
 export interface ImageOptions {
   outDir: string;
@@ -34,6 +35,8 @@ export interface ImageOptions {
   kubelet?: string;
   /** A directory holding kubelet, kube-proxy, kube-apiserver, kube-controller-manager and kube-scheduler of one version (hack/kubernetes.sh builds it). */
   kubernetes?: string;
+  /** OCI image archives to bake into the image cache, imported into containerd at boot. */
+  imageCache?: string[];
   /** The version the image reports, a semantic version (default: package.json's). */
   version?: string;
   /** Compression of the initramfs's own files (default zstd). */
@@ -70,6 +73,9 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   const version = opts.version ?? packageVersion();
   checkInputs(opts, version);
   const k8s = kubernetesPrograms(opts);
+  const pause = await pauseImage(epoch);
+  const components: ImageComponents = { ...k8s.components, pauseImage: pause.name };
+  const imageCache = [{ name: "pause.tar", source: pause.path }, ...(opts.imageCache ?? []).map((f) => ({ name: basename(f), source: f }))];
   const cache = cacheRoot();
   const steps = IMAGE_STEPS.filter((s) => s !== "disk" || (opts.disk ?? true));
   const timings = {} as Record<ImageStep, number>;
@@ -97,7 +103,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
         salt: version,
         installer: { diskHead: head },
         ...(opts.overlay !== undefined ? { overlay: opts.overlay } : {}),
-        extra: (plan) => addImageExtras(plan, kernel, allModules, k8s, version),
+        extra: (plan) => addImageExtras(plan, { kernel, modules: allModules, k8s, components, imageCache, version }),
       }),
     );
     const sqsh = await run("squashfs", () => buildSquashfs({ tree: rootfs.dir, cacheDir: join(cache, "squashfs"), key: `${rootfs.hash}-${epoch}`, epoch }));
@@ -105,7 +111,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const out = (name: string) => join(opts.outDir, name);
     await run("initramfs", () => writeBootFiles(opts, out, cache, kernel, bootModules, sqsh.path, epoch));
     const manifest = await run("manifest", () => {
-      const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, components: k8s.components, compress: opts.compress ?? "zstd" });
+      const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, components, compress: opts.compress ?? "zstd" });
       atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
       return m;
     });
@@ -126,6 +132,13 @@ function checkInputs(opts: ImageOptions, version: string): void {
   if (semverValid(version) === null) throw new Error(`--version ${version}: expected a semantic version like 1.2.3 (the upgrade bundle carries it, and machines compare versions)`);
   if (opts.kubelet !== undefined && opts.kubernetes !== undefined) throw new Error("--kubelet and --kubernetes: give one (--kubernetes DIR brings the kubelet too)");
   if (opts.kubelet !== undefined && !existsSync(opts.kubelet)) throw new Error(`--kubelet ${opts.kubelet}: no such file`);
+  const cached = new Set(["pause.tar"]);
+  for (const f of opts.imageCache ?? []) {
+    if (!statSync(f, { throwIfNoEntry: false })?.isFile()) throw new Error(`--image-cache ${f}: no such file; give an OCI image archive (podman save --format oci-archive, skopeo copy … oci-archive:FILE)`);
+    if (!f.endsWith(".tar")) throw new Error(`--image-cache ${f}: expected an OCI image archive named *.tar`);
+    if (cached.has(basename(f))) throw new Error(`--image-cache ${f}: a second archive named ${basename(f)} (pause.tar is kiln's own); rename one`);
+    cached.add(basename(f));
+  }
   if (opts.kubernetes !== undefined) {
     const missing = KUBERNETES_PROGRAMS.filter((p) => !existsSync(join(opts.kubernetes!, p)));
     if (missing.length) throw new Error(`--kubernetes ${opts.kubernetes}: no ${missing.join(", ")} there; build them with 'bash hack/kubernetes.sh', which prints the directory to give`);
@@ -150,7 +163,7 @@ function writeBootFiles(opts: ImageOptions, out: (name: string) => string, cache
 /** The Kubernetes programs to put in /usr/bin, and components.json's record of them. */
 export interface KubernetesInImage {
   files: { name: string; source: string }[];
-  components: ImageComponents;
+  components: Pick<ImageComponents, "kubernetes" | "kubernetesPrograms">;
 }
 
 /** The Kubernetes programs the options name, their version read now, at build time (all must agree). */
@@ -160,7 +173,7 @@ export function kubernetesPrograms(opts: ImageOptions): KubernetesInImage {
     : opts.kubelet !== undefined
       ? [{ name: "kubelet", source: opts.kubelet }]
       : [];
-  if (files.length === 0) return { files, components: NO_COMPONENTS };
+  if (files.length === 0) return { files, components: { kubernetes: null, kubernetesPrograms: [] } };
   const versions = files.map((f) => ({ ...f, version: programVersion(f.source) }));
   const distinct = [...new Set(versions.map((v) => v.version))];
   if (distinct.length !== 1) {
@@ -182,23 +195,47 @@ function programVersion(path: string): string {
   return v;
 }
 
-/** Modules (with modules.dep), the Kubernetes programs, components.json and /usr/lib/kiln/VERSION in the rootfs; returns programs needing libraries. */
-function addImageExtras(plan: import("./plan.js").PlanBuilder, kernel: Kernel, modules: string[], k8s: KubernetesInImage, version: string): string[] {
-  const at = posix.join(imagePaths.kernelModules, kernel.version);
-  for (const f of modules) plan.file(posix.join(at, relative(kernel.modulesDir, f)), f, "stat", 0o644);
-  for (const f of ["modules.dep", "modules.builtin"]) plan.file(posix.join(at, f), join(kernel.modulesDir, f), "content", 0o644);
-  plan.file(imagePaths.version, cachedText(`${version}\n`), "content", 0o644);
-  plan.file(imagePaths.components, cachedText(`${JSON.stringify(k8s.components)}\n`), "content", 0o644);
-  for (const f of k8s.files) plan.file(posix.join(imagePaths.bin, f.name), f.source, "stat", 0o755);
-  return k8s.files.map((f) => f.source);
+/** The build host's catatonit (Debian's, statically linked): `catatonit -P` is a pause process. */
+const hostCatatonit = "/usr/bin/catatonit";
+
+/** The pause image, an OCI archive kiln makes from catatonit, in the cache; its name carries catatonit's version. */
+async function pauseImage(epoch: number): Promise<{ name: string; path: string }> {
+  if (!existsSync(hostCatatonit)) throw new Error(`image build: ${hostCatatonit} is missing; it is the pause image's program: apt-get install catatonit (hack/setup.sh does)`);
+  const printed = execFileSync(hostCatatonit, ["--version"], { encoding: "utf8", env: {}, timeout: 10_000 });
+  const version = /(\d+\.\d+\.\d+)_catatonit/.exec(printed)?.[1];
+  if (!version) throw new Error(`${hostCatatonit} --version printed no catatonit version (${JSON.stringify(printed.trim())})`);
+  const name = pauseImageName(version);
+  const { archive } = await ociImageArchive({ name, files: [{ path: "/catatonit", source: hostCatatonit, mode: 0o755 }], entrypoint: ["/catatonit", "-P"], epoch });
+  return { name, path: cachedBytes(archive, ".tar") };
 }
 
-/** A file in the cache holding `text` (named by its hash), for the plan to copy from. */
-function cachedText(text: string): string {
+interface ImageExtras {
+  kernel: Kernel;
+  modules: string[];
+  k8s: KubernetesInImage;
+  components: ImageComponents;
+  imageCache: { name: string; source: string }[];
+  version: string;
+}
+
+/** Modules (with modules.dep), the Kubernetes programs, components.json, the image cache and /usr/lib/kiln/VERSION in the rootfs; returns programs needing libraries. */
+function addImageExtras(plan: import("./plan.js").PlanBuilder, x: ImageExtras): string[] {
+  const at = posix.join(imagePaths.kernelModules, x.kernel.version);
+  for (const f of x.modules) plan.file(posix.join(at, relative(x.kernel.modulesDir, f)), f, "stat", 0o644);
+  for (const f of ["modules.dep", "modules.builtin"]) plan.file(posix.join(at, f), join(x.kernel.modulesDir, f), "content", 0o644);
+  plan.file(imagePaths.version, cachedBytes(`${x.version}\n`), "content", 0o644);
+  plan.file(imagePaths.components, cachedBytes(`${JSON.stringify(x.components)}\n`), "content", 0o644);
+  for (const f of x.imageCache) plan.file(posix.join(imagePaths.imageCache, f.name), f.source, "stat", 0o644);
+  for (const f of x.k8s.files) plan.file(posix.join(imagePaths.bin, f.name), f.source, "stat", 0o755);
+  return x.k8s.files.map((f) => f.source);
+}
+
+/** A file in the cache holding `data` (named by its hash), for the plan to copy from. */
+function cachedBytes(data: string | Buffer, suffix = ""): string {
   const dir = join(cacheRoot(), "versions");
-  const file = join(dir, sha256(text).slice(0, 16));
+  const file = join(dir, `${createHash("sha256").update(data).digest("hex").slice(0, 16)}${suffix}`);
   mkdirSync(dir, { recursive: true });
-  if (!existsSync(file)) writeFileSync(file, text);
+  if (!existsSync(file)) writeFileSync(file, data);
   return file;
 }
 

@@ -15,5 +15,6 @@ export function createPaths(root = "/"): Paths {
     logDir: at(machinedPaths.logDir),
     cgroupRoot: at(mountPoints.cgroup),
     components: at(imagePaths.components),
+    imageCache: at(imagePaths.imageCache),
   };
 }

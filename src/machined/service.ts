@@ -26,6 +26,8 @@ export interface Paths {
   cgroupRoot: string;
   /** The image's components.json (versions read when it was built). */
   components: string;
+  /** The image's cache of OCI archives, imported into containerd before the kubelet starts. */
+  imageCache: string;
 }
 
 /** What a service definition may read while it is prepared and run. */

@@ -2,6 +2,7 @@
 // beyond its base (Kubernetes today), read by the builder when it builds the
 // image. machined reads this file; it never runs a binary to learn its version
 // (under TCG `kubelet --version` took over 10 s and crash-looped the kubelet).
+import { readFileSync } from "node:fs";
 
 /** Kubernetes programs every image with Kubernetes carries: a node's. */
 export const KUBERNETES_NODE_PROGRAMS = ["kubelet", "kube-proxy"] as const;
@@ -15,9 +16,16 @@ export interface ImageComponents {
   kubernetes: string | null;
   /** The Kubernetes programs in /usr/bin. */
   kubernetesPrograms: string[];
+  /** The pause image's name (containerd's sandbox_image), in the image cache as pause.tar; null in an image without one. */
+  pauseImage: string | null;
 }
 
-export const NO_COMPONENTS: ImageComponents = { kubernetes: null, kubernetesPrograms: [] };
+export const NO_COMPONENTS: ImageComponents = { kubernetes: null, kubernetesPrograms: [], pauseImage: null };
+
+/** The pause image's name for a catatonit version: kiln builds it, so it lives under a name no registry serves. */
+export function pauseImageName(catatonitVersion: string): string {
+  return `kiln.local/pause:${catatonitVersion}`;
+}
 
 /** A Kubernetes version as major and minor. */
 export interface KubernetesVersion {
@@ -36,6 +44,15 @@ export function kubernetesVersion(text: string | null | undefined): KubernetesVe
   return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
 }
 
+/** The image's components.json (NO_COMPONENTS when it is missing or unreadable). */
+export function readComponents(file: string): ImageComponents {
+  try {
+    return parseComponents(readFileSync(file, "utf8"));
+  } catch {
+    return NO_COMPONENTS;
+  }
+}
+
 /** components.json's text as ImageComponents; NO_COMPONENTS for anything else (an image built before the file existed). */
 export function parseComponents(text: string): ImageComponents {
   try {
@@ -43,6 +60,7 @@ export function parseComponents(text: string): ImageComponents {
     return {
       kubernetes: typeof v.kubernetes === "string" ? v.kubernetes : null,
       kubernetesPrograms: Array.isArray(v.kubernetesPrograms) ? v.kubernetesPrograms.filter((p): p is string => typeof p === "string") : [],
+      pauseImage: typeof v.pauseImage === "string" ? v.pauseImage : null,
     };
   } catch {
     return NO_COMPONENTS;

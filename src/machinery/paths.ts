@@ -34,6 +34,8 @@ export const imagePaths = {
   kilnLib: "/usr/lib/kiln",
   /** Versions of the programs beyond the base, Kubernetes' among them (machinery/components.ts). */
   components: "/usr/lib/kiln/components.json",
+  /** OCI image archives machined imports into containerd before the kubelet starts (pause.tar, --image-cache files). */
+  imageCache: "/usr/lib/kiln/images",
   /** The kiln version (written by `kilnctl image build --version`). */
   version: "/usr/lib/kiln/VERSION",
   /**

@@ -34,6 +34,7 @@ export function testContext(dir: string, cgroupRoot = join(dir, "cgroup")): Mach
     logDir: join(dir, "log"),
     cgroupRoot,
     components: join(dir, "components.json"),
+    imageCache: join(dir, "images"),
   };
   return { paths, platform: "sandbox", sys: {} as Sys, config: undefined, env: {} };
 }

@@ -1,5 +1,5 @@
 import t from "tap";
-import { kubernetesVersion, NO_COMPONENTS, parseComponents, versionInLine } from "../../src/machinery/components.js";
+import { kubernetesVersion, NO_COMPONENTS, parseComponents, pauseImageName, readComponents, versionInLine } from "../../src/machinery/components.js";
 
 t.test("the version in a program's --version line", async (t) => {
   t.equal(versionInLine("Kubernetes v1.20.2\n"), "v1.20.2");
@@ -15,7 +15,16 @@ t.test("major and minor", async (t) => {
 });
 
 t.test("components.json is read tolerantly: an older image without it has no Kubernetes", async (t) => {
-  t.same(parseComponents('{"kubernetes":"v1.20.2","kubernetesPrograms":["kubelet","kube-proxy"]}'), { kubernetes: "v1.20.2", kubernetesPrograms: ["kubelet", "kube-proxy"] });
+  t.same(parseComponents('{"kubernetes":"v1.20.2","kubernetesPrograms":["kubelet","kube-proxy"],"pauseImage":"kiln.local/pause:0.1.7"}'), {
+    kubernetes: "v1.20.2",
+    kubernetesPrograms: ["kubelet", "kube-proxy"],
+    pauseImage: "kiln.local/pause:0.1.7",
+  });
   t.same(parseComponents("not json"), NO_COMPONENTS);
-  t.same(parseComponents('{"kubernetes":7,"kubernetesPrograms":["kubelet",3]}'), { kubernetes: null, kubernetesPrograms: ["kubelet"] });
+  t.same(parseComponents('{"kubernetes":7,"kubernetesPrograms":["kubelet",3]}'), { kubernetes: null, kubernetesPrograms: ["kubelet"], pauseImage: null });
+});
+
+t.test("a missing file is an image without components; the pause image is named for catatonit's version", async (t) => {
+  t.same(readComponents("/nonexistent/components.json"), NO_COMPONENTS);
+  t.equal(pauseImageName("0.1.7"), "kiln.local/pause:0.1.7");
 });

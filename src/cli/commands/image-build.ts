@@ -1,4 +1,4 @@
-// `kilnctl image build [--out DIR] [--kubernetes DIR | --kubelet PATH] [--version V] [--compress zstd|xz] [--overlay DIR]`:
+// `kilnctl image build [--out DIR] [--kubernetes DIR | --kubelet PATH] [--image-cache FILE…] [--version V] [--compress zstd|xz] [--overlay DIR]`:
 // the bootable image (kernel, initramfs, cmdline, rootfs.sqsh, manifest.json),
 // disk.raw and the upgrade bundle kiln-upgrade.tar.
 import { statSync } from "node:fs";
@@ -16,6 +16,7 @@ interface BuildFlags {
   out: string;
   kubelet?: string;
   kubernetes?: string;
+  imageCache?: string[];
   version?: string;
   compress: "zstd" | "xz";
   overlay?: string;
@@ -53,6 +54,7 @@ export function createImageCommand(deps: CliDeps): Command {
     .option("--out <dir>", "output directory", "_out/image")
     .option("--kubernetes <dir>", "Kubernetes programs (kubelet, kube-proxy, kube-apiserver, kube-controller-manager, kube-scheduler) to include; `bash hack/kubernetes.sh` builds them and prints the directory")
     .option("--kubelet <path>", "a kubelet binary to include as /usr/bin/kubelet (only the kubelet)")
+    .option("--image-cache <files...>", "OCI image archives (*.tar) to bake in; machined imports them into containerd (k8s.io) before the kubelet starts")
     .option("--version <version>", "the version the image reports (default: package.json's)")
     .addOption(new Option("--compress <how>", "initramfs compression").choices(["zstd", "xz"]).default("zstd"))
     .option("--overlay <dir>", "a directory laid over the rootfs after everything else (DIR/etc/x becomes /etc/x)");
@@ -68,6 +70,7 @@ export function createImageCommand(deps: CliDeps): Command {
         compress: f.compress,
         ...(f.kubelet ? { kubelet: resolve(f.kubelet) } : {}),
         ...(f.kubernetes ? { kubernetes: resolve(f.kubernetes) } : {}),
+        ...(f.imageCache ? { imageCache: f.imageCache.map((x) => resolve(x)) } : {}),
         ...(f.version ? { version: f.version } : {}),
         ...(f.overlay ? { overlay: resolve(f.overlay) } : {}),
         onProgress: (step, i, n) => s.progress(`[${i + 1}/${n}] ${step}`),

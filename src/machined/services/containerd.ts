@@ -1,6 +1,7 @@
 // containerd: the container runtime every other workload runs on.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { readComponents } from "../../machinery/components.js";
 import { cgroupPaths, containerdPaths as p } from "../../machinery/paths.js";
 import { grpcHealth } from "../health/checks.js";
 import type { ServiceDefinition } from "../service.js";
@@ -11,9 +12,9 @@ import { serviceEnv } from "./service-env.js";
 export const containerd: ServiceDefinition = {
   id: "containerd",
   dependsOn: [],
-  prepare: async () => {
+  prepare: async (m) => {
     for (const dir of [dirname(p.config), p.root, p.state, p.cniConf]) mkdirSync(dir, { recursive: true });
-    writeFileSync(p.config, containerdConfig());
+    writeFileSync(p.config, containerdConfig(p, readComponents(m.paths.components).pauseImage));
   },
   run: (m) =>
     processRunner([m.paths.bin("containerd"), "--config", p.config], {

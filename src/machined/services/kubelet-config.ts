@@ -51,7 +51,7 @@ export function nodeIp(config: MachineConfig, addrs = localAddresses()): string 
  * `--container-runtime=remote` is needed before 1.24 (else kubelet looks for
  * docker) and refused from 1.27 on, so it depends on the kubelet's version.
  */
-export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: string[], version?: KubernetesVersion): string[] {
+export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: string[], version?: KubernetesVersion, pauseImage?: string | null): string[] {
   const ip = nodeIp(config, addrs);
   const flags: Record<string, string> = {
     config: kubeletPaths.config,
@@ -61,6 +61,8 @@ export function kubeletArgs(config: MachineConfig, hostname: string, addrs?: str
     "root-dir": kubeletPaths.rootDir,
     ...(version && version.minor < 27 ? { "container-runtime": "remote" } : {}),
     "container-runtime-endpoint": `unix://${containerdPaths.socket}`,
+    // The image's own pause image: the kubelet's image GC never removes it.
+    ...(pauseImage ? { "pod-infra-container-image": pauseImage } : {}),
     "hostname-override": hostname,
     ...(ip ? { "node-ip": ip } : {}),
     ...(config.machine.kubelet?.extraArgs ?? {}),

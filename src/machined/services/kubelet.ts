@@ -1,12 +1,13 @@
 // kubelet: joins the machine to its Kubernetes cluster. Skipped where the
 // image carries no kubelet binary. Its version (some flags depend on it) is
 // the one the image builder recorded in components.json: never probed here.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostname } from "node:os";
-import { kubernetesVersion, parseComponents } from "../../machinery/components.js";
-import { cgroupPaths, kubeletPaths as p } from "../../machinery/paths.js";
+import { kubernetesVersion, readComponents } from "../../machinery/components.js";
+import { cgroupPaths, containerdPaths, kubeletPaths as p } from "../../machinery/paths.js";
 import { httpHealth } from "../health/checks.js";
+import { importImageCache } from "../images/image-cache.js";
 import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile } from "./kubelet-config.js";
@@ -22,22 +23,18 @@ export const kubelet: ServiceDefinition = {
     writeFileSync(p.config, kubeletConfigFile(config));
     writeFileSync(p.bootstrapKubeconfig, bootstrapKubeconfig(config), { mode: 0o600 });
     writeFileSync(p.ca, Buffer.from(config.cluster?.ca?.crt ?? "", "base64"));
+    // The pause image and any --image-cache archives: pods start without a registry.
+    await importImageCache(m.paths.imageCache, containerdPaths.socket);
   },
-  run: (m) =>
-    processRunner([m.paths.bin("kubelet"), ...kubeletArgs(m.config!, hostname(), undefined, kubeletVersion(m.paths.components))], {
+  run: (m) => {
+    const components = readComponents(m.paths.components);
+    const args = kubeletArgs(m.config!, hostname(), undefined, kubernetesVersion(components.kubernetes), components.pauseImage);
+    return processRunner([m.paths.bin("kubelet"), ...args], {
       env: serviceEnv(m),
       oomScoreAdj: -450,
       cgroup: cgroupPaths.kubelet,
-    }, m),
+    }, m);
+  },
   restart: "forever",
   health: { check: httpHealth("http://127.0.0.1:10248/healthz"), initialDelayMs: 2000, intervalMs: 5000 },
 };
-
-/** The image's Kubernetes version, as the builder recorded it (undefined for an image without one). */
-function kubeletVersion(componentsFile: string) {
-  try {
-    return kubernetesVersion(parseComponents(readFileSync(componentsFile, "utf8")).kubernetes);
-  } catch {
-    return undefined;
-  }
-}

@@ -1,7 +1,6 @@
 // Against a real containerd started for the test in a temp root, with ctr
 // creating a namespace and containers in it.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import t from "tap";
@@ -10,46 +9,8 @@ import { ApiError, Code } from "../../../src/grpc/errors.js";
 import { grpcImplementation } from "../../../src/grpc/server.js";
 import { MachineError } from "../../../src/machined/errors.js";
 import { listContainers } from "../../../src/machined/inspect/containers.js";
-import { tempDir, type Teardown } from "../helpers.js";
-
-/** Why containerd cannot be started here, if it cannot. */
-function cannotRun(): string | false {
-  if (process.getuid?.() !== 0) return "needs root to run containerd";
-  for (const bin of ["containerd", "ctr"]) {
-    try {
-      execFileSync("which", [bin]);
-    } catch {
-      return `${bin} is not installed`;
-    }
-  }
-  return false;
-}
-
-/** A containerd of our own on a temp socket, stopped at teardown. */
-async function startContainerd(t: Teardown): Promise<{ socket: string; dir: string; proc: ChildProcess }> {
-  const dir = tempDir(t, "kiln-ctrd-");
-  const socket = join(dir, "c.sock");
-  const config = `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${socket}"\n`;
-  writeFileSync(join(dir, "config.toml"), config);
-  const proc = spawn("containerd", ["--config", join(dir, "config.toml")], { stdio: "ignore" });
-  t.teardown(() => stop(proc));
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(socket)) throw new Error("containerd did not create its socket within 5s");
-  return { socket, dir, proc };
-}
-
-/** Stops a containerd we started and waits for it to exit. */
-async function stop(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  proc.kill("SIGTERM");
-  await exited;
-}
-
-/** Runs ctr against our containerd. */
-function ctr(socket: string, ...args: string[]): void {
-  execFileSync("ctr", ["-a", socket, ...args], { stdio: "pipe" });
-}
+import { cannotRun, ctr, startContainerd, stop } from "../containerd.js";
+import { tempDir } from "../helpers.js";
 
 t.test("lists containers of every namespace, or of one, from a real containerd", { skip: cannotRun() }, async (t) => {
   const { socket, dir } = await startContainerd(t);

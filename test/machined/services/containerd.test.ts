@@ -1,4 +1,8 @@
 // containerd: its generated config and its service definition.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
 import { containerd } from "../../../src/machined/services/containerd.js";
 import { containerdPaths } from "../../../src/machinery/paths.js";
@@ -43,4 +47,15 @@ t.test("defines containerd as a service with no dependencies, always restarted, 
   t.equal(containerd.health?.initialDelayMs, 200);
   t.equal(containerd.health?.intervalMs, 5000);
   t.equal(containerd.skip, undefined, "never skipped");
+});
+
+t.test("names the image's own pause image as CRI's sandbox image, in a config containerd itself reads", async (t) => {
+  t.notMatch(containerdConfig(), "sandbox_image", "no pause image, containerd's default");
+  const text = containerdConfig(containerdPaths, "kiln.local/pause:0.1.7");
+  t.match(text, /^\[plugins\."io\.containerd\.grpc\.v1\.cri"\]\n {2}sandbox_image = "kiln\.local\/pause:0\.1\.7"$/m);
+  const dir = mkdtempSync(join(tmpdir(), "kiln-ctrd-config-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "config.toml"), text);
+  const dumped = execFileSync("containerd", ["--config", join(dir, "config.toml"), "config", "dump"], { encoding: "utf8" });
+  t.match(dumped, /sandbox_image = "kiln\.local\/pause:0\.1\.7"/, "containerd config dump shows it");
 });

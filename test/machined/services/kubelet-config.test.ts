@@ -127,3 +127,8 @@ t.test("writes a bootstrap kubeconfig with the endpoint and the bootstrap token"
   t.equal(bare.clusters[0].cluster.server, "https://127.0.0.1:6443");
   t.equal(bare.users[0].user.token, "");
 });
+
+t.test("names the image's pause image, so the kubelet's image GC keeps it", async (t) => {
+  t.ok(kubeletArgs(configOf(worker({})), "n", [], undefined, "kiln.local/pause:0.1.7").includes("--pod-infra-container-image=kiln.local/pause:0.1.7"));
+  t.notOk(kubeletArgs(configOf(worker({})), "n", []).some((a) => a.startsWith("--pod-infra-container-image")), "none without one");
+});

@@ -1,0 +1,187 @@
+// Importing an OCI image archive (an image layout in a tar: oci-layout,
+// index.json, blobs/sha256/…) into containerd through its own gRPC API:
+// every blob into the content store (checked by containerd against its
+// digest), manifests and indexes labelled so containerd's garbage collector
+// keeps what they reference, then each image index.json names created or
+// moved to its new target. No tool is exec'd. Bounded: at most MAX_ENTRIES
+// entries, small documents at most MAX_DOC bytes each.
+import { createReadStream } from "node:fs";
+import type { Readable } from "node:stream";
+import { credentials, Metadata } from "@grpc/grpc-js";
+import { extract as tarExtract } from "tar-stream";
+import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
+import { createClient } from "../../grpc/client.js";
+import { ApiError, Code } from "../../grpc/errors.js";
+import { blobPath, type Descriptor, DIGEST, gcLabels, IMAGE_NAME_ANNOTATION, type Index, type Manifest, MEDIA, REF_NAME_ANNOTATION } from "../../machinery/oci.js";
+import { invalid } from "../errors.js";
+import { writeBlob } from "./content-writer.js";
+
+/** Entries an archive may hold. */
+const MAX_ENTRIES = 10_000;
+/** The largest blob kept in memory (manifests, indexes and configs are JSON far below this). */
+const MAX_DOC = 4 << 20;
+/** How long each call to containerd may take. */
+const CALL_TIMEOUT_MS = 30_000;
+
+export interface ImportedImage {
+  name: string;
+  digest: string;
+  mediaType: string;
+}
+
+export interface ImportOptions {
+  /** containerd's socket. */
+  socket: string;
+  /** containerd namespace, e.g. "k8s.io" (the one the kubelet's CRI uses). */
+  namespace: string;
+  signal?: AbortSignal;
+  /** Bytes of the archive read so far. */
+  onProgress?: (done: number) => void;
+}
+
+/** Imports the archive at `path` (or a stream of one); returns the images it named. */
+export async function importArchive(source: string | Readable, o: ImportOptions): Promise<ImportedImage[]> {
+  const what = typeof source === "string" ? source : "the archive";
+  const target = `unix://${o.socket}`;
+  const images = createClient(Images, target, credentials.createInsecure());
+  const metadata = new Metadata();
+  metadata.set("containerd-namespace", o.namespace);
+  try {
+    const { index, docs, streamed } = await readArchive(typeof source === "string" ? createReadStream(source) : source, what, images.grpc, metadata, o);
+    const tops = index.manifests;
+    if (tops.length === 0) throw invalid(`${what}: index.json names no image`);
+    // Documents with what they reference as GC labels: children first, so a parent never points at nothing.
+    for (const d of walk(tops, docs, streamed, what)) {
+      const doc = docs.get(d.digest);
+      if (doc) await writeBlob(images.grpc, metadata, { digest: d.digest, size: doc.length, labels: labelsOf(d, doc) }, doc, o.signal);
+    }
+    const named: ImportedImage[] = [];
+    for (const d of tops) {
+      const name = imageName(d, what);
+      const image = { name, target: { mediaType: d.mediaType, digest: d.digest, size: BigInt(d.size) } };
+      const call = { timeoutMs: CALL_TIMEOUT_MS, metadata: { "containerd-namespace": o.namespace }, ...(o.signal ? { signal: o.signal } : {}) };
+      await images.create({ image }, call).catch(async (err: unknown) => {
+        if (ApiError.from(err).code !== Code.ALREADY_EXISTS) throw err;
+        await images.update({ image, updateMask: { paths: ["target"] } }, call);
+      });
+      named.push({ name, digest: d.digest, mediaType: d.mediaType });
+    }
+    return named;
+  } finally {
+    images.close();
+  }
+}
+
+/** Reads the archive: small blobs and index.json kept, large blobs (layers) streamed into containerd as they come. */
+async function readArchive(
+  stream: Readable,
+  what: string,
+  grpc: import("@grpc/grpc-js").Client,
+  metadata: Metadata,
+  o: ImportOptions,
+): Promise<{ index: Index; docs: Map<string, Buffer>; streamed: Set<string> }> {
+  const docs = new Map<string, Buffer>();
+  const streamed = new Set<string>();
+  let indexJson: Buffer | undefined;
+  let layout = false;
+  let entries = 0;
+  let done = 0;
+  const ex = tarExtract();
+  stream.on("data", (c: Buffer) => {
+    done += c.length;
+    o.onProgress?.(done);
+  });
+  stream.on("error", (err) => ex.destroy(err));
+  stream.pipe(ex);
+  for await (const entry of ex) {
+    if (++entries > MAX_ENTRIES) throw invalid(`${what}: more than ${MAX_ENTRIES} entries; is it an image archive?`);
+    const name = entry.header.name.replace(/^\.\//, "");
+    const size = entry.header.size ?? 0;
+    if (entry.header.type !== "file") {
+      entry.resume();
+      continue;
+    }
+    if (name === "manifest.json" && !layout) throw invalid(`${what}: a docker archive (docker save); kiln imports OCI archives: save it with 'docker save' of Docker 25 or later, 'podman save --format oci-archive', or 'skopeo copy … oci-archive:FILE'`);
+    const blob = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
+    if (name === "oci-layout") {
+      layout = true;
+      entry.resume();
+    } else if (name === "index.json") {
+      indexJson = await small(entry as AsyncIterable<Buffer>, size, what, name);
+    } else if (blob && size <= MAX_DOC) {
+      docs.set(`sha256:${blob[1]}`, await small(entry as AsyncIterable<Buffer>, size, what, name));
+    } else if (blob) {
+      await writeBlob(grpc, metadata, { digest: `sha256:${blob[1]}`, size }, entry as AsyncIterable<Buffer>, o.signal);
+      streamed.add(`sha256:${blob[1]}`);
+    } else {
+      entry.resume();
+    }
+  }
+  if (!layout || !indexJson) throw invalid(`${what}: not an OCI image archive (no oci-layout or index.json); give an archive like 'podman save --format oci-archive' writes`);
+  return { index: parseJson<Index>(indexJson, what, "index.json"), docs, streamed };
+}
+
+/** An entry's bytes (at most MAX_DOC). */
+async function small(entry: AsyncIterable<Buffer>, size: number, what: string, name: string): Promise<Buffer> {
+  if (size > MAX_DOC) throw invalid(`${what}: ${name} is ${size} bytes, over ${MAX_DOC}`);
+  const parts: Buffer[] = [];
+  for await (const p of entry) parts.push(p);
+  return Buffer.concat(parts);
+}
+
+/** Every descriptor under `tops`, children before parents; each referenced digest checked. */
+function walk(tops: Descriptor[], docs: Map<string, Buffer>, streamed: Set<string>, what: string): Descriptor[] {
+  const out: Descriptor[] = [];
+  const seen = new Set<string>();
+  const visit = (d: Descriptor, depth: number) => {
+    if (!DIGEST.test(d.digest)) throw invalid(`${what}: "${d.digest}" is not a sha256 digest`);
+    if (seen.has(d.digest)) return;
+    seen.add(d.digest);
+    if (depth > 4) throw invalid(`${what}: indexes nested deeper than 4`);
+    const doc = docs.get(d.digest);
+    if (isIndex(d.mediaType)) {
+      if (!doc) throw invalid(`${what}: index ${d.digest} is missing (${blobPath(d.digest)})`);
+      for (const m of parseJson<Index>(doc, what, d.digest).manifests ?? []) visit(m, depth + 1);
+    } else if (isManifest(d.mediaType)) {
+      if (!doc) throw invalid(`${what}: manifest ${d.digest} is missing (${blobPath(d.digest)})`);
+      const m = parseJson<Manifest>(doc, what, d.digest);
+      for (const c of [m.config, ...(m.layers ?? [])]) visit(c, depth + 1);
+    } else if (!doc && !streamed.has(d.digest)) {
+      throw invalid(`${what}: blob ${d.digest} (${d.mediaType}) is missing (${blobPath(d.digest)})`);
+    }
+    out.push(d);
+  };
+  for (const d of tops) visit(d, 0);
+  return out;
+}
+
+function isIndex(t: string): boolean {
+  return t === MEDIA.index || t === MEDIA.dockerManifestList;
+}
+
+function isManifest(t: string): boolean {
+  return t === MEDIA.manifest || t === MEDIA.dockerManifest;
+}
+
+/** GC labels for a manifest or index; none for other blobs. */
+function labelsOf(d: Descriptor, doc: Buffer): Record<string, string> | undefined {
+  if (!isIndex(d.mediaType) && !isManifest(d.mediaType)) return undefined;
+  return gcLabels(JSON.parse(doc.toString("utf8")) as Manifest | Index);
+}
+
+/** The name index.json gives an image: containerd's annotation, else an OCI ref name that is a whole name. */
+function imageName(d: Descriptor, what: string): string {
+  const full = d.annotations?.[IMAGE_NAME_ANNOTATION];
+  if (full) return full;
+  const ref = d.annotations?.[REF_NAME_ANNOTATION];
+  if (ref && /[/:]/.test(ref)) return ref;
+  throw invalid(`${what}: image ${d.digest} has no name (annotation ${IMAGE_NAME_ANNOTATION}, or ${REF_NAME_ANNOTATION} holding a whole name like registry/name:tag)`);
+}
+
+function parseJson<T>(b: Buffer, what: string, name: string): T {
+  try {
+    return JSON.parse(b.toString("utf8")) as T;
+  } catch (err) {
+    throw invalid(`${what}: ${name} is not JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,80 @@
+// Importing OCI archives into a real containerd through its gRPC API: the
+// pause image the builder makes from Debian's static catatonit, run with
+// ctr afterwards to prove containerd can unpack and run what was imported.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { ociImageArchive } from "../../../src/image/oci-image.js";
+import { importImageCache } from "../../../src/machined/images/image-cache.js";
+import { importArchive } from "../../../src/machined/images/import-archive.js";
+import { cannotRun, ctr, startContainerd } from "../containerd.js";
+
+const catatonit = "/usr/bin/catatonit";
+const skip = cannotRun() || (!existsSync(catatonit) && process.env.CI !== "true" && "needs catatonit (apt-get install catatonit)");
+const name = "kiln.local/pause:test";
+
+/** The pause image's archive, written to `dir`. */
+async function pauseArchive(dir: string, file = "pause.tar"): Promise<{ path: string; manifestDigest: string; archive: Buffer }> {
+  const { archive, manifestDigest } = await ociImageArchive({ name, files: [{ path: "/catatonit", source: catatonit, mode: 0o755 }], entrypoint: ["/catatonit", "-P"], epoch: 0 });
+  const path = join(dir, file);
+  writeFileSync(path, archive);
+  return { path, manifestDigest, archive };
+}
+
+t.test("the pause image goes into containerd's k8s.io namespace and runs", { skip, timeout: 120_000 }, async (t) => {
+  const { socket, dir } = await startContainerd(t);
+  const { path, manifestDigest } = await pauseArchive(dir);
+  let progress = 0;
+  const got = await importArchive(path, { socket, namespace: "k8s.io", onProgress: (n) => (progress = n) });
+  t.same(got, [{ name, digest: manifestDigest, mediaType: "application/vnd.oci.image.manifest.v1+json" }]);
+  t.ok(progress > 0, "progress counts the archive's bytes");
+  t.match(ctr(socket, "-n", "k8s.io", "images", "ls", "-q"), new RegExp(`^${name.replace(/[.]/g, "\\.")}$`, "m"), "ctr lists it");
+  t.match(ctr(socket, "-n", "k8s.io", "run", "--rm", name, "pause-run", "/catatonit", "--version"), /version \d+\.\d+\.\d+_catatonit/, "containerd unpacks and runs it");
+  t.same(await importArchive(path, { socket, namespace: "k8s.io" }), got, "importing again changes nothing and does not fail");
+  t.equal(ctr(socket, "-n", "default", "images", "ls", "-q").trim(), "", "other namespaces untouched");
+});
+
+t.test("a damaged or foreign archive is refused with what is wrong, and names no image", { skip, timeout: 120_000 }, async (t) => {
+  const { socket, dir } = await startContainerd(t);
+  const { archive } = await pauseArchive(dir);
+  // One byte of catatonit changed inside the layer: containerd refuses the blob's digest.
+  const at = archive.indexOf(Buffer.from("catatonit"), 2048);
+  const damaged = Buffer.from(archive);
+  damaged[at + 4096] = (damaged[at + 4096]! + 1) % 256;
+  writeFileSync(join(dir, "damaged.tar"), damaged);
+  await t.rejects(importArchive(join(dir, "damaged.tar"), { socket, namespace: "k8s.io" }), /digest/i);
+  writeFileSync(join(dir, "docker.tar"), await tarWith("manifest.json", "[]"));
+  await t.rejects(importArchive(join(dir, "docker.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: /a docker archive .*oci-archive/ });
+  writeFileSync(join(dir, "junk.tar"), await tarWith("hello.txt", "hi"));
+  await t.rejects(importArchive(join(dir, "junk.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: /not an OCI image archive/ });
+  t.equal(ctr(socket, "-n", "k8s.io", "images", "ls", "-q").trim(), "", "nothing was named");
+});
+
+t.test("the image cache: every archive of the directory into k8s.io, once a boot", { skip, timeout: 120_000 }, async (t) => {
+  const { socket, dir } = await startContainerd(t);
+  const cache = join(dir, "images");
+  mkdirSync(cache);
+  await pauseArchive(cache);
+  writeFileSync(join(cache, "README"), "not an archive: ignored");
+  const got = await importImageCache(cache, socket);
+  t.same(got.map((i) => i.name), [name]);
+  t.match(ctr(socket, "-n", "k8s.io", "images", "ls", "-q"), name);
+  t.equal(await importImageCache(cache, socket), got, "the second call (a kubelet restart) does not import again");
+  const broken = join(dir, "broken");
+  mkdirSync(broken);
+  writeFileSync(join(broken, "x.tar"), await tarWith("hello.txt", "hi"));
+  await t.rejects(importImageCache(broken, socket), /importing the image cache's x\.tar into containerd: .*not an OCI image archive/);
+});
+
+/** A tar holding one file. */
+async function tarWith(file: string, text: string): Promise<Buffer> {
+  const { pack } = await import("tar-stream");
+  const p = pack();
+  const chunks: Buffer[] = [];
+  p.on("data", (c: unknown) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((r) => p.on("end", () => r()));
+  p.entry({ name: file }, text);
+  p.finalize();
+  await ended;
+  return Buffer.concat(chunks);
+}
