@@ -2,7 +2,7 @@
 // kills nothing of the other (issue 11, finding 11: /system/apid used to be
 // one cgroup shared by every sandbox, so the first's shutdown killed the
 // second's apid and containerd, which the supervisor then restarted).
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -41,6 +41,14 @@ t.test("each sandbox's PID 1 lives in the leaf /init of its own subtree, the roo
   for (const sb of [a, b]) {
     t.match(readFileSync(`/proc/${sb.pid}/cgroup`, "utf8"), new RegExp(`^0::/kiln/${sb.name}-[0-9a-f]{8}/init$`, "m"), `${sb.name} on the host`);
     t.ok(existsSync(join(subtree(sb), "system", "apid")), `${sb.name}'s apid cgroup is under its subtree`);
+  }
+  t.equal(readFileSync(join(subtree(b), "cgroup.procs"), "utf8"), "", "the namespace's root holds no process");
+  const [controller] = readFileSync(join(subtree(b), "cgroup.controllers"), "utf8").split(/\s+/).filter(Boolean);
+  if (controller) {
+    // No internal processes: so the machine (its kubelet, runc) may hand controllers to its children.
+    writeFileSync(join(subtree(b), "cgroup.subtree_control"), `+${controller}`);
+    writeFileSync(join(subtree(b), "cgroup.subtree_control"), `-${controller}`);
+    t.pass(`the ${controller} controller can be enabled at the machine's root`);
   }
   const r = kilnctl(["-e", b.localEndpoint, "read", "/proc/1/cgroup"]);
   t.equal(r.code, 0, r.stderr);

@@ -28,7 +28,7 @@ async function main(stateDir: string | undefined): Promise<void> {
   updateRecord(layout, { host: self, stopReason: undefined });
   const ctl = control(layout);
   const lease = await leaseNetwork(layout, self);
-  const cgroup = ownCgroup(layout);
+  const cgroup = machineCgroup(layout);
   let reason: string;
   try {
     reason = await supervise(layout, lease, cgroup, ctl);
@@ -51,7 +51,7 @@ async function leaseNetwork(layout: StateLayout, self: ProcRef): Promise<Lease> 
 }
 
 /** The machine's cgroup subtree, or none (said in host.log) when the host has no cgroup2 mount. */
-function ownCgroup(layout: StateLayout): SandboxCgroup | undefined {
+function machineCgroup(layout: StateLayout): SandboxCgroup | undefined {
   const cgroup = hostCgroupOf(readRecord(layout)!.name, layout.dir);
   log(cgroup ? `cgroup: ${cgroup.dir} (the root of the machine's cgroup namespace)` : "cgroup: the host has no cgroup2 mount; the sandbox shares the host's cgroups");
   return cgroup;
