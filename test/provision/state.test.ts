@@ -73,10 +73,15 @@ t.test("lays a machine out under $KILN_STATE_DIR (default /var/lib/kiln/sandboxe
 
 t.test("runs stage 1 under unshare with every namespace and a clean environment, behind the network gate", async (t) => {
   const argv = sandboxArgv({ rootfs: "/r", stage1: "/d/stage1-sandbox.cjs" }, stateLayout("a", "/s"));
-  t.same(argv.slice(0, 8), ["unshare", "--net", "--", "/bin/sh", "-c", gateScript, "kiln-net-gate", "unshare"]);
-  t.same(argv.slice(8, 14), ["--pid", "--fork", "--mount", "--uts", "--ipc", "--kill-child"]);
-  t.same(argv.slice(14, 16), ["env", "-i"]);
+  t.same(argv.slice(0, 9), ["unshare", "--net", "--cgroup", "--", "/bin/sh", "-c", gateScript, "kiln-net-gate", "unshare"]);
+  t.same(argv.slice(9, 15), ["--pid", "--fork", "--mount", "--uts", "--ipc", "--kill-child"]);
+  t.same(argv.slice(15, 17), ["env", "-i"]);
   t.same(argv.slice(-4), [process.execPath, "/d/stage1-sandbox.cjs", "/r", "/s/a/platform"]);
+});
+
+t.test("without a cgroup2 mount on the host the gate holds only the network namespace", async (t) => {
+  const argv = sandboxArgv({ rootfs: "/r", stage1: "/d/stage1-sandbox.cjs" }, stateLayout("a", "/s"), false);
+  t.same(argv.slice(0, 4), ["unshare", "--net", "--", "/bin/sh"]);
 });
 
 t.test("the gate execs the rest of the command once it reads a line, and runs nothing without one", async (t) => {

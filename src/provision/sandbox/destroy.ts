@@ -1,10 +1,12 @@
 // `cluster destroy`: ask machined to shut down, wait for the host program to
 // see PID 1 power off, escalate to SIGTERM and SIGKILL when it does not, then
-// give back the machine's address (the host program does that itself unless
-// it was killed) and remove the state directory. The veth pair needs no
+// give back the machine's address and remove its cgroup subtree (the host
+// program does both itself unless it was killed; whatever still runs in the
+// subtree is killed first) and the state directory. The veth pair needs no
 // removing: it goes with the sandbox's network namespace.
 import { rmSync } from "node:fs";
 import { shutdownApi } from "./api.js";
+import { hostCgroupOf, removeCgroup } from "./cgroup.js";
 import { releaseLease } from "./leases.js";
 import { sleep } from "./sleep.js";
 import { isAlive, signalProc } from "./proc.js";
@@ -23,6 +25,8 @@ export async function destroySandbox(name: string, opts: StopOptions = {}): Prom
   await stopSandbox(layout, opts);
   // Best effort: a lease left behind names a dead host program, and is reclaimed as stale.
   await releaseLease(layout.dir).catch(() => false);
+  const cgroup = hostCgroupOf(name, layout.dir);
+  if (cgroup) await removeCgroup(cgroup.dir);
   opts.onProgress?.("removing state");
   rmSync(layout.dir, { recursive: true, force: true });
 }

@@ -2,10 +2,12 @@
 // detached by createMachine. It leases the machine's /30, runs the sandbox,
 // records PID 1 in machine.json, starts it again when it rebooted (PID 1 died
 // of SIGHUP) on the same address, and marks the machine stopped and gives the
-// address back when it powered off or was killed.
+// address back when it powered off or was killed. Each boot runs in the
+// machine's own cgroup subtree (cgroup.ts), removed when the machine stops.
 import { appendFileSync, rmSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { apidEndpoint, sandboxRange } from "./addresses.js";
+import { hostCgroupOf, removeCgroup, type SandboxCgroup } from "./cgroup.js";
 import { acquireLease, type Lease, releaseLease } from "./leases.js";
 import { afterExit } from "./restart.js";
 import { runSandbox } from "./run-sandbox.js";
@@ -26,11 +28,13 @@ async function main(stateDir: string | undefined): Promise<void> {
   updateRecord(layout, { host: self, stopReason: undefined });
   const ctl = control(layout);
   const lease = await leaseNetwork(layout, self);
+  const cgroup = machineCgroup(layout);
   let reason: string;
   try {
-    reason = await supervise(layout, lease, ctl);
+    reason = await supervise(layout, lease, cgroup, ctl);
   } finally {
     await releaseLease(layout.dir, self).catch((err: unknown) => log(`giving back ${lease.network}: ${String(err)}`));
+    if (cgroup) await removeCgroup(cgroup.dir).catch((err: Error) => log(`removing cgroup ${cgroup.dir}: ${err.message}`));
   }
   updateRecord(layout, { status: "stopped", pid: 0, pidOne: undefined, stopReason: reason, network: undefined, address: "", endpoint: "" });
   rmSync(layout.socket, { force: true });
@@ -44,6 +48,13 @@ async function leaseNetwork(layout: StateLayout, self: ProcRef): Promise<Lease> 
   updateRecord(layout, { network: lease, address: lease.address, endpoint: apidEndpoint(lease.address) });
   log(`network: ${lease.link} ${lease.hostAddress} <-> eth0 ${lease.address}/${lease.prefixLength}`);
   return lease;
+}
+
+/** The machine's cgroup subtree, or none (said in host.log) when the host has no cgroup2 mount. */
+function machineCgroup(layout: StateLayout): SandboxCgroup | undefined {
+  const cgroup = hostCgroupOf(readRecord(layout)!.name, layout.dir);
+  log(cgroup ? `cgroup: ${cgroup.dir} (the root of the machine's cgroup namespace)` : "cgroup: the host has no cgroup2 mount; the sandbox shares the host's cgroups");
+  return cgroup;
 }
 
 /** Stop requests: SIGTERM/SIGINT mark the machine stopping and pass SIGTERM to PID 1. */
@@ -61,7 +72,7 @@ function control(layout: StateLayout): Control {
 }
 
 /** Starts the sandbox, again after each reboot; resolves with why it stopped. */
-async function supervise(layout: StateLayout, lease: Lease, ctl: Control): Promise<string> {
+async function supervise(layout: StateLayout, lease: Lease, cgroup: SandboxCgroup | undefined, ctl: Control): Promise<string> {
   for (;;) {
     if (ctl.stopping) return "stopped on request";
     const rec = readRecord(layout)!;
@@ -74,7 +85,7 @@ async function supervise(layout: StateLayout, lease: Lease, ctl: Control): Promi
         log(`started: PID 1 is host pid ${pidOne.pid}`);
       },
       log,
-    });
+    }, cgroup);
     ctl.pidOne = undefined;
     const next = afterExit(exit, { stopping: ctl.stopping, restarts: rec.restarts, now: Date.now() });
     if (next.t === "stop") return next.reason;

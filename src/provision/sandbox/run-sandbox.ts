@@ -1,13 +1,16 @@
-// Runs the sandbox once. `unshare --net` makes the machine's network
-// namespace and holds it at a gate (a host shell blocked reading a line)
-// while the host wires it (veth.ts); the line opens the gate, which execs
+// Runs the sandbox once. `unshare --net --cgroup`, born in the machine's
+// fresh cgroup subtree (cgroup.ts), makes its network and cgroup namespaces
+// and holds them at a gate (a host shell blocked reading a line) while the
+// host wires the network (veth.ts) and moves the gate into the subtree's
+// leaf /init; the line opens the gate, which execs
 // `unshare` for the other namespaces → node stage1-sandbox.cjs ROOTFS
 // PLATFORM, which pivots into the rootfs and execs /sbin/init (machined).
 // Then it finds PID 1 (unshare's child), points the state dir's socket link
 // into its root, and resolves when it is gone. The link comes last, so a
 // local API that answers means this boot's network is in place.
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, renameSync, symlinkSync } from "node:fs";
+import { closeSync, openSync, readlinkSync, renameSync, symlinkSync } from "node:fs";
+import { bornIn, freshCgroup, initLeaf, movePid, type SandboxCgroup } from "./cgroup.js";
 import type { Lease } from "./leases.js";
 import { sleep } from "./sleep.js";
 import { childrenOf, type ProcRef, procRef } from "./proc.js";
@@ -15,7 +18,7 @@ import type { PidOneExit } from "./restart.js";
 import { type MachineRecord, machinedSocket, type StateLayout } from "./state.js";
 import { setUpNetwork } from "./veth.js";
 
-/** The namespaces the gate's exec adds to its network namespace; --kill-child takes PID 1 down with unshare. */
+/** The namespaces the gate's exec adds to its network and cgroup namespaces; --kill-child takes PID 1 down with unshare. */
 export const unshareFlags = ["--pid", "--fork", "--mount", "--uts", "--ipc", "--kill-child"];
 
 /** The gate: wait for one line on stdin (none: the host gave up), then exec the rest with stdin from /dev/null. */
@@ -29,8 +32,8 @@ export const sandboxEnv = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KILN_PLATFORM=
  * exactly: whatever spawns us (a test runner adding NODE_OPTIONS to every
  * child, say) must not reach machined, whose root has none of the host's files.
  */
-export function sandboxArgv(rec: Pick<MachineRecord, "rootfs" | "stage1">, layout: StateLayout): string[] {
-  const gate = ["unshare", "--net", "--", "/bin/sh", "-c", gateScript, "kiln-net-gate"];
+export function sandboxArgv(rec: Pick<MachineRecord, "rootfs" | "stage1">, layout: StateLayout, cgroupns = true): string[] {
+  const gate = ["unshare", ...gateNamespaces(cgroupns).map((ns) => `--${ns}`), "--", "/bin/sh", "-c", gateScript, "kiln-net-gate"];
   return [...gate, "unshare", ...unshareFlags, "env", "-i", ...sandboxEnv, process.execPath, rec.stage1, rec.rootfs, layout.platform];
 }
 
@@ -42,17 +45,21 @@ export interface RunHooks {
   log(message: string): void;
 }
 
-/** Starts the sandbox on `lease`'s network and resolves with how PID 1 ended. */
-export async function runSandbox(rec: MachineRecord, layout: StateLayout, lease: Lease, hooks: RunHooks): Promise<PidOneExit> {
-  const [cmd, ...args] = sandboxArgv(rec, layout);
-  const out = openSync(layout.consoleLog, "a");
-  const child = spawn(cmd!, args, { stdio: ["pipe", out, out] });
-  closeSync(out);
+/** The namespaces the gate holds: the network's, and the cgroup's unless the host has no cgroup2. */
+function gateNamespaces(cgroupns: boolean): string[] {
+  return cgroupns ? ["net", "cgroup"] : ["net"];
+}
+
+/** Starts the sandbox on `lease`'s network, in `cgroup` when given, and resolves with how PID 1 ended. */
+export async function runSandbox(rec: MachineRecord, layout: StateLayout, lease: Lease, hooks: RunHooks, cgroup?: SandboxCgroup): Promise<PidOneExit> {
+  const started = await startChain(rec, layout, cgroup, hooks);
+  if ("error" in started) return { code: null, signal: null, error: started.error };
+  const { child } = started;
   child.stdin?.on("error", () => {});
   const exited = exitOf(child, hooks);
   if (!child.pid) return exited;
-  const failed = await setUpNetwork(child.pid, lease).then(() => undefined, (err: Error) => err.message);
-  const error = failed ? `setting up the network: ${failed}` : hooks.stopping() ? "stopped on request before booting" : undefined;
+  const failed = await atGate(child.pid, lease, cgroup).then(() => undefined, (err: Error) => err.message);
+  const error = failed ?? (hooks.stopping() ? "stopped on request before booting" : undefined);
   if (error) {
     child.stdin?.end();
     return { ...(await exited), error };
@@ -64,6 +71,38 @@ export async function runSandbox(rec: MachineRecord, layout: StateLayout, lease:
     linkSocket(layout, pidOne.pid);
   }
   return exited;
+}
+
+/** Spawns the unshare chain (born in a fresh `cgroup` when given), output to the console log. */
+async function startChain(rec: MachineRecord, layout: StateLayout, cgroup: SandboxCgroup | undefined, hooks: RunHooks): Promise<{ child: ChildProcess } | { error: string }> {
+  const [cmd, ...args] = sandboxArgv(rec, layout, cgroup !== undefined);
+  const out = openSync(layout.consoleLog, "a");
+  const start = () => spawn(cmd!, args, { stdio: ["pipe", out, out] });
+  try {
+    if (cgroup) await freshCgroup(cgroup.mount, cgroup.dir, hooks.log);
+    return { child: cgroup ? bornIn(cgroup.mount, cgroup.dir, start) : start() };
+  } catch (err) {
+    return { error: `preparing cgroup ${cgroup?.dir}: ${(err as Error).message}` };
+  } finally {
+    closeSync(out);
+  }
+}
+
+/** At the gate: wait for its namespaces, wire the network, move it into the cgroup leaf PID 1 is born in. */
+async function atGate(gatePid: number, lease: Lease, cgroup: SandboxCgroup | undefined): Promise<void> {
+  await waitUnshared(gatePid, gateNamespaces(cgroup !== undefined));
+  await setUpNetwork(gatePid, lease).catch((err: Error) => {
+    throw new Error(`setting up the network: ${err.message}`, { cause: err });
+  });
+  if (cgroup) movePid(`${cgroup.dir}/${initLeaf}`, gatePid);
+}
+
+/** Polls until `pid` is in namespaces of its own (`unshare` has run), at most 5 s. */
+async function waitUnshared(pid: number, namespaces: string[]): Promise<void> {
+  const ns = (p: number | "self", kind: string) => readlinkSync(`/proc/${p}/ns/${kind}`);
+  for (const end = Date.now() + 5000; namespaces.some((k) => ns(pid, k) === ns("self", k)); await sleep(2)) {
+    if (Date.now() > end) throw new Error(`pid ${pid} did not unshare its ${namespaces.join(" and ")} namespaces within 5 s`);
+  }
 }
 
 /** How the unshare chain ended (which is how PID 1 ended, once it ran). */
