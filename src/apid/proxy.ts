@@ -15,15 +15,15 @@ import { fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
 import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";
 import { roleHeader } from "./roles.js";
-import { type ForwardOptions, rawBytes, type Upstream } from "./upstream.js";
+import { type ForwardOptions, type Lanes, rawBytes } from "./upstream.js";
 
 /** What the proxy forwards with. */
 export interface ProxyContext {
   mode: Mode;
   /** Maintenance mode only: set once a config was applied through it; every later call is refused. */
   configured?: boolean;
-  /** machined's socket for apid. */
-  machined: Upstream;
+  /** machined's socket for apid, a connection per role. */
+  machined: Lanes;
   /** Other machines' apids, for fan-out. */
   remotes: Remotes;
   /** Client certificates refused on every call (machine.api.deniedCertificates). */
@@ -72,7 +72,7 @@ async function answerUnary(ctx: ProxyContext, path: string, call: UnaryCall, sig
   const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
   const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
-  const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.unary(path, call.request, o);
+  const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.of(caller?.role ?? "apid").unary(path, call.request, o);
   if (ctx.mode === "maintenance" && path === applyPath && !isDryRun(call.request)) ctx.configured = true;
   return filterFor(caller, path)(res);
 }
@@ -90,7 +90,7 @@ async function* answerStream(ctx: ProxyContext, path: string, call: StreamCall, 
   const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
   const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
-  const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.stream(path, call.request, o);
+  const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.of(caller?.role ?? "apid").stream(path, call.request, o);
   const filter = filterFor(caller, path);
   for await (const m of source) yield filter(m);
 }
