@@ -11,7 +11,7 @@ import { admit, type Mode } from "./admission.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
 import { cancelSignal, pump, toStatus } from "../grpc/call-io.js";
-import { fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
+import { checkFanOut, fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
 import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";
 import { roleHeader } from "./roles.js";
@@ -116,6 +116,7 @@ function isDryRun(request: Buffer): boolean {
 function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Caller | undefined): string[] | undefined {
   if (ctx.mode === "maintenance" || !caller || caller.impersonated) return undefined;
   const nodes = nodesOf(call.metadata);
+  checkFanOut(nodes);
   return nodes.length > 0 ? nodes : undefined;
 }
 
