@@ -14,6 +14,7 @@ import { cancelSignal, pump, toStatus } from "../grpc/call-io.js";
 import { checkFanOut, fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
 import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";
+import type { StreamLimits } from "./stream-limits.js";
 import { roleHeader } from "./roles.js";
 import { type ForwardOptions, type Lanes, rawBytes } from "./upstream.js";
 
@@ -28,6 +29,8 @@ export interface ProxyContext {
   remotes: Remotes;
   /** Client certificates refused on every call (machine.api.deniedCertificates). */
   denied?: DeniedCertificates;
+  /** How many streams may be open at once, per connection and per role. */
+  streams: StreamLimits;
 }
 
 type UnaryCall = ServerUnaryCall<Buffer, Buffer>;
@@ -89,6 +92,16 @@ function streamHandler(ctx: ProxyContext, path: string) {
 async function* answerStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal): AsyncIterable<Buffer> {
   const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
+  const release = ctx.streams.open(call.getPeer(), caller);
+  try {
+    yield* forwardStream(ctx, path, call, signal, caller, nodes);
+  } finally {
+    release();
+  }
+}
+
+/** The forwarded messages of one admitted stream, each filtered for the caller. */
+async function* forwardStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal, caller: Caller | undefined, nodes: string[] | undefined) {
   const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
   const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.of(caller?.role ?? "apid").stream(path, call.request, o);
   const filter = filterFor(caller, path);

@@ -7,6 +7,7 @@ import type { Remotes } from "./fan-out.js";
 import { healthService } from "./health.js";
 import { machineProxy } from "./proxy.js";
 import { reflectionServices } from "./reflection.js";
+import { createStreamLimits, type StreamLimits } from "./stream-limits.js";
 import { type ServerTls, serverCredentials } from "./tls-credentials.js";
 import type { Lanes } from "./upstream.js";
 
@@ -24,6 +25,8 @@ export interface ApidOptions {
   remotes: Remotes;
   /** Client certificates refused on every call (mTLS mode). */
   denied?: DeniedCertificates;
+  /** Stream limits; default: those of src/machinery/api-limits.ts. */
+  streams?: StreamLimits;
 }
 
 export interface Apid {
@@ -37,7 +40,7 @@ export interface Apid {
 export async function startApid(o: ApidOptions): Promise<Apid> {
   if (o.mode === "mtls" && !o.tls.ca) throw new Error("apid: mTLS mode needs the machine CA to verify clients with");
   const server = new Server();
-  for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined.of("apid"), o.denied), ...reflectionServices(o.mode, o.denied)]) {
+  for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, streams: o.streams ?? createStreamLimits(), ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined.of("apid"), o.denied), ...reflectionServices(o.mode, o.denied)]) {
     server.addService(s.definition, s.implementation);
   }
   const creds = serverCredentials(o.tls);

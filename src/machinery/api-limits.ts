@@ -23,3 +23,7 @@ export const maxFanOutNodes = 32;
 export const maxRemoteChannels = 64;
 /** How long a channel to another node's apid stays open with no call on it. */
 export const remoteChannelIdleMs = 60_000;
+/** The most server streams (Logs, Events, Dmesg, Upgrade, List, Read) one client connection may have open through apid at once. */
+export const maxStreamsPerConnection = 32;
+/** The most server streams all callers with a role may have open through one apid at once. */
+export const maxStreamsPerRole = { "os:reader": 64, "os:operator": 128, "os:admin": 256 } as const;
