@@ -5,6 +5,7 @@
 import { credentials, type Metadata } from "@grpc/grpc-js";
 import { ApiError, Code, codeName } from "../grpc/errors.js";
 import { apidPort } from "../machinery/apid.js";
+import { maxFanOutNodes, maxRemoteChannels, remoteChannelIdleMs } from "../machinery/api-limits.js";
 import { interleave } from "./interleave.js";
 import { streamError, tagStreamMessage, tagUnaryResponse, unaryError } from "./node-tag.js";
 import type { ClientTls } from "./tls-credentials.js";
@@ -13,16 +14,32 @@ import { createUpstream, type ForwardOptions, type Upstream } from "./upstream.j
 /** Metadata key naming the nodes a call is for. */
 export const nodesHeader = "nodes";
 
-/** Clients for other machines' apids, one channel per node. */
+/** Clients for other machines' apids, one channel per node, closed when idle. */
 export interface Remotes {
   get(node: string): Upstream;
+  /** The targets with an open channel, least recently used first. */
+  open(): string[];
   close(): void;
 }
 
-/** The nodes named in `nodes` metadata (comma-separated, possibly repeated), blanks and repeats dropped. */
+/** The nodes named in `nodes` metadata (comma-separated, possibly repeated), blanks and repeats (the same target) dropped. */
 export function nodesOf(metadata: Metadata): string[] {
   const names = metadata.get(nodesHeader).flatMap((v) => String(v).split(","));
-  return [...new Set(names.map((n) => n.trim()).filter((n) => n !== ""))];
+  const targets = new Set<string>();
+  return names
+    .map((n) => n.trim())
+    .filter((n) => {
+      if (n === "" || targets.has(targetOf(n))) return false;
+      targets.add(targetOf(n));
+      return true;
+    });
+}
+
+/** Refuses a call naming more than `maxFanOutNodes` nodes, before any is reached. */
+export function checkFanOut(nodes: string[]): void {
+  if (nodes.length > maxFanOutNodes) {
+    throw new ApiError(Code.INVALID_ARGUMENT, `${nodesHeader} names ${nodes.length} nodes; the limit is ${maxFanOutNodes} nodes a call`);
+  }
 }
 
 /** A gRPC target for a node: "host", "host:port", "v6" or "[v6]:port"; the port defaults to apid's. */
@@ -32,21 +49,87 @@ export function targetOf(node: string): string {
   return /:\d+$/.test(node) ? node : `${node}:${apidPort}`;
 }
 
+/** How many channels Remotes keeps and for how long (tests shorten them). */
+export interface RemotesLimits {
+  maxChannels: number;
+  idleMs: number;
+}
+
+/** One cached channel: its calls under way, and the timer that closes it once idle. */
+interface Channel {
+  upstream: Upstream;
+  active: number;
+  idle?: NodeJS.Timeout;
+}
+
 /** Remotes that authenticate with `tls`; without it, every node fails with FAILED_PRECONDITION. */
-export function createRemotes(tls: ClientTls | undefined): Remotes {
-  const channels = new Map<string, Upstream>();
+export function createRemotes(tls: ClientTls | undefined, limits: RemotesLimits = { maxChannels: maxRemoteChannels, idleMs: remoteChannelIdleMs }): Remotes {
+  // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
+  const channels = new Map<string, Channel>();
   const creds = tls && credentials.createSsl(tls.ca, tls.key, tls.cert);
+  const drop = (target: string, c: Channel) => {
+    clearTimeout(c.idle);
+    c.upstream.close();
+    channels.delete(target);
+  };
+  const release = (target: string, c: Channel) => {
+    c.active--;
+    if (c.active === 0 && channels.get(target) === c) c.idle = setTimeout(() => drop(target, c), limits.idleMs).unref();
+  };
+  const open = (target: string): Channel => {
+    const cached = channels.get(target);
+    if (cached) channels.delete(target);
+    else makeRoom(channels, limits.maxChannels, drop);
+    const c = cached ?? { upstream: createUpstream(target, creds!), active: 0 };
+    channels.set(target, c);
+    return c;
+  };
   return {
     get: (node) => {
       if (!creds) throw new ApiError(Code.FAILED_PRECONDITION, "this machine has no apid client certificate to reach other nodes with");
       const target = targetOf(node);
-      if (!channels.has(target)) channels.set(target, createUpstream(target, creds));
-      return channels.get(target)!;
+      return counted(() => {
+        const c = open(target);
+        clearTimeout(c.idle);
+        c.active++;
+        return { upstream: c.upstream, done: () => release(target, c) };
+      });
     },
+    open: () => [...channels.keys()],
     close: () => {
-      for (const c of channels.values()) c.close();
-      channels.clear();
+      for (const [target, c] of channels) drop(target, c);
     },
+  };
+}
+
+/** Closes the least recently used idle channel when the cache is full; refuses when every channel has a call under way. */
+function makeRoom(channels: Map<string, Channel>, max: number, drop: (target: string, c: Channel) => void): void {
+  if (channels.size < max) return;
+  const idle = [...channels].find(([, c]) => c.active === 0);
+  if (!idle) throw new ApiError(Code.RESOURCE_EXHAUSTED, `apid has calls under way on all ${max} channels to other nodes it may keep open; try again later`);
+  drop(...idle);
+}
+
+/** An Upstream whose every call takes a channel from `acquire` and hands it back when the call ends. */
+function counted(acquire: () => { upstream: Upstream; done: () => void }): Upstream {
+  return {
+    unary: async (path, request, o) => {
+      const { upstream, done } = acquire();
+      try {
+        return await upstream.unary(path, request, o);
+      } finally {
+        done();
+      }
+    },
+    stream: async function* (path, request, o) {
+      const { upstream, done } = acquire();
+      try {
+        yield* upstream.stream(path, request, o);
+      } finally {
+        done();
+      }
+    },
+    close: () => {},
   };
 }
 

@@ -10,7 +10,7 @@ import { createRemotes } from "./fan-out.js";
 import { type ApidArgs, parseApidArgs } from "./options.js";
 import { startApid } from "./server.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
-import { createUpstream } from "./upstream.js";
+import { createLanes } from "./upstream.js";
 
 /** apid's log: stdout, which machined keeps as the service's log. */
 function log(line: string): void {
@@ -35,7 +35,7 @@ async function serve(a: ApidArgs) {
   const mtls = a.mode === "mtls";
   const tls = await readServerTls(a.tlsDir, mtls);
   const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined);
-  const machined = createUpstream(`unix://${a.machinedSocket}`, credentials.createInsecure());
+  const machined = createLanes(`unix://${a.machinedSocket}`, credentials.createInsecure());
   const denied = mtls ? { denied: deniedCertificatesFile(join(a.tlsDir, apidTlsFiles.denied)) } : {};
   const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes, ...denied });
   log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}`);

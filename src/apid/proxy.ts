@@ -11,23 +11,26 @@ import { admit, type Mode } from "./admission.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
 import { cancelSignal, pump, toStatus } from "../grpc/call-io.js";
-import { fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
+import { checkFanOut, fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
 import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";
+import type { StreamLimits } from "./stream-limits.js";
 import { roleHeader } from "./roles.js";
-import { type ForwardOptions, rawBytes, type Upstream } from "./upstream.js";
+import { type ForwardOptions, type Lanes, rawBytes } from "./upstream.js";
 
 /** What the proxy forwards with. */
 export interface ProxyContext {
   mode: Mode;
   /** Maintenance mode only: set once a config was applied through it; every later call is refused. */
   configured?: boolean;
-  /** machined's socket for apid. */
-  machined: Upstream;
+  /** machined's socket for apid, a connection per role. */
+  machined: Lanes;
   /** Other machines' apids, for fan-out. */
   remotes: Remotes;
   /** Client certificates refused on every call (machine.api.deniedCertificates). */
   denied?: DeniedCertificates;
+  /** How many streams may be open at once, per connection and per role. */
+  streams: StreamLimits;
 }
 
 type UnaryCall = ServerUnaryCall<Buffer, Buffer>;
@@ -72,7 +75,7 @@ async function answerUnary(ctx: ProxyContext, path: string, call: UnaryCall, sig
   const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
   const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
-  const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.unary(path, call.request, o);
+  const res = nodes ? await fanOutUnary(ctx.remotes, nodes, path, call.request, o) : await ctx.machined.of(caller?.role ?? "apid").unary(path, call.request, o);
   if (ctx.mode === "maintenance" && path === applyPath && !isDryRun(call.request)) ctx.configured = true;
   return filterFor(caller, path)(res);
 }
@@ -89,8 +92,18 @@ function streamHandler(ctx: ProxyContext, path: string) {
 async function* answerStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal): AsyncIterable<Buffer> {
   const caller = admitHere(ctx, call, path);
   const nodes = fanOutNodes(ctx, call, caller);
+  const release = ctx.streams.open(call.getPeer(), caller);
+  try {
+    yield* forwardStream(ctx, path, call, signal, caller, nodes);
+  } finally {
+    release();
+  }
+}
+
+/** The forwarded messages of one admitted stream, each filtered for the caller. */
+async function* forwardStream(ctx: ProxyContext, path: string, call: StreamCall, signal: AbortSignal, caller: Caller | undefined, nodes: string[] | undefined) {
   const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
-  const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.stream(path, call.request, o);
+  const source = nodes ? fanOutStream(ctx.remotes, nodes, path, call.request, o) : ctx.machined.of(caller?.role ?? "apid").stream(path, call.request, o);
   const filter = filterFor(caller, path);
   for await (const m of source) yield filter(m);
 }
@@ -116,6 +129,7 @@ function isDryRun(request: Buffer): boolean {
 function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Caller | undefined): string[] | undefined {
   if (ctx.mode === "maintenance" || !caller || caller.impersonated) return undefined;
   const nodes = nodesOf(call.metadata);
+  checkFanOut(nodes);
   return nodes.length > 0 ? nodes : undefined;
 }
 

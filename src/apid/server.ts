@@ -7,8 +7,9 @@ import type { Remotes } from "./fan-out.js";
 import { healthService } from "./health.js";
 import { machineProxy } from "./proxy.js";
 import { reflectionServices } from "./reflection.js";
+import { createStreamLimits, type StreamLimits } from "./stream-limits.js";
 import { type ServerTls, serverCredentials } from "./tls-credentials.js";
-import type { Upstream } from "./upstream.js";
+import type { Lanes } from "./upstream.js";
 
 export interface ApidOptions {
   mode: Mode;
@@ -18,12 +19,14 @@ export interface ApidOptions {
    * [["[::]:50000", "0.0.0.0:50000"]] listens dual-stack, or IPv4 only where IPv6 is off.
    */
   listen: string[][];
-  /** machined's socket for apid. */
-  machined: Upstream;
+  /** machined's socket for apid, a connection per role. */
+  machined: Lanes;
   /** Other machines' apids (fan-out). */
   remotes: Remotes;
   /** Client certificates refused on every call (mTLS mode). */
   denied?: DeniedCertificates;
+  /** Stream limits; default: those of src/machinery/api-limits.ts. */
+  streams?: StreamLimits;
 }
 
 export interface Apid {
@@ -37,7 +40,7 @@ export interface Apid {
 export async function startApid(o: ApidOptions): Promise<Apid> {
   if (o.mode === "mtls" && !o.tls.ca) throw new Error("apid: mTLS mode needs the machine CA to verify clients with");
   const server = new Server();
-  for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined, o.denied), ...reflectionServices(o.mode, o.denied)]) {
+  for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, streams: o.streams ?? createStreamLimits(), ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined.of("apid"), o.denied), ...reflectionServices(o.mode, o.denied)]) {
     server.addService(s.definition, s.implementation);
   }
   const creds = serverCredentials(o.tls);

@@ -2,6 +2,7 @@
 // apid: nothing is decoded on the way. Each call carries the caller's
 // deadline and is cancelled when the caller's signal aborts.
 import { type ChannelCredentials, type ChannelOptions, Client, type Deadline, Metadata } from "@grpc/grpc-js";
+import type { Role } from "./roles.js";
 
 /** How one forwarded call runs. */
 export interface ForwardOptions {
@@ -29,6 +30,37 @@ export function createUpstream(target: string, credentials: ChannelCredentials, 
     stream: (path, request, o) => stream(client, path, request, o),
     close: () => client.close(),
   };
+}
+
+/** Whose calls share a connection: a caller's role, or "apid" for apid's own calls (health) and maintenance mode. */
+export type Lane = Role | "apid";
+
+/** Upstreams to one target, a connection per lane, so one role's calls never wait behind another's. */
+export interface Lanes {
+  of(lane: Lane): Upstream;
+  close(): void;
+}
+
+/**
+ * Lanes to `target`, each opened on first use. grpc-js shares one connection
+ * among channels with the same target and options unless each keeps its own
+ * subchannel pool: a reader's held streams would then count against the same
+ * HTTP/2 connection (its stream limit, its flow control) as an admin's call.
+ */
+export function createLanes(target: string, credentials: ChannelCredentials, options: ChannelOptions = {}): Lanes {
+  const lanes = new Map<Lane, Upstream>();
+  const of = (lane: Lane) => {
+    const open = lanes.get(lane);
+    if (open) return open;
+    const u = createUpstream(target, credentials, { ...options, "grpc.use_local_subchannel_pool": 1 });
+    lanes.set(lane, u);
+    return u;
+  };
+  const close = () => {
+    for (const u of lanes.values()) u.close();
+    lanes.clear();
+  };
+  return { of, close };
 }
 
 /** grpc-js Metadata from plain pairs. */

@@ -1,6 +1,7 @@
 // The size limits of the machine API's request fields, which machined
 // enforces (src/machined/api/request-limits.ts) and kilnctl checks before
-// sending. docs/api.md ("Limits") lists them.
+// sending, and the bounds on what apid holds for its callers (fan-out).
+// docs/api.md ("Limits") lists them.
 
 /** The most bytes of a service id (ids are short names like "kubelet"). */
 export const maxServiceIdBytes = 128;
@@ -15,3 +16,14 @@ export const maxConfigBytes = 256 * 1024;
 export function tooLargeMessage(field: string, size: number, max: number): string {
   return `${field} is ${size} bytes; the limit is ${max} bytes`;
 }
+
+/** The most nodes one call may name in `nodes` metadata (fan-out), counted after repeats are dropped. */
+export const maxFanOutNodes = 32;
+/** The most channels to other nodes' apids one apid keeps open; past it the least recently used idle one is closed. */
+export const maxRemoteChannels = 64;
+/** How long a channel to another node's apid stays open with no call on it. */
+export const remoteChannelIdleMs = 60_000;
+/** The most server streams (Logs, Events, Dmesg, Upgrade, List, Read) one client connection may have open through apid at once. */
+export const maxStreamsPerConnection = 32;
+/** The most server streams all callers with a role may have open through one apid at once. */
+export const maxStreamsPerRole = { "os:reader": 64, "os:operator": 128, "os:admin": 256 } as const;

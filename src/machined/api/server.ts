@@ -19,6 +19,8 @@ export interface MachineApiOptions {
   closeGraceMs?: number;
   /** grpc-js server interceptors (tests observe which calls arrive). */
   interceptors?: ServerInterceptor[];
+  /** HTTP/2 streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); default: grpc-js's, no limit. */
+  maxStreamsPerConnection?: number;
 }
 
 /** A socket to serve on; with `owner`, the socket and its directory belong to that user (apid's socket). */
@@ -50,7 +52,8 @@ export async function startMachineApi(machine: Machine, sockets: string | ApiSoc
 
 /** One server per socket, so a handler knows which socket its call came through. */
 async function serve(machine: Machine, s: ApiSocket, opts: MachineApiOptions): Promise<Server> {
-  const server = new Server({ interceptors: opts.interceptors ?? [] });
+  const streams = opts.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": opts.maxStreamsPerConnection };
+  const server = new Server({ interceptors: opts.interceptors ?? [], ...streams });
   const handlers = createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true });
   const { definition, implementation } = grpcImplementation(MachineService, handlers, { toApiError });
   server.addService(definition, implementation);

@@ -40,6 +40,13 @@ export interface ApidServiceOptions {
 /** Why apid does not run on a configured machine without a machine CA key. */
 export const noCaReason = "the config has no machine.ca key: apid needs it to issue its certificate (kilnctl gen config writes one); only the local socket answers";
 
+/**
+ * apid's OOM score: above Guaranteed pods (-997) so a swollen apid is killed
+ * before them, below BestEffort and Burstable ones; containerd (-999) and
+ * machined stay lower still. apid restarts (restart: "forever"), a workload may not.
+ */
+export const apidOomScoreAdj = -500;
+
 /** The apid service; `onMaintenance` tells machined what operators must see. */
 export function apidService(o: ApidServiceOptions): ServiceDefinition {
   const port = o.port ?? apidPort;
@@ -54,7 +61,7 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
     },
     run: (m) => {
       const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port)];
-      return processRunner(argv, { ...apidOwner(), oomScoreAdj: -998, cgroup: cgroupPaths.apid }, m);
+      return processRunner(argv, { ...apidOwner(), oomScoreAdj: apidOomScoreAdj, cgroup: cgroupPaths.apid }, m);
     },
     restart: "forever",
     health: { check: listening(port), initialDelayMs: 200, intervalMs: 5000 },

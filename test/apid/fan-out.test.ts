@@ -1,0 +1,82 @@
+// Fan-out's bounds: the nodes one call may name, and the channels to other
+// nodes apid keeps (closed when idle, at most so many).
+import { create, toBinary } from "@bufbuild/protobuf";
+import { Metadata, status } from "@grpc/grpc-js";
+import t from "tap";
+import { createRemotes, nodesOf } from "../../src/apid/fan-out.js";
+import { LogsRequestSchema } from "../../src/gen/kiln/machine/v1/machine_pb.js";
+import { maxFanOutNodes } from "../../src/machinery/api-limits.js";
+import { createTestPki, type TestPki } from "./fixtures/pki.js";
+import { apidClient, callUnary, startStack } from "./fixtures/stack.js";
+
+const machine = (name: string) => `/kiln.machine.v1.MachineService/${name}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let pki: TestPki;
+
+t.before(async () => {
+  pki = await createTestPki();
+});
+
+/** apid's client TLS, as the impersonator certificate. */
+const clientTls = () => ({ cert: Buffer.from(pki.clients.impersonator.crt), key: Buffer.from(pki.clients.impersonator.key), ca: Buffer.from(pki.ca.crt) });
+
+/** A call's options: a deadline and a signal. */
+const forward = (signal = new AbortController().signal) => ({ deadline: Date.now() + 2000, signal, metadata: { "kiln-role": "os:reader" } });
+
+/** Resolves once `check` holds. */
+async function eventually(check: () => boolean, ms = 3000): Promise<void> {
+  for (const end = Date.now() + ms; !check(); await sleep(10)) if (Date.now() > end) throw new Error("condition not met in time");
+}
+
+t.test(`a call naming more than ${maxFanOutNodes} nodes is refused at once, naming the limit`, async (t) => {
+  const stack = await startStack(t, pki, "mtls");
+  const reader = apidClient(t, stack.port, pki.ca, pki.clients.reader);
+  const nodes = Array.from({ length: maxFanOutNodes + 1 }, (_, i) => `127.0.0.1:${i + 1}`).join(",");
+  const started = Date.now();
+  const out = await callUnary(reader, machine("Version"), Buffer.alloc(0), { nodes });
+  t.same([out.code, out.details], [status.INVALID_ARGUMENT, `nodes names ${maxFanOutNodes + 1} nodes; the limit is ${maxFanOutNodes} nodes a call`]);
+  t.ok(Date.now() - started < 1000, "at once");
+  t.notOk(stack.arrived.includes(machine("Version")), "nothing was forwarded");
+});
+
+t.test("a node named twice, or by its target with apid's port, is called once", async (t) => {
+  const md = new Metadata();
+  md.set("nodes", "a, a:50000,b");
+  md.add("nodes", "a,,b");
+  t.same(nodesOf(md), ["a", "b"]);
+});
+
+t.test("a channel to another node is closed once idle", async (t) => {
+  const remotes = createRemotes(clientTls(), { maxChannels: 4, idleMs: 100 });
+  t.teardown(() => remotes.close());
+  await t.rejects(remotes.get("127.0.0.1:1").unary(machine("Version"), Buffer.alloc(0), forward()), { code: status.UNAVAILABLE });
+  t.same(remotes.open(), ["127.0.0.1:1"]);
+  await eventually(() => remotes.open().length === 0);
+  t.pass("closed after 100 ms idle");
+});
+
+t.test("at most maxChannels stay open: the least recently used idle one goes first", async (t) => {
+  const remotes = createRemotes(clientTls(), { maxChannels: 2, idleMs: 60_000 });
+  t.teardown(() => remotes.close());
+  const call = (node: string) => remotes.get(node).unary(machine("Version"), Buffer.alloc(0), forward()).catch(() => undefined);
+  for (const node of ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:3"]) await call(node);
+  t.same(remotes.open(), ["127.0.0.1:1", "127.0.0.1:3"]);
+});
+
+t.test("a channel with a stream under way stays open past the idle time, and is closed after it ends", async (t) => {
+  const b = await startStack(t, pki, "mtls", "node-b");
+  const remotes = createRemotes(clientTls(), { maxChannels: 1, idleMs: 50 });
+  t.teardown(() => remotes.close());
+  const nodeB = `127.0.0.1:${b.port}`;
+  const ac = new AbortController();
+  const req = Buffer.from(toBinary(LogsRequestSchema, create(LogsRequestSchema, { id: "containerd", follow: true, tailLines: -1 })));
+  const it = remotes.get(nodeB).stream(machine("Logs"), req, forward(ac.signal))[Symbol.asyncIterator]();
+  await it.next();
+  await sleep(200);
+  t.same(remotes.open(), [nodeB], "still open");
+  await t.rejects(remotes.get("127.0.0.1:1").unary(machine("Version"), Buffer.alloc(0), forward()), { code: status.RESOURCE_EXHAUSTED }, "no room for another");
+  ac.abort();
+  await it.return?.();
+  await eventually(() => remotes.open().length === 0);
+  t.pass("closed once the stream ended");
+});
