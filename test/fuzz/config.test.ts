@@ -55,7 +55,7 @@ function check(parsed: ParseResult): string | undefined {
 
 /** One case: machined's work timed alone (the loop watched), then the checks; how long it took and what went wrong. */
 async function runCase(text: string, bases: MachineConfig[], loop: LoopWatch, boundMs: number): Promise<{ ms: number; problem?: string }> {
-  loop.resume();
+  await loop.resume();
   const work = loop.measure();
   let parsed: ParseResult;
   try {
