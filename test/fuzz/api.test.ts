@@ -18,7 +18,7 @@ import { ServerReflection as ReflectionV1alpha } from "../../src/gen/grpc/reflec
 import { ApplyConfigurationRequestSchema, ApplyMode, MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { createTestPki } from "../apid/fixtures/pki.js";
 import { apidClient, callStream, callUnary, type Outcome, startStack } from "../apid/fixtures/stack.js";
-import { mutate, plantedSecret, seedConfigs } from "./fixtures/configs.js";
+import { mutate, plantedSecret, seedConfigs, smallConfigBytes } from "./fixtures/configs.js";
 import { createFuzzMachine } from "./fixtures/fuzz-machine.js";
 import { watchEventLoop } from "./fixtures/loop-delay.js";
 import { randomBytes, randomMessage, type Rpc, rpcsOf } from "./fixtures/messages.js";
@@ -136,7 +136,7 @@ t.test("random bytes and messages to every RPC through apid: always a status, no
         { rpc, what: "a random message", bytes: Buffer.from(randomMessage(rng, rpc.input)) },
       ]);
       const admin = Array.from({ length: 3 }, () => {
-        const data = new TextEncoder().encode(mutate(rng, rng.pick(adminYamls)).slice(0, 4096));
+        const data = new TextEncoder().encode(mutate(rng, rng.pick(adminYamls)).slice(0, smallConfigBytes));
         const req = create(ApplyConfigurationRequestSchema, { data, mode: rng.pick([ApplyMode.AUTO, ApplyMode.NO_REBOOT, ApplyMode.STAGED, ApplyMode.TRY]), dryRun: rng.chance(0.5) });
         return () => callUnary(clients.admin, applyPath, Buffer.from(toBinary(ApplyConfigurationRequestSchema, req)), {}, deadlineMs);
       });
