@@ -151,9 +151,9 @@ t.test("random bytes and messages to every RPC through apid: always a status, no
       });
       const reached = stack.arrived.slice(before).filter((p) => p !== applyPath && !allowed(caller, p));
       if (reached.length) failures.push(`round ${round} (seed ${seed}): ${caller}'s calls reached machined on ${[...new Set(reached)].join(", ")}`);
+      const alive = await call(clients.reader, version, Buffer.alloc(0));
+      if (alive.code !== status.OK) failures.push(`round ${round} (seed ${seed}), after ${caller}'s calls: Version answered ${alive.code} ${alive.details}`);
     }
-    const alive = await call(clients.reader, version, Buffer.alloc(0));
-    if (alive.code !== status.OK) failures.push(`round ${round} (seed ${seed}): Version answered ${alive.code} ${alive.details}`);
     loop.calibrate();
   }
   loop.stop();
