@@ -144,7 +144,7 @@ t.test("random bytes and messages to every RPC through apid: always a status, no
       await loop.resume();
       const outcomes = await pool(parallel, [...requests.map((r) => () => call(clients[caller], r.rpc, r.bytes)), ...admin]);
       calls += outcomes.length;
-      outcomes.forEach((o, i) => tally(i < requests.length ? caller : "admin apply", o.code));
+      for (const [i, o] of outcomes.entries()) tally(i < requests.length ? caller : "admin apply", o.code);
       requests.forEach((r, i) => {
         const problem = problemOf(caller, outcomes[i] as Outcome & { ms: number });
         if (problem) failures.push(`round ${round} (seed ${seed}), ${caller}, ${r.rpc.path}, ${r.what} (${r.bytes.length} bytes): ${problem}`);
