@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, generated-code check, type-check, lint, build,
-# then every tier — unit (no root), sandbox (root, namespaces, real
-# containerd), vm (the bootable image in QEMU: KVM when it works, else TCG).
+# then every tier — unit (no root), fuzz (seeded, bounded by KILN_FUZZ_MS:
+# random configs and RPCs at machined and apid), sandbox (root, namespaces,
+# real containerd), vm (the bootable image in QEMU: KVM when it works, else TCG).
 # On CI (CI=true) a tier whose prerequisite is missing fails.
 # Ends with one line "N passed, N failed".
 set -uo pipefail
@@ -25,10 +26,10 @@ generated_up_to_date() { # src/gen must be what buf generates from proto/
   buf generate && git diff --quiet --exit-code -- src/gen || { echo "src/gen is stale: run 'npx buf generate' and commit" >&2; return 1; }
 }
 
-tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file) and its time
+tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file, $TIER_JOBS at once) and its time
   local name=$1 started=$SECONDS; shift
   echo "== tier $name (${#} files)" >&2
-  tap --reporter=tap --timeout="${TIER_TIMEOUT:-600}" "$@" | tee "$results/$name.tap"
+  tap --reporter=tap --timeout="${TIER_TIMEOUT:-600}" ${TIER_JOBS:+--jobs="$TIER_JOBS"} "$@" | tee "$results/$name.tap"
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   timings+=("$name $((SECONDS - started)) s")
   echo "== tier $name: $((SECONDS - started)) s" >&2
@@ -53,8 +54,19 @@ step "biome lint" biome lint --error-on-warnings .
 step "layers" depcruise --config .dependency-cruiser.cjs --output-type err-long src
 step "build" tsx hack/build.ts
 
-mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/sandbox/*' -not -path 'test/vm/*' | sort)
+mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/fuzz/*' -not -path 'test/sandbox/*' -not -path 'test/vm/*' | sort)
 tier unit "${unit[@]}"
+
+# One file at a time: the files share the tier's budget (KILN_FUZZ_MS, default
+# 60 s) and measure the event loop, which another file's load would skew.
+# Each prints its seed; KILN_FUZZ_SEED=N reruns the same inputs.
+mapfile -t fuzz < <(find test/fuzz -name '*.test.ts' 2>/dev/null | sort)
+if [[ ${#fuzz[@]} -gt 0 ]]; then
+  echo "== fuzz seed ${KILN_FUZZ_SEED:-default}, budget ${KILN_FUZZ_MS:-60000} ms" >&2
+  TIER_JOBS=1 tier fuzz "${fuzz[@]}"
+else
+  echo "== tier fuzz: FAILED, no test/fuzz/*.test.ts" >&2; status=1
+fi
 
 mapfile -t sandbox < <(find test/sandbox -name '*.test.ts' 2>/dev/null | sort)
 if why=$(sandbox_prereqs); then

@@ -4,6 +4,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { z } from "zod";
 import { parseDeniedEntry } from "../pki/denied-certificates.js";
 import { ownedFileProblem } from "./owned-files.js";
+import { quoted } from "./quote.js";
 
 /** What a schema expects, in words: "a CIDR such as 10.0.0.2/24 or fd00::2/64". */
 export const expectations = z.registry<{ expected: string }>();
@@ -59,7 +60,7 @@ export const devicePath = expecting(
 
 /** Why a file may not be written at `path` (outside /etc and /var, or kiln's own), or undefined when it may. */
 export function filePathProblem(path: string): string | undefined {
-  const shown = JSON.stringify(path);
+  const shown = quoted(path);
   const roots = writableRoots.join(" or ");
   if (!path.startsWith("/")) return `expected an absolute path under ${roots}, got ${shown}`;
   if (!absolutePathPattern.test(path)) {

@@ -2,6 +2,7 @@
 // what was expected and what was found. zod's own messages never surface.
 import type { z } from "zod";
 import { defOf, expectedOf, objectKeys, type Schema, schemaAt, schemaPathOf, unwrap } from "./introspect.js";
+import { maxQuotedChars, quoted } from "./quote.js";
 import { readerValue } from "./secrets.js";
 import { nearest } from "./suggest.js";
 
@@ -27,13 +28,6 @@ export function describeValue(value: unknown): string {
   return String(value);
 }
 
-/** The most characters of a found string, or of a key, that a message quotes. */
-export const maxQuotedChars = 60;
-
-/** `text` JSON-quoted, cut to `maxQuotedChars` with "..." so a message never repeats a long value. */
-export function quoted(text: string): string {
-  return JSON.stringify(text.length > maxQuotedChars ? `${text.slice(0, maxQuotedChars - 3)}...` : text);
-}
 
 /** "required, expected X" for a missing value, else "expected X, got Y". */
 export function expectation(expected: string, found: unknown): string {

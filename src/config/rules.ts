@@ -7,7 +7,8 @@ import { z } from "zod";
 import { noEffectYet } from "./effects.js";
 import { builtinServiceIds, decodePem } from "./formats.js";
 import { schemaAt } from "./introspect.js";
-import { describeValue, formatPath, quoted } from "./issues.js";
+import { describeValue, formatPath } from "./issues.js";
+import { quoted } from "./quote.js";
 import { machineConfigSchema } from "./schema.js";
 import { nearest } from "./suggest.js";
 

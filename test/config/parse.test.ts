@@ -208,6 +208,14 @@ const bad: Case[] = [
     ],
   },
   {
+    name: "quotes a long file path cut to 60 characters, never whole (the fuzz tier found 250 KB repeated)",
+    yaml: worker({ files: [{ path: `c${"y".repeat(250_000)}`, content: "" }, { path: `/usr/${"z".repeat(100)}`, content: "" }] }),
+    errors: [
+      `machine.files[0].path: expected an absolute path under /etc or /var, got "c${"y".repeat(56)}..."`,
+      `machine.files[1].path: "/usr/${"z".repeat(52)}..." is on the read-only root; files may be written only under /etc or /var`,
+    ],
+  },
+  {
     name: "rejects a file on the read-only root",
     yaml: worker({ files: [{ path: "/usr/bin/x", content: "" }, { path: "/etc", content: "" }] }),
     errors: [
