@@ -15,3 +15,11 @@ export const maxConfigBytes = 256 * 1024;
 export function tooLargeMessage(field: string, size: number, max: number): string {
   return `${field} is ${size} bytes; the limit is ${max} bytes`;
 }
+
+/** The most server streams (Logs, Events, Dmesg, List, Read, Upgrade) machined serves at once, over all its sockets. */
+export const maxOpenStreams = 256;
+
+/** "machined serves at most 256 streams at once …": why a stream over the limit was refused. */
+export function tooManyStreamsMessage(max: number): string {
+  return `machined serves at most ${max} streams at once (Logs, Events, Dmesg, List, Read, Upgrade) and all are open; close one (a follow) and retry`;
+}
