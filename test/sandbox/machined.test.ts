@@ -62,6 +62,22 @@ t.test("machined is PID 1 of its own PID namespace", async (t) => {
   t.match(readFileSync(`/proc/${sb.pid}/cmdline`, "utf8"), /sbin\/init|machined/);
 });
 
+/** "Max open files" of a host pid, from /proc/<pid>/limits. */
+function openFilesOf(pid: number): { soft: number; hard: number } {
+  const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((l) => l.startsWith("Max open files")) ?? "";
+  const [soft, hard] = line.slice("Max open files".length).trim().split(/\s+/).map(Number);
+  return { soft: soft!, hard: hard! };
+}
+
+t.test("machined raised its open-file limit at boot and the services it spawned inherit it", async (t) => {
+  const pid1 = openFilesOf(sb.pid);
+  t.equal(pid1.soft, pid1.hard, "soft is raised to hard");
+  t.ok(pid1.soft >= openFilesOf(process.pid).hard, `at least the host's hard limit (${pid1.soft})`);
+  const family = await waitFor("the family service to run", () => processesIn(sb).find((p) => p.ppid === sb.pid && p.cmdline.includes("child_process")));
+  t.same(openFilesOf(family.pid), pid1, "the family service has PID 1's limit");
+  t.match(readFileSync(sb.consoleLog, "utf8"), /\[machined\] open files limit \d+:\d+ → \d+:\d+/);
+});
+
 t.test("the root filesystem is read-only while /etc and /var are writable", async (t) => {
   const r = inMachine(`
     const fs = require("fs");
