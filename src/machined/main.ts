@@ -1,11 +1,14 @@
 // machined: PID 1 of a kiln machine. main() reads as a table of contents:
-// early mounts, the reaper, signals, then the boot sequence; everything that
-// changes the machine after that is a sequence under one lock.
+// early mounts, the open-file limit, the reaper, signals, then the boot
+// sequence; everything that changes the machine after that is a sequence
+// under one lock.
+import { describeFdLimit, raiseFdLimit, readNrOpen } from "../init/fd-limit.js";
 import { mountAll, mountTable } from "../init/mounts.js";
 import { becomeSubreaper, startReaper } from "../init/reaper.js";
 import { disableCtrlAltDel, installSignalHandlers } from "../init/signals.js";
 import { uptimeStamp } from "../init/uptime.js";
 import { createLibcSys } from "../sys/libc.js";
+import type { Sys } from "../sys/sys.js";
 import { createMachined } from "./machined.js";
 import { detectPlatform } from "./platform.js";
 import { emergencyReboot } from "./power.js";
@@ -18,12 +21,22 @@ function log(line: string): void {
   process.stdout.write(`${onMetal ? uptimeStamp() : ""}[machined] ${line}\n`);
 }
 
+/** Raises PID 1's open-file limit (services inherit it); a failure is logged, never fatal. */
+function raiseOpenFiles(sys: Sys): void {
+  try {
+    log(describeFdLimit(raiseFdLimit(sys, readNrOpen())));
+  } catch (err) {
+    log(`open files limit not raised: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 async function main(): Promise<void> {
   const sys = createLibcSys();
   const platform = detectPlatform();
   log(`kiln ${kilnVersion} starting on ${platform} as pid ${process.pid}`);
   if (process.pid !== 1) becomeSubreaper(sys);
   mountAll(sys, mountTable(platform), log);
+  raiseOpenFiles(sys);
   const reaper = startReaper({ sys, onError: (err) => log(`reaper: ${err.message}`) });
   const machined = createMachined({ sys, platform, log, reaper });
   installSignalHandlers({

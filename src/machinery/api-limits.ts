@@ -27,3 +27,10 @@ export const remoteChannelIdleMs = 60_000;
 export const maxStreamsPerConnection = 32;
 /** The most server streams all callers with a role may have open through one apid at once. */
 export const maxStreamsPerRole = { "os:reader": 64, "os:operator": 128, "os:admin": 256 } as const;
+/** The most server streams (Logs, Events, Dmesg, List, Read, Upgrade) machined serves at once, over all its sockets. */
+export const maxOpenStreams = 256;
+
+/** "machined serves at most 256 streams at once …": why a stream over the limit was refused. */
+export function tooManyStreamsMessage(max: number): string {
+  return `machined serves at most ${max} streams at once (Logs, Events, Dmesg, List, Read, Upgrade) and all are open; close one (a follow) and retry`;
+}

@@ -57,6 +57,7 @@ function defaultAnswer(name: SysCallName, args: unknown[], pid: number): unknown
   if (name === "ioctl") return 0;
   if (name === "clockGettime") return BigInt(Date.now()) * 1_000_000n;
   if (name === "adjtimex") return { state: 0, timex: args[0] };
+  if (name === "getrlimit") return { soft: 1024, hard: 4096 };
   if (name === "execve") throw new FakeExec(args[0] as string, args[1] as string[], args[2] as string[]);
   return undefined;
 }
@@ -113,6 +114,8 @@ export function createFakeSys(opts: { pid?: number } = {}): FakeSys {
     clockGettime: call("clockGettime"),
     clockSettime: call("clockSettime"),
     adjtimex: call("adjtimex"),
+    getrlimit: call("getrlimit"),
+    setrlimit: call("setrlimit"),
   } as Sys;
 
   return Object.assign(sys, {

@@ -2,7 +2,7 @@
 // code; the whole native surface kiln uses is declared in `declare()` below.
 import { constants } from "node:os";
 import koffi, { type LibraryHandle } from "koffi";
-import { type AdjtimexResult, type Sys, SysError, type Timex, type WaitResult } from "./sys.js";
+import { type AdjtimexResult, type Rlimit, type Sys, SysError, type Timex, type WaitResult } from "./sys.js";
 
 type Fn = (...args: unknown[]) => number;
 
@@ -28,6 +28,11 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `E${errno}`;
 }
 
+/** struct rlimit: two rlim_t (unsigned 64-bit on x86_64 and arm64). */
+function declareRlimit(): void {
+  koffi.struct("kiln_rlimit", { rlim_cur: "uint64_t", rlim_max: "uint64_t" });
+}
+
 /** struct timespec and struct timex (x86_64 and arm64 glibc layout: 208 bytes, natural alignment). */
 function declareStructs(): void {
   koffi.struct("kiln_timespec", { tv_sec: "int64_t", tv_nsec: "long" });
@@ -43,6 +48,7 @@ function declareStructs(): void {
 function declare(lib: LibraryHandle) {
   const f = (proto: string) => lib.func(proto) as unknown as Fn;
   declareStructs();
+  declareRlimit();
   return {
     mount: f("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"),
     umount2: f("int umount2(const char *target, int flags)"),
@@ -71,6 +77,7 @@ function declare(lib: LibraryHandle) {
     clock_gettime: f("int clock_gettime(int clock, _Out_ kiln_timespec *ts)"),
     clock_settime: f("int clock_settime(int clock, const kiln_timespec *ts)"),
     adjtimex: f("int adjtimex(_Inout_ kiln_timex *tx)"),
+    prlimit: f("int prlimit(int pid, int resource, const kiln_rlimit *new_limit, _Out_ kiln_rlimit *old_limit)"),
   };
 }
 
@@ -126,6 +133,31 @@ function adjtimex(c: Natives, timex: Timex): AdjtimexResult {
   const tx: Record<string, unknown> = { ...timex };
   const state = check(c.adjtimex(tx), "adjtimex", `modes 0x${timex.modes.toString(16)}`);
   return { state, timex: timexOf(tx as Record<string, number>) };
+}
+
+const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+
+/** An rlim_t as koffi hands it back (a number, or a bigint past 2^53) → a number, RLIM_INFINITY as Infinity. */
+function fromRlim(v: number | bigint): number {
+  return BigInt(v) === RLIM_INFINITY ? Number.POSITIVE_INFINITY : Number(v);
+}
+
+/** A number → an rlim_t for koffi; Infinity as RLIM_INFINITY. */
+function toRlim(v: number): bigint {
+  return v === Number.POSITIVE_INFINITY ? RLIM_INFINITY : BigInt(v);
+}
+
+/** prlimit(2) reading `resource` of `pid` (0: us). */
+function getrlimit(c: Natives, resource: number, pid: number): Rlimit {
+  const old = { rlim_cur: 0n as number | bigint, rlim_max: 0n as number | bigint };
+  check(c.prlimit(pid, resource, null, old), "prlimit", `pid ${pid}, resource ${resource}`);
+  return { soft: fromRlim(old.rlim_cur), hard: fromRlim(old.rlim_max) };
+}
+
+/** prlimit(2) setting `resource` of `pid` (0: us). */
+function setrlimit(c: Natives, resource: number, limit: Rlimit, pid: number): void {
+  const lim = { rlim_cur: toRlim(limit.soft), rlim_max: toRlim(limit.hard) };
+  check(c.prlimit(pid, resource, lim, null), "prlimit", `pid ${pid}, resource ${resource}, ${limit.soft}:${limit.hard}`);
 }
 
 /** A Sys over the real kernel. */
@@ -192,5 +224,7 @@ export function createLibcSys(): Sys {
       check(c.clock_settime(clock, ts), "clock_settime", `clock ${clock}, ${ns} ns`);
     },
     adjtimex: (timex) => adjtimex(c, timex),
+    getrlimit: (resource, pid = 0) => getrlimit(c, resource, pid),
+    setrlimit: (resource, limit, pid = 0) => setrlimit(c, resource, limit, pid),
   };
 }

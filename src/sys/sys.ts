@@ -88,6 +88,15 @@ export interface AdjtimexResult {
   timex: Timex;
 }
 
+/** getrlimit(2)/setrlimit(2) resources we use (the same on x86_64 and arm64). */
+export const RLIMIT = { NOFILE: 7 } as const;
+
+/** A resource limit; Infinity is RLIM_INFINITY. */
+export interface Rlimit {
+  soft: number;
+  hard: number;
+}
+
 /** mknod(2) file types. */
 export const S_IFCHR = 0o020000;
 
@@ -150,6 +159,10 @@ export interface Sys {
   clockSettime(clock: number, ns: bigint): void;
   /** adjtimex(2): applies the fields `timex.modes` names (0: only reads). */
   adjtimex(timex: Timex): AdjtimexResult;
+  /** prlimit(2) of this process (pid 0) or another: its limit of `resource`. */
+  getrlimit(resource: number, pid?: number): Rlimit;
+  /** prlimit(2): sets the limit of `resource` for this process (pid 0) or another; raising the hard limit needs CAP_SYS_RESOURCE. */
+  setrlimit(resource: number, limit: Rlimit, pid?: number): void;
 }
 
 /** makedev(3) for mknod. */

@@ -1,6 +1,11 @@
 // machined as PID 1 of a real sandbox: reaping, supervision, mounts, shutdown.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { credentials } from "@grpc/grpc-js";
 import t from "tap";
+import { MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
+import { createClient } from "../../src/grpc/client.js";
+import { Code } from "../../src/grpc/errors.js";
+import { maxOpenStreams } from "../../src/machinery/api-limits.js";
 import {
   alive,
   consoleTail,
@@ -60,6 +65,22 @@ t.test("machined is PID 1 of its own PID namespace", async (t) => {
   const status = readFileSync(`/proc/${sb.pid}/status`, "utf8");
   t.match(status, /^NSpid:\s+\d+\s+1$/m, "its PID in the sandbox namespace is 1");
   t.match(readFileSync(`/proc/${sb.pid}/cmdline`, "utf8"), /sbin\/init|machined/);
+});
+
+/** "Max open files" of a host pid, from /proc/<pid>/limits. */
+function openFilesOf(pid: number): { soft: number; hard: number } {
+  const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((l) => l.startsWith("Max open files")) ?? "";
+  const [soft, hard] = line.slice("Max open files".length).trim().split(/\s+/).map(Number);
+  return { soft: soft!, hard: hard! };
+}
+
+t.test("machined raised its open-file limit at boot and the services it spawned inherit it", async (t) => {
+  const pid1 = openFilesOf(sb.pid);
+  t.equal(pid1.soft, pid1.hard, "soft is raised to hard");
+  t.ok(pid1.soft >= openFilesOf(process.pid).hard, `at least the host's hard limit (${pid1.soft})`);
+  const family = await waitFor("the family service to run", () => processesIn(sb).find((p) => p.ppid === sb.pid && p.cmdline.includes("child_process")));
+  t.same(openFilesOf(family.pid), pid1, "the family service has PID 1's limit");
+  t.match(readFileSync(sb.consoleLog, "utf8"), /\[machined\] open files limit \d+:\d+ → \d+:\d+/);
 });
 
 t.test("the root filesystem is read-only while /etc and /var are writable", async (t) => {
@@ -135,6 +156,45 @@ t.test("stopping a service kills its grandchildren", async (t) => {
   t.equal(r.code, 0, r.stderr);
   await waitFor("the grandchild to be gone", () => !hasGrandchild(), 15_000);
   t.equal(service("family")?.state, "Finished");
+});
+
+/** machined's fds (as the host sees them): all of them, and those on a kmsg device. */
+function machinedFds(): { all: number; kmsg: number } {
+  const links = readdirSync(`/proc/${sb.pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${sb.pid}/fd/${fd}`);
+    } catch {
+      return "";
+    }
+  });
+  return { all: links.length, kmsg: links.filter((l) => l.endsWith("/dev/kmsg")).length };
+}
+
+t.test("300 Dmesg follows hold one /dev/kmsg fd in machined, past 256 are refused, and Version answers within 1 s", async (t) => {
+  const client = createClient(MachineService, sb.localEndpoint, credentials.createInsecure());
+  t.teardown(() => client.close());
+  await client.version({});
+  const before = machinedFds();
+  const ac = new AbortController();
+  const outcomes = await Promise.all(Array.from({ length: 300 }, () => new Promise<string | number>((resolve) => {
+    void (async () => {
+      try {
+        for await (const _ of client.dmesg({ follow: true, tail: -1 }, { signal: ac.signal })) resolve("open");
+      } catch (err) {
+        resolve((err as { code: number }).code);
+      }
+    })();
+  })));
+  t.equal(outcomes.filter((o) => o === "open").length, maxOpenStreams, "256 follows are open");
+  t.equal(outcomes.filter((o) => o === Code.RESOURCE_EXHAUSTED).length, 300 - maxOpenStreams, "the rest are refused");
+  const during = machinedFds();
+  t.equal(during.kmsg, 1, "machined holds one fd on /dev/kmsg");
+  t.ok(during.all - before.all < 100, `machined's fds grew by ${during.all - before.all}`);
+  const started = performance.now();
+  await client.version({}, { timeoutMs: 5000 });
+  t.ok(performance.now() - started < 1000, `Version answered in ${(performance.now() - started).toFixed(0)} ms`);
+  ac.abort();
+  await waitFor("machined to close /dev/kmsg", () => machinedFds().kmsg === 0, 5000);
 });
 
 t.test("shutdown finishes within the grace period plus 2 s and leaves no process", async (t) => {

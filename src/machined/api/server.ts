@@ -8,9 +8,11 @@ import { dirname } from "node:path";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { grpcImplementation } from "../../grpc/server.js";
+import { maxOpenStreams } from "../../machinery/api-limits.js";
 import type { Machine } from "../machine.js";
 import { toApiError } from "./errors.js";
 import { createMachineHandlers } from "./handlers.js";
+import { createStreamGate, limitStreams, type StreamGate } from "./stream-limit.js";
 
 export interface MachineApiOptions {
   /** The node name put in every response's metadata; default: the hostname, read per call. */
@@ -21,6 +23,8 @@ export interface MachineApiOptions {
   interceptors?: ServerInterceptor[];
   /** HTTP/2 streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); default: grpc-js's, no limit. */
   maxStreamsPerConnection?: number;
+  /** The most streams open at once over every socket; default maxOpenStreams (src/machinery/api-limits.ts). */
+  maxStreams?: number;
 }
 
 /** A socket to serve on; with `owner`, the socket and its directory belong to that user (apid's socket). */
@@ -39,10 +43,11 @@ export interface MachineApi {
 /** Serves MachineService for `machine` on each socket (mode 0600; root's unless it names an owner). */
 export async function startMachineApi(machine: Machine, sockets: string | ApiSocket[], opts: MachineApiOptions = {}): Promise<MachineApi> {
   const list = typeof sockets === "string" ? [{ path: sockets }] : sockets;
+  const gate = createStreamGate(opts.maxStreams ?? maxOpenStreams);
   const servers: Server[] = [];
   const close = () => Promise.all(servers.map((server, i) => stop(server, [list[i]!.path], opts.closeGraceMs ?? 2000))).then(() => undefined);
   try {
-    for (const s of list) servers.push(await serve(machine, s, opts));
+    for (const s of list) servers.push(await serve(machine, s, gate, opts));
   } catch (err) {
     await close();
     throw err;
@@ -50,11 +55,11 @@ export async function startMachineApi(machine: Machine, sockets: string | ApiSoc
   return { close };
 }
 
-/** One server per socket, so a handler knows which socket its call came through. */
-async function serve(machine: Machine, s: ApiSocket, opts: MachineApiOptions): Promise<Server> {
+/** One server per socket, so a handler knows which socket its call came through; `gate` counts streams over all of them. */
+async function serve(machine: Machine, s: ApiSocket, gate: StreamGate, opts: MachineApiOptions): Promise<Server> {
   const streams = opts.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": opts.maxStreamsPerConnection };
   const server = new Server({ interceptors: opts.interceptors ?? [], ...streams });
-  const handlers = createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true });
+  const handlers = limitStreams(createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true }), gate);
   const { definition, implementation } = grpcImplementation(MachineService, handlers, { toApiError });
   server.addService(definition, implementation);
   await listen(server, s).catch((err: unknown) => {

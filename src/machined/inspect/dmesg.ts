@@ -1,9 +1,11 @@
 // Reads the kernel log from /dev/kmsg: the buffered tail, then (follow) new
-// records. The device is opened non-blocking and drained with read(2) until
-// EAGAIN, so no libuv thread ever blocks on it; following polls.
+// records. A read opens the device once and drains it; every follower shares
+// one open device through the hub (kmsg-hub.ts). The device is opened
+// non-blocking and drained with read(2) until EAGAIN, so no libuv thread ever
+// blocks on it; following polls.
 import { closeSync, constants, openSync, readSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import { refused } from "../errors.js";
+import { createKmsgHub, type KmsgDevice, type KmsgHub } from "./kmsg-hub.js";
 import { type KernelRecord, parseKmsgRecord } from "./kmsg.js";
 
 export interface DmesgQuery {
@@ -17,29 +19,81 @@ export interface DmesgQuery {
 export interface KmsgSource {
   path: string;
   pollMs: number;
+  /** The most bytes of messages one follower may fall behind before it is ended; default maxFollowerQueueBytes. */
+  maxQueuedBytes?: number;
+  /** Opens the device; default openKmsg (tests pass a fake). */
+  open?: (path: string) => KmsgDevice;
 }
+
+/** The kernel log of one machine: reads, and follows that share one reader. */
+export interface KernelLog {
+  read(q: DmesgQuery): AsyncGenerator<KernelRecord[]>;
+  /** Followers now, and whether the shared device is open. */
+  stats(): { followers: number; open: boolean };
+}
+
+/** How far (bytes of messages) a follower may fall behind: 1 MiB, several times a typical ring. */
+export const maxFollowerQueueBytes = 1024 * 1024;
 
 // A kmsg record is at most 8 KiB with its dictionary (CONSOLE_EXT_LOG_MAX).
 const RECORD_MAX = 16 * 1024;
 const BATCH = 512;
 
-/** Records per the query, in batches, until the buffer is drained or (follow) the signal aborts. */
-export async function* readKernelLog(src: KmsgSource, q: DmesgQuery): AsyncGenerator<KernelRecord[]> {
-  const fd = openKmsg(src.path);
+/** The kernel log at `src`; nothing is opened until a read. */
+export function createKernelLog(src: KmsgSource): KernelLog {
+  const open = () => (src.open ?? openKmsg)(src.path);
+  const hub = createKmsgHub({ open, pollMs: src.pollMs, maxQueuedBytes: src.maxQueuedBytes ?? maxFollowerQueueBytes });
+  return { read: (q) => (q.follow ? follow(hub, open, q) : readBuffer(open, q.tail)), stats: hub.stats };
+}
+
+/** The buffered records, the last `tail` of them (negative: all), in batches. */
+async function* readBuffer(open: () => KmsgDevice, tail: number): AsyncGenerator<KernelRecord[]> {
+  yield* batches(lastOf(readOnce(open), tail));
+}
+
+/** The buffered tail, then every new record until the signal aborts. */
+async function* follow(hub: KmsgHub, open: () => KmsgDevice, q: DmesgQuery): AsyncGenerator<KernelRecord[]> {
+  // Join first, then read the buffer: what arrives in between comes through the hub, once.
+  const f = hub.follow();
   try {
-    const first = drain(fd);
-    yield* batches(q.tail < 0 ? first : first.slice(Math.max(0, first.length - q.tail)));
-    while (q.follow && !q.signal?.aborted) {
-      await sleep(src.pollMs, undefined, { signal: q.signal }).catch(() => undefined);
-      yield* batches(drain(fd));
+    if (q.tail !== 0) {
+      const buffered = readOnce(open);
+      f.since(buffered.at(-1)?.seq ?? -1);
+      yield* batches(lastOf(buffered, q.tail));
+    }
+    for (;;) {
+      const records = await f.next(q.signal);
+      if (!records) return;
+      yield* batches(records);
     }
   } finally {
-    closeSync(fd);
+    f.close();
   }
 }
 
+/** Every record in the buffer now, through a device opened for this read alone. */
+function readOnce(open: () => KmsgDevice): KernelRecord[] {
+  const dev = open();
+  try {
+    return dev.drain();
+  } finally {
+    dev.close();
+  }
+}
+
+/** The last `tail` records; negative: all. */
+function lastOf(records: KernelRecord[], tail: number): KernelRecord[] {
+  return tail < 0 ? records : records.slice(Math.max(0, records.length - tail));
+}
+
+/** /dev/kmsg (or `path`) opened read-only and non-blocking. */
+export function openKmsg(path: string): KmsgDevice {
+  const fd = openFd(path);
+  return { drain: () => drain(fd), close: () => closeSync(fd) };
+}
+
 /** Opens the kernel log read-only and non-blocking; refused when it cannot be read here. */
-function openKmsg(path: string): number {
+function openFd(path: string): number {
   try {
     return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {

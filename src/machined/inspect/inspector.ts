@@ -8,7 +8,7 @@ import type { Machine } from "../machine.js";
 import type { TimeSyncStatus } from "../time/time-sync.js";
 import type { Paths } from "../service.js";
 import { listContainers } from "./containers.js";
-import { readKernelLog } from "./dmesg.js";
+import { createKernelLog, type KmsgSource } from "./dmesg.js";
 import { createFileGuard, type Forbidden } from "./file-guard.js";
 import { listFiles, readFileChunks } from "./files.js";
 import { readMeminfo } from "./meminfo.js";
@@ -24,7 +24,7 @@ export interface InspectorDeps {
   config(): MachineConfig | undefined;
   /** Defaults: /proc, /dev/kmsg polled every 250 ms, containerd's socket. */
   procDir?: string;
-  kmsg?: { path: string; pollMs: number };
+  kmsg?: KmsgSource;
   containerdSocket?: string;
   /** The time sync's status (src/machined/time/time-sync.ts); without one, the servers are reported as not synchronized. */
   timeSync?: () => TimeSyncStatus;
@@ -42,8 +42,9 @@ export function forbiddenDirs(paths: Paths): Forbidden[] {
 export function createInspector(d: InspectorDeps): Inspector {
   const proc = d.procDir ?? "/proc";
   const guard = createFileGuard(forbiddenDirs(d.paths));
+  const kernelLog = createKernelLog(d.kmsg ?? { path: "/dev/kmsg", pollMs: 250 });
   return {
-    dmesg: (q) => readKernelLog(d.kmsg ?? { path: "/dev/kmsg", pollMs: 250 }, q),
+    dmesg: (q) => kernelLog.read(q),
     memory: () => readMeminfo(proc),
     processes: () => readProcesses(proc),
     mounts: () => readMounts(proc),

@@ -1,6 +1,6 @@
-import { accessSync, constants } from "node:fs";
+import { accessSync, appendFileSync, constants, readdirSync, readlinkSync } from "node:fs";
 import t from "tap";
-import { readKernelLog } from "../../../src/machined/inspect/dmesg.js";
+import { createKernelLog, type KmsgSource } from "../../../src/machined/inspect/dmesg.js";
 
 /** Whether this host lets us read its kernel log. */
 function kmsgReadable(): boolean {
@@ -12,6 +12,27 @@ function kmsgReadable(): boolean {
   }
 }
 
+/** Whether we may write records to this host's kernel log (root). */
+function kmsgWritable(): boolean {
+  try {
+    accessSync("/dev/kmsg", constants.W_OK);
+    return kmsgReadable();
+  } catch {
+    return false;
+  }
+}
+
+/** How many of our fds are open on /dev/kmsg. */
+function kmsgFds(): number {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === "/dev/kmsg";
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
 /** Every record of a finite read, flattened. */
 async function all(it: AsyncIterable<unknown[]>): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -20,6 +41,7 @@ async function all(it: AsyncIterable<unknown[]>): Promise<unknown[]> {
 }
 
 const src = { path: "/dev/kmsg", pollMs: 20 };
+const readKernelLog = (s: KmsgSource, q: Parameters<ReturnType<typeof createKernelLog>["read"]>[0]) => createKernelLog(s).read(q);
 
 t.test("reads this host's kernel log, all of it or its last records", { skip: !kmsgReadable() && "/dev/kmsg is not readable here" }, async (t) => {
   const records = (await all(readKernelLog(src, { follow: false, tail: -1 }))) as { seq: number; usec: number; message: string }[];
@@ -42,4 +64,25 @@ t.test("follows the kernel log until the signal aborts, then ends", { skip: !kms
 t.test("says the kernel log is unavailable when there is no /dev/kmsg", async (t) => {
   const it = readKernelLog({ path: "/nonexistent/kmsg", pollMs: 20 }, { follow: false, tail: -1 });
   await t.rejects(all(it), { kind: "refused", message: "the kernel log is not available on this machine: /nonexistent/kmsg does not exist" });
+});
+
+t.test("300 followers of this host's kernel log hold one /dev/kmsg fd and each see a new record", { skip: !kmsgWritable() && "/dev/kmsg is not writable here" }, async (t) => {
+  const log = createKernelLog(src);
+  const ac = new AbortController();
+  const before = kmsgFds();
+  const marker = `kiln test: dmesg fan-out ${process.pid} ${Date.now()}`;
+  const seen = Array.from({ length: 300 }, async () => {
+    for await (const batch of log.read({ follow: true, tail: 0, signal: ac.signal })) {
+      if (batch.some((r) => r.message.includes(marker))) return true;
+    }
+    return false;
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(kmsgFds() - before, 1, "one fd for all 300");
+  appendFileSync("/dev/kmsg", `${marker}\n`);
+  t.ok((await Promise.all(seen)).every(Boolean), "every follower saw the record");
+  ac.abort();
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(kmsgFds(), before, "closed when the last left");
+  t.same(log.stats(), { followers: 0, open: false });
 });
