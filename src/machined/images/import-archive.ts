@@ -3,13 +3,16 @@
 // every blob into the content store (checked by containerd against its
 // digest), manifests and indexes labelled so containerd's garbage collector
 // keeps what they reference, then each image index.json names created or
-// moved to its new target. No tool is exec'd. Bounded: at most MAX_ENTRIES
+// moved to its new target. All of it under a lease (which expires by itself
+// if machined dies), so the collector takes nothing before an image names it. No tool is exec'd. Bounded: at most MAX_ENTRIES
 // entries, small documents at most MAX_DOC bytes each.
+import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { extract as tarExtract } from "tar-stream";
 import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
+import { Leases } from "../../gen/containerd/services/leases/v1/leases_pb.js";
 import { createClient } from "../../grpc/client.js";
 import { ApiError, Code } from "../../grpc/errors.js";
 import { blobPath, type Descriptor, DIGEST, gcLabels, IMAGE_NAME_ANNOTATION, type Index, type Manifest, MEDIA, REF_NAME_ANNOTATION } from "../../machinery/oci.js";
@@ -22,6 +25,8 @@ const MAX_ENTRIES = 10_000;
 const MAX_DOC = 4 << 20;
 /** How long each call to containerd may take. */
 const CALL_TIMEOUT_MS = 30_000;
+/** How long an import's lease outlives a machined that died during it. */
+const LEASE_MS = 3_600_000;
 
 export interface ImportedImage {
   name: string;
@@ -44,8 +49,20 @@ export async function importArchive(source: string | Readable, o: ImportOptions)
   const what = typeof source === "string" ? source : "the archive";
   const target = `unix://${o.socket}`;
   const images = createClient(Images, target, credentials.createInsecure());
+  const leases = createClient(Leases, target, credentials.createInsecure());
+  const ns = { "containerd-namespace": o.namespace };
+  const lease = `kiln-import-${randomUUID()}`;
+  const expires = new Date(Date.now() + LEASE_MS).toISOString().replace(/\.\d+Z$/, "Z");
+  try {
+    await leases.create({ id: lease, labels: { "containerd.io/gc.expire": expires } }, { timeoutMs: CALL_TIMEOUT_MS, metadata: ns });
+  } catch (err) {
+    images.close();
+    leases.close();
+    throw err;
+  }
   const metadata = new Metadata();
   metadata.set("containerd-namespace", o.namespace);
+  metadata.set("containerd-lease", lease);
   try {
     const { index, docs, streamed } = await readArchive(typeof source === "string" ? createReadStream(source) : source, what, images.grpc, metadata, o);
     const tops = index.manifests;
@@ -59,7 +76,7 @@ export async function importArchive(source: string | Readable, o: ImportOptions)
     for (const d of tops) {
       const name = imageName(d, what);
       const image = { name, target: { mediaType: d.mediaType, digest: d.digest, size: BigInt(d.size) } };
-      const call = { timeoutMs: CALL_TIMEOUT_MS, metadata: { "containerd-namespace": o.namespace }, ...(o.signal ? { signal: o.signal } : {}) };
+      const call = { timeoutMs: CALL_TIMEOUT_MS, metadata: { ...ns, "containerd-lease": lease }, ...(o.signal ? { signal: o.signal } : {}) };
       await images.create({ image }, call).catch(async (err: unknown) => {
         if (ApiError.from(err).code !== Code.ALREADY_EXISTS) throw err;
         await images.update({ image, updateMask: { paths: ["target"] } }, call);
@@ -68,7 +85,9 @@ export async function importArchive(source: string | Readable, o: ImportOptions)
     }
     return named;
   } finally {
+    await leases.delete({ id: lease }, { timeoutMs: CALL_TIMEOUT_MS, metadata: ns }).catch(() => {}); // it expires by itself otherwise
     images.close();
+    leases.close();
   }
 }
 

@@ -7,6 +7,7 @@ import t from "tap";
 import { ociImageArchive } from "../../../src/image/oci-image.js";
 import { importImageCache } from "../../../src/machined/images/image-cache.js";
 import { importArchive } from "../../../src/machined/images/import-archive.js";
+import { listImages } from "../../../src/machined/inspect/images.js";
 import { cannotRun, ctr, startContainerd } from "../containerd.js";
 
 const catatonit = "/usr/bin/catatonit";
@@ -32,6 +33,10 @@ t.test("the pause image goes into containerd's k8s.io namespace and runs", { ski
   t.match(ctr(socket, "-n", "k8s.io", "run", "--rm", name, "pause-run", "/catatonit", "--version"), /version \d+\.\d+\.\d+_catatonit/, "containerd unpacks and runs it");
   t.same(await importArchive(path, { socket, namespace: "k8s.io" }), got, "importing again changes nothing and does not fail");
   t.equal(ctr(socket, "-n", "default", "images", "ls", "-q").trim(), "", "other namespaces untouched");
+  const listed = await listImages(socket, "");
+  t.match(listed, [{ namespace: "k8s.io", name, digest: manifestDigest, mediaType: "application/vnd.oci.image.manifest.v1+json" }], "listImages shows it, in its namespace");
+  t.ok(listed[0]!.size > 0 && listed[0]!.created instanceof Date);
+  t.same(await listImages(socket, "default"), [], "one namespace asked, that namespace only");
 });
 
 t.test("a damaged or foreign archive is refused with what is wrong, and names no image", { skip, timeout: 120_000 }, async (t) => {
