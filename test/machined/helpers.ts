@@ -1,6 +1,6 @@
 // Shared test helpers: fixture programs, a machine context over a temp
 // directory, a controllable fake runner, and polling.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -96,6 +96,16 @@ export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this host lets us read its kernel log. */
+export function kmsgReadable(): boolean {
+  try {
+    accessSync("/dev/kmsg", constants.R_OK);
+    return true;
   } catch {
     return false;
   }

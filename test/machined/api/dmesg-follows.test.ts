@@ -1,7 +1,7 @@
 // The figure from issue 11: a reader opening thousands of Dmesg follows took
 // machined from 28 to 3,030 fds and made Version time out. Here the real
 // server and the real kernel log reader serve this host's /dev/kmsg.
-import { accessSync, constants, readdirSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,17 +13,9 @@ import { Code } from "../../../src/grpc/errors.js";
 import { startMachineApi } from "../../../src/machined/api/server.js";
 import { createKernelLog } from "../../../src/machined/inspect/dmesg.js";
 import { maxOpenStreams } from "../../../src/machinery/api-limits.js";
+import { kmsgReadable } from "../helpers.js";
 import { createFakeMachine } from "./fixtures/fake-machine.js";
 
-/** Whether this host lets us read its kernel log. */
-function kmsgReadable(): boolean {
-  try {
-    accessSync("/dev/kmsg", constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Our open fds: all of them, and those on /dev/kmsg. */
 function fds(): { all: number; kmsg: number } {

@@ -1,16 +1,8 @@
 import { accessSync, appendFileSync, constants, readdirSync, readlinkSync } from "node:fs";
 import t from "tap";
 import { createKernelLog, type KmsgSource } from "../../../src/machined/inspect/dmesg.js";
+import { kmsgReadable } from "../helpers.js";
 
-/** Whether this host lets us read its kernel log. */
-function kmsgReadable(): boolean {
-  try {
-    accessSync("/dev/kmsg", constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Whether we may write records to this host's kernel log (root). */
 function kmsgWritable(): boolean {
