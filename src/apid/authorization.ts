@@ -33,6 +33,7 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("Hostname"), "os:reader"],
   [machine("Time"), "os:reader"],
   [machine("Containers"), "os:reader"],
+  [machine("Images"), "os:reader"],
   // Operations: change what runs, not what the machine is.
   [machine("ServiceStart"), "os:operator"],
   [machine("ServiceStop"), "os:operator"],

@@ -202,4 +202,13 @@ export const readerFields: Readonly<Record<string, ReaderField>> = {
   "Containers messages.containers.image": safe,
   "Containers messages.containers.runtime": safe,
   "Containers messages.containers.created": safe,
+  // Images
+  "Images messages.metadata.node": safe,
+  "Images messages.metadata.error": safe,
+  "Images messages.images.namespace": safe,
+  "Images messages.images.name": safe,
+  "Images messages.images.digest": safe,
+  "Images messages.images.media_type": safe,
+  "Images messages.images.size": safe,
+  "Images messages.images.created": safe,
 };

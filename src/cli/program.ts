@@ -18,6 +18,7 @@ import { createUpgradeCommand } from "./commands/upgrade.js";
 import { createValidateCommand } from "./commands/validate.js";
 import { createVersionCommand } from "./commands/version.js";
 import { createContainersCommand } from "./commands/containers.js";
+import { createImagesCommand } from "./commands/images.js";
 import { createDmesgCommand } from "./commands/dmesg.js";
 import { createHostnameCommand } from "./commands/hostname.js";
 import { createListCommand } from "./commands/list.js";
@@ -50,7 +51,7 @@ export function createProgram(deps: CliDeps): Command {
   const commands = [createVersionCommand, createServiceCommand, createLogsCommand, createEventsCommand, createRebootCommand,
     createShutdownCommand, createResetCommand, createUpgradeCommand, createRollbackCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
   for (const create of commands) program.addCommand(inherit(create(deps), program));
-  const inspectCommands = [createDmesgCommand, createMemoryCommand, createProcessesCommand, createMountsCommand, createContainersCommand,
+  const inspectCommands = [createDmesgCommand, createMemoryCommand, createProcessesCommand, createMountsCommand, createContainersCommand, createImagesCommand,
     createListCommand, createReadCommand, createTimeCommand, createHostnameCommand];
   for (const create of inspectCommands) program.addCommand(inherit(create(deps), program));
   program.addCommand(inherit(createEditCommand(deps), program));

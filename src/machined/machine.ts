@@ -3,6 +3,7 @@
 import type { EventQuery, MachineEvent } from "./events.js";
 import type { Holder, SequenceRun } from "./sequences/timeline.js";
 import type { ContainerEntry } from "./inspect/containers.js";
+import type { ImageEntry } from "./inspect/images.js";
 import type { DmesgQuery } from "./inspect/dmesg.js";
 import type { FileEntry, ListQuery, ReadQuery } from "./inspect/files.js";
 import type { KernelRecord } from "./inspect/kmsg.js";
@@ -174,6 +175,8 @@ export interface Machine extends NetworkInspector {
   read(query: ReadQuery): AsyncIterable<Uint8Array>;
   /** Containers of one containerd namespace, or of all (""); UNAVAILABLE when containerd is not running. */
   containers(namespace: string): Promise<ContainerEntry[]>;
+  /** Images containerd knows, in `namespace` ("" for every namespace). */
+  images(namespace: string): Promise<ImageEntry[]>;
   /** A client certificate for `roles` signed by the machine CA; FAILED_PRECONDITION without config or CA key. */
   generateClientConfiguration(req: ClientConfigRequest): Promise<ClientConfiguration>;
 }

@@ -32,7 +32,7 @@ t.test("roles are ordered reader < operator < admin, each including the ones bel
 
 t.test("readers get the read-only calls, operators add service actions and power, the rest is admin's", async (t) => {
   const byRole = (role: string) => MachineService.methods.filter((m) => requiredRole(machine(m.name)) === role).map((m) => m.name).sort();
-  t.same(byRole("os:reader"), ["Addresses", "Containers", "Dmesg", "Events", "GetConfiguration", "Hostname", "Links", "Logs", "Memory", "Mounts", "Processes", "Routes", "Sequences", "ServiceList", "Time", "Version"]);
+  t.same(byRole("os:reader"), ["Addresses", "Containers", "Dmesg", "Events", "GetConfiguration", "Hostname", "Images", "Links", "Logs", "Memory", "Mounts", "Processes", "Routes", "Sequences", "ServiceList", "Time", "Version"]);
   t.same(byRole("os:operator"), ["Reboot", "ServiceRestart", "ServiceStart", "ServiceStop", "Shutdown"]);
   t.same(byRole("os:admin"), ["ApplyConfiguration", "GenerateClientConfiguration", "List", "Read", "Reset", "Rollback", "Upgrade", "UpgradeUpload"]);
 });

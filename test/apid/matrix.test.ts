@@ -28,6 +28,7 @@ const expected: Record<string, Role> = {
   Hostname: "os:reader",
   Time: "os:reader",
   Containers: "os:reader",
+  Images: "os:reader",
   ServiceStart: "os:operator",
   ServiceStop: "os:operator",
   ServiceRestart: "os:operator",

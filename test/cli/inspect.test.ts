@@ -123,6 +123,17 @@ t.test("containers lists every namespace or one, and says when containerd is dow
   t.equal(down.err, "kilnctl: listing containers: containerd is not running (no answer on /run/containerd/containerd.sock)\n");
 });
 
+t.test("images lists every namespace or one, and says when containerd is down", async (t) => {
+  const { run } = await setup(t);
+  const all = JSON.parse((await run(["images", "-o", "json"])).out);
+  t.strictSame(all[1], { node: "node-a", namespace: "k8s.io", name: "kiln.local/pause:0.1.7", digest: `sha256:${"a".repeat(64)}`, mediaType: "application/vnd.oci.image.manifest.v1+json", size: "401", created: "2024-05-01T10:00:00Z" });
+  t.match((await run(["images"])).out.split("\n")[2], /^node-a\s+k8s\.io\s+kiln\.local\/pause:0\.1\.7\s+sha256:aaaaaaaaaaaa\s+401 B\s+2024-05-01T10:00:00Z$/);
+  t.same(JSON.parse((await run(["images", "--namespace", "k8s.io", "-o", "json"])).out).map((i: { name: string }) => i.name), ["kiln.local/pause:0.1.7"]);
+  const down = await run(["images", "--namespace", "down"]);
+  t.equal(down.code, 1);
+  t.equal(down.err, "kilnctl: listing images: containerd is not running (no answer on /run/containerd/containerd.sock)\n");
+});
+
 t.test("list streams entries as JSON Lines and warns about the ones it could not read", async (t) => {
   const { run } = await setup(t);
   const r = await run(["list", "/etc", "-o", "json"]);

@@ -10,6 +10,7 @@ import {
   requestedRoles,
   requiredPath,
   toContainerInfo,
+  toImageInfo,
   toListResponse,
   toMemory,
   toMountInfo,
@@ -20,7 +21,7 @@ import { toTime } from "./inspect-time.js";
 import { maxNamespaceBytes } from "../../machinery/api-limits.js";
 import { withinLimit } from "./request-limits.js";
 
-type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "links" | "addresses" | "routes" | "hostname" | "time" | "list" | "read" | "containers" | "generateClientConfiguration";
+type InspectRpcs = "dmesg" | "memory" | "processes" | "mounts" | "links" | "addresses" | "routes" | "hostname" | "time" | "list" | "read" | "containers" | "images" | "generateClientConfiguration";
 
 /** Handlers for the inspection RPCs; `node` names this machine in metadata. */
 export function createInspectHandlers(machine: Machine, node: () => string): Pick<MachineServiceImpl, InspectRpcs> {
@@ -39,6 +40,7 @@ export function createInspectHandlers(machine: Machine, node: () => string): Pic
     list: (req, ctx) => list(machine, req, ctx.signal, node),
     read: (req, ctx) => read(machine, req, ctx.signal, node),
     containers: async (req) => one({ containers: (await machine.containers(withinLimit("namespace", req.namespace, maxNamespaceBytes))).map(toContainerInfo) }),
+    images: async (req) => one({ images: (await machine.images(withinLimit("namespace", req.namespace, maxNamespaceBytes))).map(toImageInfo) }),
     generateClientConfiguration: async (req) => one(await clientConfiguration(machine, req)),
   };
 }

@@ -5,6 +5,7 @@ import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
 import { type Duration, durationMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type {
   ContainerInfoSchema,
+  ImageInfoSchema,
   ListResponseSchema,
   MountInfoSchema,
   ProcessInfoSchema,
@@ -16,6 +17,7 @@ import { maxPathBytes } from "../../machinery/api-limits.js";
 import { withinLimit } from "./request-limits.js";
 import { isRole, roles as clientRoles } from "../../pki/roles.js";
 import type { ContainerEntry } from "../inspect/containers.js";
+import type { ImageEntry } from "../inspect/images.js";
 import type { FileEntry } from "../inspect/files.js";
 import { formatKernelRecord, type KernelRecord } from "../inspect/kmsg.js";
 import type { MemoryInfo } from "../inspect/meminfo.js";
@@ -65,6 +67,10 @@ export function toListResponse(e: FileEntry, node: string): Init<typeof ListResp
 /** One container as a ContainerInfo message. */
 export function toContainerInfo(c: ContainerEntry): Init<typeof ContainerInfoSchema> {
   return { ...c, created: c.created ? timestampFromDate(c.created) : undefined };
+}
+
+export function toImageInfo(i: ImageEntry): Init<typeof ImageInfoSchema> {
+  return { ...i, size: BigInt(i.size), created: i.created ? timestampFromDate(i.created) : undefined };
 }
 
 /** A path field: required, absolute. */

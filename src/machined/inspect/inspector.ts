@@ -8,6 +8,7 @@ import type { Machine } from "../machine.js";
 import type { TimeSyncStatus } from "../time/time-sync.js";
 import type { Paths } from "../service.js";
 import { listContainers } from "./containers.js";
+import { listImages } from "./images.js";
 import { createKernelLog, type KmsgSource } from "./dmesg.js";
 import { createFileGuard, type Forbidden } from "./file-guard.js";
 import { listFiles, readFileChunks } from "./files.js";
@@ -16,7 +17,7 @@ import { readMounts } from "./mounts.js";
 import { readProcesses } from "./processes.js";
 import { unwiredTimeStatus } from "./time.js";
 
-export type Inspector = Pick<Machine, "dmesg" | "memory" | "processes" | "mounts" | "hostname" | "time" | "list" | "read" | "containers">;
+export type Inspector = Pick<Machine, "dmesg" | "memory" | "processes" | "mounts" | "hostname" | "time" | "list" | "read" | "containers" | "images">;
 
 export interface InspectorDeps {
   paths: Paths;
@@ -56,5 +57,6 @@ export function createInspector(d: InspectorDeps): Inspector {
     list: (q) => listFiles(guard, q),
     read: (q) => readFileChunks(guard, q),
     containers: (namespace) => listContainers(d.containerdSocket ?? containerdPaths.socket, namespace),
+    images: (namespace) => listImages(d.containerdSocket ?? containerdPaths.socket, namespace),
   };
 }

@@ -117,6 +117,17 @@ t.test("answers Containers for every namespace or one, and UNAVAILABLE when cont
   await t.rejects(client.containers({ namespace: "down" }), { code: Code.UNAVAILABLE, message: /^containerd is not running/ });
 });
 
+t.test("answers Images for every namespace or one, and UNAVAILABLE when containerd is down", async (t) => {
+  const { client } = await setup(t);
+  const [all] = (await client.images({})).messages;
+  t.same(all?.images.map((i) => `${i.namespace}/${i.name}`), ["default/docker.io/library/busybox:1.36", "k8s.io/kiln.local/pause:0.1.7"]);
+  t.equal(all?.images[1]?.size, 401n);
+  t.equal(timestampDate(all!.images[1]!.created!).toISOString(), "2024-05-01T10:00:00.000Z");
+  t.equal((await client.images({ namespace: "k8s.io" })).messages[0]?.images.length, 1);
+  await t.rejects(client.images({ namespace: "down" }), { code: Code.UNAVAILABLE, message: /^containerd is not running/ });
+  await t.rejects(client.images({ namespace: "n".repeat(200) }), { code: Code.INVALID_ARGUMENT, message: /namespace is 200 bytes; the limit is 128 bytes/ });
+});
+
 t.test("generates a client configuration for known roles and a lifetime", async (t) => {
   const { client, machine } = await setup(t);
   const [m] = (await client.generateClientConfiguration({ roles: ["os:reader", "os:reader"], crtTtl: durationFromMs(3_600_000) })).messages;
