@@ -233,7 +233,7 @@ function addImageExtras(plan: import("./plan.js").PlanBuilder, x: ImageExtras): 
 /** A file in the cache holding `data` (named by its hash), for the plan to copy from. */
 function cachedBytes(data: string | Buffer, suffix = ""): string {
   const dir = join(cacheRoot(), "versions");
-  const file = join(dir, `${createHash("sha256").update(data).digest("hex").slice(0, 16)}${suffix}`);
+  const file = join(dir, `${sha256(data).slice(0, 16)}${suffix}`);
   mkdirSync(dir, { recursive: true });
   if (!existsSync(file)) writeFileSync(file, data);
   return file;

@@ -28,7 +28,6 @@ export const imagePaths = {
   init: "/sbin/init",
   bin: "/usr/bin",
   node: "/usr/bin/node",
-  kubelet: "/usr/bin/kubelet",
   mkfsExt4: "/usr/sbin/mkfs.ext4",
   /** Bundled JavaScript (machined, apid…) and its native modules. */
   kilnLib: "/usr/lib/kiln",
