@@ -49,3 +49,13 @@ t.test("bad inputs are refused before any work", async (t) => {
   writeFileSync(join(silent, "kubelet"), `#!${process.execPath}\n`);
   await t.rejects(buildImage({ outDir: out, kubernetes: silent }), /kubelet --version printed no version/);
 });
+
+t.test("--image-cache: a missing file, a name not *.tar, and a second archive of one name are refused before any work", async (t) => {
+  const out = join(tmpdir(), "kiln-never-written");
+  const dir = programs(t, "v1.20.2");
+  await t.rejects(buildImage({ outDir: out, imageCache: [join(dir, "nope.tar")] }), /--image-cache .*nope\.tar: no such file; give an OCI image archive/);
+  writeFileSync(join(dir, "app.oci"), "");
+  await t.rejects(buildImage({ outDir: out, imageCache: [join(dir, "app.oci")] }), /--image-cache .*app\.oci: expected an OCI image archive named \*\.tar/);
+  writeFileSync(join(dir, "pause.tar"), "");
+  await t.rejects(buildImage({ outDir: out, imageCache: [join(dir, "pause.tar")] }), /a second archive named pause\.tar \(pause\.tar is kiln's own\); rename one/);
+});

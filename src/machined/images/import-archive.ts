@@ -20,9 +20,9 @@ import { invalid } from "../errors.js";
 import { writeBlob } from "./content-writer.js";
 
 /** Entries an archive may hold. */
-const MAX_ENTRIES = 10_000;
+export const MAX_ENTRIES = 10_000;
 /** The largest blob kept in memory (manifests, indexes and configs are JSON far below this). */
-const MAX_DOC = 4 << 20;
+export const MAX_DOC = 4 << 20;
 /** How long each call to containerd may take. */
 const CALL_TIMEOUT_MS = 30_000;
 /** How long an import's lease outlives a machined that died during it. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import t from "tap";
 import { ociImageArchive } from "../../../src/image/oci-image.js";
 import { importImageCache } from "../../../src/machined/images/image-cache.js";
-import { importArchive } from "../../../src/machined/images/import-archive.js";
+import { importArchive, MAX_DOC, MAX_ENTRIES } from "../../../src/machined/images/import-archive.js";
 import { listImages } from "../../../src/machined/inspect/images.js";
 import { cannotRun, ctr, startContainerd } from "../containerd.js";
 
@@ -71,14 +71,30 @@ t.test("the image cache: every archive of the directory into k8s.io, once a boot
   await t.rejects(importImageCache(broken, socket), /importing the image cache's x\.tar into containerd: .*not an OCI image archive/);
 });
 
+t.test("an archive past the entry count or the in-memory size is refused, naming the limit", { skip, timeout: 120_000 }, async (t) => {
+  const { socket, dir } = await startContainerd(t);
+  const many = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => [`f${i}`, ""] as const);
+  writeFileSync(join(dir, "many.tar"), await tarOf(many));
+  await t.rejects(importArchive(join(dir, "many.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: `${join(dir, "many.tar")}: more than ${MAX_ENTRIES} entries; is it an image archive?` });
+  writeFileSync(join(dir, "big.tar"), await tarOf([["oci-layout", "{}"], ["index.json", " ".repeat(MAX_DOC + 1)]]));
+  await t.rejects(importArchive(join(dir, "big.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: `${join(dir, "big.tar")}: index.json is ${MAX_DOC + 1} bytes, over ${MAX_DOC}` });
+  writeFileSync(join(dir, "at.tar"), await tarOf([["oci-layout", "{}"], ["index.json", `{"manifests":[]}${" ".repeat(MAX_DOC - 16)}`]]));
+  await t.rejects(importArchive(join(dir, "at.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: /index\.json names no image/ }, "at the limit it is read");
+});
+
 /** A tar holding one file. */
-async function tarWith(file: string, text: string): Promise<Buffer> {
+function tarWith(file: string, text: string): Promise<Buffer> {
+  return tarOf([[file, text]]);
+}
+
+/** A tar of [name, text] files, in order. */
+async function tarOf(files: readonly (readonly [string, string])[]): Promise<Buffer> {
   const { pack } = await import("tar-stream");
   const p = pack();
   const chunks: Buffer[] = [];
   p.on("data", (c: unknown) => chunks.push(c as Buffer));
   const ended = new Promise<void>((r) => p.on("end", () => r()));
-  p.entry({ name: file }, text);
+  for (const [name, text] of files) await new Promise<void>((resolve, reject) => p.entry({ name }, text, (err) => (err ? reject(err) : resolve())));
   p.finalize();
   await ended;
   return Buffer.concat(chunks);
