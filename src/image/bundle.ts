@@ -28,6 +28,8 @@ export const entries: Entry[] = [
   { src: "src/provision/sandbox/host.ts", out: "sandbox-host.cjs", format: "cjs", image: false },
   { src: "src/cli/main.ts", out: "kilnctl.js", format: "esm", image: false, shebang: "#!/usr/bin/env node" },
   { src: "src/apid/main.ts", out: "apid.cjs", format: "cjs", image: true, shebang: "#!/usr/bin/node" },
+  // machined's config parser thread: next to machined.cjs, which starts it (src/machined/config-parser.ts).
+  { src: "src/config/parse-worker.ts", out: "config-worker.cjs", format: "cjs", image: true },
 ];
 
 /** Modules left to Node's resolver at run time. */

@@ -7,7 +7,7 @@
 // install sequence instead (install/triggers.ts).
 import type { MachineConfig } from "../config/schema.js";
 import { diffConfig } from "../config/diff.js";
-import { parseConfig } from "../config/parse.js";
+import { type ParseResult, parseConfig } from "../config/parse.js";
 import { invalid, refused } from "./errors.js";
 import type { ApplyMode, ApplyRequest, ApplyResult } from "./machine.js";
 import { applyConfigSequence, revertTrySequence } from "./sequences/apply-config.js";
@@ -37,6 +37,8 @@ export interface ApplyDeps {
   install?(next: Current, req: ApplyRequest): Promise<InstallStart | undefined>;
   /** How long a try waits for its revert to get the lock again. Default 1000 ms. */
   retryMs?: number;
+  /** Parses a caller's YAML: machined's runs in a worker thread (config-parser.ts); default parseConfig, on this thread. */
+  parseConfig?(text: string): Promise<ParseResult>;
 }
 
 /**
@@ -72,7 +74,7 @@ export function createApplier(deps: ApplyDeps): (req: ApplyRequest) => Promise<A
 /** One apply: parse, plan, then run the sequence unless dry-run. */
 async function apply(deps: ApplyDeps, req: ApplyRequest, confirm: () => void): Promise<{ result: ApplyResult; tried?: Current }> {
   finalOnceConfigured(deps, req);
-  const next = parse(deps, req);
+  const next = await parse(deps, req);
   const installing = !deps.current() && deps.install ? await deps.install({ config: next.config, yaml: req.yaml }, req) : undefined;
   const prev = deps.current();
   if (req.mode === "try" && !prev) throw refused("--mode try needs a config to return to; apply the first config with another mode");
@@ -128,8 +130,8 @@ function finalOnceConfigured(deps: ApplyDeps, req: ApplyRequest): void {
 }
 
 /** Parses the YAML; every validation error goes back as invalid (an event too, unless a dry run). */
-function parse(deps: ApplyDeps, req: ApplyRequest): { config: MachineConfig; warnings: string[] } {
-  const parsed = parseConfig(req.yaml);
+async function parse(deps: ApplyDeps, req: ApplyRequest): Promise<{ config: MachineConfig; warnings: string[] }> {
+  const parsed = deps.parseConfig ? await deps.parseConfig(req.yaml) : parseConfig(req.yaml);
   if ("errors" in parsed) {
     if (!req.dryRun) deps.configEvent(false, "rejected: invalid config", parsed.errors, parsed.warnings);
     throw invalid(`the config is invalid; nothing was changed:\n${parsed.errors.join("\n")}`);

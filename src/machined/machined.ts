@@ -14,6 +14,7 @@ import { createLogStore } from "./logs/log-store.js";
 import { loadIdentity } from "./machine-id.js";
 import { createPaths } from "./paths.js";
 import { type PowerAction, powerDown } from "./power.js";
+import { createConfigParser } from "./config-parser.js";
 import { createRuntime, type RuntimeDeps } from "./runtime.js";
 import { bootSequence } from "./sequences/boot.js";
 import type { RebootRequest } from "./sequences/reboot-request.js";
@@ -91,6 +92,8 @@ export function createMachined(m: MachinedDeps): Machined {
     // The sandbox's clock is the host's: measured and shown, never set.
     timeSync: createTimeSync({ sys, log, adjust: platform === "metal", onStep: () => restartApidAfterStep(supervisor, log) }),
     ...(installer ? { installer } : {}),
+    // A caller's config is parsed in a worker thread: a costly one never stalls the API.
+    parseConfig: createConfigParser().parse,
   };
   const runtime = createRuntime(state);
   const b: BootEnv = { sys, platform, events, log, state, requestReboot: (why) => runtime.request("reboot", why, "powercycle") };

@@ -2,6 +2,7 @@
 // the services it implies, and the sequences that change them.
 import { release } from "node:os";
 import { isDeepStrictEqual } from "node:util";
+import type { ParseResult } from "../config/parse.js";
 import { stringifyConfig } from "../config/stringify.js";
 import { containerd } from "./services/containerd.js";
 import { createApidControl } from "./services/apid.js";
@@ -49,6 +50,8 @@ import { version } from "./version.js";
  */
 export interface RuntimeDeps {
   ctx: MachineContext;
+  /** Parses ApplyConfiguration's YAML (machined: in a worker thread); default parseConfig on this thread. */
+  parseConfig?(text: string): Promise<ParseResult>;
   applyEnv: ApplyEnv;
   events: EventBus;
   supervisor: Supervisor;
@@ -123,6 +126,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     applyLive,
     configEvent,
     runner: d.runner,
+    ...(d.parseConfig ? { parseConfig: d.parseConfig } : {}),
     ...(installs ? { install: (next: Current, req: ApplyRequest) => installs.onApply(next.config, next.yaml, req) } : {}),
   });
   const reset = (p: ResetPlan) =>

@@ -81,6 +81,7 @@ t.test("the rootfs carries the disk's head where the installer reads it", async 
   const dir = scratch(t);
   writeFileSync(join(dir, "machined.cjs"), "#!/usr/bin/node\n");
   writeFileSync(join(dir, "apid.cjs"), "#!/usr/bin/node\n");
+  writeFileSync(join(dir, "config-worker.cjs"), "");
   const diskHead = join(dir, "head.img");
   writeFileSync(diskHead, Buffer.alloc(8192, 0xeb));
   const r = buildRootfs({ outDir: scratch(t, "kiln-cache-"), distDir: dir, installer: { diskHead } });

@@ -105,6 +105,7 @@ t.test("buildRootfs lays the overlay over everything, and it changes the tree's 
   const dist = scratch(t, "kiln-dist-");
   writeFileSync(join(dist, "machined.cjs"), "#!/usr/bin/node\n");
   writeFileSync(join(dist, "apid.cjs"), "#!/usr/bin/node\n");
+  writeFileSync(join(dist, "config-worker.cjs"), "");
   const outDir = scratch(t, "kiln-cache-");
   const plain = buildRootfs({ outDir, distDir: dist });
   const overlay = tree(scratch(t), { "usr/bin/containerd": "not a program\n" });

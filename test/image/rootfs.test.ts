@@ -21,6 +21,7 @@ function fakeDist(t: Test, body = 'console.log("machined")'): string {
   const dist = scratch(t, "kiln-dist-");
   writeFileSync(join(dist, "machined.cjs"), `#!/usr/bin/node\n${body}\n`);
   writeFileSync(join(dist, "apid.cjs"), '#!/usr/bin/node\nconsole.log("apid")\n');
+  writeFileSync(join(dist, "config-worker.cjs"), "// the config parser thread\n");
   return dist;
 }
 
