@@ -2,6 +2,7 @@
 // (reader-fields.ts declares every field a reader can receive). apid decodes
 // only the answers holding such fields, redacts them, and fails closed (no
 // config at all) when a config cannot be redacted.
+import { createHash } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { parse, stringify } from "yaml";
 import type { MachineConfig } from "../config/schema.js";
@@ -53,8 +54,32 @@ export function redactConfigurationResponse(response: Buffer): Buffer {
   return Buffer.from(toBinary(GetConfigurationResponseSchema, res));
 }
 
+type Redacted = { value: Uint8Array } | { error: string };
+
+/**
+ * Configs redacted lately, by the sha256 of their bytes: parsing and writing a
+ * 256 KiB config costs apid's loop up to a few hundred ms, and a config changes
+ * rarely while readers may ask for it in a loop. A few entries, for fan-out.
+ */
+const recent = new Map<string, Redacted>();
+const RECENT_MAX = 8;
+
 /** A machine config (YAML bytes) with its secrets replaced, or why it could not be read. */
-export function redactYaml(data: Uint8Array): { value: Uint8Array } | { error: string } {
+export function redactYaml(data: Uint8Array): Redacted {
+  const key = createHash("sha256").update(data).digest("hex");
+  const hit = recent.get(key);
+  if (hit) {
+    recent.delete(key);
+    recent.set(key, hit);
+    return hit;
+  }
+  const out = redactYamlNow(data);
+  recent.set(key, out);
+  if (recent.size > RECENT_MAX) recent.delete(recent.keys().next().value as string);
+  return out;
+}
+
+function redactYamlNow(data: Uint8Array): Redacted {
   let doc: unknown;
   try {
     doc = parse(Buffer.from(data).toString("utf8"));

@@ -3,6 +3,7 @@
 import { release } from "node:os";
 import { isDeepStrictEqual } from "node:util";
 import type { ParseResult } from "../config/parse.js";
+import type { MachineConfig } from "../config/schema.js";
 import { stringifyConfig } from "../config/stringify.js";
 import { containerd } from "./services/containerd.js";
 import { createApidControl } from "./services/apid.js";
@@ -172,7 +173,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
       d.runner.start("reset", reset(plan), { label: `reset (wiping ${plan.targets.join(", ")})` });
     },
     applyConfiguration: (req) => applier(req),
-    configuration: () => (current ? stringifyConfig(current.config) : undefined),
+    configuration: () => (current ? shownConfig(current.config) : undefined),
     ...createInspector({ paths: d.ctx.paths, config: () => current?.config, ...(d.timeSync ? { timeSync: d.timeSync.status } : {}) }),
     ...createNetworkInspector(d.ctx.sys),
     generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
@@ -246,4 +247,15 @@ async function serviceAction(d: RuntimeDeps, id: string, action: "start" | "stop
   if (!d.supervisor.status().some((s) => s.id === id)) throw notFound(`service "${id}" not found`);
   await d.supervisor[action](id);
   return `service ${id}: ${action} requested`;
+}
+
+/** The config as YAML, written once per config: a 256 KiB one costs the loop 40-130 ms, and readers may ask in a loop. */
+const shown = new WeakMap<MachineConfig, string>();
+function shownConfig(config: MachineConfig): string {
+  let yaml = shown.get(config);
+  if (yaml === undefined) {
+    yaml = stringifyConfig(config);
+    shown.set(config, yaml);
+  }
+  return yaml;
 }

@@ -45,6 +45,20 @@ t.test("fails closed: a config that cannot be read is withheld, with an error", 
   t.match(res.messages[1]!.metadata?.error, /not a YAML mapping/);
 });
 
+t.test("configs redacted lately are remembered by their bytes: each config gets its own answer, again and again", async (t) => {
+  const other = worker({ ca: testCa, token: secrets.machineToken, hostname: "w-2" });
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const texts = (out: ReturnType<typeof redactYaml>) => Buffer.from("value" in out ? out.value : []).toString();
+  const first = texts(redactYaml(enc(yaml)));
+  const second = texts(redactYaml(enc(other)));
+  t.not(first, second, "two configs, two answers");
+  t.equal(texts(redactYaml(enc(yaml))), first, "the first again");
+  t.match(texts(redactYaml(enc(other))), /hostname: w-2/);
+  for (let i = 0; i < 20; i++) redactYaml(enc(`${yaml}\n# ${i}\n`)); // more configs than it keeps
+  t.equal(texts(redactYaml(enc(yaml))), first, "the same answer once forgotten");
+  t.same(redactYaml(enc("key: [unclosed")), redactYaml(enc("key: [unclosed")), "a failure remembered is the same failure");
+});
+
 /** Every leaf field of a message, as reader-fields.ts names them (lists and oneofs walked into). */
 function fieldPaths(m: DescMessage, prefix = "", seen: string[] = []): string[] {
   return m.fields.flatMap((f) => {

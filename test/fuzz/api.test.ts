@@ -16,8 +16,10 @@ import { Health } from "../../src/gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../src/gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1alpha } from "../../src/gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { ApplyConfigurationRequestSchema, ApplyMode, MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
+import { maxConfigBytes } from "../../src/machinery/api-limits.js";
 import { createTestPki } from "../apid/fixtures/pki.js";
 import { apidClient, callStream, callUnary, type Outcome, startStack } from "../apid/fixtures/stack.js";
+import { bundledConfigParsers } from "../fixtures/config/config-worker.js";
 import { mutate, plantedSecret, seedConfigs, smallConfigBytes } from "./fixtures/configs.js";
 import { createFuzzMachine } from "./fixtures/fuzz-machine.js";
 import { watchEventLoop } from "./fixtures/loop-delay.js";
@@ -27,6 +29,7 @@ import { createRng, fuzzBudgetMs, fuzzSeed, reproduceLine } from "./rng.js";
 const seed = fuzzSeed();
 const budgetMs = fuzzBudgetMs(0.65);
 const secret = plantedSecret(seed);
+const createParser = bundledConfigParsers(t);
 t.comment(reproduceLine("api.test.ts", seed, budgetMs));
 
 /** A call's deadline; following streams (logs, events, health) run into it. */
@@ -107,7 +110,7 @@ t.test("random bytes and messages to every RPC through apid: always a status, no
   const rng = createRng(seed);
   const pki = await createTestPki();
   const adminYamls = seedConfigs(`FUZZ-ADMIN-${seed}`);
-  const machine = createFuzzMachine(seedConfigs(secret)[0]!, secret);
+  const machine = createFuzzMachine(seedConfigs(secret)[0]!, secret, createParser().parse);
   const stack = await startStack(t, pki, "mtls", "node-a", machine);
   const client = (cert?: (typeof pki.clients)["reader"]) => apidClient(t, stack.port, pki.ca, cert);
   const clients: Record<Caller | "admin", Client> = {
@@ -136,7 +139,7 @@ t.test("random bytes and messages to every RPC through apid: always a status, no
         { rpc, what: "a random message", bytes: Buffer.from(randomMessage(rng, rpc.input)) },
       ]);
       const admin = Array.from({ length: 3 }, () => {
-        const data = new TextEncoder().encode(mutate(rng, rng.pick(adminYamls)).slice(0, smallConfigBytes));
+        const data = new TextEncoder().encode(mutate(rng, rng.pick(adminYamls)).slice(0, rng.chance(0.2) ? maxConfigBytes : smallConfigBytes));
         const req = create(ApplyConfigurationRequestSchema, { data, mode: rng.pick([ApplyMode.AUTO, ApplyMode.NO_REBOOT, ApplyMode.STAGED, ApplyMode.TRY]), dryRun: rng.chance(0.5) });
         return () => callUnary(clients.admin, applyPath, Buffer.from(toBinary(ApplyConfigurationRequestSchema, req)), {}, deadlineMs);
       });

@@ -1,31 +1,20 @@
 // Config parsing in a worker thread: the same answers as parseConfig, the
 // caller's event loop free while a costly config is parsed, a deadline that
 // ends the worker, and a fresh worker afterwards.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import t from "tap";
-import { bundle, entries } from "../../../src/image/bundle.js";
-import { repoRoot } from "../../../src/image/paths.js";
 import { parseConfig } from "../../../src/config/parse.js";
-import { createConfigParser as createParser } from "../../../src/machined/config-parser.js";
-import { configOf, worker } from "../../config/fixtures.js";
 import { stringifyConfig } from "../../../src/config/stringify.js";
+import { configOf, worker } from "../../config/fixtures.js";
+import { bundledConfigParsers } from "../../fixtures/config/config-worker.js";
 
 const valid = stringifyConfig(configOf(worker({})));
 
 // The worker as the machine runs it: bundled by the image builder's own entry.
-const out = mkdtempSync(join(tmpdir(), "kiln-parse-worker-"));
-t.teardown(() => rmSync(out, { recursive: true, force: true }));
-const workerFile = pathToFileURL(join(out, "config-worker.cjs"));
-t.before(() => bundle({ root: repoRoot(), outDir: out, only: entries.filter((e) => e.out === "config-worker.cjs"), requireAll: true }));
-const createConfigParser = (o: { deadlineMs?: number } = {}) => createParser({ ...o, workerFile });
+const createConfigParser = bundledConfigParsers(t);
 
 t.test("answers what parseConfig answers, valid or not", async (t) => {
   const parser = createConfigParser();
-  t.teardown(() => parser.close());
   t.same(await parser.parse(valid), parseConfig(valid));
   t.same(await parser.parse("machine: [oops"), parseConfig("machine: [oops"));
   const both = await Promise.all([parser.parse(valid), parser.parse("version: v1alpha1\n")]);
@@ -34,7 +23,6 @@ t.test("answers what parseConfig answers, valid or not", async (t) => {
 
 t.test("a costly config leaves the caller's event loop free", async (t) => {
   const parser = createConfigParser();
-  t.teardown(() => parser.close());
   await parser.parse(valid); // the worker is started
   // Deeply nested flow maps: far more parser time per byte than anything else (the fuzz tier's finding).
   const costly = `machine:\n  env: ${"{a: ".repeat(3000)}1${"}".repeat(3000)}\n`;
@@ -51,10 +39,8 @@ t.test("a costly config leaves the caller's event loop free", async (t) => {
 
 t.test("past its deadline the worker is ended, the caller told why, and the next parse works", async (t) => {
   const parser = createConfigParser({ deadlineMs: 1 });
-  t.teardown(() => parser.close());
   const big = `${valid}\nmachine_extra: ${"{a: ".repeat(3000)}1${"}".repeat(3000)}\n`;
   await t.rejects(parser.parse(big), { kind: "invalid", message: /took over 0\.001 s to parse; nothing was changed/ });
   const roomy = createConfigParser();
-  t.teardown(() => roomy.close());
   t.same(await roomy.parse(valid), parseConfig(valid));
 });
