@@ -4,8 +4,8 @@
 // giving a message with metadata.error; streams are interleaved.
 import { credentials, type Metadata } from "@grpc/grpc-js";
 import { ApiError, Code, codeName } from "../grpc/errors.js";
-import { apidPort } from "../machinery/apid.js";
 import { maxFanOutNodes, maxRemoteChannels, remoteChannelIdleMs } from "../machinery/api-limits.js";
+import { type PeerList, peerTarget } from "../machinery/peers.js";
 import { interleave } from "./interleave.js";
 import { streamError, tagStreamMessage, tagUnaryResponse, unaryError } from "./node-tag.js";
 import type { ClientTls } from "./tls-credentials.js";
@@ -14,8 +14,10 @@ import { createUpstream, type ForwardOptions, type Upstream } from "./upstream.j
 /** Metadata key naming the nodes a call is for. */
 export const nodesHeader = "nodes";
 
-/** Clients for other machines' apids, one channel per node, closed when idle. */
+/** Clients for other machines' apids (its peers only), one channel per node, closed when idle. */
 export interface Remotes {
+  /** The nodes calls may be forwarded to (machine.api.peers). */
+  peers: PeerList;
   get(node: string): Upstream;
   /** The targets with an open channel, least recently used first. */
   open(): string[];
@@ -35,18 +37,27 @@ export function nodesOf(metadata: Metadata): string[] {
     });
 }
 
-/** Refuses a call naming more than `maxFanOutNodes` nodes, before any is reached. */
-export function checkFanOut(nodes: string[]): void {
+/** Refuses a call naming more than `maxFanOutNodes` nodes, or any node that is not one of `peers`, before any is reached. */
+export function checkFanOut(nodes: string[], peers: PeerList): void {
   if (nodes.length > maxFanOutNodes) {
     throw new ApiError(Code.INVALID_ARGUMENT, `${nodesHeader} names ${nodes.length} nodes; the limit is ${maxFanOutNodes} nodes a call`);
   }
+  for (const node of nodes) checkPeer(node, peers);
+}
+
+function checkPeer(node: string, peers: PeerList): string {
+  const shown = JSON.stringify(node.length > 80 ? `${node.slice(0, 80)}…` : node);
+  const target = peerTarget(node);
+  if (!target) throw new ApiError(Code.INVALID_ARGUMENT, `${nodesHeader}: ${shown} is not a node: expected an address or a host name, with a port or without`);
+  if (!peers.allows(target)) {
+    throw new ApiError(Code.PERMISSION_DENIED, `${nodesHeader}: ${shown} is not a peer of this machine (allowed: ${peers.describe()}); an admin may add it to machine.api.peers`);
+  }
+  return target;
 }
 
 /** A gRPC target for a node: "host", "host:port", "v6" or "[v6]:port"; the port defaults to apid's. */
 export function targetOf(node: string): string {
-  if (/^\[.*\](:\d+)?$/.test(node)) return node.includes("]:") ? node : `${node}:${apidPort}`;
-  if (node.includes(":") && node.indexOf(":") !== node.lastIndexOf(":")) return `[${node}]:${apidPort}`;
-  return /:\d+$/.test(node) ? node : `${node}:${apidPort}`;
+  return peerTarget(node) ?? node;
 }
 
 /** How many channels Remotes keeps and for how long (tests shorten them). */
@@ -62,8 +73,12 @@ interface Channel {
   idle?: NodeJS.Timeout;
 }
 
-/** Remotes that authenticate with `tls`; without it, every node fails with FAILED_PRECONDITION. */
-export function createRemotes(tls: ClientTls | undefined, limits: RemotesLimits = { maxChannels: maxRemoteChannels, idleMs: remoteChannelIdleMs }): Remotes {
+/** Remotes that authenticate with `tls` and reach `peers` only; without `tls`, every node fails with FAILED_PRECONDITION. */
+export function createRemotes(
+  tls: ClientTls | undefined,
+  peers: PeerList,
+  limits: RemotesLimits = { maxChannels: maxRemoteChannels, idleMs: remoteChannelIdleMs },
+): Remotes {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
   const channels = new Map<string, Channel>();
   const creds = tls && credentials.createSsl(tls.ca, tls.key, tls.cert);
@@ -85,9 +100,10 @@ export function createRemotes(tls: ClientTls | undefined, limits: RemotesLimits 
     return c;
   };
   return {
+    peers,
     get: (node) => {
       if (!creds) throw new ApiError(Code.FAILED_PRECONDITION, "this machine has no apid client certificate to reach other nodes with");
-      const target = targetOf(node);
+      const target = checkPeer(node, peers);
       return counted(() => {
         const c = open(target);
         clearTimeout(c.idle);

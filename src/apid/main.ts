@@ -7,6 +7,7 @@ import { credentials } from "@grpc/grpc-js";
 import { apidTlsFiles } from "../machinery/apid.js";
 import { deniedCertificatesFile } from "./denied-certificates.js";
 import { createRemotes } from "./fan-out.js";
+import { peersFile } from "./peers-file.js";
 import { type ApidArgs, parseApidArgs } from "./options.js";
 import { startApid } from "./server.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
 async function serve(a: ApidArgs) {
   const mtls = a.mode === "mtls";
   const tls = await readServerTls(a.tlsDir, mtls);
-  const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined);
+  const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined, peersFile(join(a.tlsDir, apidTlsFiles.peers)));
   const machined = createLanes(`unix://${a.machinedSocket}`, credentials.createInsecure());
   const denied = mtls ? { denied: deniedCertificatesFile(join(a.tlsDir, apidTlsFiles.denied)) } : {};
   const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes, ...denied });

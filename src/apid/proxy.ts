@@ -129,7 +129,7 @@ function isDryRun(request: Buffer): boolean {
 function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Caller | undefined): string[] | undefined {
   if (ctx.mode === "maintenance" || !caller || caller.impersonated) return undefined;
   const nodes = nodesOf(call.metadata);
-  checkFanOut(nodes);
+  checkFanOut(nodes, ctx.remotes.peers);
   return nodes.length > 0 ? nodes : undefined;
 }
 

@@ -68,6 +68,7 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.token": notYet,
   "machine.certSANs": apidCert,
   "machine.api.deniedCertificates": live("services/apid.ts afterApply: written to apid's TLS directory, which apid checks on every call"),
+  "machine.api.peers": live("services/apid.ts afterApply: written to apid's TLS directory, which apid checks on every fan-out"),
   "machine.services[].id": supervisor,
   "machine.services[].command": supervisor,
   "machine.services[].env": supervisor,

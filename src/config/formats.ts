@@ -2,6 +2,7 @@
 // each registered with the phrase an error uses for what was expected.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { z } from "zod";
+import { parsePeer } from "../machinery/peers.js";
 import { parseDeniedEntry } from "../pki/denied-certificates.js";
 import { ownedFileProblem } from "./owned-files.js";
 import { quoted } from "./quote.js";
@@ -87,6 +88,11 @@ export const token = expecting(
 export const certificateRef = expecting(
   z.string().refine((s) => "value" in parseDeniedEntry(s), asExpectation),
   "a client certificate's SHA-256 fingerprint (64 hex digits) or serial number (1 to 40 hex digits), colons allowed",
+);
+
+export const peerEntry = expecting(
+  z.string().refine((s) => !("error" in parsePeer(s)), asExpectation),
+  'an address or host name, "address:port", "[v6]:port", or a network such as 10.5.0.0/24',
 );
 
 /** The PEM text inside base64 `text`, or undefined when it is not base64 of a PEM block. */

@@ -5,6 +5,7 @@ import {
   absolutePath,
   certificatePem,
   certificateRef,
+  peerEntry,
   cidr,
   devicePath,
   envName,
@@ -185,6 +186,10 @@ const machine = z.strictObject({
       deniedCertificates: doc(
         z.array(certificateRef).max(10_000),
         "Client certificates the machine API no longer accepts (revoked), each by its SHA-256 fingerprint or serial number (hex, colons allowed; `openssl x509 -noout -fingerprint -sha256 -serial`). apid refuses every call made with one (PERMISSION_DENIED), from the next call on: applied live. Give every machine the same list: a call fanned out to other nodes is checked by the apid the client connected to.",
+      ).optional(),
+      peers: doc(
+        z.array(peerEntry).max(1024),
+        "The other machines this apid may forward a call to (`kilnctl -n NODE`, metadata `nodes`): addresses or host names (apid's port 50000), `address:port`, `[v6]:port`, or networks in CIDR form (port 50000 on any address in them). Names match as written and are not resolved to check. Any other node is refused (PERMISSION_DENIED) before any is called, so a caller cannot make apid dial elsewhere. Unset: the networks of this machine's own addresses (its links). An empty list: no fan-out. Applied live.",
       ).optional(),
     }),
     "The machine API (apid).",

@@ -57,6 +57,7 @@ export const readerViews: Readonly<Record<string, ReaderView>> = {
   "machine.certSANs": "safe",
   // Fingerprints and serials of revoked certificates: public identifiers.
   "machine.api.deniedCertificates": "safe",
+  "machine.api.peers": "safe",
   "machine.services[].id": "safe",
   "machine.services[].command": "hidden",
   "machine.services[].env": "hidden",

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { MachineConfig } from "../config/schema.js";
 import { apidTlsFiles as tlsFiles } from "../machinery/apid.js";
 import { type CertAndKey, issueClientCert, issueServerCert, selfSigned } from "../pki/certs.js";
+import { peersFileText } from "../machinery/peers.js";
 import { deniedFileText } from "../pki/denied-certificates.js";
 import { fingerprint } from "../pki/fingerprint.js";
 import { decodeBase64Pem } from "../pki/pem.js";
@@ -56,15 +57,25 @@ async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
   await put(o, tlsFiles.ca, ca.crt, 0o644);
   await put(o, tlsFiles.clientCert, client.crt, 0o644);
   await put(o, tlsFiles.clientKey, client.key, 0o600);
-  await put(o, tlsFiles.denied, deniedFileText(o.config.machine.api?.deniedCertificates ?? []), 0o644);
+  for (const [file, text] of apiListFiles(o.config)) await put(o, file, text, 0o644);
   return { mode: "mtls" };
 }
 
-/** Replaces apid's list of denied client certificates (apid reads it again at its next call): applied live. */
-export function writeDeniedCertificates(dir: string, config: MachineConfig, owner?: { uid: number; gid: number }): void {
-  const path = join(dir, tlsFiles.denied);
-  writeFileAtomic(path, deniedFileText(config.machine.api?.deniedCertificates ?? []), 0o644);
-  if (owner) chownSync(path, owner.uid, owner.gid);
+/** machine.api's lists as apid reads them: the denied client certificates and the peers. */
+function apiListFiles(config: MachineConfig): [string, string][] {
+  return [
+    [tlsFiles.denied, deniedFileText(config.machine.api?.deniedCertificates ?? [])],
+    [tlsFiles.peers, peersFileText(config.machine.api?.peers)],
+  ];
+}
+
+/** Replaces apid's lists (denied certificates, peers); apid reads each again at its next call: applied live. */
+export function writeApiLists(dir: string, config: MachineConfig, owner?: { uid: number; gid: number }): void {
+  for (const [file, text] of apiListFiles(config)) {
+    const path = join(dir, file);
+    writeFileAtomic(path, text, 0o644);
+    if (owner) chownSync(path, owner.uid, owner.gid);
+  }
 }
 
 /** Names and addresses in apid's certificate: machine.certSANs, the hostname, the machine's addresses, loopback. */

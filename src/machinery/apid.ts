@@ -15,6 +15,8 @@ export const apidTlsFiles = {
   clientKey: "client.key",
   /** machine.api.deniedCertificates, one normalised entry a line (pki/denied-certificates.ts); rewritten on apply. */
   denied: "denied-certificates",
+  /** machine.api.peers, one entry a line, or machinery/peers.ts defaultPeersLine when unset; rewritten on apply. */
+  peers: "peers",
 } as const;
 
 /**

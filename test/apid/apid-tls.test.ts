@@ -26,7 +26,7 @@ t.test("from the machine CA: server and impersonator certificates, keys 0600, di
   const config = configOf(worker({ ca: { crt: encodeBase64Pem(ca.crt), key: encodeBase64Pem(ca.key) }, certSANs: ["api.example.com", "10.9.8.7"] }));
   const dir = tlsDir(t);
   t.same(await writeApidTls({ dir, config, hostname: "node-1", addresses: ["192.168.1.5", "fe80::1"], owner: self }), { mode: "mtls" });
-  t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "denied-certificates", "server.crt", "server.key"]);
+  t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "denied-certificates", "peers", "server.crt", "server.key"]);
   t.same([mode(dir), mode(join(dir, "server.key")), mode(join(dir, "client.key")), mode(join(dir, "server.crt"))], ["700", "600", "600", "644"]);
   t.equal(statSync(join(dir, "server.key")).uid, self.uid);
   const caCert = new X509Certificate(ca.crt);

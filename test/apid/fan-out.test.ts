@@ -1,13 +1,18 @@
-// Fan-out's bounds: the nodes one call may name, and the channels to other
-// nodes apid keeps (closed when idle, at most so many).
+// Fan-out's bounds: the nodes one call may name (how many, and only peers),
+// and the channels to other nodes apid keeps (closed when idle, at most so many).
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Metadata, status } from "@grpc/grpc-js";
 import t from "tap";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createRemotes, nodesOf } from "../../src/apid/fan-out.js";
+import { peersFile } from "../../src/apid/peers-file.js";
+import { peersFileText } from "../../src/machinery/peers.js";
 import { LogsRequestSchema } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { maxFanOutNodes } from "../../src/machinery/api-limits.js";
 import { createTestPki, type TestPki } from "./fixtures/pki.js";
-import { apidClient, callUnary, startStack } from "./fixtures/stack.js";
+import { apidClient, callUnary, loopbackPeers, startStack } from "./fixtures/stack.js";
 
 const machine = (name: string) => `/kiln.machine.v1.MachineService/${name}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +52,7 @@ t.test("a node named twice, or by its target with apid's port, is called once", 
 });
 
 t.test("a channel to another node is closed once idle", async (t) => {
-  const remotes = createRemotes(clientTls(), { maxChannels: 4, idleMs: 100 });
+  const remotes = createRemotes(clientTls(), loopbackPeers, { maxChannels: 4, idleMs: 100 });
   t.teardown(() => remotes.close());
   await t.rejects(remotes.get("127.0.0.1:1").unary(machine("Version"), Buffer.alloc(0), forward()), { code: status.UNAVAILABLE });
   t.same(remotes.open(), ["127.0.0.1:1"]);
@@ -56,7 +61,7 @@ t.test("a channel to another node is closed once idle", async (t) => {
 });
 
 t.test("at most maxChannels stay open: the least recently used idle one goes first", async (t) => {
-  const remotes = createRemotes(clientTls(), { maxChannels: 2, idleMs: 60_000 });
+  const remotes = createRemotes(clientTls(), loopbackPeers, { maxChannels: 2, idleMs: 60_000 });
   t.teardown(() => remotes.close());
   const call = (node: string) => remotes.get(node).unary(machine("Version"), Buffer.alloc(0), forward()).catch(() => undefined);
   for (const node of ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:1", "127.0.0.1:3"]) await call(node);
@@ -65,7 +70,7 @@ t.test("at most maxChannels stay open: the least recently used idle one goes fir
 
 t.test("a channel with a stream under way stays open past the idle time, and is closed after it ends", async (t) => {
   const b = await startStack(t, pki, "mtls", "node-b");
-  const remotes = createRemotes(clientTls(), { maxChannels: 1, idleMs: 50 });
+  const remotes = createRemotes(clientTls(), loopbackPeers, { maxChannels: 1, idleMs: 50 });
   t.teardown(() => remotes.close());
   const nodeB = `127.0.0.1:${b.port}`;
   const ac = new AbortController();
@@ -79,4 +84,36 @@ t.test("a channel with a stream under way stays open past the idle time, and is 
   await it.return?.();
   await eventually(() => remotes.open().length === 0);
   t.pass("closed once the stream ended");
+});
+
+t.test("only peers are called: any other node is refused before any is reached, and the list applies live", async (t) => {
+  const b = await startStack(t, pki, "mtls", "node-b");
+  const dir = mkdtempSync(join(tmpdir(), "kiln-peers-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, "peers");
+  const nodeB = `127.0.0.1:${b.port}`;
+  writeFileSync(file, peersFileText([nodeB]));
+  // The real list, as apid's main reads it; this machine's own networks never include loopback.
+  const a = await startStack(t, pki, "mtls", "node-a", undefined, undefined, {}, peersFile(file, () => [{ cidr: "127.0.0.1/8", internal: true }]));
+  const reader = apidClient(t, a.port, pki.ca, pki.clients.reader);
+  const ok = await callUnary(reader, machine("Hostname"), Buffer.alloc(0), { nodes: nodeB });
+  t.equal(ok.code, status.OK, "the peer answers");
+  t.ok(b.arrived.includes(machine("Hostname")), "node-b was called");
+
+  const beforeB = b.arrived.length;
+  for (const probe of ["127.0.0.1:22", "127.0.0.1", "localhost:50000", `${nodeB},127.0.0.1:6443`, "10.0.0.1"]) {
+    const out = await callUnary(reader, machine("Hostname"), Buffer.alloc(0), { nodes: probe });
+    t.equal(out.code, status.PERMISSION_DENIED, `${probe}: refused`);
+    t.match(out.details, /is not a peer of this machine \(allowed: machine\.api\.peers \(127\.0\.0\.1:\d+\)\); an admin may add it to machine\.api\.peers/);
+  }
+  t.equal(b.arrived.length, beforeB, "a call naming a non-peer reaches no node, not even the peer it also names");
+  const junk = await callUnary(reader, machine("Hostname"), Buffer.alloc(0), { nodes: "a b" });
+  t.same([junk.code, junk.details], [status.INVALID_ARGUMENT, 'nodes: "a b" is not a node: expected an address or a host name, with a port or without']);
+
+  writeFileSync(file, peersFileText([]));
+  const none = await callUnary(reader, machine("Hostname"), Buffer.alloc(0), { nodes: nodeB });
+  t.same([none.code, /allowed: machine\.api\.peers, which is empty/.test(none.details)], [status.PERMISSION_DENIED, true], "an empty list: no fan-out, from the next call on");
+  rmSync(file);
+  const gone = await callUnary(reader, machine("Hostname"), Buffer.alloc(0), { nodes: nodeB });
+  t.equal(gone.code, status.PERMISSION_DENIED, "no file: no peers (fails closed)");
 });

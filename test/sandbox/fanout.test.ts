@@ -1,6 +1,8 @@
 // -n n1,n2: one call through one apid reaches several machines, rows tagged
-// with their node. Two sandboxes of one cluster (one machine CA); the host
-// routes between their /30s for the length of the test only.
+// with their node, and only its peers. Two sandboxes of one cluster (one
+// machine CA); the host routes between their /30s for the length of the test
+// only. a starts with the default peers (its own /30), so b is not one until
+// a's config names it.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,18 +15,36 @@ const saved = readFileSync(forward, "utf8").trim();
 let a: Sandbox;
 let b: Sandbox;
 
-/** A worker config of the generated cluster with its own hostname. */
-const worker = (hostname: string) => readFileSync(join(dir, "worker.yaml"), "utf8").replace(/^machine:\n/m, `machine:\n  hostname: ${hostname}\n`);
+/** A worker config of the generated cluster with its own hostname, and its peers if given. */
+const worker = (hostname: string, peers?: string[]) =>
+  readFileSync(join(dir, "worker.yaml"), "utf8").replace(/^machine:\n/m, `machine:\n  hostname: ${hostname}\n${peers ? `  api:\n    peers: ${JSON.stringify(peers)}\n` : ""}`);
 const ctl = (...args: string[]) => kilnctl(["--kilnconfig", join(dir, "kilnconfig"), "-e", a.endpoint, ...args]);
 
 t.before(async () => {
   const g = kilnctl(["gen", "config", "--name", "fan", "--endpoint", "127.0.0.1", "--out", dir]);
   if (g.code !== 0) throw new Error(g.stderr);
-  writeFileSync(join(dir, "a.yaml"), worker("fan-a"));
   a = createSandbox("t-fan-a", worker("fan-a"));
   b = createSandbox("t-fan-b", worker("fan-b"));
   writeFileSync(forward, "1");
-  await waitFor("both apids", () => ctl("-n", `${a.address},${b.address}`, "version").code === 0, 30_000, 250);
+  await waitFor("a's apid", () => ctl("version").code === 0, 30_000, 250);
+  await waitFor("b's apid", () => kilnctl(["--kilnconfig", join(dir, "kilnconfig"), "-e", b.endpoint, "version"]).code === 0, 30_000, 250);
+});
+
+t.test("peers: by default a's own network only; b once a's config names it, applied live", async (t) => {
+  const own = ctl("-n", a.address, "hostname", "-o", "json");
+  t.equal(own.code, 0, own.stderr);
+  const other = ctl("-n", `${a.address},${b.address}`, "hostname");
+  t.equal(other.code, 1, "refused");
+  t.match(other.stderr, new RegExp(`"${b.address.replace(/\./g, "\\.")}" is not a peer of this machine \\(allowed: the default of machine\\.api\\.peers, this machine's own networks at port 50000\\)`));
+  t.notMatch(other.stdout, /fan-a/, "no node was called");
+  const probe = ctl("-n", `${a.address}:22`, "hostname");
+  t.match(probe.stderr, /is not a peer of this machine/, "another port of its own address is not a peer either");
+  const file = join(dir, "a-peers.yaml");
+  writeFileSync(file, worker("fan-a", [`${b.address}`, a.address, "127.0.0.2"]));
+  const applied = ctl("apply-config", "-f", file, "--mode", "no-reboot");
+  t.equal(applied.code, 0, applied.stderr);
+  await waitFor("b as a's peer", () => ctl("-n", `${a.address},${b.address}`, "version").code === 0, 30_000, 250);
+  t.pass("b answers through a");
 });
 t.teardown(() => {
   writeFileSync(forward, saved);

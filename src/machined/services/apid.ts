@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
 import { apidPort } from "../../machinery/apid.js";
 import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
-import { writeApidTls, writeDeniedCertificates } from "../apid-tls.js";
+import { writeApidTls, writeApiLists } from "../apid-tls.js";
 import type { EventBus } from "../events.js";
 import type { HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
@@ -144,13 +144,14 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       },
     }),
     afterApply: (prev, next) => {
-      if (!maintenance && tlsDir && !isDeepStrictEqual(prev?.machine.api?.deniedCertificates, next.machine.api?.deniedCertificates)) {
+      if (!maintenance && tlsDir && !isDeepStrictEqual(prev?.machine.api, next.machine.api)) {
         try {
-          writeDeniedCertificates(tlsDir, next, apidOwner());
-          d.log(`apid: ${next.machine.api?.deniedCertificates?.length ?? 0} denied client certificates`);
+          writeApiLists(tlsDir, next, apidOwner());
+          const peers = next.machine.api?.peers;
+          d.log(`apid: ${next.machine.api?.deniedCertificates?.length ?? 0} denied client certificates; peers: ${peers ? peers.length : "this machine's networks"}`);
         } catch (err) {
-          // A restart writes the whole directory again, the list with it.
-          restartSoon(`its denied certificates could not be updated in place (${(err as Error).message})`);
+          // A restart writes the whole directory again, the lists with it.
+          restartSoon(`its denied certificates and peers could not be updated in place (${(err as Error).message})`);
         }
       }
       if (maintenance) restartSoon("configured; leaving maintenance mode for mTLS");

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { defaultPeersLine } from "../../../src/machinery/peers.js";
 import { createEventBus } from "../../../src/machined/event-bus.js";
 import type { EventPayload } from "../../../src/machined/events.js";
 import { createCA } from "../../../src/pki/certs.js";
@@ -94,6 +95,24 @@ t.test("denied certificates: written with apid's TLS files, then replaced live o
   t.equal(readFileSync(file, "utf8"), "", "the list removed: nothing denied");
   await sleep(20);
   t.same(h.restarts, [], "apid keeps running");
+});
+
+t.test("peers: the default written with apid's TLS files, then a list replaced live on apply without a restart", async (t) => {
+  const h = harness(t);
+  const made = await createCA("test");
+  const ca = { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+  h.ctx.config = configOf(worker({ hostname: "a", ca }));
+  await h.control.definition.prepare!(h.ctx);
+  const file = join(apidPaths(h.ctx).tls, "peers");
+  t.equal(readFileSync(file, "utf8"), `${defaultPeersLine}\n`, "unset: this machine's networks");
+  const next = configOf(worker({ hostname: "a", ca, api: { peers: ["10.5.0.0/24", "node-b:50001"] } }));
+  h.control.afterApply(h.ctx.config, next);
+  t.equal(readFileSync(file, "utf8"), "10.5.0.0/24\nnode-b:50001\n", "replaced at once");
+  h.control.afterApply(next, configOf(worker({ hostname: "a", ca, api: { peers: [] } })));
+  t.equal(readFileSync(file, "utf8"), "", "an empty list: no peers");
+  await sleep(20);
+  t.same(h.restarts, [], "apid keeps running");
+  t.throws(() => configOf(worker({ ca, api: { peers: ["10.5.0.0/33"] } })), { message: /machine\.api\.peers\[0\]: expected an address or host name, "address:port", "\[v6\]:port", or a network such as 10\.5\.0\.0\/24/ });
 });
 
 t.test("a denied certificate entry that is neither a fingerprint nor a serial fails validation, naming the path", async (t) => {
