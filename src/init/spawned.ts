@@ -9,8 +9,8 @@
 // memory: the main thread creates it and hands it to every worker started
 // afterwards (worker_threads environment data); loading this module in a
 // worker wraps that worker's spawn into the same set. A worker must load it
-// before spawning (anything importing src/init does; kiln starts no workers
-// today): the reaper, on the main thread, then never takes their statuses.
+// before spawning (anything importing src/init does; kiln's one worker, the config parser, spawns nothing)
+// and then the reaper, on the main thread, never takes their statuses.
 import { ChildProcess } from "node:child_process";
 import { getEnvironmentData, isMainThread, setEnvironmentData } from "node:worker_threads";
 
