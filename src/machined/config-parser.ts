@@ -13,9 +13,13 @@ import { invalid, type MachineError } from "./errors.js";
 export const PARSE_DEADLINE_MS = 10_000;
 /** The worker's heap: far above what a 256 KiB config needs, far below what would starve the machine. */
 const WORKER_HEAP_MB = 256;
+/** A worker with nothing to parse for this long is ended: configs are rare, its memory is not free. */
+export const PARSER_IDLE_MS = 30_000;
 
 export interface ConfigParser {
   parse(text: string): Promise<ParseResult>;
+  /** Whether a worker is running (one is started by a parse and ended once idle). */
+  running(): boolean;
   /** Ends the worker (pending parses fail). */
   close(): Promise<void>;
 }
@@ -25,54 +29,81 @@ export function parseWorkerFile(): URL {
   return new URL("./config-worker.cjs", import.meta.url);
 }
 
-export function createConfigParser(o: { deadlineMs?: number; workerFile?: URL } = {}): ConfigParser {
+/** A parse waiting for its answer. */
+interface Pending {
+  resolve(r: ParseResult): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+/** A worker and the parses it owes: when it ends, those fail, and no other worker's. */
+interface Running {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+export function createConfigParser(o: { deadlineMs?: number; idleMs?: number; workerFile?: URL } = {}): ConfigParser {
   const deadlineMs = o.deadlineMs ?? PARSE_DEADLINE_MS;
-  let worker: Worker | undefined;
+  let current: Running | undefined;
+  let idle: NodeJS.Timeout | undefined;
   let nextId = 0;
-  const pending = new Map<number, { resolve(r: ParseResult): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
-  const failAll = (err: Error) => {
-    for (const p of pending.values()) {
+  /** Ends `r` (if still current, no worker is current after); its parses fail with `err`. */
+  const end = (r: Running, err: Error) => {
+    if (current === r) current = undefined;
+    for (const p of r.pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);
     }
-    pending.clear();
+    r.pending.clear();
+    void r.worker.terminate();
   };
-  const start = (): Worker => {
-    const w = new Worker(o.workerFile ?? parseWorkerFile(), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
-    w.unref();
-    w.on("message", (m: { id: number; result: ParseResult }) => {
-      const p = pending.get(m.id);
+  const endWhenIdle = (r: Running) => {
+    clearTimeout(idle);
+    if (r.pending.size > 0 || current !== r) return;
+    idle = setTimeout(() => {
+      if (current === r && r.pending.size === 0) end(r, tooCostly("the config parser was idle"));
+    }, o.idleMs ?? PARSER_IDLE_MS).unref();
+  };
+  const start = (): Running => {
+    const worker = new Worker(o.workerFile ?? parseWorkerFile(), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const r: Running = { worker, pending: new Map() };
+    worker.unref();
+    worker.on("message", (m: { id: number; result: ParseResult }) => {
+      const p = r.pending.get(m.id);
       if (!p) return;
-      pending.delete(m.id);
+      r.pending.delete(m.id);
       clearTimeout(p.timer);
       p.resolve(m.result);
+      endWhenIdle(r);
     });
-    w.on("error", (err) => failAll(tooCostly(`parsing the config failed: ${err.message}`, err)));
-    w.on("exit", () => {
-      if (worker === w) worker = undefined;
-      failAll(tooCostly("the config parser stopped before it answered"));
-    });
-    return w;
+    worker.on("error", (err) => end(r, tooCostly(`parsing the config failed: ${err.message}`, err)));
+    worker.on("exit", () => end(r, tooCostly("the config parser stopped before it answered")));
+    return r;
   };
   return {
     parse: (text) =>
       new Promise<ParseResult>((resolve, reject) => {
-        worker ??= start();
-        const w = worker;
+        clearTimeout(idle);
+        current ??= start();
+        const r = current;
         const id = nextId++;
         const timer = setTimeout(() => {
-          pending.delete(id);
+          r.pending.delete(id);
           reject(tooCostly(`the config took over ${deadlineMs / 1000} s to parse; nothing was changed: make it smaller or less deeply nested`));
-          if (worker === w) worker = undefined;
-          void w.terminate();
+          end(r, tooCostly("the config parser was ended: another config took too long; apply this one again"));
         }, deadlineMs);
-        pending.set(id, { resolve, reject, timer });
-        w.postMessage({ id, text } satisfies ParseRequest);
+        r.pending.set(id, { resolve, reject, timer });
+        r.worker.postMessage({ id, text } satisfies ParseRequest);
       }),
+    running: () => current !== undefined,
     close: async () => {
-      const w = worker;
-      worker = undefined;
-      if (w) await w.terminate();
+      clearTimeout(idle);
+      const r = current;
+      current = undefined;
+      if (r) {
+        end(r, tooCostly("the config parser was closed"));
+        await r.worker.terminate();
+      }
     },
   };
 }

@@ -44,3 +44,13 @@ t.test("past its deadline the worker is ended, the caller told why, and the next
   const roomy = createConfigParser();
   t.same(await roomy.parse(valid), parseConfig(valid));
 });
+
+t.test("a worker with nothing to parse is ended, and the next parse starts another", async (t) => {
+  const parser = createConfigParser({ idleMs: 50 });
+  t.notOk(parser.running(), "none before the first parse");
+  t.same(await parser.parse(valid), parseConfig(valid));
+  t.ok(parser.running(), "started by the parse");
+  for (const end = Date.now() + 5000; parser.running() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  t.notOk(parser.running(), "ended once idle");
+  t.same(await parser.parse(valid), parseConfig(valid), "a new one parses");
+});
