@@ -2,9 +2,9 @@
 // file in its TLS directory that machined replaces when the config changes.
 // It is looked at on every call (one stat; read again only when it changed),
 // so a revocation holds from the next call on, without a restart.
-import { readFileSync, statSync } from "node:fs";
 import type { PeerCertificate } from "node:tls";
 import { certificateNames } from "../pki/denied-certificates.js";
+import { watchedFile } from "./watched-file.js";
 
 export interface DeniedCertificates {
   /** Why `cert` is refused, or undefined when it is not denied. */
@@ -13,17 +13,7 @@ export interface DeniedCertificates {
 
 /** The deny list in `file`; a missing file denies nothing. */
 export function deniedCertificatesFile(file: string): DeniedCertificates {
-  let seen = "";
-  let names = new Set<string>();
-  const current = () => {
-    const st = statSync(file, { throwIfNoEntry: false });
-    const stamp = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
-    if (stamp !== seen) {
-      names = new Set(st ? readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
-      seen = stamp;
-    }
-    return names;
-  };
+  const current = watchedFile(file, (text) => new Set(text?.split("\n").filter(Boolean) ?? []));
   return { check: (cert) => deniedBy(current(), cert) };
 }
 
