@@ -73,12 +73,14 @@ function walk(dir: string): string[] {
   return out;
 }
 
-/** What may be an ELF: rootfs/manifest.yaml's programs, shared libraries, koffi's module, kernel modules. */
+/** What may be an ELF: rootfs/manifest.yaml's programs, shared libraries, iptables' extensions, koffi's module, kernel modules. */
 function declaredElfs(m: Manifest): (p: string) => boolean {
-  const programs = new Set(["/usr/bin/node", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/runc", "/usr/bin/kubelet", "/usr/sbin/mkfs.ext4"]);
+  const programs = new Set(["/usr/bin/node", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/runc", "/usr/bin/kubelet", "/usr/sbin/mkfs.ext4",
+    "/usr/bin/mount", "/usr/bin/umount", "/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack"]);
   return (p) =>
     programs.has(p) ||
     p.startsWith("/usr/lib/cni/") ||
+    /^\/usr\/lib\/x86_64-linux-gnu\/xtables\/lib[^/]+\.so$/.test(p) ||
     /^\/usr\/lib(64)?\/(x86_64-linux-gnu\/)?(lib[^/]+\.so[.\d]*|ld-linux-x86-64\.so\.2)$/.test(p) ||
     p === "/usr/lib/kiln/node_modules/koffi/build/koffi/linux_x64/koffi.node" ||
     (p.startsWith(`/usr/lib/modules/${m.versions.kernel}/kernel/`) && p.endsWith(".ko"));
