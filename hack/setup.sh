@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(containerd runc tini catatonit containernetworking-plugins iproute2 util-linux ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
+packages=(containerd runc tini catatonit containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
 
 missing=()
 for p in "${packages[@]}"; do

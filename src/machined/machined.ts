@@ -57,7 +57,11 @@ export function createMachined(m: MachinedDeps): Machined {
   const { sys, platform, log } = m;
   const paths = createPaths();
   const events = createEventBus({ capacity: 1000 });
-  const ctx: MachineContext = { paths, platform, sys, config: undefined, env: {} };
+  let runtimeModulesDone = () => {};
+  const runtimeModules = new Promise<void>((resolve) => {
+    runtimeModulesDone = resolve;
+  });
+  const ctx: MachineContext = { paths, platform, sys, config: undefined, env: {}, runtimeModules };
   const logs = createLogStore({ dir: paths.logDir });
   const supervisor = createSupervisor({ context: ctx, events, logs });
   const halt = (req: RebootRequest) =>
@@ -106,8 +110,9 @@ export function createMachined(m: MachinedDeps): Machined {
     startMachineApi: () => startMachineApiTask(b, runtime),
     checkUpgrade: () => state.upgrader?.atBoot(),
     loadConfig: (signal) => runtime.loadConfig(signal),
-    // Bridges and netfilter are for pods, not for booting: loaded alongside the config.
-    loadRuntimeModules: () => (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve()),
+    // Bridges and netfilter are for pods, not for booting: loaded alongside the
+    // config; kubelet waits for them (services/runtime-modules.ts).
+    loadRuntimeModules: () => (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve()).finally(runtimeModulesDone),
     startApid: () => runtime.startApid(),
   });
   return {

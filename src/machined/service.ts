@@ -39,6 +39,8 @@ export interface MachineContext {
   config: MachineConfig | undefined;
   /** Extra environment for every service (machine.env). */
   env: Record<string, string>;
+  /** Settles once machined has loaded the image's runtime kernel modules (failures logged); settled at once where it loads none. */
+  runtimeModules: Promise<void>;
 }
 
 /** How a process ended. */

@@ -30,14 +30,60 @@ export const BOOT_MODULES = [
   "xfs",
 ];
 
-/** Loaded by machined on metal before containerd: bridges, netfilter, overlay networks. */
+/**
+ * Loaded by machined on metal at boot: bridges, overlay networks, and the
+ * netfilter that the image's iptables (the nf_tables backend, see
+ * rootfs/manifest.yaml) and conntrack need. iptables-nft writes addresses,
+ * ports, marks and verdicts as native nf_tables expressions (in nf_tables
+ * itself) and every other match and target through nft_compat with its xt_
+ * module; the kernel cannot load those on demand (the image has no modprobe),
+ * so each one kube-proxy, kubelet and the bridge/portmap CNI plugins use is here.
+ */
 export const RUNTIME_MODULES = [
   "br_netfilter",
   "bridge",
   "veth",
   "vxlan",
+  "tun",
   "nf_conntrack",
+  "nf_conntrack_netlink", // conntrack -L/-D (kube-proxy's stale UDP flows)
   "nf_nat",
+  // iptables-nft: tables and chains, nat chains, xt_ extensions through nft_compat
+  "nf_tables",
+  "nft_chain_nat",
+  "nft_compat",
+  // matches: -p tcp/udp --dport, comments, marks, conntrack state, LOCAL
+  // addresses, node port ranges, load balancing, session affinity, bridged traffic
+  "xt_tcpudp",
+  "xt_comment",
+  "xt_mark",
+  "xt_conntrack",
+  "xt_addrtype",
+  "xt_multiport",
+  "xt_statistic",
+  "xt_recent",
+  "xt_physdev",
+  // targets: MARK (xt_mark), DNAT/SNAT, MASQUERADE, REJECT (services without endpoints)
+  "xt_nat",
+  "xt_MASQUERADE",
+  "ipt_REJECT",
+  "ip6t_REJECT",
+];
+
+/**
+ * In the image for machine.kernel.modules, loaded only on request: IPVS for
+ * kube-proxy, WireGuard, test links, block devices, and the legacy iptables
+ * tables for a workload that brings its own iptables-legacy.
+ */
+export const EXTRA_MODULES = [
+  "dummy",
+  "ip_vs",
+  "ip_vs_rr",
+  "ip_vs_wrr",
+  "ip_vs_sh",
+  "wireguard",
+  "nbd",
+  "rbd",
   "ip_tables",
   "iptable_filter",
   "iptable_nat",
@@ -45,14 +91,5 @@ export const RUNTIME_MODULES = [
   "ip6_tables",
   "ip6table_filter",
   "ip6table_nat",
-  "xt_conntrack",
-  "xt_MASQUERADE",
-  "xt_comment",
-  "xt_mark",
-  "xt_addrtype",
-  "xt_nat",
-  "tun",
+  "ip6table_mangle",
 ];
-
-/** In the image for machine.kernel.modules, loaded only on request: IPVS for kube-proxy, WireGuard, test links, block devices. */
-export const EXTRA_MODULES = ["dummy", "ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "wireguard", "nbd", "rbd"];

@@ -4,6 +4,7 @@ import { cpSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
+import { isElf } from "../../src/image/elf.js";
 import { buildRootfs, type RootfsOptions } from "../../src/image/rootfs.js";
 import type { PlanEntry } from "../../src/image/plan.js";
 
@@ -47,6 +48,22 @@ t.test("holds the programs, their libraries, kiln and the static files", async (
   t.match(readFileSync(join(r.dir, "etc/passwd"), "utf8"), /^apid:x:\d+:\d+:/m);
   t.equal(lstatSync(join(r.dir, "usr/lib/kiln/machined.cjs")).mode & 0o7777, 0o755);
   t.notOk([...paths].some((p) => /\/(sh|bash|busybox|ls)$/.test(p)), "no shell, no coreutils");
+});
+
+t.test("holds what kubelet, kube-proxy and the CNI plugins exec, as ELF programs", async (t) => {
+  const r = buildRootfs({ outDir: scratch(t, "kiln-cache-"), distDir: fakeDist(t) });
+  for (const p of ["usr/bin/mount", "usr/bin/umount", "usr/sbin/conntrack", "usr/sbin/xtables-nft-multi", "usr/lib/x86_64-linux-gnu/xtables/libxt_comment.so",
+    "usr/lib/x86_64-linux-gnu/xtables/libxt_MASQUERADE.so", "usr/lib/x86_64-linux-gnu/xtables/libxt_statistic.so"]) {
+    t.ok(lstatSync(join(r.dir, p)).isFile() && isElf(join(r.dir, p)), `${p} is an ELF file`);
+  }
+  for (const name of ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"]) {
+    t.equal(readlinkSync(join(r.dir, "usr/sbin", name)), "xtables-nft-multi", `${name} is iptables-nft`);
+  }
+  const paths = new Set(r.entries.map((e) => e.path));
+  for (const lib of ["libxtables.so.12", "libnftnl.so.11", "libmnl.so.0", "libnetfilter_conntrack.so.3", "libmount.so.1"]) {
+    t.ok(paths.has(`/usr/lib/x86_64-linux-gnu/${lib}`), `${lib}, which they need`);
+  }
+  t.notOk(paths.has("/usr/bin/nsenter"), "no nsenter: kubelet 1.20 with a remote runtime never runs it");
 });
 
 t.test("reuses the cached tree when nothing changed, quickly", async (t) => {

@@ -36,7 +36,7 @@ export function testContext(dir: string, cgroupRoot = join(dir, "cgroup")): Mach
     components: join(dir, "components.json"),
     imageCache: join(dir, "images"),
   };
-  return { paths, platform: "sandbox", sys: {} as Sys, config: undefined, env: {} };
+  return { paths, platform: "sandbox", sys: {} as Sys, config: undefined, env: {}, runtimeModules: Promise.resolve() };
 }
 
 /** Polls `cond` every 10 ms until it holds, failing after `ms`. */

@@ -11,11 +11,14 @@ import { importImageCache } from "../images/image-cache.js";
 import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile } from "./kubelet-config.js";
+import { runtimeModulesLoaded } from "./runtime-modules.js";
 import { serviceEnv } from "./service-env.js";
 
 export const kubelet: ServiceDefinition = {
   id: "kubelet",
   dependsOn: ["containerd"],
+  // It writes iptables rules at once (KUBE-FIREWALL), and its CNI plugins do for every pod.
+  conditions: [runtimeModulesLoaded],
   skip: (m) => (existsSync(m.paths.bin("kubelet")) ? undefined : `no kubelet binary in the image (${m.paths.bin("kubelet")})`),
   prepare: async (m) => {
     const config = m.config!;

@@ -27,6 +27,24 @@ t.test("depends on containerd, restarts forever and checks kubelet's healthz", a
   t.equal(kubelet.health?.intervalMs, 5000);
 });
 
+t.test("waits for the runtime kernel modules (netfilter for its iptables rules), and stops waiting when aborted", async (t) => {
+  t.same(kubelet.conditions?.map((c) => c.describe), ["the runtime kernel modules"]);
+  const [modules] = kubelet.conditions!;
+  let loaded = () => {};
+  const m = { ...testContext(tempDir(t)), runtimeModules: new Promise<void>((r) => { loaded = r; }) };
+  let done = false;
+  const waiting = modules!.wait(m, new AbortController().signal).then(() => { done = true; });
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(done, false, "still waiting while machined loads them");
+  loaded();
+  await waiting;
+  t.equal(done, true, "goes on once they are loaded");
+  const abort = new AbortController();
+  const never = modules!.wait({ ...m, runtimeModules: new Promise<void>(() => {}) }, abort.signal);
+  abort.abort(new Error("stopping"));
+  await t.rejects(never, /stopping/);
+});
+
 t.test("takes its version from components.json and never runs `kubelet --version`", async (t) => {
   for (const [components, runtimeFlag] of [['{"kubernetes":"v1.20.2","kubernetesPrograms":["kubelet"]}', true], ['{"kubernetes":"v1.29.1","kubernetesPrograms":["kubelet"]}', false], [undefined, false]] as const) {
     const dir = tempDir(t);
