@@ -197,6 +197,11 @@ export const registryHost = expecting(
   "a registry host as image names write it, such as docker.io, registry.local:5000 or 10.0.0.5:5000 (lowercase, an optional port)",
 );
 
+/** The server a registry name is reached at: docker.io's is registry-1.docker.io, any other is itself. */
+export function registryServer(registry: string): string {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+
 /** True when `text` is an http(s) URL with a host and no credentials, query or fragment. */
 function isEndpointUrl(text: string): boolean {
   let url: URL;

@@ -23,6 +23,7 @@ import {
   quotedString,
   registryEndpoint,
   registryHost,
+  registryServer,
   serviceId,
   sysctlName,
   token,
@@ -225,13 +226,17 @@ const registryHostConfig = z.strictObject({
   auth: doc(registryAuth, "Credentials kubelet's image pulls (the CRI) present to this host; ctr and machined's own imports do not use them.").optional(),
 });
 
-/** Each entry of `list` whose `field` repeats an earlier one is an error at that entry. */
-function uniqueBy(list: readonly Record<string, unknown>[] | undefined, field: string, at: string, ctx: z.RefinementCtx): void {
-  const seen = new Map<unknown, number>();
-  for (const [i, item] of (list ?? []).entries()) {
-    const first = seen.get(item[field]);
-    if (first === undefined) seen.set(item[field], i);
-    else ctx.addIssue({ code: "custom", path: [at, i, field], message: `${JSON.stringify(item[field])} is also at machine.registries.${at}[${first}]; merge the two entries` });
+/** Each of `values` (entry i's `field`) that repeats an earlier one, as `key` sees them, is an error at its entry. */
+function uniqueBy(values: readonly string[] | undefined, field: string, at: string, ctx: z.RefinementCtx, key = (v: string) => v): void {
+  const seen = new Map<string, number>();
+  for (const [i, value] of (values ?? []).entries()) {
+    const first = seen.get(key(value));
+    if (first === undefined) {
+      seen.set(key(value), i);
+      continue;
+    }
+    const same = values?.[first] === value ? "" : ` (docker.io is served by ${key(value)})`;
+    ctx.addIssue({ code: "custom", path: [at, i, field], message: `${JSON.stringify(value)} is also at machine.registries.${at}[${first}]${same}; merge the two entries` });
   }
 }
 
@@ -241,8 +246,8 @@ const registries = z
     hosts: doc(z.array(registryHostConfig), "TLS and credentials per registry or mirror host, one entry a host.").optional(),
   })
   .superRefine((r, ctx) => {
-    uniqueBy(r.mirrors, "registry", "mirrors", ctx);
-    uniqueBy(r.hosts, "host", "hosts", ctx);
+    uniqueBy(r.mirrors?.map((m) => m.registry), "registry", "mirrors", ctx);
+    uniqueBy(r.hosts?.map((h) => h.host), "host", "hosts", ctx, registryServer);
   });
 
 const machine = z.strictObject({

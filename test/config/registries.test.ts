@@ -87,6 +87,9 @@ t.test("refuses a registry or host given twice", async (t) => {
     'machine.registries.mirrors[1].registry: "docker.io" is also at machine.registries.mirrors[0]; merge the two entries',
     'machine.registries.hosts[2].host: "a" is also at machine.registries.hosts[0]; merge the two entries',
   ]);
+  t.same(errorsOf({ hosts: [{ host: "docker.io" }, { host: "registry-1.docker.io" }] }), [
+    'machine.registries.hosts[1].host: "registry-1.docker.io" is also at machine.registries.hosts[0] (docker.io is served by registry-1.docker.io); merge the two entries',
+  ], "docker.io and its server are one host");
 });
 
 t.test("hides client keys, passwords and tokens from readers and counts them as credentials", async (t) => {
