@@ -6,7 +6,7 @@
 // CRI, as kubelet pulls, with a username and password or an identity token
 // exchanged at a token service.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import t from "tap";
@@ -146,6 +146,12 @@ t.test("pulls through a TLS registry with the CA and client certificate of the h
   const mirrored = hostsDir(t, { mirrors: [{ registry: "registry.invalid", endpoints: [`https://${registry.host}`] }], hosts: [{ host: registry.host, tls: tlsWith(ca, client) }] });
   const viaMirror = tryCtr(socket, "images", "pull", "--hosts-dir", mirrored, "registry.invalid/kiln/pause:test");
   t.ok(viaMirror.ok, `a mirror endpoint serves registry.invalid's images${viaMirror.ok ? "" : `: ${viaMirror.out}`}`);
+
+  // No verification: no CA needed (the registry still wants the client certificate).
+  const unverified = hostsDir(t, { hosts: [{ host: registry.host, tls: { ...tlsWith(wrongCa, client), ca: undefined, insecureSkipVerify: true } }] });
+  t.match(readFileSync(join(unverified, registry.host, "hosts.toml"), "utf8"), /^skip_verify = true$/m);
+  const skipped = tryCtr(socket, "images", "pull", "--hosts-dir", unverified, remote);
+  t.ok(skipped.ok, `insecureSkipVerify resolves and pulls without the CA${skipped.ok ? "" : `: ${skipped.out}`}`);
 });
 
 /** A token service on 127.0.0.1 (TLS from `ca`): a token for the right password or identity token, 401 otherwise; what it was asked, recorded. */
