@@ -69,6 +69,11 @@ server = "https://registry-1.docker.io"
   t.match(plain, /^server = "https:\/\/10\.0\.0\.5:5000"\nskip_verify = true\n\n\[host\]\n$/m, "a host's own TLS applies to its server; an empty host table, which containerd 1.6 needs");
 });
 
+t.test("gives docker.io's server the TLS of a hosts entry named registry-1.docker.io", async (t) => {
+  const files = registryHostsFiles({ mirrors: [{ registry: "docker.io", endpoints: ["https://m.local"] }], hosts: [{ host: "registry-1.docker.io", tls: { insecureSkipVerify: true } }] }, dir);
+  t.match(files.find((f) => f.path.endsWith("/docker.io/hosts.toml"))?.content, /^server = "https:\/\/registry-1\.docker\.io"\nskip_verify = true\n/m);
+});
+
 t.test("points the CRI at the hosts directory and puts logins under the host containerd asks for", async (t) => {
   t.equal(
     criRegistrySection(registries, dir),
