@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything kiln's build, demo and tests need on a fresh Debian 12
-# machine: Debian packages (containerd, runc, tini, catatonit, CNI plugins...) and the
+# machine: Debian packages (containerd, runc, tini, catatonit, docker-registry, CNI plugins...) and the
 # npm packages. Idempotent; run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(containerd runc tini catatonit containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
+packages=(containerd runc tini catatonit docker-registry containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -34,6 +34,12 @@ fi
 if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet chrony.service 2>/dev/null; then
   echo "setup: disabling the system's chronyd (the vm tier runs its own)" >&2
   systemctl disable --now chrony.service >/dev/null 2>&1
+fi
+# docker-registry likewise: test/machined/services/registry-pull.test.ts runs
+# its own on 127.0.0.1; the package's service would listen on :5000.
+if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet docker-registry.service 2>/dev/null; then
+  echo "setup: disabling the system's docker-registry (the tests run their own)" >&2
+  systemctl disable --now docker-registry.service >/dev/null 2>&1
 fi
 
 # npm ci: exactly what package-lock.json pins (it carries every platform's

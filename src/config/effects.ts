@@ -26,6 +26,7 @@ const supervisor = live("runtime.ts reconcileServices: the supervisor replaces t
 const files = live("apply/files.ts: written on apply");
 const install = reboot("install/triggers.ts installs at boot or on the first apply, then the disk boots");
 const apidCert = reboot("apid's certificate is made from it when apid starts");
+const containerdRestart = live("runtime.ts reconcileServices: containerd restarts and its prepare writes the hosts directory and config anew; containers keep running");
 const kubeletPrepare = reboot("kubelet's CA and bootstrap kubeconfig are written when it is prepared at boot");
 
 /** Every leaf of the schema (as introspect.ts leafPaths names them) and how it takes effect. */
@@ -79,6 +80,16 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.services[].health.unixSocket": supervisor,
   "machine.services[].oomScoreAdj": supervisor,
   "machine.services[].stopGraceMs": supervisor,
+  "machine.registries.mirrors[].registry": containerdRestart,
+  "machine.registries.mirrors[].endpoints": containerdRestart,
+  "machine.registries.hosts[].host": containerdRestart,
+  "machine.registries.hosts[].tls.ca": containerdRestart,
+  "machine.registries.hosts[].tls.clientCert": containerdRestart,
+  "machine.registries.hosts[].tls.clientKey": containerdRestart,
+  "machine.registries.hosts[].tls.insecureSkipVerify": containerdRestart,
+  "machine.registries.hosts[].auth.username": containerdRestart,
+  "machine.registries.hosts[].auth.password": containerdRestart,
+  "machine.registries.hosts[].auth.identityToken": containerdRestart,
   "cluster.name": live("inspect/client-config.ts: read when a client config is made"),
   "cluster.controlPlane.endpoint": kubeletPrepare,
   "cluster.ca.crt": kubeletPrepare,

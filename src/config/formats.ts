@@ -114,6 +114,15 @@ function isPrivateKey(text: string): boolean {
   return pem !== undefined && /PRIVATE KEY-----/.test(pem) && succeeds(() => createPrivateKey(pem));
 }
 
+/** True when base64 PEM `key` is the private half of base64 PEM certificate `crt`. */
+export function keyFits(crt: string, key: string): boolean {
+  const [crtPem, keyPem] = [decodePem(crt), decodePem(key)];
+  if (crtPem === undefined || keyPem === undefined) return false;
+  return succeeds(() => {
+    if (!new X509Certificate(crtPem).checkPrivateKey(createPrivateKey(keyPem))) throw new Error("mismatch");
+  });
+}
+
 /** True when `fn` returns without throwing. */
 function succeeds(fn: () => unknown): boolean {
   try {
@@ -182,6 +191,38 @@ export const httpsUrl = expecting(
 export const httpUrl = expecting(
   z.url({ protocol: /^https?$/ }),
   "an http:// or https:// URL such as http://127.0.0.1:8080/healthz",
+).meta({ pattern: "^https?://" });
+
+// A registry host as image references name it: a DNS name or an IPv4 address (labels of digits), then an optional port.
+const registryHostPattern = new RegExp(
+  `^${hostnameLabel}(?:\\.${hostnameLabel})*(?::(?:[1-9]\\d{0,3}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5]))?$`,
+);
+
+export const registryHost = expecting(
+  z.string().max(253).regex(registryHostPattern),
+  "a registry host as image names write it, such as docker.io, registry.local:5000 or 10.0.0.5:5000 (lowercase, an optional port)",
+);
+
+/** The server a registry name is reached at: docker.io's is registry-1.docker.io, any other is itself. */
+export function registryServer(registry: string): string {
+  return registry === "docker.io" ? "registry-1.docker.io" : registry;
+}
+
+/** True when `text` is an http(s) URL with a host and no credentials, query or fragment. */
+function isEndpointUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  const plain = !url.username && !url.password && !url.search && !url.hash && !text.includes("#") && !text.includes("?");
+  return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "" && plain;
+}
+
+export const registryEndpoint = expecting(
+  z.string().refine(isEndpointUrl, asExpectation),
+  "an http:// or https:// URL such as https://mirror.local:5000, without credentials (they go in machine.registries.hosts[].auth), query or fragment",
 ).meta({ pattern: "^https?://" });
 
 /** An octal mode written as a string ("0644", "755"), as a number. */

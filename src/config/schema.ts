@@ -13,6 +13,7 @@ import {
   fileMode,
   hostname,
   hostOrIp,
+  keyFits,
   httpsUrl,
   httpUrl,
   interfaceName,
@@ -21,6 +22,9 @@ import {
   moduleName,
   privateKeyPem,
   quotedString,
+  registryEndpoint,
+  registryHost,
+  registryServer,
   serviceId,
   sysctlName,
   token,
@@ -158,6 +162,95 @@ const extensionService = z.strictObject({
   stopGraceMs: doc(z.int().min(0).max(3600000), "TERM to KILL grace period in milliseconds; 10000 when omitted.").optional(),
 });
 
+const registryMirror = z.strictObject({
+  registry: doc(registryHost, "The registry image names refer to, e.g. docker.io or registry.k8s.io."),
+  endpoints: doc(
+    z.array(registryEndpoint).min(1).max(16),
+    "Where to pull its images from instead, tried in order (pull and resolve only), then the registry itself, e.g. https://mirror.local:5000. A path is kept: /v2 is appended to it.",
+  ),
+});
+
+/** Both halves of a pair, or neither: "clientCert and clientKey go together". */
+function bothOrNeither(a: string, b: string, why: string) {
+  return (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
+    const [hasA, hasB] = [value[a] !== undefined, value[b] !== undefined];
+    if (hasA === hasB) return;
+    const [set, missing] = hasA ? [a, b] : [b, a];
+    ctx.addIssue({ code: "custom", path: [missing], message: `required when ${set} is set; ${why}` });
+  };
+}
+
+/** A CA is never used when verification is off: refuse it rather than ignore it. */
+function caWithoutSkip(tls: { ca?: string | undefined; insecureSkipVerify?: boolean | undefined }, ctx: z.RefinementCtx): void {
+  if (tls.ca === undefined || tls.insecureSkipVerify !== true) return;
+  ctx.addIssue({ code: "custom", path: ["insecureSkipVerify"], message: "true would leave ca unused (nothing is verified); remove one of them" });
+}
+
+/** The client key must be the certificate's own (both parse by now). */
+function clientKeyFits(tls: { clientCert?: string | undefined; clientKey?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (tls.clientCert === undefined || tls.clientKey === undefined || keyFits(tls.clientCert, tls.clientKey)) return;
+  ctx.addIssue({ code: "custom", path: ["clientKey"], message: "does not belong to clientCert; expected the client certificate's private key" });
+}
+
+const registryTls = z
+  .strictObject({
+    ca: doc(certificatePem, "The CA that signed the registry's certificate, trusted for this host besides the system's.").optional(),
+    clientCert: doc(certificatePem, "A client certificate to present (mutual TLS); clientKey must be set with it.").optional(),
+    clientKey: doc(privateKeyPem, "The client certificate's private key (secret).").optional(),
+    insecureSkipVerify: doc(z.boolean(), "Accept any certificate the registry presents (no verification). For tests only.").optional(),
+  })
+  .superRefine(bothOrNeither("clientCert", "clientKey", "a client certificate needs its private key"))
+  .superRefine(caWithoutSkip)
+  .superRefine(clientKeyFits);
+
+/** A registry login is a username and password or an identity token, never both. */
+function oneLogin(auth: Record<string, unknown>, ctx: z.RefinementCtx): void {
+  if (auth.identityToken === undefined || (auth.username === undefined && auth.password === undefined)) return;
+  ctx.addIssue({ code: "custom", path: ["identityToken"], message: "set either username and password or identityToken, not both (containerd would use only the username)" });
+}
+
+const registryAuth = z
+  .strictObject({
+    username: doc(z.string().min(1), "User name for HTTP basic or token authentication; password must be set with it.").optional(),
+    password: doc(z.string().min(1), "The user's password (secret).").optional(),
+    identityToken: doc(
+      z.string().min(1),
+      "An identity (OAuth refresh) token, as `docker login` stores for registries that issue one (secret); containerd exchanges it at the registry's token service. Not a bearer token.",
+    ).optional(),
+  })
+  .superRefine(bothOrNeither("username", "password", "a registry login needs both"))
+  .superRefine(oneLogin);
+
+const registryHostConfig = z.strictObject({
+  host: doc(registryHost, "The registry or mirror host, with its port if its URLs have one, e.g. mirror.local:5000; docker.io stands for its server, registry-1.docker.io."),
+  tls: doc(registryTls, "TLS towards this host: when it is pulled from directly, and when it serves as a mirror endpoint over https.").optional(),
+  auth: doc(registryAuth, "Credentials kubelet's image pulls (the CRI) present to this host; ctr and machined's own imports do not use them.").optional(),
+});
+
+/** Each of `values` (entry i's `field`) that repeats an earlier one, as `key` sees them, is an error at its entry. */
+function uniqueBy(values: readonly string[] | undefined, field: string, at: string, ctx: z.RefinementCtx, key = (v: string) => v): void {
+  const seen = new Map<string, number>();
+  for (const [i, value] of (values ?? []).entries()) {
+    const first = seen.get(key(value));
+    if (first === undefined) {
+      seen.set(key(value), i);
+      continue;
+    }
+    const same = values?.[first] === value ? "" : ` (docker.io is served by ${key(value)})`;
+    ctx.addIssue({ code: "custom", path: [at, i, field], message: `${JSON.stringify(value)} is also at machine.registries.${at}[${first}]${same}; merge the two entries` });
+  }
+}
+
+const registries = z
+  .strictObject({
+    mirrors: doc(z.array(registryMirror), "Mirrors to pull a registry's images from, one entry a registry.").optional(),
+    hosts: doc(z.array(registryHostConfig), "TLS and credentials per registry or mirror host, one entry a host.").optional(),
+  })
+  .superRefine((r, ctx) => {
+    uniqueBy(r.mirrors?.map((m) => m.registry), "registry", "mirrors", ctx);
+    uniqueBy(r.hosts?.map((h) => h.host), "host", "hosts", ctx, registryServer);
+  });
+
 const machine = z.strictObject({
   type: doc(
     z.enum(["worker", "controlplane"]),
@@ -195,6 +288,10 @@ const machine = z.strictObject({
     "The machine API (apid).",
   ).optional(),
   services: doc(z.array(extensionService), "Extension services machined runs itself.").optional(),
+  registries: doc(
+    registries,
+    "Image registries for containerd: mirrors, and TLS and credentials per host. Written to containerd's hosts directory and config at its start; a change restarts containerd.",
+  ).optional(),
 });
 
 const cluster = z.strictObject({
@@ -228,3 +325,5 @@ export type NetworkInterface = z.output<typeof networkInterface>;
 export type HostEntry = z.output<typeof hostEntry>;
 export type KernelModule = z.output<typeof kernelModule>;
 export type CertificateAuthority = z.output<typeof certificateAuthority>;
+export type RegistriesConfig = z.output<typeof registries>;
+export type RegistryHostConfig = z.output<typeof registryHostConfig>;

@@ -68,6 +68,19 @@ export const readerViews: Readonly<Record<string, ReaderView>> = {
   "machine.services[].health.unixSocket": "safe",
   "machine.services[].oomScoreAdj": "safe",
   "machine.services[].stopGraceMs": "safe",
+  "machine.registries.mirrors[].registry": "safe",
+  // Mirror URLs: refused with credentials or a query, but a refused one is quoted in errors.
+  "machine.registries.mirrors[].endpoints": "url",
+  "machine.registries.hosts[].host": "safe",
+  "machine.registries.hosts[].tls.ca": "safe",
+  "machine.registries.hosts[].tls.clientCert": "safe",
+  // Authenticates the machine to a registry.
+  "machine.registries.hosts[].tls.clientKey": "key",
+  "machine.registries.hosts[].tls.insecureSkipVerify": "safe",
+  "machine.registries.hosts[].auth.username": "safe",
+  // Registry credentials: pull (or push) what the account may.
+  "machine.registries.hosts[].auth.password": "key",
+  "machine.registries.hosts[].auth.identityToken": "key",
   "cluster.name": "safe",
   "cluster.controlPlane.endpoint": "url",
   "cluster.ca.crt": "safe",
@@ -138,8 +151,9 @@ function hide(v: unknown): unknown {
   return v;
 }
 
-/** A URL without its user, password and query; a string that is no URL is hidden whole. */
+/** A URL (or a list of them) without its user, password and query; a string that is no URL is hidden whole. */
 function redactUrl(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactUrl);
   if (typeof v !== "string") return hide(v);
   let url: URL;
   try {

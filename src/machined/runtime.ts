@@ -224,8 +224,14 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
   for (const [id, spec] of after) if (!isDeepStrictEqual(before.get(id), spec)) s.register(extensionService(spec));
   if (!prev) return void s.startAll();
   for (const [id, spec] of after) if (!isDeepStrictEqual(before.get(id), spec)) void s.start(id);
-  if (!isDeepStrictEqual(prev.config.machine.env, next.config.machine.env)) await restartRunning(d);
-  else if (kubeletChanged(prev, next)) await restartIfRunning(d, "kubelet");
+  if (!isDeepStrictEqual(prev.config.machine.env, next.config.machine.env)) return restartRunning(d);
+  if (registriesChanged(prev, next)) await restartIfRunning(d, "containerd");
+  if (kubeletChanged(prev, next)) await restartIfRunning(d, "kubelet");
+}
+
+/** machine.registries changed: containerd must restart, its prepare writing the hosts directory and config anew. */
+function registriesChanged(prev: Current, next: Current): boolean {
+  return !isDeepStrictEqual(prev.config.machine.registries, next.config.machine.registries);
 }
 
 /** machine.kubelet changed: kubelet must restart to pick it up (cluster changes need a reboot, never reach here). */

@@ -97,6 +97,8 @@ export const containerdPaths = {
   socket: "/run/containerd/containerd.sock",
   root: "/var/lib/containerd",
   state: "/run/containerd",
+  /** The registry hosts directory (CRI config_path): hosts.toml, CAs and client keys, on tmpfs, written at every start. */
+  registryHosts: "/run/containerd/certs.d",
   cniBin: imagePaths.cniBin,
   cniConf: "/etc/cni/net.d",
 } as const;

@@ -59,7 +59,7 @@ const header = (notes: string[] = []) =>
     ...(notes.length ? ["#", ...notes.map((n) => `# ${n}`)] : []),
   ].join("\n") + "\n\n";
 
-const machineKeys = "type, hostname, network, sysctls, kernel, files, env, time, kubelet, install, ca, token, certSANs, api, services";
+const machineKeys = "type, hostname, network, sysctls, kernel, files, env, time, kubelet, install, ca, token, certSANs, api, services, registries";
 const keptLine = `kilnctl: the edit is kept in ${draft}; run "kilnctl edit config" to re-open it\n`;
 const invalidHostname =
   "machine.hostname: expected a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all), got \"Bad_Name\"";

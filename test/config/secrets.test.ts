@@ -39,8 +39,16 @@ t.test("leaves no secret in the printed redacted config", async (t) => {
   for (const value of [testCa.key, "abcdef.0123456789abcdef", "0123ab.fedcba9876543210"]) t.notOk(text.includes(value));
 });
 
-t.test("the credentials are the four keys and tokens", async (t) => {
-  t.strictSame([...secretPaths], ["machine.ca.key", "machine.token", "cluster.ca.key", "cluster.token"]);
+t.test("the credentials are the CA keys, the tokens and the registry logins and client keys", async (t) => {
+  t.strictSame([...secretPaths], [
+    "machine.ca.key",
+    "machine.token",
+    "machine.registries.hosts[].tls.clientKey",
+    "machine.registries.hosts[].auth.password",
+    "machine.registries.hosts[].auth.identityToken",
+    "cluster.ca.key",
+    "cluster.token",
+  ]);
 });
 
 t.test("every schema leaf says what readers see of it: no leaf is shown by omission", async (t) => {

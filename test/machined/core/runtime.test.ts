@@ -250,6 +250,19 @@ t.test("restarts a running kubelet alone when machine.kubelet changes", async (t
   t.same(h.calls, [], "a skipped kubelet stays as it is");
 });
 
+t.test("restarts a running containerd alone when machine.registries changes", async (t) => {
+  const h = harness(t);
+  await h.boot();
+  await h.runtime.applyConfiguration(req(worker({ services: [web] })));
+  h.calls.length = 0;
+  const mirror = (url: string) => ({ mirrors: [{ registry: "docker.io", endpoints: [url] }] });
+  await h.runtime.applyConfiguration(req(worker({ registries: mirror("https://mirror.local:5000"), services: [web] })));
+  t.same(h.calls, ["restart containerd"]);
+  h.calls.length = 0;
+  await h.runtime.applyConfiguration(req(worker({ registries: mirror("https://mirror.local:5000"), hostname: "n1", services: [web] })));
+  t.same(h.calls, [], "an unchanged machine.registries restarts nothing");
+});
+
 t.test("answers NOT_FOUND for an unknown service and passes known ones to the supervisor", async (t) => {
   const h = harness(t);
   await h.boot();

@@ -35,6 +35,7 @@ t.test("keeps containerd's paths where kubelet and the image expect them", async
     socket: "/run/containerd/containerd.sock",
     root: "/var/lib/containerd",
     state: "/run/containerd",
+    registryHosts: "/run/containerd/certs.d",
     cniBin: "/usr/lib/cni",
     cniConf: "/etc/cni/net.d",
   });
