@@ -45,11 +45,15 @@ t.test("the client certificate is read on a connection's first call only; anothe
 
 t.test("a call whose session cannot be found has its certificate read every time", async (t) => {
   let reads = 0;
-  const call = { getAuthContext: () => (reads++, {}) };
+  const getAuthContext = () => {
+    reads++;
+    return {};
+  };
+  const call = { getAuthContext };
   t.equal(sessionOf(call), undefined);
   peerCertificate(call);
   peerCertificate(call);
   t.equal(reads, 2);
-  const closed = { call: { stream: { session: { closed: true } } }, getAuthContext: () => (reads++, {}) };
+  const closed = { call: { stream: { session: { closed: true } } }, getAuthContext };
   t.equal(sessionOf(closed), undefined, "a closed session is not a key");
 });
