@@ -7,7 +7,7 @@ import t from "tap";
 import { peerCertificate, sessionOf } from "../../src/apid/peer.js";
 import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
 import { createTestPki, type TestPki } from "./fixtures/pki.js";
-import { apidClient, callUnary, startStack } from "./fixtures/stack.js";
+import { apidClient, callStream, callUnary, startStack } from "./fixtures/stack.js";
 
 const version = "/kiln.machine.v1.MachineService/Version";
 let pki: TestPki;
@@ -35,7 +35,8 @@ t.test("the client certificate is read on a connection's first call only; anothe
   const reads = countPeerCertificateReads(t);
   const reader = apidClient(t, stack.port, pki.ca, pki.clients.reader);
   for (let i = 0; i < 5; i++) t.equal((await callUnary(reader, version)).code, status.OK);
-  t.equal(reads(), 1, "five calls, one read");
+  t.equal((await callStream(reader, "/grpc.health.v1.Health/Watch", Buffer.alloc(0), {}, 300)).code, status.DEADLINE_EXCEEDED, "a stream on the same connection");
+  t.equal(reads(), 1, "six calls, one read");
   const admin = apidClient(t, stack.port, pki.ca, pki.clients.admin);
   t.equal((await callUnary(admin, version)).code, status.OK);
   t.equal((await callUnary(admin, "/kiln.machine.v1.MachineService/Reset")).code, status.OK, "the admin connection has the admin's role, not the reader's");
