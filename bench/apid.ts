@@ -1,6 +1,7 @@
 // The remote API's benchmarks: ServiceList through apid over mTLS on a veth
-// against a bare grpc-js server with the same TLS; logs -f throughput with
-// machined's and apid's RSS; apid's idle RSS.
+// against a bare grpc-js server with the same TLS (and against machined's own
+// socket), with the log flood stopped and, apart, while it runs; logs -f
+// throughput with machined's and apid's RSS; apid's idle RSS.
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import YAML from "yaml";
 import { createClient } from "../src/grpc/client.js";
-import { MachineService } from "../src/gen/kiln/machine/v1/machine_pb.js";
+import { MachineService, ServiceState } from "../src/gen/kiln/machine/v1/machine_pb.js";
 
 const root = resolve(import.meta.dirname, "..");
 type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
@@ -40,17 +41,25 @@ function credentials(dir: string): { creds: grpc.ChannelCredentials; ca: Buffer;
   return { creds: grpc.credentials.createSsl(ca, key, crt), ca, crt, key };
 }
 
-/** Sequential calls: latencies (ms) and calls per second. */
-async function measure(n: number, call: () => Promise<unknown>): Promise<{ p50: number; p99: number; rate: number }> {
+/** CPU time (user + system) a process has used, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Sequential calls: latencies (ms), calls per second, and the CPU `server` spent per call (µs), less noisy than time on a shared machine. */
+async function measure(n: number, call: () => Promise<unknown>, server?: number): Promise<{ p50: number; p99: number; rate: number; cpuUs: number }> {
   for (let i = 0; i < 50; i++) await call(); // warm up the connection and the JIT
   const lat: number[] = [];
+  const cpu0 = server ? cpuMs(server) : 0;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     const s = performance.now();
     await call();
     lat.push(performance.now() - s);
   }
-  return { p50: pct(lat, 50), p99: pct(lat, 99), rate: n / ((performance.now() - t0) / 1000) };
+  const cpuUs = server ? ((cpuMs(server) - cpu0) * 1000) / n : 0;
+  return { p50: pct(lat, 50), p99: pct(lat, 99), rate: n / ((performance.now() - t0) / 1000), cpuUs };
 }
 
 /** The flood service: writes to stdout as fast as its pipe takes it. */
@@ -92,15 +101,35 @@ async function run(report: Report, dir: string, info: { pid: number; endpoint: s
   const floorRss = await bareNodeRss();
   report("apid RSS idle (vs bare idle node)", rssMiB(apidPid), floorRss, "MiB");
 
-  const kiln = await measure(2000, () => client.serviceList({}));
+  const local = createClient(MachineService, info.localEndpoint, grpc.credentials.createInsecure());
+  // The flood keeps machined's loop busy (a core, on a small machine): measured with it running, ServiceList timed machined's log intake more than apid.
+  const flooded = await measure(2000, () => client.serviceList({}));
+  await setFlood(local, false);
+  const kiln = await measure(2000, () => client.serviceList({}), apidPid);
+  const direct = await measure(2000, () => local.serviceList({}));
   const floor = await emptyFloor(info, ca, creds);
   report("ServiceList via apid, p50 (vs bare grpc-js, same TLS, same veth)", kiln.p50, floor.p50, "ms");
   report("ServiceList via apid, p99 (vs bare grpc-js, same TLS, same veth)", kiln.p99, floor.p99, "ms");
   report("ServiceList via apid, calls/s (vs bare grpc-js)", kiln.rate, floor.rate, "calls/s", "better");
-  const local = createClient(MachineService, info.localEndpoint, grpc.credentials.createInsecure());
+  report("ServiceList via apid, p50 (vs machined's own socket, no TLS)", kiln.p50, direct.p50, "ms");
+  report("apid CPU per ServiceList call (vs the bare grpc-js server's per call)", kiln.cpuUs, floor.cpuUs, "µs");
+  report("ServiceList via apid while a service floods its log, p50 (vs bare grpc-js)", flooded.p50, floor.p50, "ms");
+  await setFlood(local, true);
   await logsThroughput(report, client, local, info.pid, apidPid, floorRss);
   local.close();
   client.close();
+}
+
+/** Stops or starts the flood service, and waits until it has. */
+async function setFlood(local: Client, on: boolean): Promise<void> {
+  await (on ? local.serviceStart({ id: "flood" }) : local.serviceStop({ id: "flood" }));
+  const want = on ? ServiceState.RUNNING : ServiceState.FINISHED;
+  for (let i = 0; i < 100; i++) {
+    const [list] = (await local.serviceList({})).messages;
+    if (list?.services.find((s) => s.id === "flood")?.state === want) return;
+    await sleep(100);
+  }
+  throw new Error(`the flood service did not reach ${ServiceState[want]}`);
 }
 
 /** The bare server in the sandbox's network namespace, driven like apid. */
@@ -116,16 +145,16 @@ async function emptyFloor(info: { pid: number; address: string }, _ca: Buffer, c
   const c = new Ctor(addr, creds) as unknown as { empty(req: Buffer, cb: (err: Error | null) => void): void; close(): void };
   const call = () => new Promise<void>((ok, fail) => c.empty(Buffer.alloc(0), (err) => (err ? fail(err) : ok())));
   try {
-    return await measure(2000, call);
+    return await measure(2000, call, server.pid);
   } finally {
     c.close();
     server.kill();
   }
 }
 
-/** logs -f of the flood service for 5 s: bytes/s delivered, peak RSS of machined and apid. */
 type Client = ReturnType<typeof createClient<typeof MachineService.method>>;
 
+/** logs -f of the flood service for 5 s: bytes/s delivered, peak RSS of machined and apid. */
 async function logsThroughput(report: Report, remote: Client, local: Client, machined: number, apid: number, floorRss: number): Promise<void> {
   const direct = await follow(local, () => {});
   const peak = { machined: 0, apid: 0 };

@@ -1,7 +1,7 @@
 // kiln's benchmarks. Each reports a ratio against a floor measured in the
 // same run, on the same machine, so noise from neighbours cancels out.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
@@ -96,4 +96,8 @@ if (!process.argv.includes("--skip-reap")) await reaping();
 if (!process.argv.includes("--skip-sandbox")) await sandbox();
 if (!process.argv.includes("--skip-vm")) await vmBenchmarks(report);
 if (!process.argv.includes("--skip-apid")) await apidBenchmarks(report, kilnctl);
-console.log(JSON.stringify(results, null, 2));
+// Every figure as a table, and as JSON on stdout and in bench/results.json (not tracked: each run writes its own).
+console.table(results.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) })));
+const json = JSON.stringify(results, null, 2);
+writeFileSync(join(root, "bench/results.json"), `${json}\n`);
+console.log(json);

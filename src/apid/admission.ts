@@ -1,26 +1,24 @@
 // The gate every call passes first: in maintenance mode the two served RPCs,
 // otherwise a verified client certificate whose role the table allows.
-import type { PeerCertificate } from "node:tls";
 import type { Metadata } from "@grpc/grpc-js";
 import { ApiError, Code } from "../grpc/errors.js";
 import { authorize, authorizeMaintenance, type Decision } from "./authorization.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
 import { type Caller, callerOf, identityOf } from "./identity.js";
+import { type AuthContextCall, peerCertificate } from "./peer.js";
 
 /** maintenance: TLS without client certificates, no config yet; mtls: normal operation. */
 export type Mode = "maintenance" | "mtls";
 
 /** What admission reads from a grpc-js server call. */
-export interface IncomingCall {
+export interface IncomingCall extends AuthContextCall {
   metadata: Metadata;
-  /** grpc-js ≥ 1.12: the TLS peer certificate of the call's connection. */
-  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
 }
 
 /** Admits a call to `path` or throws PERMISSION_DENIED (also for a `denied` certificate); maintenance callers have no role. */
 export function admit(mode: Mode, call: IncomingCall, path: string, denied?: DeniedCertificates): Caller | undefined {
   if (mode === "maintenance") return void allowed(authorizeMaintenance(path));
-  const cert = call.getAuthContext()?.sslPeerCertificate;
+  const cert = peerCertificate(call);
   const id = identityOf(cert);
   if ("error" in id) throw new ApiError(Code.PERMISSION_DENIED, id.error);
   const refusal = cert && denied?.check(cert);

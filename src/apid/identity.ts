@@ -1,5 +1,5 @@
-// Who is calling: the client certificate TLS verified, read per call from the
-// connection's auth context, and the role the call runs with.
+// Who is calling: the client certificate TLS verified, read once per
+// connection (peer.ts), and the role each call runs with.
 import type { PeerCertificate } from "node:tls";
 import type { Metadata } from "@grpc/grpc-js";
 import { highestRole, impersonator, isRole, type Role, roleHeader, roles } from "./roles.js";
@@ -24,13 +24,31 @@ export type Result<T> = { value: T } | { error: string };
 /**
  * The client behind a TLS peer certificate. TLS has already verified the
  * chain and validity; this checks again that it is there, is for client
- * authentication and is within its validity period (defence in depth).
+ * authentication and is within its validity period (defence in depth). The
+ * certificate is read once per certificate object (peer.ts keeps one a
+ * connection); the validity period is checked against `now` every time.
  */
 export function identityOf(cert: PeerCertificate | undefined, now = new Date()): Result<Identity> {
   if (!cert?.raw || cert.raw.length === 0) return { error: "no client certificate was presented" };
-  if (!(cert.ext_key_usage ?? []).includes(clientAuthOid)) return { error: "the client certificate is not for client authentication (ExtKeyUsage clientAuth)" };
-  if (now < new Date(cert.valid_from) || now > new Date(cert.valid_to)) return { error: `the client certificate is valid only from ${cert.valid_from} to ${cert.valid_to}` };
-  return { value: { subject: valuesOf(cert.subject?.CN).join(","), organizations: valuesOf(cert.subject?.O) } };
+  const read = readCertificate(cert);
+  if ("error" in read) return read;
+  if (now.getTime() < read.notBefore || now.getTime() > read.notAfter) return { error: `the client certificate is valid only from ${cert.valid_from} to ${cert.valid_to}` };
+  return { value: read.identity };
+}
+
+type ReadCertificate = { identity: Identity; notBefore: number; notAfter: number } | { error: string };
+const readCertificates = new WeakMap<PeerCertificate, ReadCertificate>();
+
+/** The parts of a certificate identityOf checks, parsed once per certificate object. */
+function readCertificate(cert: PeerCertificate): ReadCertificate {
+  let read = readCertificates.get(cert);
+  if (!read) {
+    read = (cert.ext_key_usage ?? []).includes(clientAuthOid)
+      ? { identity: { subject: valuesOf(cert.subject?.CN).join(","), organizations: valuesOf(cert.subject?.O) }, notBefore: Date.parse(cert.valid_from), notAfter: Date.parse(cert.valid_to) }
+      : { error: "the client certificate is not for client authentication (ExtKeyUsage clientAuth)" };
+    readCertificates.set(cert, read);
+  }
+  return read;
 }
 
 /** A subject attribute's values: Node gives one as a string, several as an array. */

@@ -10,10 +10,17 @@ type Outgoing<T> = ServerWritableStream<unknown, T> | ServerDuplexStream<unknown
 /** Turns what a handler threw into the ApiError its caller gets; a server passes its own to map its domain's errors. */
 export type ErrorMapper = (err: unknown) => ApiError;
 
-/** Aborts when the client cancels the call (or its deadline passes). */
+/** The abort reason of every cancelled call: one error, not a stack trace per call. */
+const cancelledByClient = new ApiError(1, "cancelled by the client");
+
+/**
+ * Aborts when the client cancels the call (or its deadline passes). grpc-js
+ * also emits "cancelled" once a call has ended normally, so this runs on
+ * every call.
+ */
 export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unknown }): AbortSignal {
   const ac = new AbortController();
-  call.on("cancelled", () => ac.abort(new ApiError(1, "cancelled by the client")));
+  call.on("cancelled", () => ac.abort(cancelledByClient));
   return ac.signal;
 }
 
