@@ -118,6 +118,8 @@ function clientStreamHandler(ctx: ProxyContext, path: string) {
   return (call: ClientStreamCall, callback: sendUnaryData<Buffer>) => {
     const signal = cancelSignal(call);
     // A cancelled call stops the reading of its messages at once.
+    // The forwarding loop sees the error; when it is not reading, nothing else must (an unhandled 'error' would end apid).
+    call.on("error", () => {});
     signal.addEventListener("abort", () => call.destroy(signal.reason as Error), { once: true });
     answerClientStream(ctx, path, call, signal).then(
       (res) => callback(null, res),

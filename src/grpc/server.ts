@@ -94,6 +94,8 @@ function clientStreamHandler(output: DescMessage, fn: (reqs: unknown, ctx: CallC
   return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const ctx = contextOf(call);
     // A cancelled call ends the handler's reading with the cancel, rather than leaving it waiting for a message.
+    // The handler's reading sees the error; with no reading under way (the handler is importing, say) nothing else must.
+    call.on("error", () => {});
     ctx.signal.addEventListener("abort", () => call.destroy(ctx.signal.reason as Error), { once: true });
     Promise.resolve()
       .then(() => fn(call as AsyncIterable<unknown>, ctx))
