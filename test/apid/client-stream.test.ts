@@ -56,3 +56,14 @@ t.test("machined's refusal ends the stream with its status", async (t) => {
   const out = await callClientStream(admin, path, [data, data]);
   t.same([out.code, out.details], [status.INVALID_ARGUMENT, "expected the first ImageImportRequest to be a header (namespace, total_size), then data messages"]);
 });
+
+t.test("fanned out to one node, the stream goes to that node's machine and its answer is tagged with the node as named", async (t) => {
+  const pki = await createTestPki();
+  const a = await startStack(t, pki, "mtls", "node-a");
+  const b = await startStack(t, pki, "mtls", "node-b");
+  const admin = apidClient(t, a.port, pki.ca, pki.clients.admin);
+  const out = await callClientStream(admin, path, messages([1 << 20, 5]), { nodes: `127.0.0.1:${b.port}` });
+  t.equal(out.code, status.OK, out.details);
+  t.match(fromBinary(ImageImportResponseSchema, out.messages[0]!).messages, [{ metadata: { node: `127.0.0.1:${b.port}` }, received: BigInt((1 << 20) + 5) }]);
+  t.same([a.machine.calls, b.machine.calls], [[], [`imageImport k8s.io ${(1 << 20) + 5} ${(1 << 20) + 5}`]]);
+});
