@@ -117,8 +117,8 @@ async function* forwardStream(ctx: ProxyContext, path: string, call: StreamCall,
 function clientStreamHandler(ctx: ProxyContext, path: string) {
   return (call: ClientStreamCall, callback: sendUnaryData<Buffer>) => {
     const signal = cancelSignal(call);
-    // A cancelled call stops the reading of its messages at once.
-    // The forwarding loop sees the error; when it is not reading, nothing else must (an unhandled 'error' would end apid).
+    // A cancelled call stops the reading of its messages at once: the forwarding loop sees the
+    // error; when it is not reading, the no-op listener keeps an unhandled 'error' from ending apid.
     call.on("error", () => {});
     signal.addEventListener("abort", () => call.destroy(signal.reason as Error), { once: true });
     answerClientStream(ctx, path, call, signal).then(
