@@ -40,7 +40,7 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("ServiceRestart"), "os:operator"],
   [machine("Reboot"), "os:operator"],
   [machine("Shutdown"), "os:operator"],
-  // Administration: the config, the image, the file system, new credentials, wiping the machine.
+  // Administration: the config, the image, containerd's images, the file system, new credentials, wiping the machine.
   [machine("ApplyConfiguration"), "os:admin"],
   [machine("Reset"), "os:admin"],
   [machine("UpgradeUpload"), "os:admin"],
@@ -49,6 +49,7 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("List"), "os:admin"],
   [machine("Read"), "os:admin"],
   [machine("GenerateClientConfiguration"), "os:admin"],
+  [machine("ImageImport"), "os:admin"],
   // The standard services: any authenticated client.
   [methodPath(Health, "Check"), "os:reader"],
   [methodPath(Health, "Watch"), "os:reader"],

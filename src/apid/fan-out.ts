@@ -145,6 +145,14 @@ function counted(acquire: () => { upstream: Upstream; done: () => void }): Upstr
         done();
       }
     },
+    clientStream: async (path, requests, o) => {
+      const { upstream, done } = acquire();
+      try {
+        return await upstream.clientStream(path, requests, o);
+      } finally {
+        done();
+      }
+    },
     close: () => {},
   };
 }
@@ -179,4 +187,16 @@ async function* nodeStream(remotes: Remotes, node: string, path: string, request
   } catch (err) {
     if (!o.signal.aborted) yield streamError(node, failureText(err));
   }
+}
+
+/**
+ * A client stream to the one node named: its bytes cannot be sent to several
+ * nodes at once without holding them all. The answer is tagged like a unary one.
+ */
+export async function forwardClientStream(remotes: Remotes, nodes: string[], path: string, requests: AsyncIterable<Buffer>, o: ForwardOptions): Promise<Buffer> {
+  const [node] = nodes;
+  if (nodes.length !== 1 || node === undefined) {
+    throw new ApiError(Code.INVALID_ARGUMENT, `${path} streams its request to one node; ${nodesHeader} names ${nodes.length}: name one node and call once per node`);
+  }
+  return tagUnaryResponse(await remotes.get(node).clientStream(path, requests, o), node);
 }

@@ -2,7 +2,7 @@
 // (admission.ts), then forwarded as bytes to machined, or fanned out to the
 // nodes the caller named. Only answers that must be redacted are decoded.
 import type { DescService } from "@bufbuild/protobuf";
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { sendUnaryData, ServerReadableStream, ServerUnaryCall, ServerWritableStream, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ApplyConfigurationRequestSchema, MachineService } from "../gen/kiln/machine/v1/machine_pb.js";
 import { ApiError, Code } from "../grpc/errors.js";
@@ -11,7 +11,7 @@ import { admit, type Mode } from "./admission.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
 import { methodPath } from "./authorization.js";
 import { cancelSignal, pump, toStatus } from "../grpc/call-io.js";
-import { checkFanOut, fanOutStream, fanOutUnary, nodesOf, type Remotes } from "./fan-out.js";
+import { checkFanOut, fanOutStream, fanOutUnary, forwardClientStream, nodesOf, type Remotes } from "./fan-out.js";
 import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";
 import type { StreamLimits } from "./stream-limits.js";
@@ -35,15 +35,18 @@ export interface ProxyContext {
 
 type UnaryCall = ServerUnaryCall<Buffer, Buffer>;
 type StreamCall = ServerWritableStream<Buffer, Buffer>;
+type ClientStreamCall = ServerReadableStream<Buffer, Buffer>;
+type AnyCall = UnaryCall | StreamCall | ClientStreamCall;
 
 /** A grpc-js definition of `service` whose requests and responses stay bytes. */
 export function rawDefinition(service: DescService): ServiceDefinition {
   const def: Record<string, ServiceDefinition[string]> = {};
   for (const m of service.methods) {
     const path = methodPath(service, m.name);
-    const responseStream = m.methodKind === "server_streaming";
+    const responseStream = m.methodKind === "server_streaming" || m.methodKind === "bidi_streaming";
+    const requestStream = m.methodKind === "client_streaming" || m.methodKind === "bidi_streaming";
     const codec = { requestSerialize: rawBytes, requestDeserialize: rawBytes, responseSerialize: rawBytes, responseDeserialize: rawBytes };
-    def[m.localName] = { path, requestStream: false, responseStream, originalName: m.localName, ...codec };
+    def[m.localName] = { path, requestStream, responseStream, originalName: m.localName, ...codec };
   }
   return def;
 }
@@ -54,7 +57,9 @@ export function machineProxy(ctx: ProxyContext): { definition: ServiceDefinition
   ctx = { ...ctx };
   for (const m of MachineService.methods) {
     const path = methodPath(MachineService, m.name);
-    implementation[m.localName] = m.methodKind === "server_streaming" ? streamHandler(ctx, path) : unaryHandler(ctx, path);
+    if (m.methodKind === "bidi_streaming") throw new Error(`apid: ${path} is a bidirectional stream, which apid does not forward`);
+    const handlers = { unary: unaryHandler, server_streaming: streamHandler, client_streaming: clientStreamHandler };
+    implementation[m.localName] = handlers[m.methodKind](ctx, path);
   }
   return { definition: rawDefinition(MachineService), implementation };
 }
@@ -108,10 +113,40 @@ async function* forwardStream(ctx: ProxyContext, path: string, call: StreamCall,
   for await (const m of source) yield filter(m);
 }
 
+/** A client-streaming RPC: admit, forward the caller's messages as machined takes them, filter the answer. */
+function clientStreamHandler(ctx: ProxyContext, path: string) {
+  return (call: ClientStreamCall, callback: sendUnaryData<Buffer>) => {
+    const signal = cancelSignal(call);
+    // A cancelled call stops the reading of its messages at once: the forwarding loop sees the
+    // error; when it is not reading, the no-op listener keeps an unhandled 'error' from ending apid.
+    call.on("error", () => {});
+    signal.addEventListener("abort", () => call.destroy(signal.reason as Error), { once: true });
+    answerClientStream(ctx, path, call, signal).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toStatus(err)),
+    );
+  };
+}
+
+/** The answer to a client stream, from machined or the one named node; it holds a stream slot while it runs. */
+async function answerClientStream(ctx: ProxyContext, path: string, call: ClientStreamCall, signal: AbortSignal): Promise<Buffer> {
+  const caller = admitHere(ctx, call, path);
+  const nodes = fanOutNodes(ctx, call, caller);
+  const release = ctx.streams.open(call.getPeer(), caller);
+  try {
+    const o = forwardOptions(ctx.mode, caller, call, signal, nodes !== undefined);
+    const requests = call as AsyncIterable<Buffer>;
+    const res = nodes ? await forwardClientStream(ctx.remotes, nodes, path, requests, o) : await ctx.machined.of(caller?.role ?? "apid").clientStream(path, requests, o);
+    return filterFor(caller, path)(res);
+  } finally {
+    release();
+  }
+}
+
 const applyPath = methodPath(MachineService, "ApplyConfiguration");
 
 /** Admission, and in maintenance mode nothing more once a config was applied (before apid restarts with mTLS). */
-function admitHere(ctx: ProxyContext, call: UnaryCall | StreamCall, path: string): Caller | undefined {
+function admitHere(ctx: ProxyContext, call: AnyCall, path: string): Caller | undefined {
   if (ctx.configured) throw new ApiError(Code.FAILED_PRECONDITION, "the machine is configured: maintenance mode has ended; connect with mTLS (a kilnconfig signed by the machine CA)");
   return admit(ctx.mode, call, path, ctx.denied);
 }
@@ -126,7 +161,7 @@ function isDryRun(request: Buffer): boolean {
 }
 
 /** The nodes to fan out to, or undefined to answer here (maintenance, an impersonated call, no `nodes`). */
-function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Caller | undefined): string[] | undefined {
+function fanOutNodes(ctx: ProxyContext, call: AnyCall, caller: Caller | undefined): string[] | undefined {
   if (ctx.mode === "maintenance" || !caller || caller.impersonated) return undefined;
   const nodes = nodesOf(call.metadata);
   checkFanOut(nodes, ctx.remotes.peers);
@@ -137,7 +172,7 @@ function fanOutNodes(ctx: ProxyContext, call: UnaryCall | StreamCall, caller: Ca
  * The caller's deadline and cancel; toward machined, the mode the call came
  * through (set here, never copied from the caller); toward other apids, the role acted for.
  */
-function forwardOptions(mode: Mode, caller: Caller | undefined, call: UnaryCall | StreamCall, signal: AbortSignal, remote: boolean): ForwardOptions {
+function forwardOptions(mode: Mode, caller: Caller | undefined, call: AnyCall, signal: AbortSignal, remote: boolean): ForwardOptions {
   const metadata: Record<string, string> = remote ? (caller ? { [roleHeader]: caller.role } : {}) : { [apidModeHeader]: mode };
   return { deadline: call.getDeadline(), signal, metadata };
 }

@@ -16,6 +16,8 @@ export interface ForwardOptions {
 export interface Upstream {
   unary(path: string, request: Buffer, o: ForwardOptions): Promise<Buffer>;
   stream(path: string, request: Buffer, o: ForwardOptions): AsyncIterable<Buffer>;
+  /** A client-streaming call: every message of `requests` sent as the server takes them, then its one answer. */
+  clientStream(path: string, requests: AsyncIterable<Buffer>, o: ForwardOptions): Promise<Buffer>;
   close(): void;
 }
 
@@ -28,6 +30,7 @@ export function createUpstream(target: string, credentials: ChannelCredentials, 
   return {
     unary: (path, request, o) => unary(client, path, request, o),
     stream: (path, request, o) => stream(client, path, request, o),
+    clientStream: (path, requests, o) => clientStream(client, path, requests, o),
     close: () => client.close(),
   };
 }
@@ -94,4 +97,44 @@ async function* stream(client: Client, path: string, request: Buffer, o: Forward
     o.signal.removeEventListener("abort", cancel);
     call.cancel();
   }
+}
+
+/**
+ * One client-streaming call: `requests` is read only as fast as the server
+ * takes its messages (gRPC flow control, end to end); the server's answer,
+ * or an early error, ends the sending. The caller's abort cancels it.
+ */
+function clientStream(client: Client, path: string, requests: AsyncIterable<Buffer>, o: ForwardOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let wake = () => {};
+    const cancel = () => call.cancel();
+    const call = client.makeClientStreamRequest(path, rawBytes, rawBytes, metadataOf(o.metadata), { deadline: o.deadline }, (err, res) => {
+      settled = true;
+      wake();
+      o.signal.removeEventListener("abort", cancel);
+      if (res && !err) resolve(res);
+      else reject(err ?? new Error(`${path}: no response`));
+    });
+    o.signal.addEventListener("abort", cancel, { once: true });
+    // Waits for the call to take more, or to end.
+    const drained = () =>
+      new Promise<void>((r) => {
+        wake = r;
+        call.once("drain", r);
+      });
+    void (async () => {
+      try {
+        for await (const m of requests) {
+          if (settled) return;
+          if (!call.write(m)) await drained();
+        }
+        if (!settled) call.end();
+      } catch (err) {
+        // The caller's stream failed (it cancelled): so does the forwarded call.
+        call.cancel();
+        reject(err);
+      }
+    })();
+  });
 }

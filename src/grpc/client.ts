@@ -7,6 +7,7 @@ import {
   type ChannelOptions,
   type Client as GrpcClient,
   type ClientReadableStream,
+  type ClientWritableStream,
   Metadata,
   makeGenericClientConstructor,
   type ServiceError,
@@ -30,7 +31,9 @@ export type Client<S extends GenServiceMethods> = {
     ? (req: Init<I>, opts?: CallOpts) => Promise<Shape<O>>
     : S[K] extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
       ? (req: Init<I>, opts?: CallOpts) => AsyncIterable<Shape<O>>
-      : never;
+      : S[K] extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+        ? (reqs: AsyncIterable<Init<I>>, opts?: CallOpts) => Promise<Shape<O>>
+        : never;
 } & { close(): void; grpc: GrpcClient };
 
 /** Creates a typed client for `service` at `target` (e.g. "unix:///run/x.sock"). */
@@ -47,6 +50,7 @@ export function createClient<S extends GenServiceMethods>(
     const call = raw[m.localName]!.bind(raw);
     if (m.methodKind === "unary") out[m.localName] = unary(m.input, call);
     else if (m.methodKind === "server_streaming") out[m.localName] = stream(m.input, call);
+    else if (m.methodKind === "client_streaming") out[m.localName] = clientStream(m.input, call);
   }
   return out as Client<S>;
 }
@@ -90,4 +94,45 @@ function stream(input: DescMessage, call: (...args: unknown[]) => unknown) {
       }
     },
   });
+}
+
+/**
+ * A client-streaming method: sends each message of `reqs` as the server takes
+ * them (grpc flow control: a slow machine slows the reading of `reqs`), then
+ * resolves with the answer. An error from the server, or the abort, stops
+ * the sending; an error from `reqs` cancels the call.
+ */
+function clientStream(input: DescMessage, call: (...args: unknown[]) => unknown) {
+  return (reqs: AsyncIterable<Init<DescMessage>>, opts?: CallOpts) =>
+    new Promise((resolve, reject) => {
+      const [md, co] = callArgs(opts);
+      let settled = false;
+      let wake = () => {};
+      const c = call(md, co, (err: ServiceError | null, res: unknown) => {
+        settled = true;
+        wake();
+        if (err) reject(ApiError.from(err));
+        else resolve(res);
+      }) as ClientWritableStream<unknown>;
+      c.on("error", () => {}); // the callback has it
+      opts?.signal?.addEventListener("abort", () => c.cancel(), { once: true });
+      const drained = () =>
+        new Promise<void>((r) => {
+          wake = r;
+          c.once("drain", r);
+        });
+      void (async () => {
+        try {
+          for await (const req of reqs) {
+            if (settled) return;
+            if (!c.write(create(input, req))) await drained();
+          }
+          if (!settled) c.end();
+        } catch (err) {
+          c.cancel();
+          settled = true;
+          reject(err);
+        }
+      })();
+    });
 }

@@ -4,6 +4,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import type {
   Metadata,
   sendUnaryData,
+  ServerReadableStream,
   ServerUnaryCall,
   ServerWritableStream,
   UntypedServiceImplementation,
@@ -24,13 +25,15 @@ export interface CallContext {
 type Init<M extends DescMessage> = MessageInitShape<M>;
 type Shape<M extends DescMessage> = MessageShape<M>;
 
-/** A typed implementation: unary methods return a response, server streams yield them. */
+/** A typed implementation: unary methods return a response, server streams yield them, client streams read their requests and return a response. */
 export type ServiceImpl<S extends GenServiceMethods> = {
   [K in keyof S]: S[K] extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
     ? (req: Shape<I>, ctx: CallContext) => Promise<Init<O>>
     : S[K] extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
       ? (req: Shape<I>, ctx: CallContext) => AsyncIterable<Init<O>>
-      : never;
+      : S[K] extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+        ? (reqs: AsyncIterable<Shape<I>>, ctx: CallContext) => Promise<Init<O>>
+        : never;
 };
 
 export interface ImplementationOptions {
@@ -49,12 +52,13 @@ export function grpcImplementation<S extends GenServiceMethods>(
     const fn = (impl as Record<string, unknown>)[m.localName] as (req: unknown, ctx: CallContext) => unknown;
     if (m.methodKind === "unary") implementation[m.localName] = unaryHandler(m.output, fn, opts.toApiError);
     else if (m.methodKind === "server_streaming") implementation[m.localName] = streamHandler(m.output, fn, opts.toApiError);
+    else if (m.methodKind === "client_streaming") implementation[m.localName] = clientStreamHandler(m.output, fn, opts.toApiError);
   }
   return { definition: grpcDefinition(service), implementation };
 }
 
 /** Context for a call: an AbortSignal tied to the call's cancellation. */
-function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>): CallContext {
+function contextOf(call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerReadableStream<unknown, unknown>): CallContext {
   return { signal: cancelSignal(call), metadata: call.metadata, peer: call.getPeer() };
 }
 
@@ -81,4 +85,23 @@ function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext)
   };
 }
 
-
+/**
+ * Wraps a handler reading a client stream: it gets the requests as an async
+ * iterable (read as it asks for them, so grpc flow control holds the client
+ * back while it works) and its answer or error ends the call.
+ */
+function clientStreamHandler(output: DescMessage, fn: (reqs: unknown, ctx: CallContext) => unknown, toApiError?: ErrorMapper) {
+  return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+    const ctx = contextOf(call);
+    // A cancelled call ends the handler's reading with the cancel, rather than leaving it waiting for a message.
+    // The handler's reading sees the error; with no reading under way (the handler is importing, say) nothing else must.
+    call.on("error", () => {});
+    ctx.signal.addEventListener("abort", () => call.destroy(ctx.signal.reason as Error), { once: true });
+    Promise.resolve()
+      .then(() => fn(call as AsyncIterable<unknown>, ctx))
+      .then(
+        (res) => callback(null, create(output, res as Init<DescMessage>)),
+        (err: unknown) => callback(toStatus(err, toApiError)),
+      );
+  };
+}

@@ -3,6 +3,7 @@
 import type { EventQuery, MachineEvent } from "./events.js";
 import type { Holder, SequenceRun } from "./sequences/timeline.js";
 import type { ContainerEntry } from "./inspect/containers.js";
+import type { ArchiveImportRequest, ArchiveImportResult } from "./images/archive-upload.js";
 import type { ImageEntry } from "./inspect/images.js";
 import type { DmesgQuery } from "./inspect/dmesg.js";
 import type { FileEntry, ListQuery, ReadQuery } from "./inspect/files.js";
@@ -177,6 +178,8 @@ export interface Machine extends NetworkInspector {
   containers(namespace: string): Promise<ContainerEntry[]>;
   /** Images containerd knows, in `namespace` ("" for every namespace). */
   images(namespace: string): Promise<ImageEntry[]>;
+  /** Imports an OCI image archive sent over the API into containerd; RESOURCE_EXHAUSTED while another import runs or when /var has no room. */
+  imageImport(req: ArchiveImportRequest): Promise<ArchiveImportResult>;
   /** A client certificate for `roles` signed by the machine CA; FAILED_PRECONDITION without config or CA key. */
   generateClientConfiguration(req: ClientConfigRequest): Promise<ClientConfiguration>;
 }

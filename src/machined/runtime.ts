@@ -28,6 +28,8 @@ import { configSources } from "./config-sources/sources.js";
 import type { EventBus } from "./events.js";
 import { generateClientConfiguration } from "./inspect/client-config.js";
 import { createInspector } from "./inspect/inspector.js";
+import { type ArchiveImports, createArchiveImports } from "./images/archive-upload.js";
+import { containerdPaths, machinedPaths } from "../machinery/paths.js";
 import type { ApplyRequest, Machine, RebootMode, UpgradeOptions, UpgradeStep } from "./machine.js";
 import { createNetworkInspector } from "./network/inspect.js";
 import type { Network } from "./network/network.js";
@@ -74,6 +76,8 @@ export interface RuntimeDeps {
   slots?: SlotInfo;
   /** boot: the disk's named partitions (metal; none in the sandbox, whose /sys is the host's): what reset wipes. */
   partitions?: Partition[];
+  /** Image archives sent over the API (ImageImport); default: spooled in machinedPaths.imageImports, imported into containerd's socket. */
+  imageImports?: ArchiveImports;
   /** boot: upgrades and rollbacks (metal with a disk; without one, those RPCs are refused). */
   upgrader?: Upgrader;
   /** Installs kiln to machine.install.disk (metal booted without its disk; none otherwise). */
@@ -93,6 +97,7 @@ export interface Runtime extends Machine {
 
 export function createRuntime(d: RuntimeDeps): Runtime {
   let current: Current | undefined;
+  const imageImports = d.imageImports ?? createArchiveImports({ dir: machinedPaths.imageImports, socket: containerdPaths.socket });
   const apid = d.apid ? createApidControl(d) : undefined;
   if (apid) d.supervisor.register(apid.definition);
   const configEvent = (accepted: boolean, message: string, errors: string[], warnings: string[], source = "api") =>
@@ -177,6 +182,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     ...createInspector({ paths: d.ctx.paths, config: () => current?.config, ...(d.timeSync ? { timeSync: d.timeSync.status } : {}) }),
     ...createNetworkInspector(d.ctx.sys),
     generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
+    imageImport: (req) => imageImports.import(req),
   };
 }
 

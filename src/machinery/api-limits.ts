@@ -12,6 +12,11 @@ export const maxNamespaceBytes = 128;
 /** The most bytes of a machine config (ApplyConfiguration's data): 256 KiB, far above any real config. */
 export const maxConfigBytes = 256 * 1024;
 
+/** The largest image archive ImageImport takes (its declared total_size): 8 GiB, and no more than fits on EPHEMERAL. */
+export const maxImageArchiveBytes = 8 * 1024 ** 3;
+/** The most bytes of one ImageImport data message. */
+export const maxImageChunkBytes = 1 << 20;
+
 /** "the machine config is 1048578 bytes; the limit is 262144 bytes": the words machined and kilnctl both use. */
 export function tooLargeMessage(field: string, size: number, max: number): string {
   return `${field} is ${size} bytes; the limit is ${max} bytes`;

@@ -76,6 +76,8 @@ export const machinedPaths = {
   logDir: "/var/log",
   /** Upgrade bundles being received (on EPHEMERAL). */
   uploads: "/var/lib/kiln/upgrade",
+  /** Image archives being received by ImageImport (on EPHEMERAL), removed once imported. */
+  imageImports: "/var/lib/kiln/image-import",
   /** The installer's scratch directory. */
   installWork: "/run/kiln-install",
   kexecMount: "/run/kiln-kexec",

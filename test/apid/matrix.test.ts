@@ -6,7 +6,7 @@ import { MachineService } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import t from "tap";
 import { status } from "@grpc/grpc-js";
 import { type ClientName, createTestPki } from "./fixtures/pki.js";
-import { apidClient, callStream, callUnary, type Outcome, startStack } from "./fixtures/stack.js";
+import { apidClient, callClientStream, callStream, callUnary, type Outcome, startStack } from "./fixtures/stack.js";
 
 type Role = "os:reader" | "os:operator" | "os:admin";
 
@@ -42,6 +42,7 @@ const expected: Record<string, Role> = {
   UpgradeUpload: "os:admin",
   Upgrade: "os:admin",
   Rollback: "os:admin",
+  ImageImport: "os:admin",
 };
 
 const rank: Record<Role, number> = { "os:reader": 0, "os:operator": 1, "os:admin": 2 };
@@ -67,7 +68,8 @@ t.test("the matrix: every RPC × no cert, another CA, expired, reader, operator,
     for (const m of MachineService.methods) {
       const path = `/kiln.machine.v1.MachineService/${m.name}`;
       const before = stack.arrived.length;
-      const out: Outcome = m.methodKind === "server_streaming" ? await callStream(client, path) : await callUnary(client, path);
+      const call = { unary: callUnary, server_streaming: callStream, client_streaming: callClientStream, bidi_streaming: callStream }[m.methodKind];
+      const out: Outcome = await call(client, path);
       const reached = stack.arrived.slice(before).includes(path);
       const want = outcomeFor(caller, m.name);
       const name = `${caller} → ${m.name}`;

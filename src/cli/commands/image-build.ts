@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import type { CliDeps } from "../deps.js";
+import { createImageImportCommand } from "./image-import.js";
 import { toCliError } from "../errors.js";
 import { addGlobalOptions } from "../global-options.js";
 import { renderOne } from "../output.js";
@@ -91,5 +92,5 @@ export function createImageCommand(deps: CliDeps): Command {
     };
     s.print(renderOne(s.format, rec, columns));
   });
-  return new Command("image").description("build kiln's bootable image").addCommand(build);
+  return new Command("image").description("build kiln's bootable image; import container images into a machine").addCommand(build).addCommand(createImageImportCommand(deps));
 }

@@ -5,6 +5,7 @@ import { ApiError, Code } from "../../grpc/errors.js";
 import { apidModeHeader } from "../../machinery/apid.js";
 import type { Machine } from "../machine.js";
 import { toEventsResponse } from "./event-mapping.js";
+import { createImageImportHandler } from "./image-import-handler.js";
 import { createInspectHandlers } from "./inspect-handlers.js";
 import type { MachineServiceImpl } from "./service-impl.js";
 import {
@@ -57,6 +58,7 @@ export function createMachineHandlers(machine: Machine, node: () => string, o: H
     ...createInspectHandlers(machine, node),
     ...createUpgradeHandlers(machine, metadata),
     ...createSequenceHandlers(machine, metadata),
+    ...createImageImportHandler(machine, metadata),
   };
 }
 

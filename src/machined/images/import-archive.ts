@@ -16,7 +16,7 @@ import { Leases } from "../../gen/containerd/services/leases/v1/leases_pb.js";
 import { createClient } from "../../grpc/client.js";
 import { ApiError, Code } from "../../grpc/errors.js";
 import { blobPath, type Descriptor, DIGEST, gcLabels, IMAGE_NAME_ANNOTATION, type Index, type Manifest, MEDIA, REF_NAME_ANNOTATION } from "../../machinery/oci.js";
-import { invalid } from "../errors.js";
+import { invalid, MachineError } from "../errors.js";
 import { writeBlob } from "./content-writer.js";
 
 /** Entries an archive may hold. */
@@ -99,11 +99,7 @@ async function readArchive(
   metadata: Metadata,
   o: ImportOptions,
 ): Promise<{ index: Index; docs: Map<string, Buffer>; streamed: Set<string> }> {
-  const docs = new Map<string, Buffer>();
-  const streamed = new Set<string>();
-  let indexJson: Buffer | undefined;
-  let layout = false;
-  let entries = 0;
+  const found: Found = { docs: new Map(), streamed: new Set(), layout: false, dockerManifest: false };
   let done = 0;
   const ex = tarExtract();
   stream.on("data", (c: Buffer) => {
@@ -112,32 +108,59 @@ async function readArchive(
   });
   stream.on("error", (err) => ex.destroy(err));
   stream.pipe(ex);
+  try {
+    await readEntries(ex, what, grpc, metadata, o, found);
+  } catch (err) {
+    throw notTar(err, what);
+  }
+  // docker save of Docker 25 and later writes an OCI layout next to its manifest.json: that is taken; an older one is not.
+  if (found.dockerManifest && (!found.layout || !found.indexJson)) {
+    throw invalid(`${what}: a docker archive (docker save before Docker 25); kiln imports OCI archives: save it with 'docker save' of Docker 25 or later, 'podman save --format oci-archive', or 'skopeo copy … oci-archive:FILE'`);
+  }
+  if (!found.layout || !found.indexJson) throw invalid(`${what}: not an OCI image archive (no oci-layout or index.json); give an archive like 'podman save --format oci-archive' writes`);
+  return { index: parseJson<Index>(found.indexJson, what, "index.json"), docs: found.docs, streamed: found.streamed };
+}
+
+/** What the tar reader's own errors (a header that is not tar, data cut short) mean to the caller; other errors as they are. */
+function notTar(err: unknown, what: string): unknown {
+  if (err instanceof ApiError || err instanceof MachineError || (err as NodeJS.ErrnoException).code !== undefined) return err;
+  return invalid(`${what}: not a tar archive, or one cut short (${(err as Error).message}): give an OCI image archive, uncompressed (.tar)`, err);
+}
+
+/** What the entries of an archive held. */
+interface Found {
+  docs: Map<string, Buffer>;
+  streamed: Set<string>;
+  indexJson?: Buffer;
+  layout: boolean;
+  dockerManifest: boolean;
+}
+
+/** Each entry of the tar: small blobs and index.json kept in `found`, large blobs written to containerd. */
+async function readEntries(ex: ReturnType<typeof tarExtract>, what: string, grpc: import("@grpc/grpc-js").Client, metadata: Metadata, o: ImportOptions, found: Found): Promise<void> {
+  let entries = 0;
   for await (const entry of ex) {
     if (++entries > MAX_ENTRIES) throw invalid(`${what}: more than ${MAX_ENTRIES} entries; is it an image archive?`);
     const name = entry.header.name.replace(/^\.\//, "");
     const size = entry.header.size ?? 0;
+    const blob = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
     if (entry.header.type !== "file") {
       entry.resume();
-      continue;
-    }
-    if (name === "manifest.json" && !layout) throw invalid(`${what}: a docker archive (docker save); kiln imports OCI archives: save it with 'docker save' of Docker 25 or later, 'podman save --format oci-archive', or 'skopeo copy … oci-archive:FILE'`);
-    const blob = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(name);
-    if (name === "oci-layout") {
-      layout = true;
+    } else if (name === "oci-layout" || name === "manifest.json") {
+      if (name === "oci-layout") found.layout = true;
+      else found.dockerManifest = true;
       entry.resume();
     } else if (name === "index.json") {
-      indexJson = await small(entry as AsyncIterable<Buffer>, size, what, name);
+      found.indexJson = await small(entry as AsyncIterable<Buffer>, size, what, name);
     } else if (blob && size <= MAX_DOC) {
-      docs.set(`sha256:${blob[1]}`, await small(entry as AsyncIterable<Buffer>, size, what, name));
+      found.docs.set(`sha256:${blob[1]}`, await small(entry as AsyncIterable<Buffer>, size, what, name));
     } else if (blob) {
       await writeBlob(grpc, metadata, { digest: `sha256:${blob[1]}`, size }, entry as AsyncIterable<Buffer>, o.signal);
-      streamed.add(`sha256:${blob[1]}`);
+      found.streamed.add(`sha256:${blob[1]}`);
     } else {
       entry.resume();
     }
   }
-  if (!layout || !indexJson) throw invalid(`${what}: not an OCI image archive (no oci-layout or index.json); give an archive like 'podman save --format oci-archive' writes`);
-  return { index: parseJson<Index>(indexJson, what, "index.json"), docs, streamed };
 }
 
 /** An entry's bytes (at most MAX_DOC). */

@@ -55,6 +55,26 @@ t.test("a damaged or foreign archive is refused with what is wrong, and names no
   t.equal(ctr(socket, "-n", "k8s.io", "images", "ls", "-q").trim(), "", "nothing was named");
 });
 
+t.test("docker save of Docker 25+ (an OCI layout, its manifest.json first in name order) is imported", { skip, timeout: 120_000 }, async (t) => {
+  const { socket, dir } = await startContainerd(t);
+  const { archive, manifestDigest } = await pauseArchive(dir);
+  const files = await filesOf(archive);
+  const manifest = JSON.stringify([{ Config: "blobs/sha256/x", RepoTags: [name], Layers: [] }]);
+  const sorted = [...files, ["manifest.json", Buffer.from(manifest)] as [string, Buffer]].sort(([a], [b]) => a.localeCompare(b));
+  t.ok(sorted.findIndex(([n]) => n === "manifest.json") < sorted.findIndex(([n]) => n === "oci-layout"), "manifest.json comes before oci-layout");
+  writeFileSync(join(dir, "docker25.tar"), await tarOf(sorted));
+  t.same(await importArchive(join(dir, "docker25.tar"), { socket, namespace: "k8s.io" }), [{ name, digest: manifestDigest, mediaType: "application/vnd.oci.image.manifest.v1+json" }]);
+});
+
+t.test("bytes that are not a tar, or a tar cut short, are refused as invalid, naming the archive", { skip, timeout: 120_000 }, async (t) => {
+  const { socket, dir } = await startContainerd(t);
+  const { archive } = await pauseArchive(dir);
+  writeFileSync(join(dir, "noise.tar"), Buffer.alloc(4096, 7));
+  await t.rejects(importArchive(join(dir, "noise.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: /noise\.tar: not a tar archive, or one cut short \(.*\): give an OCI image archive/ });
+  writeFileSync(join(dir, "cut.tar"), archive.subarray(0, 1000));
+  await t.rejects(importArchive(join(dir, "cut.tar"), { socket, namespace: "k8s.io" }), { kind: "invalid", message: /cut\.tar: not a tar archive, or one cut short/ });
+});
+
 t.test("the image cache: every archive of the directory into k8s.io, once a boot", { skip, timeout: 120_000 }, async (t) => {
   const { socket, dir } = await startContainerd(t);
   const cache = join(dir, "images");
@@ -87,8 +107,22 @@ function tarWith(file: string, text: string): Promise<Buffer> {
   return tarOf([[file, text]]);
 }
 
+/** The files of a tar, in order. */
+async function filesOf(tar: Buffer): Promise<[string, Buffer][]> {
+  const { extract } = await import("tar-stream");
+  const ex = extract();
+  ex.end(tar);
+  const out: [string, Buffer][] = [];
+  for await (const e of ex) {
+    const parts: Buffer[] = [];
+    for await (const p of e) parts.push(p as Buffer);
+    if (e.header.type === "file") out.push([e.header.name, Buffer.concat(parts)]);
+  }
+  return out;
+}
+
 /** A tar of [name, text] files, in order. */
-async function tarOf(files: readonly (readonly [string, string])[]): Promise<Buffer> {
+async function tarOf(files: readonly (readonly [string, string | Buffer])[]): Promise<Buffer> {
   const { pack } = await import("tar-stream");
   const p = pack();
   const chunks: Buffer[] = [];
