@@ -36,4 +36,5 @@ function mkdirDist(dir: string): void {
   mkdirSync(join(dir, "dist"));
   writeFileSync(join(dir, "dist/machined.cjs"), '#!/usr/bin/node\nconsole.log("machined")\n');
   writeFileSync(join(dir, "dist/apid.cjs"), 'console.log("apid")\n');
+  writeFileSync(join(dir, "dist/config-worker.cjs"), "// the config worker\n");
 }

@@ -43,7 +43,7 @@ function scratchEnv(t: Test): string {
 /** Bundles the real stage 1 and host program, and the stub as machined. */
 async function buildWithStub(dir: string): Promise<void> {
   // apid goes into the image too; the stub never starts it.
-  const only = entries.filter((e) => ["stage1-sandbox.cjs", "sandbox-host.cjs", "apid.cjs"].includes(e.out));
+  const only = entries.filter((e) => ["stage1-sandbox.cjs", "sandbox-host.cjs", "apid.cjs", "config-worker.cjs"].includes(e.out));
   const stub = { src: "test/provision/fixtures/stub-machined.ts", out: "machined.cjs", format: "cjs", image: true, shebang: "#!/usr/bin/node" } as const;
   await bundle({ root: repoRoot(), outDir: join(dir, "dist"), only: [...only, stub], requireAll: true });
 }

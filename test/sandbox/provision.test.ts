@@ -34,7 +34,7 @@ t.test("creates a sandbox running machined as PID 1, reports it, and destroys it
     return;
   }
   const dir = scratchEnv(t);
-  const only = entries.filter((e) => ["machined.cjs", "apid.cjs", "stage1-sandbox.cjs", "sandbox-host.cjs"].includes(e.out));
+  const only = entries.filter((e) => ["machined.cjs", "apid.cjs", "config-worker.cjs", "stage1-sandbox.cjs", "sandbox-host.cjs"].includes(e.out));
   await bundle({ root: repoRoot(), outDir: join(dir, "dist"), only, requireAll: true });
 
   const m = await createMachine({ name: "e2e-prov", provisioner: "sandbox", timeoutMs: 60_000 });
