@@ -43,7 +43,7 @@ t.test("fanned out to more than one node, a client stream is refused: its bytes 
   const pki = await createTestPki();
   const stack = await startStack(t, pki, "mtls");
   const admin = apidClient(t, stack.port, pki.ca, pki.clients.admin);
-  const out = await callClientStream(admin, path, messages([10]), { nodes: "10.0.0.1,10.0.0.2" });
+  const out = await callClientStream(admin, path, messages([10]), { nodes: "127.0.0.1:1,127.0.0.1:2" });
   t.same([out.code, out.details], [status.INVALID_ARGUMENT, `${path} streams its request to one node; nodes names 2: name one node and call once per node`]);
   t.same(stack.arrived, []);
 });

@@ -9,8 +9,9 @@ t.test("against a local responder, a clock a year slow measures an offset of a y
   t.teardown(() => server.close());
   const r = await querySntp("127.0.0.1", { now: () => Date.now() - year, timeoutMs: 2_000, port: server.port });
   if (!("value" in r)) throw new Error(r.error);
-  t.ok(Math.abs(r.value.offsetMs - year) < 50, `offset ${r.value.offsetMs - year} ms from a year`);
-  t.ok(r.value.delayMs >= 0 && r.value.delayMs < 50, `delay ${r.value.delayMs} ms`);
+  // NTP's offset is exact up to half the round trip's asymmetry: at most half the delay (plus clock reads).
+  t.ok(r.value.delayMs >= 0 && r.value.delayMs < 2_000, `delay ${r.value.delayMs} ms, within the timeout`);
+  t.ok(Math.abs(r.value.offsetMs - year) <= r.value.delayMs / 2 + 5, `offset ${r.value.offsetMs - year} ms from a year (delay ${r.value.delayMs} ms)`);
   t.equal(r.value.server, "127.0.0.1");
   t.equal(server.requests, 1);
 });
@@ -20,8 +21,8 @@ t.test("a server that holds the request does not count its holding time as delay
   t.teardown(() => server.close());
   const r = await querySntp("127.0.0.1", { now: () => Date.now(), timeoutMs: 2_000, port: server.port });
   if (!("value" in r)) throw new Error(r.error);
-  t.ok(r.value.delayMs >= 0 && r.value.delayMs < 50, `delay ${r.value.delayMs} ms excludes the 400 ms hold`);
-  t.ok(Math.abs(r.value.offsetMs - 250) < 50, `offset ${r.value.offsetMs} ms`);
+  t.ok(r.value.delayMs >= 0 && r.value.delayMs < 400, `delay ${r.value.delayMs} ms excludes the 400 ms hold`);
+  t.ok(Math.abs(r.value.offsetMs - 250) <= r.value.delayMs / 2 + 5, `offset ${r.value.offsetMs} ms (delay ${r.value.delayMs} ms)`);
 });
 
 t.test("a name is resolved first, and a failure to resolve names the server", async (t) => {
