@@ -4,19 +4,26 @@ import { interleave } from "../../src/apid/interleave.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Yields `items` with `gapMs` between them. */
-async function* slow<T>(items: T[], gapMs: number) {
-  for (const x of items) {
-    await sleep(gapMs);
-    yield x;
-  }
-}
-
 t.test("yields items in the order they arrive and ends when every source has", async (t) => {
+  // a's items arrive only once b has sent all of its own: the order is fixed without timers.
+  let releaseA = () => {};
+  const gateA = new Promise<void>((r) => {
+    releaseA = r;
+  });
+  async function* a() {
+    await gateA;
+    yield "a1";
+    yield "a2";
+  }
+  async function* b() {
+    yield "b1";
+    yield "b2";
+    yield "b3";
+    releaseA();
+  }
   const out: string[] = [];
-  for await (const x of interleave([slow(["a1", "a2"], 30), slow(["b1", "b2", "b3"], 5)])) out.push(x);
-  t.same(out.slice(0, 3), ["b1", "b2", "b3"]);
-  t.same(out.sort(), ["a1", "a2", "b1", "b2", "b3"]);
+  for await (const x of interleave([a(), b()])) out.push(x);
+  t.same(out, ["b1", "b2", "b3", "a1", "a2"]);
 });
 
 t.test("stops every source when the consumer stops", async (t) => {
