@@ -2,36 +2,20 @@
 // fake Machine: the file streamed whole, the images printed, steps on
 // stderr, usage errors before any call, the machine's refusals as exit 1.
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import t from "tap";
-import { runCli } from "../../src/cli/program.js";
-import { startMachineApi } from "../../src/machined/api/server.js";
 import { invalid, unavailable } from "../../src/machined/errors.js";
-import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
-import { createFakeDeps } from "./fixtures/fake-deps.js";
+import { fakeMachineCli } from "./fixtures/fake-machine-cli.js";
 
 const MiB = 1 << 20;
 
 /** A fake machine served on a temp socket, an archive of 2.5 MiB; `run` runs kilnctl against it. */
 async function setup(t: { teardown(fn: () => unknown): void }) {
-  const dir = await mkdtemp(join(tmpdir(), "kilnctl-import-"));
-  const machine = createFakeMachine();
-  const socket = join(dir, "m.sock");
-  const api = await startMachineApi(machine, socket, { node: () => "node-a", closeGraceMs: 100 });
-  t.teardown(async () => {
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const archive = join(dir, "app.tar");
+  const served = await fakeMachineCli(t, "kilnctl-import-");
+  const archive = join(served.dir, "app.tar");
   await writeFile(archive, randomBytes(2.5 * MiB));
-  const run = async (args: string[]) => {
-    const deps = createFakeDeps();
-    const code = await runCli(["-e", socket, ...args], deps);
-    return { code, out: deps.out(), err: deps.err() };
-  };
-  return { machine, run, archive, dir };
+  return { ...served, archive };
 }
 
 t.test("image import streams the whole file and prints the imported images", async (t) => {

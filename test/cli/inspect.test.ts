@@ -1,30 +1,12 @@
 // kilnctl's inspection commands against machined's real API server backed
 // by the fake Machine.
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import t from "tap";
-import { runCli } from "../../src/cli/program.js";
-import { startMachineApi } from "../../src/machined/api/server.js";
-import { createFakeMachine, type FakeMachine } from "../machined/api/fixtures/fake-machine.js";
-import { createFakeDeps, type FakeDeps } from "./fixtures/fake-deps.js";
+import type { FakeMachine } from "../machined/api/fixtures/fake-machine.js";
+import { createFakeDeps } from "./fixtures/fake-deps.js";
+import { fakeMachineCli } from "./fixtures/fake-machine-cli.js";
 
 /** A fake machine served on a temp socket; `run` runs kilnctl against it. */
-async function setup(t: { teardown(fn: () => unknown): void }) {
-  const dir = await mkdtemp(join(tmpdir(), "kilnctl-inspect-"));
-  const machine = createFakeMachine();
-  const socket = join(dir, "m.sock");
-  const api = await startMachineApi(machine, socket, { node: () => "node-a", closeGraceMs: 100 });
-  t.teardown(async () => {
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  const run = async (args: string[], deps: FakeDeps = createFakeDeps()) => {
-    const code = await runCli(["-e", socket, ...args], deps);
-    return { code, out: deps.out(), err: deps.err() };
-  };
-  return { machine, run };
-}
+const setup = (t: { teardown(fn: () => unknown): void }) => fakeMachineCli(t, "kilnctl-inspect-");
 
 /** Parses JSON Lines. */
 const jsonLines = (text: string) => text.trim().split("\n").map((l) => JSON.parse(l));

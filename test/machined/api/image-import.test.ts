@@ -7,13 +7,13 @@ import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import t from "tap";
 import type { ImageImportRequestSchema } from "../../../src/gen/kiln/machine/v1/machine_pb.js";
-import { type ApiError, Code } from "../../../src/grpc/errors.js";
+import { Code } from "../../../src/grpc/errors.js";
 import { ociImageArchive } from "../../../src/image/oci-image.js";
 import { createArchiveImports } from "../../../src/machined/images/archive-upload.js";
 import { cannotRun, ctr, startContainerd } from "../containerd.js";
 import type { Teardown } from "../helpers.js";
 import { createFakeMachine } from "./fixtures/fake-machine.js";
-import { serveMachine } from "./fixtures/serve.js";
+import { failure, serveMachine } from "./fixtures/serve.js";
 
 const catatonit = "/usr/bin/catatonit";
 const skip = cannotRun() || (!existsSync(catatonit) && process.env.CI !== "true" && "needs catatonit (apt-get install catatonit)");
@@ -38,14 +38,6 @@ async function* stream(data: Buffer, totalSize = data.length, chunk = 1 << 20, n
   for (let at = 0; at < data.length; at += chunk) yield { part: { case: "data", value: data.subarray(at, at + chunk) } };
 }
 
-async function failure(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ApiError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 t.test("an OCI archive streamed to ImageImport lands in k8s.io, named; the spool file is gone", { skip, timeout: 180_000 }, async (t) => {
   const { client, socket, left } = await setup(t);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { durationFromMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import { credentials } from "@grpc/grpc-js";
 import t from "tap";
-import { serveMachine } from "./fixtures/serve.js";
+import { failure, serveMachine } from "./fixtures/serve.js";
 import { ApplyMode, MachineEvent_Stage, MachineService, RebootMode, ServiceState } from "../../../src/gen/kiln/machine/v1/machine_pb.js";
 import { createClient } from "../../../src/grpc/client.js";
 import { type ApiError, Code } from "../../../src/grpc/errors.js";
@@ -16,15 +16,6 @@ import { createFakeMachine, } from "./fixtures/fake-machine.js";
 /** A server for a fresh fake machine on a temp socket, and a client for it. */
 const setup = serveMachine;
 
-/** The ApiError a promise rejects with. */
-async function failure(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ApiError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Reads a stream to its end; resolves with the error that ended it, if any. */
 async function drain(stream: AsyncIterable<unknown>): Promise<ApiError | undefined> {
