@@ -33,7 +33,7 @@ const kubeletPrepare = reboot("kubelet's CA and bootstrap kubeconfig are written
 export const effects: Readonly<Record<string, Effect>> = {
   apiVersion: fixed,
   kind: fixed,
-  "machine.type": notYet,
+  "machine.type": reboot("the services a machine runs (etcd on a control plane) are chosen when it boots"),
   "machine.hostname": live(`apply/hostname.ts (sethostname, /etc/hostname) and ${etcFiles} (/etc/hosts)`),
   "machine.network.nameservers": live(`${etcFiles}: /etc/resolv.conf`),
   "machine.network.extraHostEntries[].ip": live(`${etcFiles}: /etc/hosts`),
@@ -95,6 +95,8 @@ export const effects: Readonly<Record<string, Effect>> = {
   "cluster.ca.crt": kubeletPrepare,
   "cluster.ca.key": kubeletPrepare,
   "cluster.token": kubeletPrepare,
+  "cluster.etcd.ca.crt": reboot("etcd's certificates are issued from it when etcd is prepared at boot"),
+  "cluster.etcd.ca.key": reboot("etcd's certificates are issued from it when etcd is prepared at boot"),
 };
 
 /** A field that changes nothing yet: set to anything but `quiet`, validation says so. */
@@ -107,7 +109,6 @@ export interface NoEffectYet {
 
 /** The fields marked not-yet above, one warning each; the Kubernetes work will wire them. */
 export const noEffectYet: readonly NoEffectYet[] = [
-  { path: ["machine", "type"], quiet: "worker", why: "the machine runs kubelet as a worker and starts no control plane components" },
   { path: ["machine", "token"], why: "no machine joins with it yet" },
   { path: ["machine", "kubelet", "extraMounts"], why: "no mounts are made for kubelet yet" },
 ];

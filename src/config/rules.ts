@@ -45,9 +45,13 @@ export function checkRules(doc: unknown): Findings {
       ...dependencyCycles(doc),
       ...keyMismatch(doc, ["machine", "ca"]),
       ...keyMismatch(doc, ["cluster", "ca"]),
+      ...keyMismatch(doc, ["cluster", "etcd", "ca"]),
+      ...workerWithEtcd(doc),
     ],
     warnings: [
       ...missingEndpoint(doc),
+      ...controlPlaneWithoutEtcd(doc),
+      ...controlPlaneInPart(doc),
       ...duplicates(doc, ["machine", "network", "interfaces"], "name", "interface"),
       ...duplicates(doc, ["machine", "files"], "path", "path"),
       ...specialModeBits(doc),
@@ -124,6 +128,25 @@ function recordCycle(cycles: Map<string, string[]>, cycle: string[]): void {
   const start = cycle.indexOf([...cycle].sort()[0]!);
   const rotated = [...cycle.slice(start), ...cycle.slice(0, start)];
   cycles.set(rotated.join(" "), rotated);
+}
+
+/** What only control planes may hold never reaches a worker: its config is refused, naming the section. */
+function workerWithEtcd(doc: unknown): string[] {
+  if (valueAt(doc, ["machine", "type"]) !== "worker" || valueAt(doc, ["cluster", "etcd"]) === undefined) return [];
+  return ["cluster.etcd: only control-plane machines hold the etcd CA; remove it from this worker's config (kilnctl gen config's worker.yaml never has it)"];
+}
+
+/** A control plane without the etcd CA and its key cannot run etcd. */
+function controlPlaneWithoutEtcd(doc: unknown): string[] {
+  if (valueAt(doc, ["machine", "type"]) !== "controlplane") return [];
+  if (valueAt(doc, ["cluster", "etcd", "ca", "key"]) !== undefined) return [];
+  return ["cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml"];
+}
+
+/** What a control plane does not run yet, said while it is so. */
+function controlPlaneInPart(doc: unknown): string[] {
+  if (valueAt(doc, ["machine", "type"]) !== "controlplane") return [];
+  return ["machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version"];
 }
 
 /** A control plane machine is expected to know its cluster's endpoint. */

@@ -254,7 +254,7 @@ const registries = z
 const machine = z.strictObject({
   type: doc(
     z.enum(["worker", "controlplane"]),
-    "The machine's role in the cluster. No effect yet in this version: every machine runs kubelet as a worker (validation warns about controlplane).",
+    "The machine's role in the cluster. Every machine runs kubelet; a controlplane also runs etcd (once `kilnctl bootstrap` founded the cluster on one of them). The Kubernetes control-plane services (API server, scheduler, controller manager) are not run yet in this version. Takes effect at the next boot.",
   ),
   hostname: doc(
     hostname,
@@ -302,6 +302,10 @@ const cluster = z.strictObject({
   ).optional(),
   ca: doc(certificateAuthority, "The Kubernetes CA.").optional(),
   token: doc(token, "Bootstrap token kubelets join with (secret).").optional(),
+  etcd: doc(
+    z.strictObject({ ca: doc(certificateAuthority, "The etcd CA: it signs etcd's server and peer certificates and its clients' (the API server's). kilnctl gen config writes it, with its key, into controlplane.yaml only.") }),
+    "etcd, which control-plane machines run (after `kilnctl bootstrap` on one of them). Only control planes may hold it: a worker config with cluster.etcd is refused.",
+  ).optional(),
 });
 
 /** A whole machine config document. */

@@ -86,6 +86,8 @@ export const readerViews: Readonly<Record<string, ReaderView>> = {
   "cluster.ca.crt": "safe",
   // Signs Kubernetes certificates (cluster-admin).
   "cluster.ca.key": "key",
+  "cluster.etcd.ca.crt": "safe",
+  "cluster.etcd.ca.key": "key",
   // Kubernetes bootstrap token (joins nodes to the cluster).
   "cluster.token": "key",
 };

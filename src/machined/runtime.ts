@@ -8,6 +8,7 @@ import { stringifyConfig } from "../config/stringify.js";
 import { containerd } from "./services/containerd.js";
 import { createApidControl } from "./services/apid.js";
 import { extensionService } from "./services/extension.js";
+import { etcd } from "./services/etcd.js";
 import { kubelet } from "./services/kubelet.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
 import { applySystem } from "./apply/apply-system.js";
@@ -222,6 +223,7 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
   const s = d.supervisor;
   if (!prev) {
     s.register(containerd);
+    s.register(etcd);
     s.register(kubelet);
   }
   const before = new Map((prev?.config.machine.services ?? []).map((x) => [x.id, x]));

@@ -116,11 +116,26 @@ export const kubeletPaths = {
   rootDir: "/var/lib/kubelet",
 } as const;
 
+/** Paths etcd uses on a control-plane machine. */
+export const etcdPaths = {
+  /** Its data (on EPHEMERAL): a member directory here means this node is part of a cluster. */
+  dataDir: "/var/lib/etcd",
+  /** Written by `kilnctl bootstrap` before etcd first starts: this node founds the cluster. */
+  bootstrapMark: "/var/lib/kiln/etcd-bootstrap",
+  /** Certificates issued at every start from cluster.etcd.ca (tmpfs). */
+  pki: "/etc/kubernetes/pki/etcd",
+  clientPort: 2379,
+  peerPort: 2380,
+  /** Plain HTTP on 127.0.0.1: /health and metrics, for machined's health check. */
+  metricsPort: 2381,
+} as const;
+
 /** cgroups under the cgroup root: every service in /system/<id> unless it names one here. */
 export const cgroupPaths = {
   system: "/system",
   runtime: "/system/runtime",
   kubelet: "/system/kubelet",
+  etcd: "/system/etcd",
   apid: "/system/apid",
   extensions: "/system/extensions",
 } as const;

@@ -34,6 +34,17 @@ export interface ClientCertOptions extends Validity {
   commonName?: string;
 }
 
+/** A certificate of a cluster component (etcd, the Kubernetes control plane): what it is used for, and for whom. */
+export interface ComponentCertOptions extends Validity {
+  commonName: string;
+  /** Each becomes one Organization (O), e.g. a Kubernetes group. */
+  organizations?: string[];
+  /** DNS names and IP addresses, for a certificate a server presents. */
+  sans?: string[];
+  /** serverAuth, clientAuth, or both (etcd's peers are each other's clients). */
+  usages: ("server" | "client")[];
+}
+
 const hourMs = 3_600_000;
 /** Default lifetimes: CAs ten years, server and client certificates one year. */
 export const defaultTtlMs = { ca: 87_600 * hourMs, server: 8_760 * hourMs, client: maxClientTtlMs } as const;
@@ -69,6 +80,14 @@ export async function issueClientCert(ca: CertAndKey, opts: ClientCertOptions): 
   return issue(ca, subject, x509.ExtendedKeyUsage.clientAuth, [], validity(opts, defaultTtlMs.client));
 }
 
+/** A certificate for a cluster component, signed by `ca` (a server's, a client's, or both). */
+export async function issueComponentCert(ca: CertAndKey, opts: ComponentCertOptions): Promise<CertAndKey> {
+  if (opts.usages.length === 0) throw new Error("a component certificate needs a usage: server, client or both");
+  const subject: Name = [...(opts.organizations ?? []).map((o) => ({ O: [o] })), { CN: [opts.commonName] }];
+  const usages = opts.usages.map((u) => (u === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth));
+  return issue(ca, subject, usages, opts.sans?.length ? [sanExtension(opts.sans)] : [], validity(opts, defaultTtlMs.server));
+}
+
 /** A self-signed server certificate (maintenance mode: clients pin its fingerprint). */
 export async function selfSigned(opts: ServerCertOptions): Promise<CertAndKey> {
   const keys = await generateKeyPair();
@@ -85,7 +104,7 @@ export async function selfSigned(opts: ServerCertOptions): Promise<CertAndKey> {
 type Name = Record<string, string[]>[];
 
 /** A fresh key pair and a certificate for it, signed by `ca`. */
-async function issue(ca: CertAndKey, subject: Name, usage: string, extra: x509.Extension[], dates: Dates): Promise<CertAndKey> {
+async function issue(ca: CertAndKey, subject: Name, usage: string | string[], extra: x509.Extension[], dates: Dates): Promise<CertAndKey> {
   const issuer = new x509.X509Certificate(ca.crt);
   const signingKey = await importPrivateKey(ca.key).catch((err: unknown) => {
     throw new Error("reading the CA key", { cause: err });
@@ -102,12 +121,12 @@ async function issue(ca: CertAndKey, subject: Name, usage: string, extra: x509.E
   return { crt: certPem(cert), key: await exportPrivateKey(keys.privateKey) };
 }
 
-/** Extensions of every end-entity certificate: not a CA, signing only, one extended usage. */
-function leafExtensions(usage: string): x509.Extension[] {
+/** Extensions of every end-entity certificate: not a CA, signing only, its extended usages. */
+function leafExtensions(usage: string | string[]): x509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([usage], false),
+    new x509.ExtendedKeyUsageExtension(Array.isArray(usage) ? usage : [usage], false),
   ];
 }
 

@@ -1,5 +1,5 @@
 // The secrets bundle (secrets.yaml): everything secret about one cluster in
-// one file — the machine CA, the Kubernetes CA and their tokens. Certificates
+// one file — the machine CA, the Kubernetes CA and their tokens, the etcd CA. Certificates
 // and keys are stored as base64 PEM, as in the machine config.
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { parse, stringify } from "yaml";
@@ -16,6 +16,8 @@ export interface SecretsBundle {
   name: string;
   machine: { ca: CertAndKey; token: string };
   cluster: { ca: CertAndKey; token: string };
+  /** The etcd CA (control planes only); absent in bundles made before kiln ran etcd. */
+  etcd?: { ca: CertAndKey };
 }
 
 const caSchema = z.strictObject({ crt: certificatePem, key: privateKeyPem });
@@ -25,24 +27,31 @@ const bundleSchema = z.strictObject({
   name: z.string().min(1),
   machine: z.strictObject({ ca: caSchema, token }),
   cluster: z.strictObject({ ca: caSchema, token }),
+  etcd: z.strictObject({ ca: caSchema }).optional(),
 });
 
 /** Fresh CAs and tokens for cluster `name`. */
 export async function generateSecrets(name: string, opts: Validity = {}): Promise<SecretsBundle> {
-  const [machineCa, clusterCa] = await Promise.all([createCA(`${name} machine CA`, opts), createCA(`${name} kubernetes CA`, opts)]);
-  return { name, machine: { ca: machineCa, token: generateToken() }, cluster: { ca: clusterCa, token: generateToken() } };
+  const [machineCa, clusterCa, etcdCa] = await Promise.all([createCA(`${name} machine CA`, opts), createCA(`${name} kubernetes CA`, opts), createCA(`${name} etcd CA`, opts)]);
+  return { name, machine: { ca: machineCa, token: generateToken() }, cluster: { ca: clusterCa, token: generateToken() }, etcd: { ca: etcdCa } };
 }
 
 /** The bundle as the YAML of secrets.yaml. */
 export function stringifySecrets(b: SecretsBundle): string {
-  const doc = { apiVersion: "kiln/v1alpha1", kind: "SecretsBundle", name: b.name, machine: encodeSecrets(b.machine), cluster: encodeSecrets(b.cluster) };
+  const etcd = b.etcd ? { etcd: { ca: encodeCa(b.etcd.ca) } } : {};
+  const doc = { apiVersion: "kiln/v1alpha1", kind: "SecretsBundle", name: b.name, machine: encodeSecrets(b.machine), cluster: encodeSecrets(b.cluster), ...etcd };
   const header = `# kiln secrets bundle of cluster "${b.name}": CA keys and tokens. Keep it private (mode 0600).\n`;
   return header + stringify(doc, { lineWidth: 0 });
 }
 
 /** A CA and token with the CA's PEM as base64. */
 function encodeSecrets(s: { ca: CertAndKey; token: string }) {
-  return { ca: { crt: encodeBase64Pem(s.ca.crt), key: encodeBase64Pem(s.ca.key) }, token: s.token };
+  return { ca: encodeCa(s.ca), token: s.token };
+}
+
+/** A CA with its PEMs as base64. */
+export function encodeCa(ca: CertAndKey): { crt: string; key: string } {
+  return { crt: encodeBase64Pem(ca.crt), key: encodeBase64Pem(ca.key) };
 }
 
 /** Reads secrets.yaml, reporting every problem with its path. */
@@ -55,14 +64,20 @@ export function parseSecrets(text: string): { value: SecretsBundle } | { errors:
   }
   const result = bundleSchema.safeParse(doc ?? {}, { reportInput: true });
   if (!result.success) return { errors: humanize(result.error.issues, bundleSchema) };
-  const value = { name: result.data.name, machine: decodeSecrets(result.data.machine), cluster: decodeSecrets(result.data.cluster) };
-  const errors = [...keyMismatch("machine.ca", value.machine.ca), ...keyMismatch("cluster.ca", value.cluster.ca)];
+  const etcd = result.data.etcd ? { etcd: { ca: decodeCa(result.data.etcd.ca) } } : {};
+  const value: SecretsBundle = { name: result.data.name, machine: decodeSecrets(result.data.machine), cluster: decodeSecrets(result.data.cluster), ...etcd };
+  const errors = [...keyMismatch("machine.ca", value.machine.ca), ...keyMismatch("cluster.ca", value.cluster.ca), ...(value.etcd ? keyMismatch("etcd.ca", value.etcd.ca) : [])];
   return errors.length > 0 ? { errors } : { value };
 }
 
 /** A CA and token with the CA's base64 decoded to PEM. */
 function decodeSecrets(s: { ca: { crt: string; key: string }; token: string }) {
-  return { ca: { crt: decodeBase64Pem(s.ca.crt), key: decodeBase64Pem(s.ca.key) }, token: s.token };
+  return { ca: decodeCa(s.ca), token: s.token };
+}
+
+/** A CA with its base64 decoded to PEM. */
+function decodeCa(ca: { crt: string; key: string }): CertAndKey {
+  return { crt: decodeBase64Pem(ca.crt), key: decodeBase64Pem(ca.key) };
 }
 
 /** A problem when a CA's key is not its certificate's. */

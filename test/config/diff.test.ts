@@ -82,6 +82,7 @@ t.test("needs a reboot for install, CA, SANs, kernel modules and cluster changes
     "cluster.controlPlane.endpoint",
   ]);
   t.strictSame(diff.needsReboot, [
+    "machine.type",
     "machine.kernel.modules[loop]",
     "machine.install.disk",
     "machine.install.wipe",
@@ -93,12 +94,11 @@ t.test("needs a reboot for install, CA, SANs, kernel modules and cluster changes
 
 t.test("needs no reboot for fields that have no effect yet", async (t) => {
   const next = edited((c) => {
-    c.machine.type = "worker";
     c.machine.token = "zzzzzz.0123456789abcdef";
     c.machine.kubelet!.extraMounts = [];
   });
   const diff = diffConfig(example, next);
-  t.strictSame(diff.changes, ["machine.type", "machine.kubelet.extraMounts[/var/lib/local-storage]", "machine.token"]);
+  t.strictSame(diff.changes, ["machine.kubelet.extraMounts[/var/lib/local-storage]", "machine.token"]);
   t.strictSame(diff.needsReboot, []);
 });
 
@@ -110,9 +110,10 @@ t.test("applies extra host entries live, keyed by address", async (t) => {
 
 t.test("treats a first config as changing every section it sets", async (t) => {
   const first = configOf(worker({ hostname: "w-1", sysctls: { "vm.swappiness": "1" } }));
+  // A first config's needsReboot is not acted on (apply-config.ts): its services start from it.
   t.strictSame(diffConfig(undefined, first), {
     changes: ["machine.type", "machine.hostname", `machine.sysctls["vm.swappiness"]`],
-    needsReboot: [],
+    needsReboot: ["machine.type"],
   });
 });
 

@@ -18,10 +18,14 @@ const pathExpected = `an absolute, normalised path such as /var/lib/data (no "..
 const stringExpected = `a string (quote numbers and booleans, as in "1")`;
 const tokenExpected = "a token such as abcdef.0123456789abcdef (6 and 16 characters a-z, 0-9, joined by '.')";
 const noEffect = {
-  type: "machine.type: has no effect yet in this version; the machine runs kubelet as a worker and starts no control plane components",
   token: "machine.token: has no effect yet in this version; no machine joins with it yet",
   extraMounts: "machine.kubelet.extraMounts: has no effect yet in this version; no mounts are made for kubelet yet",
 };
+/** What a control plane without the etcd CA's key is told: it runs no etcd, and the rest of the control plane is not run yet. */
+const controlPlane = [
+  "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
+  "machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version",
+];
 const hostnameExpected =
   "a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all)";
 
@@ -437,7 +441,7 @@ const bad: Case[] = [
 ];
 
 const good: { name: string; yaml: string; warnings: string[] }[] = [
-  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [noEffect.type, noEffect.token, noEffect.extraMounts] },
+  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [...controlPlane, noEffect.token, noEffect.extraMounts] },
   { name: "accepts a minimal worker", yaml: worker({}), warnings: [] },
   {
     name: "accepts CAs with their keys",
@@ -466,7 +470,7 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
       machine: { type: "controlplane", token: "abcdef.0123456789abcdef", kubelet: { extraMounts: [{ source: "/var/a", destination: "/var/a" }, { source: "/var/b", destination: "/var/b" }] } },
       cluster: { controlPlane: { endpoint: "https://10.0.0.10:6443" } },
     }),
-    warnings: [noEffect.type, noEffect.token, noEffect.extraMounts],
+    warnings: [...controlPlane, noEffect.token, noEffect.extraMounts],
   },
   {
     name: "does not warn about a worker or an empty mount list",
@@ -478,7 +482,7 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
     yaml: yamlDoc({ machine: { type: "controlplane" } }),
     warnings: [
       "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
-      noEffect.type,
+      ...controlPlane,
     ],
   },
   {

@@ -47,6 +47,7 @@ t.test("the credentials are the CA keys, the tokens and the registry logins and 
     "machine.registries.hosts[].auth.password",
     "machine.registries.hosts[].auth.identityToken",
     "cluster.ca.key",
+    "cluster.etcd.ca.key",
     "cluster.token",
   ]);
 });

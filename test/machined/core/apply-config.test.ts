@@ -73,7 +73,11 @@ const nodeA = worker({ hostname: "node-a" });
 const nodeB = worker({ hostname: "node-b" });
 const nodeC = worker({ hostname: "node-c" });
 // node-a turned into a control plane: the endpoint needs a reboot; machine.type has no effect yet (a warning).
-const typeWarning = "machine.type: has no effect yet in this version; the machine runs kubelet as a worker and starts no control plane components";
+/** What a control plane without the etcd CA's key is told. */
+const typeWarnings = [
+  "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
+  "machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version",
+];
 const nodeAControlPlane = worker({ hostname: "node-a" }, { cluster: { controlPlane: { endpoint: "https://10.0.0.1:6443" } } }).replace(
   "type: worker",
   "type: controlplane",
@@ -146,9 +150,9 @@ t.test("resolves auto to reboot when a change needs one, saving without applying
   const result = await createApplier(deps)(req(nodeAControlPlane));
   t.same(result, {
     mode: "reboot",
-    warnings: [typeWarning],
+    warnings: typeWarnings,
     changes: ["machine.type", "cluster.controlPlane.endpoint"],
-    needsReboot: ["cluster.controlPlane.endpoint"],
+    needsReboot: ["machine.type", "cluster.controlPlane.endpoint"],
     details: "saved 2 changes; rebooting to apply them",
   });
   t.same(rec.saved, [nodeAControlPlane]);
@@ -156,7 +160,7 @@ t.test("resolves auto to reboot when a change needs one, saving without applying
   await settled();
   t.match(rec.reboots, [{ t: "reboot-request", action: "reboot", mode: "default", force: false, why: "the applied config needs a reboot" }], "the sequence hands one reboot request to halt");
   t.equal(rec.reboots[0]?.kexec, undefined, "the reboot kexecs the running slot: halt decides");
-  t.same(rec.events, [{ accepted: true, message: "applied (reboot)", errors: [], warnings: [typeWarning] }]);
+  t.same(rec.events, [{ accepted: true, message: "applied (reboot)", errors: [], warnings: typeWarnings }]);
 });
 
 t.test("refuses no-reboot and try for changes that need a reboot, naming the paths", async (t) => {
@@ -166,7 +170,7 @@ t.test("refuses no-reboot and try for changes that need a reboot, naming the pat
     t.equal(err.kind, "refused", mode);
     t.equal(
       err.message,
-      "these changes need a reboot: cluster.controlPlane.endpoint; apply with --mode reboot or --mode staged",
+      "these changes need a reboot: machine.type, cluster.controlPlane.endpoint; apply with --mode reboot or --mode staged",
       mode,
     );
     t.same(rec.saved, [], `${mode}: nothing saved`);
@@ -225,7 +229,7 @@ t.test("returns the config's warnings with those of the live apply", async (t) =
   const result = await createApplier(deps)(req(controlPlane));
   const warnings = [
     "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
-    typeWarning,
+    ...typeWarnings,
     "sysctl vm.swappiness: skipped",
   ];
   t.same(result.warnings, warnings);

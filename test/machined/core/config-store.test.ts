@@ -34,7 +34,8 @@ t.test("carries the config's warnings through a load", async (t) => {
   t.equal(loaded.t, "ok");
   t.same(loaded.t === "ok" && loaded.warnings, [
     "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
-    "machine.type: has no effect yet in this version; the machine runs kubelet as a worker and starts no control plane components",
+    "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
+    "machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version",
   ]);
 });
 
