@@ -46,6 +46,7 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("UpgradeUpload"), "os:admin"],
   [machine("Upgrade"), "os:admin"],
   [machine("Rollback"), "os:admin"],
+  [machine("Bootstrap"), "os:admin"],
   [machine("List"), "os:admin"],
   [machine("Read"), "os:admin"],
   [machine("GenerateClientConfiguration"), "os:admin"],

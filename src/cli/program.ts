@@ -12,6 +12,7 @@ import { createPatchCommand } from "./commands/patch-config.js";
 import { createRebootCommand } from "./commands/reboot.js";
 import { createResetCommand } from "./commands/reset.js";
 import { createRollbackCommand } from "./commands/rollback.js";
+import { createBootstrapCommand } from "./commands/bootstrap.js";
 import { createServiceCommand } from "./commands/service.js";
 import { createShutdownCommand } from "./commands/shutdown.js";
 import { createUpgradeCommand } from "./commands/upgrade.js";
@@ -49,7 +50,7 @@ export function createProgram(deps: CliDeps): Command {
     });
   addGlobalOptions(program, { connect: true });
   const commands = [createVersionCommand, createServiceCommand, createLogsCommand, createEventsCommand, createRebootCommand,
-    createShutdownCommand, createResetCommand, createUpgradeCommand, createRollbackCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
+    createShutdownCommand, createResetCommand, createUpgradeCommand, createRollbackCommand, createBootstrapCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
   for (const create of commands) program.addCommand(inherit(create(deps), program));
   const inspectCommands = [createDmesgCommand, createMemoryCommand, createProcessesCommand, createMountsCommand, createContainersCommand, createImagesCommand,
     createListCommand, createReadCommand, createTimeCommand, createHostnameCommand];

@@ -158,6 +158,8 @@ export interface Machine extends NetworkInspector {
   rollback(mode: RebootMode, force: boolean): Promise<{ slot: string; version: string }>;
   /** Starts wiping the machine back to maintenance mode; INVALID_ARGUMENT for an unknown wipe target. */
   reset(req: ResetRequest): Promise<void>;
+  /** Founds the cluster's etcd on this control plane (the bootstrap sequence); FAILED_PRECONDITION when it cannot or did. */
+  bootstrap(): Promise<{ message: string }>;
   applyConfiguration(req: ApplyRequest): Promise<ApplyResult>;
   /** The current config as YAML; undefined in maintenance mode. */
   configuration(): string | undefined;

@@ -38,6 +38,8 @@ import type { PowerAction } from "./power.js";
 import { clearDirs, planReset, type ResetPlan, wipePartitions } from "./reset.js";
 import { createChannel } from "./channel.js";
 import { notFound, refused } from "./errors.js";
+import { checkBootstrap, markBootstrap } from "./bootstrap.js";
+import { bootstrapSequence } from "./sequences/bootstrap.js";
 import { powerSequence } from "./sequences/power.js";
 import { resetSequence } from "./sequences/reset.js";
 import { rollbackSequence } from "./sequences/rollback.js";
@@ -177,6 +179,12 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     reset: async (req) => {
       const plan = planReset(req, d.partitions ?? [], d.ctx.paths.state);
       d.runner.start("reset", reset(plan), { label: `reset (wiping ${plan.targets.join(", ")})` });
+    },
+    bootstrap: async () => {
+      checkBootstrap(current?.config, d.ctx.paths.bin("etcd"));
+      const steps = { mark: () => markBootstrap(), startEtcd: () => d.supervisor.start("etcd") };
+      d.runner.start("bootstrap", bootstrapSequence(steps), { label: "bootstrap (etcd founds a new cluster on this node)" });
+      return { message: "etcd starts as a new cluster on this node; kilnctl services shows it" };
     },
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? shownConfig(current.config) : undefined),

@@ -42,6 +42,7 @@ const expected: Record<string, Role> = {
   UpgradeUpload: "os:admin",
   Upgrade: "os:admin",
   Rollback: "os:admin",
+  Bootstrap: "os:admin",
   ImageImport: "os:admin",
 };
 

@@ -53,6 +53,7 @@ export function createMachineHandlers(machine: Machine, node: () => string, o: H
       await machine.reset({ graceful: req.graceful, reboot: req.reboot, wipe: req.wipe });
       return { messages: [{ metadata: metadata() }] };
     },
+    bootstrap: async () => ({ messages: [{ metadata: metadata(), ...(await machine.bootstrap()) }] }),
     applyConfiguration: async (req, ctx) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req, viaMaintenance(o, ctx.metadata))) }] }),
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
     ...createInspectHandlers(machine, node),

@@ -2,14 +2,15 @@
 // time. Reboot, shutdown and reset preempt any sequence of lower priority
 // (it stops at its next task boundary); every other request is refused at
 // once while anything runs.
-export type SequenceName = "boot" | "applyConfig" | "install" | "upgrade" | "rollback" | "reset" | "reboot" | "shutdown";
+export type SequenceName = "boot" | "applyConfig" | "bootstrap" | "install" | "upgrade" | "rollback" | "reset" | "reboot" | "shutdown";
 
-export const SEQUENCES: readonly SequenceName[] = ["boot", "applyConfig", "install", "upgrade", "rollback", "reset", "reboot", "shutdown"];
+export const SEQUENCES: readonly SequenceName[] = ["boot", "applyConfig", "bootstrap", "install", "upgrade", "rollback", "reset", "reboot", "shutdown"];
 
 /** Higher wins. Equal priorities never preempt each other. */
 export const PRIORITY: Readonly<Record<SequenceName, number>> = {
   boot: 0,
   applyConfig: 1,
+  bootstrap: 1,
   install: 2,
   upgrade: 2,
   rollback: 2,

@@ -8,6 +8,16 @@ import { etcdPaths } from "../../machinery/paths.js";
 import { type CertAndKey, issueComponentCert } from "../../pki/certs.js";
 import { decodeBase64Pem } from "../../pki/pem.js";
 
+/** Where etcd keeps its data, mark and certificates, and its ports (etcdPaths; tests use their own). */
+export interface EtcdPaths {
+  dataDir: string;
+  bootstrapMark: string;
+  pki: string;
+  clientPort: number;
+  peerPort: number;
+  metricsPort: number;
+}
+
 /** This node as an etcd member. */
 export interface EtcdMember {
   /** The member's name: the node's hostname. */
@@ -37,7 +47,7 @@ export function url(address: string, port: number): string {
  * bootstrap); otherwise the data directory already holds the member and the
  * initial-cluster flags are not given (etcd would ignore them).
  */
-export function etcdArgs(member: EtcdMember, founding: boolean, p = etcdPaths, files = etcdFiles(p.pki)): string[] {
+export function etcdArgs(member: EtcdMember, founding: boolean, p: EtcdPaths = etcdPaths, files = etcdFiles(p.pki)): string[] {
   const peer = url(member.address, p.peerPort);
   const args = [
     `--name=${member.name}`,

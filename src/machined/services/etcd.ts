@@ -9,22 +9,22 @@ import { localAddresses } from "../apid-tls.js";
 import { httpHealth } from "../health/checks.js";
 import type { MachineContext, ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
-import { etcdArgs, etcdCa, type EtcdMember, writeEtcdCerts } from "./etcd-config.js";
+import { etcdArgs, etcdCa, type EtcdMember, type EtcdPaths, writeEtcdCerts } from "./etcd-config.js";
 import { nodeIp } from "./kubelet-config.js";
 import { serviceEnv } from "./service-env.js";
 
 /** Whether this node holds an etcd member already (its data directory has one). */
-export function hasMember(p = etcdPaths): boolean {
+export function hasMember(p: EtcdPaths = etcdPaths): boolean {
   return existsSync(`${p.dataDir}/member`);
 }
 
 /** Whether this node was bootstrapped (it founds the cluster) or already holds a member. */
-export function bootstrapped(p = etcdPaths): boolean {
+export function bootstrapped(p: EtcdPaths = etcdPaths): boolean {
   return hasMember(p) || existsSync(p.bootstrapMark);
 }
 
 /** Why etcd does not run here, or undefined when it does. */
-export function etcdSkip(m: MachineContext, p = etcdPaths): string | undefined {
+export function etcdSkip(m: MachineContext, p: EtcdPaths = etcdPaths): string | undefined {
   if (m.config?.machine.type !== "controlplane") return "this machine is a worker: only control planes run etcd";
   if (!existsSync(m.paths.bin("etcd"))) return `no etcd binary in the image (${m.paths.bin("etcd")})`;
   if (!etcdCa(m.config)) return "cluster.etcd.ca (with its key) is not in the config: kilnctl gen config writes it into controlplane.yaml";

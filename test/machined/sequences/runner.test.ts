@@ -153,15 +153,16 @@ t.test("a task may rename its sequence for later refusals", async (t) => {
 
 // Each running sequence × each request: R refused, P preempts (no sequence runs: always run).
 const table: Record<SequenceName, string> = {
-  //            boot apply install upgrade rollback reset reboot shutdown
-  boot: /*     */ "R R R R R P P P",
-  applyConfig: /**/ "R R R R R P P P",
-  install: /*  */ "R R R R R P P P",
-  upgrade: /*  */ "R R R R R P P P",
-  rollback: /* */ "R R R R R P P P",
-  reset: /*    */ "R R R R R R R R",
-  reboot: /*   */ "R R R R R R R R",
-  shutdown: /* */ "R R R R R R R R",
+  //            boot apply bootstrap install upgrade rollback reset reboot shutdown
+  boot: /*     */ "R R R R R R P P P",
+  applyConfig: /**/ "R R R R R R P P P",
+  bootstrap: /**/ "R R R R R R P P P",
+  install: /*  */ "R R R R R R P P P",
+  upgrade: /*  */ "R R R R R R P P P",
+  rollback: /* */ "R R R R R R P P P",
+  reset: /*    */ "R R R R R R R R R",
+  reboot: /*   */ "R R R R R R R R R",
+  shutdown: /* */ "R R R R R R R R R",
 };
 
 t.test("the refusal table: every running sequence × every request", async (t) => {
