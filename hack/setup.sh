@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(containerd runc tini catatonit docker-registry containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
+packages=(containerd runc tini catatonit etcd-server etcd-client docker-registry containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -40,6 +40,12 @@ fi
 if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet docker-registry.service 2>/dev/null; then
   echo "setup: disabling the system's docker-registry (the tests run their own)" >&2
   systemctl disable --now docker-registry.service >/dev/null 2>&1
+fi
+# etcd-server likewise: the image takes its binary, and the tests start their
+# own etcd on ports of their own; the package's service would hold :2379.
+if [[ -d /run/systemd/system ]] && systemctl is-enabled --quiet etcd.service 2>/dev/null; then
+  echo "setup: disabling the system's etcd (kiln's image and tests run their own)" >&2
+  systemctl disable --now etcd.service >/dev/null 2>&1
 fi
 
 # npm ci: exactly what package-lock.json pins (it carries every platform's
