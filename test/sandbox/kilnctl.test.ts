@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { consoleTail, createSandbox, destroySandbox, kilnctl, type Ran, type Sandbox, waitFor } from "./sandbox-helpers.js";
+import { consoleTail, createSandbox, destroySandbox, kilnctl, type Ran, type Sandbox, services, waitFor } from "./sandbox-helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
 const name = "t-kilnctl";
@@ -94,14 +94,28 @@ t.test("list and read reach files but never STATE", async (t) => {
   t.match(secret.stderr, /state/i);
 });
 
+/** apid's pid, as machined's local socket reports it. */
+const apidPid = () => services(sb).find((x) => x.id === "apid")?.pid ?? 0;
+
+/** The hostname once apid has restarted (a new hostname is in its certificate) and answers again. */
+async function hostnameAfterRestart(before: number): Promise<unknown> {
+  await waitFor("apid to restart and answer", () => {
+    const pid = apidPid();
+    return pid !== 0 && pid !== before && ctl(["version"]).code === 0;
+  }, 30_000, 250);
+  return json("hostname");
+}
+
 t.test("get config, patch config and edit config change the machine", async (t) => {
   t.match(ctl(["get", "config", "-o", "yaml"]).stdout, /hostname: e2e-one/);
+  const first = apidPid();
   const patched = ctl(["patch", "config", "--patch", '{"machine":{"hostname":"e2e-patched"}}']);
   t.equal(patched.code, 0, patched.stderr);
-  t.match(json("hostname"), { hostname: "e2e-patched" });
+  t.match(await hostnameAfterRestart(first), { hostname: "e2e-patched" });
+  const second = apidPid();
   const edited = ctl(["edit", "config"], { EDITOR: "sed -i s/e2e-patched/e2e-edited/", VISUAL: "" });
   t.equal(edited.code, 0, edited.stderr);
-  t.match(json("hostname"), { hostname: "e2e-edited" });
+  t.match(await hostnameAfterRestart(second), { hostname: "e2e-edited" });
   const badPatch = ctl(["patch", "config", "--patch", '[{"op":"replace","path":"/machine/nope","value":1}]']);
   t.equal(badPatch.code, 1);
 });
