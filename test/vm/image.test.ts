@@ -77,7 +77,7 @@ function walk(dir: string): string[] {
 /** What may be an ELF: rootfs/manifest.yaml's programs, shared libraries, iptables' extensions, koffi's module, kernel modules. */
 function declaredElfs(m: Manifest): (p: string) => boolean {
   const programs = new Set(["/usr/bin/node", "/usr/bin/containerd", "/usr/bin/containerd-shim-runc-v2", "/usr/bin/runc", "/usr/bin/kubelet", "/usr/sbin/mkfs.ext4",
-    "/usr/bin/mount", "/usr/bin/umount", "/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack"]);
+    "/usr/bin/mount", "/usr/bin/umount", "/usr/sbin/xtables-nft-multi", "/usr/sbin/conntrack", "/usr/bin/etcd"]);
   return (p) =>
     programs.has(p) ||
     p.startsWith("/usr/lib/cni/") ||
