@@ -7,7 +7,7 @@
 import { Worker } from "node:worker_threads";
 import type { ParseResult } from "../config/parse.js";
 import type { ParseRequest } from "../config/parse-worker.js";
-import { invalid, type MachineError } from "./errors.js";
+import { invalid } from "./errors.js";
 
 /** How long one parse may take. */
 export const PARSE_DEADLINE_MS = 10_000;
@@ -61,7 +61,7 @@ export function createConfigParser(o: { deadlineMs?: number; idleMs?: number; wo
     clearTimeout(idle);
     if (r.pending.size > 0 || current !== r) return;
     idle = setTimeout(() => {
-      if (current === r && r.pending.size === 0) end(r, tooCostly("the config parser was idle"));
+      if (current === r && r.pending.size === 0) end(r, invalid("the config parser was idle"));
     }, o.idleMs ?? PARSER_IDLE_MS).unref();
   };
   const start = (): Running => {
@@ -76,8 +76,8 @@ export function createConfigParser(o: { deadlineMs?: number; idleMs?: number; wo
       p.resolve(m.result);
       endWhenIdle(r);
     });
-    worker.on("error", (err) => end(r, tooCostly(`parsing the config failed: ${err.message}`, err)));
-    worker.on("exit", () => end(r, tooCostly("the config parser stopped before it answered")));
+    worker.on("error", (err) => end(r, invalid(`parsing the config failed: ${err.message}`, err)));
+    worker.on("exit", () => end(r, invalid("the config parser stopped before it answered")));
     return r;
   };
   return {
@@ -89,8 +89,8 @@ export function createConfigParser(o: { deadlineMs?: number; idleMs?: number; wo
         const id = nextId++;
         const timer = setTimeout(() => {
           r.pending.delete(id);
-          reject(tooCostly(`the config took over ${deadlineMs / 1000} s to parse; nothing was changed: make it smaller or less deeply nested`));
-          end(r, tooCostly("the config parser was ended: another config took too long; apply this one again"));
+          reject(invalid(`the config took over ${deadlineMs / 1000} s to parse; nothing was changed: make it smaller or less deeply nested`));
+          end(r, invalid("the config parser was ended: another config took too long; apply this one again"));
         }, deadlineMs);
         r.pending.set(id, { resolve, reject, timer });
         r.worker.postMessage({ id, text } satisfies ParseRequest);
@@ -101,13 +101,9 @@ export function createConfigParser(o: { deadlineMs?: number; idleMs?: number; wo
       const r = current;
       current = undefined;
       if (r) {
-        end(r, tooCostly("the config parser was closed"));
+        end(r, invalid("the config parser was closed"));
         await r.worker.terminate();
       }
     },
   };
-}
-
-function tooCostly(message: string, cause?: unknown): MachineError {
-  return invalid(message, cause);
 }
