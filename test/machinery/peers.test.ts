@@ -1,6 +1,7 @@
 // machine.api.peers: what an entry may be, which targets a list allows, the
 // default (the machine's own networks, apid's port), and the file apid reads.
 import t from "tap";
+import { configOf, worker } from "../config/fixtures.js";
 import { defaultPeersLine, parsePeer, peerList, peersFileText, peersOfFile, peerTarget } from "../../src/machinery/peers.js";
 
 const none = () => [];
@@ -58,4 +59,10 @@ t.test("the file apid reads: unset and empty differ", async (t) => {
   t.equal(peersOfFile(peersFileText(undefined)), undefined);
   t.same(peersOfFile(peersFileText([])), []);
   t.same(peersOfFile(peersFileText([" 10.5.0.7 ", "10.6.0.0/16"])), ["10.5.0.7", "10.6.0.0/16"]);
+});
+
+t.test("machine.api.peers holds at most 1024 entries: 1024 validate, 1025 are refused naming the limit", async (t) => {
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => `10.${i >> 8}.${i & 255}.1`);
+  t.doesNotThrow(() => configOf(worker({ api: { peers: entries(1024) } })));
+  t.throws(() => configOf(worker({ api: { peers: entries(1025) } })), { message: /machine\.api\.peers: .*1024/ });
 });
