@@ -95,6 +95,12 @@ export const effects: Readonly<Record<string, Effect>> = {
   "cluster.ca.crt": kubeletPrepare,
   "cluster.ca.key": kubeletPrepare,
   "cluster.token": kubeletPrepare,
+  "cluster.network.podSubnets": reboot("the control plane's flags and the CNI config are written when their services start at boot"),
+  "cluster.network.serviceSubnets": reboot("the control plane's flags and the API server's certificate are written when their services start at boot"),
+  "cluster.network.cni": reboot("the CNI config is written when kubelet starts at boot"),
+  "cluster.serviceAccount.key": reboot("the API server and controller manager read it when they start at boot"),
+  "cluster.frontProxy.ca.crt": reboot("the API server's front-proxy certificate is issued from it at its start"),
+  "cluster.frontProxy.ca.key": reboot("the API server's front-proxy certificate is issued from it at its start"),
   "cluster.etcd.ca.crt": reboot("etcd's certificates are issued from it when etcd is prepared at boot"),
   "cluster.etcd.ca.key": reboot("etcd's certificates are issued from it when etcd is prepared at boot"),
 };

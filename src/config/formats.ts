@@ -39,6 +39,20 @@ export const ipAddress = expecting(z.union([z.ipv4(), z.ipv6()]), "an IP address
 
 export const cidr = expecting(z.union([z.cidrv4(), z.cidrv6()]), "a CIDR such as 10.0.0.2/24 or fd00::2/64");
 
+/** True when an IPv4 CIDR's address has no bits set past its prefix (10.244.0.0/16, not 10.244.1.0/16). */
+function isNetworkAddress(value: string): boolean {
+  const [address = "", bits = "32"] = value.split("/");
+  const n = address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const hostBits = 32 - Number(bits);
+  return hostBits === 0 || n % 2 ** hostBits === 0;
+}
+
+/** An IPv4 network: a CIDR whose address is the network's own. */
+export const network4 = expecting(
+  z.cidrv4().refine(isNetworkAddress, { message: "has host bits set past its prefix" }),
+  "an IPv4 network such as 10.244.0.0/16 (the address's bits past the prefix all zero)",
+);
+
 export const hostname = expecting(
   z.string().regex(hostnamePattern),
   "a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all)",

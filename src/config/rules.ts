@@ -46,7 +46,8 @@ export function checkRules(doc: unknown): Findings {
       ...keyMismatch(doc, ["machine", "ca"]),
       ...keyMismatch(doc, ["cluster", "ca"]),
       ...keyMismatch(doc, ["cluster", "etcd", "ca"]),
-      ...workerWithEtcd(doc),
+      ...keyMismatch(doc, ["cluster", "frontProxy", "ca"]),
+      ...workerWithControlPlaneSecrets(doc),
     ],
     warnings: [
       ...missingEndpoint(doc),
@@ -130,10 +131,19 @@ function recordCycle(cycles: Map<string, string[]>, cycle: string[]): void {
   cycles.set(rotated.join(" "), rotated);
 }
 
-/** What only control planes may hold never reaches a worker: its config is refused, naming the section. */
-function workerWithEtcd(doc: unknown): string[] {
-  if (valueAt(doc, ["machine", "type"]) !== "worker" || valueAt(doc, ["cluster", "etcd"]) === undefined) return [];
-  return ["cluster.etcd: only control-plane machines hold the etcd CA; remove it from this worker's config (kilnctl gen config's worker.yaml never has it)"];
+/** The sections only control planes may hold, and what each is. */
+const controlPlaneSecrets: readonly { key: string; what: string }[] = [
+  { key: "etcd", what: "the etcd CA" },
+  { key: "serviceAccount", what: "the service-account signing key" },
+  { key: "frontProxy", what: "the front-proxy CA" },
+];
+
+/** What only control planes may hold never reaches a worker: its config is refused, naming each section. */
+function workerWithControlPlaneSecrets(doc: unknown): string[] {
+  if (valueAt(doc, ["machine", "type"]) !== "worker") return [];
+  return controlPlaneSecrets
+    .filter(({ key }) => valueAt(doc, ["cluster", key]) !== undefined)
+    .map(({ key, what }) => `cluster.${key}: only control-plane machines hold ${what}; remove it from this worker's config (kilnctl gen config's worker.yaml never has it)`);
 }
 
 /** A control plane without the etcd CA and its key cannot run etcd. */

@@ -7,6 +7,7 @@ import {
   certificateRef,
   peerEntry,
   cidr,
+  network4,
   devicePath,
   envName,
   extensionServiceId,
@@ -302,6 +303,37 @@ const cluster = z.strictObject({
   ).optional(),
   ca: doc(certificateAuthority, "The Kubernetes CA.").optional(),
   token: doc(token, "Bootstrap token kubelets join with (secret).").optional(),
+  network: doc(
+    z.strictObject({
+      podSubnets: doc(
+        z
+          .array(network4.refine((c) => Number(c.split("/")[1]) <= 23, { message: "is too small: each node takes a /24 from it, so give /23 or wider (e.g. 10.244.0.0/16)" }))
+          .min(1)
+          .refine((list) => list.length <= 1, { message: "one pod subnet: kiln runs single-stack IPv4 clusters in this version" }),
+        "The pods' network, from which the controller manager gives each node its pod CIDR (a /24 each). Default 10.244.0.0/16. One IPv4 network.",
+      ).optional(),
+      serviceSubnets: doc(
+        z
+          .array(network4.refine((c) => Number(c.split("/")[1]) >= 12 && Number(c.split("/")[1]) <= 28, { message: "must be between /12 and /28: the API server takes at most 2^20 service addresses, and the tenth is cluster DNS" }))
+          .min(1)
+          .refine((list) => list.length <= 1, { message: "one service subnet: kiln runs single-stack IPv4 clusters in this version" }),
+        "The Services' virtual IPs (the API server's ClusterIP is its first address, cluster DNS its tenth). Default 10.96.0.0/12. One IPv4 network.",
+      ).optional(),
+      cni: doc(
+        z.enum(["kiln", "none"]),
+        "The pod network. `kiln` (the default): kiln writes a bridge, host-local, portmap and loopback CNI config for the node's pod CIDR and routes every other node's pod CIDR through that node's address (no overlay, no DaemonSet). `none`: no CNI config is written; install your own CNI.",
+      ).optional(),
+    }),
+    "The cluster's pod and service networks and its pod network plugin. All control planes and workers of a cluster must agree.",
+  ).optional(),
+  serviceAccount: doc(
+    z.strictObject({ key: doc(privateKeyPem, "The key that signs service-account tokens (secret); the API server verifies them with its public half. kilnctl gen config writes it into controlplane.yaml only.") }),
+    "Service-account token signing. Only control planes may hold it: a worker config with cluster.serviceAccount is refused.",
+  ).optional(),
+  frontProxy: doc(
+    z.strictObject({ ca: doc(certificateAuthority, "The front-proxy CA: it signs the API server's client certificate toward aggregated API servers. kilnctl gen config writes it into controlplane.yaml only.") }),
+    "The API aggregation layer's CA. Only control planes may hold it: a worker config with cluster.frontProxy is refused.",
+  ).optional(),
   etcd: doc(
     z.strictObject({ ca: doc(certificateAuthority, "The etcd CA: it signs etcd's server and peer certificates and its clients' (the API server's). kilnctl gen config writes it, with its key, into controlplane.yaml only.") }),
     "etcd, which control-plane machines run (after `kilnctl bootstrap` on one of them). Only control planes may hold it: a worker config with cluster.etcd is refused.",

@@ -86,6 +86,14 @@ export const readerViews: Readonly<Record<string, ReaderView>> = {
   "cluster.ca.crt": "safe",
   // Signs Kubernetes certificates (cluster-admin).
   "cluster.ca.key": "key",
+  "cluster.network.podSubnets": "safe",
+  "cluster.network.serviceSubnets": "safe",
+  "cluster.network.cni": "safe",
+  // Signs service-account tokens: any identity in the cluster.
+  "cluster.serviceAccount.key": "key",
+  "cluster.frontProxy.ca.crt": "safe",
+  // Signs the API server's identity toward aggregated API servers.
+  "cluster.frontProxy.ca.key": "key",
   "cluster.etcd.ca.crt": "safe",
   "cluster.etcd.ca.key": "key",
   // Kubernetes bootstrap token (joins nodes to the cluster).

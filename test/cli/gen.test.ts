@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import { type KilnConfig, parseKilnconfig } from "../../src/config/kilnconfig.js";
 import { runCli } from "../../src/cli/program.js";
 import { parseConfig } from "../../src/config/parse.js";
@@ -70,6 +70,13 @@ t.test("the machine configs embed the bundle: both the machine CA and its key, o
   t.same(cp.machine.certSANs, ["cp.example.com"]);
   t.same(cp.cluster, { ...cp.cluster, name: "lab", controlPlane: { endpoint: "https://cp.example.com:6443" }, token: bundle.cluster.token });
   t.equal(worker.cluster.controlPlane.endpoint, "https://cp.example.com:6443");
+  // What only control planes hold: in controlplane.yaml, never in worker.yaml.
+  t.equal(decodeBase64Pem(cp.cluster.serviceAccount.key), bundle.serviceAccount!.key);
+  t.equal(decodeBase64Pem(cp.cluster.frontProxy.ca.key), bundle.frontProxy!.ca.key);
+  t.equal(decodeBase64Pem(cp.cluster.etcd.ca.key), bundle.etcd!.ca.key);
+  t.same([worker.cluster.serviceAccount, worker.cluster.frontProxy, worker.cluster.etcd], [undefined, undefined, undefined]);
+  t.ok("config" in parseConfig(stringify(cp)), "controlplane.yaml validates");
+  t.ok("config" in parseConfig(stringify(worker)), "worker.yaml validates");
 });
 
 t.test("gen config's kilnconfig has one current context with an os:admin certificate from the machine CA", async (t) => {

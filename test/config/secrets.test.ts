@@ -39,7 +39,7 @@ t.test("leaves no secret in the printed redacted config", async (t) => {
   for (const value of [testCa.key, "abcdef.0123456789abcdef", "0123ab.fedcba9876543210"]) t.notOk(text.includes(value));
 });
 
-t.test("the credentials are the CA keys, the tokens and the registry logins and client keys", async (t) => {
+t.test("the credentials are the CA keys, the service-account key, the tokens and the registry logins and client keys", async (t) => {
   t.strictSame([...secretPaths], [
     "machine.ca.key",
     "machine.token",
@@ -47,6 +47,8 @@ t.test("the credentials are the CA keys, the tokens and the registry logins and 
     "machine.registries.hosts[].auth.password",
     "machine.registries.hosts[].auth.identityToken",
     "cluster.ca.key",
+    "cluster.serviceAccount.key",
+    "cluster.frontProxy.ca.key",
     "cluster.etcd.ca.key",
     "cluster.token",
   ]);

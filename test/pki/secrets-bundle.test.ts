@@ -23,7 +23,7 @@ t.test("reports every problem with its path", async (t) => {
     errors: [
       'kind: expected "SecretsBundle", got "Secrets"',
       'machine.token: expected a token such as abcdef.0123456789abcdef (6 and 16 characters a-z, 0-9, joined by \'.\'), got "******"',
-      "extra: unknown key; expected one of apiVersion, kind, name, machine, cluster, etcd",
+      "extra: unknown key; expected one of apiVersion, kind, name, machine, cluster, etcd, serviceAccount, frontProxy",
     ],
   });
 });
