@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, generated-code check, type-check, lint, build,
-# then every tier — unit (no root), fuzz (seeded, bounded by KILN_FUZZ_MS:
-# random configs and RPCs at machined and apid), sandbox (root, namespaces,
-# real containerd), vm (the bootable image in QEMU: KVM when it works, else TCG).
+# the Kubernetes programs (built from Debian's source once, then cached), then
+# every tier — unit (no root), fuzz (seeded, bounded by KILN_FUZZ_MS: random
+# configs and RPCs at machined and apid), sandbox (root, namespaces, real
+# containerd), kubernetes (root, real etcd and Kubernetes programs as kiln runs
+# them), vm (the bootable image in QEMU: KVM when it works, else TCG).
 # On CI (CI=true) a tier whose prerequisite is missing fails.
 # Ends with one line "N passed, N failed".
 set -uo pipefail
@@ -54,7 +56,17 @@ step "biome lint" biome lint --error-on-warnings .
 step "layers" depcruise --config .dependency-cruiser.cjs --output-type err-long src
 step "build" tsx hack/build.ts
 
-mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/fuzz/*' -not -path 'test/sandbox/*' -not -path 'test/vm/*' | sort)
+# Kubernetes' programs, built from Debian's source once and cached
+# (~/.cache/kiln/kubernetes/<version>; 5-7 minutes the first time): the
+# kubernetes tier runs them, the vm tier's cluster image carries them.
+k8s_started=$SECONDS
+if [[ $(id -u) == 0 ]] && KILN_KUBERNETES_DIR=$(bash hack/kubernetes.sh); then
+  export KILN_KUBERNETES_DIR
+  timings+=("kubernetes-build $((SECONDS - k8s_started)) s")
+  echo "== kubernetes programs: $KILN_KUBERNETES_DIR ($((SECONDS - k8s_started)) s)" >&2
+fi
+
+mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/fuzz/*' -not -path 'test/sandbox/*' -not -path 'test/vm/*' -not -path 'test/kubernetes/*' | sort)
 tier unit "${unit[@]}"
 
 # One file at a time: the files share the tier's budget (KILN_FUZZ_MS, default
@@ -75,6 +87,17 @@ elif [[ ${CI:-} == true ]]; then
   echo "== tier sandbox: FAILED, prerequisite missing on CI: $why" >&2; status=1
 else
   echo "== tier sandbox: NOT RUN ($why) — run as root to include it" >&2
+fi
+
+
+# Real Kubernetes: its control plane, kubelet and kube-proxy as kiln runs them.
+mapfile -t kubernetes < <(find test/kubernetes -name '*.test.ts' 2>/dev/null | sort)
+if [[ -n ${KILN_KUBERNETES_DIR:-} && ${#kubernetes[@]} -gt 0 ]]; then
+  tier kubernetes "${kubernetes[@]}"
+elif [[ ${CI:-} == true ]]; then
+  echo "== tier kubernetes: FAILED on CI: no Kubernetes programs (hack/kubernetes.sh, as root) or no test/kubernetes/*.test.ts" >&2; status=1
+else
+  echo "== tier kubernetes: NOT RUN (needs root to build Kubernetes with hack/kubernetes.sh)" >&2
 fi
 
 mapfile -t vm < <(find test/vm -name '*.test.ts' 2>/dev/null | sort)
