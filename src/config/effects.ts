@@ -23,6 +23,7 @@ const etcFiles = "apply/etc-files.ts";
 const network = live("network/network.ts (metal; the sandbox's host owns its links)");
 const kubeletRestart = live("runtime.ts reconcileServices: kubelet restarts with new flags and config");
 const supervisor = live("runtime.ts reconcileServices: the supervisor replaces the changed service");
+const extraMounts = reboot("services/kubelet-mounts.ts mounts them before kubelet first starts; a mount is not undone while the machine runs");
 const files = live("apply/files.ts: written on apply");
 const install = reboot("install/triggers.ts installs at boot or on the first apply, then the disk boots");
 const apidCert = reboot("apid's certificate is made from it when apid starts");
@@ -57,10 +58,10 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.kubelet.extraArgs": kubeletRestart,
   "machine.kubelet.nodeIP.validSubnets": kubeletRestart,
   "machine.kubelet.clusterDNS": kubeletRestart,
-  "machine.kubelet.extraMounts[].source": notYet,
-  "machine.kubelet.extraMounts[].destination": notYet,
-  "machine.kubelet.extraMounts[].type": notYet,
-  "machine.kubelet.extraMounts[].options": notYet,
+  "machine.kubelet.extraMounts[].source": extraMounts,
+  "machine.kubelet.extraMounts[].destination": extraMounts,
+  "machine.kubelet.extraMounts[].type": extraMounts,
+  "machine.kubelet.extraMounts[].options": extraMounts,
   "machine.install.disk": install,
   "machine.install.wipe": install,
   "machine.install.image": install,
@@ -116,7 +117,6 @@ export interface NoEffectYet {
 /** The fields marked not-yet above, one warning each; the Kubernetes work will wire them. */
 export const noEffectYet: readonly NoEffectYet[] = [
   { path: ["machine", "token"], why: "no machine joins with it yet" },
-  { path: ["machine", "kubelet", "extraMounts"], why: "no mounts are made for kubelet yet" },
 ];
 
 /** The entries at or under a schema path (a changed list entry or section covers several leaves). */

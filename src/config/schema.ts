@@ -31,6 +31,7 @@ import {
   token,
   writablePath,
 } from "./formats.js";
+import { isBindMount, mountOptionsProblem } from "./mount-options.js";
 
 /** Attaches the description docs and editors show for a field. */
 function doc<T extends z.ZodType>(schema: T, description: string): T {
@@ -87,12 +88,26 @@ const machineFile = z.strictObject({
   ).default("create"),
 });
 
-const extraMount = z.strictObject({
-  source: doc(absolutePath, "Host path to mount."),
-  destination: doc(absolutePath, "Path inside kubelet's mount namespace."),
-  type: doc(z.string().min(1), "Filesystem type; bind when omitted.").optional(),
-  options: doc(z.array(z.string().min(1)), "Mount options, e.g. rbind, ro.").optional(),
-});
+const extraMount = z
+  .strictObject({
+    source: doc(z.string().min(1), "What to mount: an absolute host path for a bind mount (made under /var if missing), else the filesystem's source (e.g. tmpfs)."),
+    destination: doc(
+      writablePath,
+      "Where to mount it. kubelet runs in the machine's own mount namespace, so this is a host path; under /etc or /var (the root is read-only); made if missing.",
+    ),
+    type: doc(z.string().min(1), "Filesystem type; bind when omitted.").optional(),
+    options: doc(
+      z.array(z.string().min(1)),
+      "Mount options: bind or rbind; ro, rw, nosuid, nodev, noexec, noatime, relatime; propagation shared, rshared, slave, rslave, private, rprivate (e.g. rshared for CSI drivers); for another type, its own key=value options (tmpfs size=1g).",
+    ).optional(),
+  })
+  .superRefine((m, ctx) => {
+    const problem = mountOptionsProblem(m.type, m.options ?? []);
+    if (problem) ctx.addIssue({ code: "custom", path: ["options"], message: problem });
+    if (isBindMount(m.type, m.options ?? []) && !absolutePath.safeParse(m.source).success) {
+      ctx.addIssue({ code: "custom", path: ["source"], message: `a bind mount's source must be an absolute, normalised host path such as /var/lib/data, got "${m.source}"` });
+    }
+  });
 
 const kubelet = z.strictObject({
   extraArgs: doc(z.record(kubeletFlag, quotedString), "Extra kubelet flags, without the leading --.").optional(),
@@ -103,7 +118,7 @@ const kubelet = z.strictObject({
     "How kubelet picks the node's IP.",
   ).optional(),
   clusterDNS: doc(z.array(ipAddress), "DNS servers for pods.").optional(),
-  extraMounts: doc(z.array(extraMount), "Extra mounts for kubelet. No effect yet in this version (validation warns when set).").optional(),
+  extraMounts: doc(z.array(extraMount), "Mounts machined makes before kubelet first starts, in order (local volumes, shared propagation for CSI drivers). They stay until the next boot.").optional(),
 });
 
 /** An image to install needs a disk to install it to: kiln never picks one itself. */

@@ -95,11 +95,16 @@ t.test("needs a reboot for install, CA, SANs, kernel modules and cluster changes
 t.test("needs no reboot for fields that have no effect yet", async (t) => {
   const next = edited((c) => {
     c.machine.token = "zzzzzz.0123456789abcdef";
-    c.machine.kubelet!.extraMounts = [];
   });
   const diff = diffConfig(example, next);
-  t.strictSame(diff.changes, ["machine.kubelet.extraMounts[/var/lib/local-storage]", "machine.token"]);
+  t.strictSame(diff.changes, ["machine.token"]);
   t.strictSame(diff.needsReboot, []);
+});
+
+t.test("kubelet's extra mounts take effect at the next boot: a mount is not undone while the machine runs", async (t) => {
+  const diff = diffConfig(example, edited((c) => (c.machine.kubelet!.extraMounts = [])));
+  t.strictSame(diff.changes, ["machine.kubelet.extraMounts[/var/lib/local-storage]"]);
+  t.strictSame(diff.needsReboot, ["machine.kubelet.extraMounts[/var/lib/local-storage]"]);
 });
 
 t.test("applies extra host entries live, keyed by address", async (t) => {

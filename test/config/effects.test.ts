@@ -30,6 +30,7 @@ t.test("needs a reboot for a section when any field under it does", async (t) =>
   t.equal(needsRebootAt("machine.install"), true);
   t.equal(needsRebootAt("machine.files[]"), false);
   t.equal(needsRebootAt("machine.network.extraHostEntries[]"), false);
-  t.equal(needsRebootAt("machine.kubelet.extraMounts[]"), false, "fields with no effect need no reboot either");
+  t.equal(needsRebootAt("machine.token"), false, "fields with no effect need no reboot either");
+  t.equal(needsRebootAt("machine.kubelet.extraMounts[]"), true);
   t.equal(needsRebootAt("machine.nonsense"), true, "an unknown path needs one, to be safe");
 });
