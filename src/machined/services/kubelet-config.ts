@@ -1,7 +1,9 @@
 // kubelet's config file, bootstrap kubeconfig and flags, from the machine config.
+import { readFileSync } from "node:fs";
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import YAML from "yaml";
+import { clusterNetwork } from "../../config/cluster-network.js";
 import type { MachineConfig } from "../../config/schema.js";
 import type { KubernetesVersion } from "../../machinery/components.js";
 import { containerdPaths, kubeletPaths } from "../../machinery/paths.js";
@@ -19,10 +21,14 @@ export function kubeletConfigFile(config: MachineConfig): string {
     authorization: { mode: "Webhook" },
     cgroupDriver: "cgroupfs",
     clusterDomain: "cluster.local",
-    clusterDNS: config.machine.kubelet?.clusterDNS ?? ["10.96.0.10"],
+    clusterDNS: config.machine.kubelet?.clusterDNS ?? [clusterNetwork(config).dnsServiceIp],
     healthzBindAddress: "127.0.0.1",
     healthzPort: 10248,
     rotateCertificates: true,
+    // Its serving certificate comes from the cluster (a CSR that kiln's
+    // approver on the control plane signs off for a node's own names and
+    // addresses), so the API server can verify kubelet for logs and exec.
+    serverTLSBootstrap: true,
     staticPodPath: kubeletPaths.staticPods,
   });
 }
@@ -40,10 +46,43 @@ export function bootstrapKubeconfig(config: MachineConfig): string {
   });
 }
 
-/** The node IP: the first local address inside machine.kubelet.nodeIP.validSubnets. */
-export function nodeIp(config: MachineConfig, addrs = localAddresses()): string | undefined {
+/**
+ * The node IP: the first local address inside machine.kubelet.nodeIP.validSubnets
+ * (none when no address is in them); without subnets, the address of the link
+ * the default route leaves by (IPv4 first), as kubelet users expect.
+ */
+export function nodeIp(config: MachineConfig, addrs = localAddresses(), viaDefaultRoute = defaultRouteAddresses()): string | undefined {
   const subnets = config.machine.kubelet?.nodeIP?.validSubnets ?? [];
-  return subnets.length === 0 ? undefined : addrs.find((a) => subnets.some((s) => inSubnet(a, s)));
+  if (subnets.length > 0) return addrs.find((a) => subnets.some((s) => inSubnet(a, s)));
+  const candidates = viaDefaultRoute.filter((a) => addrs.includes(a));
+  return candidates.find((a) => isIP(a) === 4) ?? candidates[0];
+}
+
+/** The IPv4 default route's link (the lowest metric), from /proc/net/route's text. */
+export function defaultRouteLink(routeTable: string): string | undefined {
+  const routes = routeTable
+    .split("\n")
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    // Iface Destination Gateway Flags RefCnt Use Metric Mask …; a default route has destination and mask 0.
+    .filter((f) => f.length >= 8 && f[1] === "00000000" && f[7] === "00000000")
+    .map((f) => ({ link: f[0]!, metric: Number(f[6]) }))
+    .sort((a, b) => a.metric - b.metric);
+  return routes[0]?.link;
+}
+
+/** The addresses of the link the default route leaves by (none without a default route). */
+export function defaultRouteAddresses(routeTable = readRouteTable(), links = networkInterfaces()): string[] {
+  const link = defaultRouteLink(routeTable);
+  return (link ? (links[link] ?? []) : []).filter((a) => !a.internal && !a.address.startsWith("fe80:")).map((a) => a.address);
+}
+
+function readRouteTable(): string {
+  try {
+    return readFileSync("/proc/net/route", "utf8");
+  } catch {
+    return "";
+  }
 }
 
 /**

@@ -10,7 +10,8 @@ import { httpHealth } from "../health/checks.js";
 import { importImageCache } from "../images/image-cache.js";
 import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
-import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile } from "./kubelet-config.js";
+import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, nodeIp } from "./kubelet-config.js";
+import { makeKubeletMounts } from "./kubelet-mounts.js";
 import { runtimeModulesLoaded } from "./runtime-modules.js";
 import { serviceEnv } from "./service-env.js";
 
@@ -22,6 +23,11 @@ export const kubelet: ServiceDefinition = {
   skip: (m) => (existsSync(m.paths.bin("kubelet")) ? undefined : `no kubelet binary in the image (${m.paths.bin("kubelet")})`),
   prepare: async (m) => {
     const config = m.config!;
+    const subnets = config.machine.kubelet?.nodeIP?.validSubnets ?? [];
+    if (subnets.length > 0 && nodeIp(config) === undefined) {
+      throw new Error(`machine.kubelet.nodeIP.validSubnets: no address of this machine is in ${subnets.join(", ")}; kubelet would register an address it should not (fix the subnets or the network)`);
+    }
+    makeKubeletMounts(config, m.sys);
     for (const dir of [dirname(p.config), dirname(p.ca), p.certDir, p.staticPods, p.rootDir]) mkdirSync(dir, { recursive: true });
     writeFileSync(p.config, kubeletConfigFile(config));
     writeFileSync(p.bootstrapKubeconfig, bootstrapKubeconfig(config), { mode: 0o600 });

@@ -2,7 +2,7 @@
 // is chosen.
 import t from "tap";
 import YAML from "yaml";
-import { bootstrapKubeconfig, inSubnet, kubeletArgs, kubeletConfigFile, nodeIp } from "../../../src/machined/services/kubelet-config.js";
+import { bootstrapKubeconfig, defaultRouteAddresses, defaultRouteLink, inSubnet, kubeletArgs, kubeletConfigFile, nodeIp } from "../../../src/machined/services/kubelet-config.js";
 import { configOf, worker } from "../../config/fixtures.js";
 
 const defaults = [
@@ -113,6 +113,35 @@ t.test("writes a KubeletConfiguration with the cluster DNS, defaulting to 10.96.
   t.equal(doc.healthzPort, 10248);
   const custom = YAML.parse(kubeletConfigFile(configOf(worker({ kubelet: { clusterDNS: ["10.0.0.53", "fd00::53"] } }))));
   t.same(custom.clusterDNS, ["10.0.0.53", "fd00::53"]);
+  const otherServices = YAML.parse(kubeletConfigFile(configOf(worker({}, { cluster: { network: { serviceSubnets: ["172.20.0.0/16"] } } }))));
+  t.same(otherServices.clusterDNS, ["172.20.0.10"], "the tenth address of cluster.network.serviceSubnets");
+  t.equal(doc.serverTLSBootstrap, true, "the serving certificate comes from the cluster");
+});
+
+const routeTable = [
+  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT",
+  "eth1\t00000000\t0101A8C0\t0003\t0\t0\t200\t00000000\t0\t0\t0",
+  "eth0\t00000000\t010200C0\t0003\t0\t0\t100\t00000000\t0\t0\t0",
+  "eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0",
+].join("\n");
+
+t.test("without validSubnets the node IP is the default route's link's address (IPv4 first)", async (t) => {
+  t.equal(defaultRouteLink(routeTable), "eth0", "the default route of the lowest metric");
+  t.equal(defaultRouteLink(routeTable.split("\n").filter((l) => !l.includes("\t00000000\t0")).join("\n")), undefined, "none without a default route");
+  const links = {
+    eth0: [
+      { address: "fe80::1", netmask: "", family: "IPv6", mac: "", internal: false, cidr: null, scopeid: 2 },
+      { address: "fd00::7", netmask: "", family: "IPv6", mac: "", internal: false, cidr: null, scopeid: 0 },
+      { address: "192.0.2.7", netmask: "", family: "IPv4", mac: "", internal: false, cidr: null },
+    ],
+    eth1: [{ address: "192.168.1.9", netmask: "", family: "IPv4", mac: "", internal: false, cidr: null }],
+  } as unknown as Parameters<typeof defaultRouteAddresses>[1];
+  const viaDefault = defaultRouteAddresses(routeTable, links);
+  t.same(viaDefault, ["fd00::7", "192.0.2.7"], "link-local addresses are not candidates");
+  const config = configOf(worker({}));
+  t.equal(nodeIp(config, ["192.168.1.9", "fd00::7", "192.0.2.7"], viaDefault), "192.0.2.7");
+  t.equal(nodeIp(config, ["192.168.1.9", "fd00::7"], viaDefault), "fd00::7", "IPv6 when the link has no IPv4 address");
+  t.equal(nodeIp(configOf(worker({ kubelet: { nodeIP: { validSubnets: ["192.168.1.0/24"] } } })), ["192.168.1.9", "192.0.2.7"], viaDefault), "192.168.1.9", "validSubnets win");
 });
 
 t.test("writes a bootstrap kubeconfig with the endpoint and the bootstrap token", async (t) => {
