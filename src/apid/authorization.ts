@@ -47,6 +47,7 @@ export const accessRules: ReadonlyMap<string, Role> = new Map<string, Role>([
   [machine("Upgrade"), "os:admin"],
   [machine("Rollback"), "os:admin"],
   [machine("Bootstrap"), "os:admin"],
+  [machine("Kubeconfig"), "os:admin"],
   [machine("List"), "os:admin"],
   [machine("Read"), "os:admin"],
   [machine("GenerateClientConfiguration"), "os:admin"],

@@ -313,10 +313,10 @@ const machine = z.strictObject({
 const cluster = z.strictObject({
   name: doc(z.string().min(1), "Cluster name.").optional(),
   controlPlane: doc(
-    z.strictObject({ endpoint: doc(httpsUrl, "URL of the Kubernetes API server (a load balancer or VIP).") }),
+    z.strictObject({ endpoint: doc(httpsUrl, "URL of the Kubernetes API server (a load balancer or VIP); the server of the kubeconfigs `kilnctl kubeconfig` issues.") }),
     "How to reach the control plane.",
   ).optional(),
-  ca: doc(certificateAuthority, "The Kubernetes CA.").optional(),
+  ca: doc(certificateAuthority, "The Kubernetes CA. kilnctl gen config writes its key into controlplane.yaml only; with it a control plane issues admin kubeconfigs (`kilnctl kubeconfig`).").optional(),
   token: doc(token, "Bootstrap token kubelets join with (secret).").optional(),
   network: doc(
     z.strictObject({

@@ -15,6 +15,7 @@ import type { NetworkInspector } from "./network/inspect.js";
 import type { PlatformName } from "../machinery/platform.js";
 import type { ServiceStatus } from "./service.js";
 import type { TimeSyncStatus } from "./time/time-sync.js";
+import type { AdminKubeconfig, KubeconfigRequest } from "./kubeconfig.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";
 export type RebootMode = "default" | "powercycle";
@@ -160,6 +161,8 @@ export interface Machine extends NetworkInspector {
   reset(req: ResetRequest): Promise<void>;
   /** Founds the cluster's etcd on this control plane (the bootstrap sequence); FAILED_PRECONDITION when it cannot or did. */
   bootstrap(): Promise<{ message: string }>;
+  /** A short-lived admin kubeconfig signed by the Kubernetes CA; FAILED_PRECONDITION without its key (a worker) or the endpoint. */
+  kubeconfig(req: KubeconfigRequest): Promise<AdminKubeconfig>;
   applyConfiguration(req: ApplyRequest): Promise<ApplyResult>;
   /** The current config as YAML; undefined in maintenance mode. */
   configuration(): string | undefined;

@@ -39,6 +39,7 @@ import { clearDirs, planReset, type ResetPlan, wipePartitions } from "./reset.js
 import { createChannel } from "./channel.js";
 import { notFound, refused } from "./errors.js";
 import { checkBootstrap, markBootstrap } from "./bootstrap.js";
+import { issueKubeconfig } from "./kubeconfig.js";
 import { bootstrapSequence } from "./sequences/bootstrap.js";
 import { powerSequence } from "./sequences/power.js";
 import { resetSequence } from "./sequences/reset.js";
@@ -186,6 +187,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
       d.runner.start("bootstrap", bootstrapSequence(steps), { label: "bootstrap (etcd founds a new cluster on this node)" });
       return { message: "etcd starts as a new cluster on this node; kilnctl services shows it" };
     },
+    kubeconfig: (req) => issueKubeconfig(current?.config, req),
     applyConfiguration: (req) => applier(req),
     configuration: () => (current ? shownConfig(current.config) : undefined),
     ...createInspector({ paths: d.ctx.paths, config: () => current?.config, ...(d.timeSync ? { timeSync: d.timeSync.status } : {}) }),

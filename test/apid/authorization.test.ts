@@ -34,7 +34,7 @@ t.test("readers get the read-only calls, operators add service actions and power
   const byRole = (role: string) => MachineService.methods.filter((m) => requiredRole(machine(m.name)) === role).map((m) => m.name).sort();
   t.same(byRole("os:reader"), ["Addresses", "Containers", "Dmesg", "Events", "GetConfiguration", "Hostname", "Images", "Links", "Logs", "Memory", "Mounts", "Processes", "Routes", "Sequences", "ServiceList", "Time", "Version"]);
   t.same(byRole("os:operator"), ["Reboot", "ServiceRestart", "ServiceStart", "ServiceStop", "Shutdown"]);
-  t.same(byRole("os:admin"), ["ApplyConfiguration", "Bootstrap", "GenerateClientConfiguration", "ImageImport", "List", "Read", "Reset", "Rollback", "Upgrade", "UpgradeUpload"]);
+  t.same(byRole("os:admin"), ["ApplyConfiguration", "Bootstrap", "GenerateClientConfiguration", "ImageImport", "Kubeconfig", "List", "Read", "Reset", "Rollback", "Upgrade", "UpgradeUpload"]);
 });
 
 t.test("an RPC missing from the table is admin-only", async (t) => {

@@ -43,6 +43,7 @@ const expected: Record<string, Role> = {
   Upgrade: "os:admin",
   Rollback: "os:admin",
   Bootstrap: "os:admin",
+  Kubeconfig: "os:admin",
   ImageImport: "os:admin",
 };
 

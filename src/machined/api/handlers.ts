@@ -7,6 +7,8 @@ import type { Machine } from "../machine.js";
 import { toEventsResponse } from "./event-mapping.js";
 import { createImageImportHandler } from "./image-import-handler.js";
 import { createInspectHandlers } from "./inspect-handlers.js";
+import { crtTtlMs } from "./inspect-mapping.js";
+import { toKubeconfig } from "./kubeconfig-mapping.js";
 import type { MachineServiceImpl } from "./service-impl.js";
 import {
   configText,
@@ -54,6 +56,7 @@ export function createMachineHandlers(machine: Machine, node: () => string, o: H
       return { messages: [{ metadata: metadata() }] };
     },
     bootstrap: async () => ({ messages: [{ metadata: metadata(), ...(await machine.bootstrap()) }] }),
+    kubeconfig: async (req) => ({ messages: [{ metadata: metadata(), ...toKubeconfig(await machine.kubeconfig({ ttlMs: crtTtlMs(req.crtTtl) })) }] }),
     applyConfiguration: async (req, ctx) => ({ messages: [{ metadata: metadata(), ...(await apply(machine, req, viaMaintenance(o, ctx.metadata))) }] }),
     getConfiguration: async () => ({ messages: [{ metadata: metadata(), data: configuration(machine) }] }),
     ...createInspectHandlers(machine, node),
