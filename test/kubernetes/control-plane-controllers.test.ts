@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import t from "tap";
 import { bootstrapGroup, ensureBootstrapResources, type Secret } from "../../src/machined/kubernetes/bootstrap-resources.js";
-import { createKubeClient, type KubeClient, KubeApiError, type KubeConnection } from "../../src/machined/kubernetes/client.js";
+import { createKubeClient, type KubeClient, KubeApiError, type KubeConnection } from "../../src/machinery/kube-client.js";
 import { type CertificateSigningRequest, csrPath, type Node } from "../../src/machined/kubernetes/csr-approver.js";
 import { runControlPlaneControllers } from "../../src/machined/kubernetes/controllers.js";
 import type { MachineConfig } from "../../src/config/schema.js";

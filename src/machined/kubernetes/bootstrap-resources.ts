@@ -3,7 +3,7 @@
 // joining kubelet ask for its client certificate and have it approved.
 // Every create is idempotent (an existing object is left as it is), so this
 // runs at every start.
-import type { KubeClient, KubeObject } from "./client.js";
+import type { KubeClient, KubeObject } from "../../machinery/kube-client.js";
 
 /** The group a kiln bootstrap token authenticates into, besides system:bootstrappers. */
 export const bootstrapGroup = "system:bootstrappers:kiln:default-node-token";

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MachineConfig } from "../../config/schema.js";
 import { ensureBootstrapResources } from "./bootstrap-resources.js";
-import { createKubeClient, type KubeConnection } from "./client.js";
+import { createKubeClient, type KubeConnection } from "../../machinery/kube-client.js";
 import { type ApproverOptions, runCsrApprover } from "./csr-approver.js";
 
 /** Ensures the bootstrap resources of `config`, then approves CSRs, until `signal` aborts. */

@@ -9,7 +9,7 @@
 import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { x509 } from "../../pki/x509.js";
-import type { KubeClient, KubeObject } from "./client.js";
+import type { KubeClient, KubeObject } from "../../machinery/kube-client.js";
 
 /** A CertificateSigningRequest (certificates.k8s.io/v1), as far as the approver reads it. */
 export interface CertificateSigningRequest extends KubeObject {

@@ -1,6 +1,6 @@
 import t from "tap";
 import { bootstrapBindings, bootstrapGroup, bootstrapTokenSecret, ensureBootstrapResources } from "../../../src/machined/kubernetes/bootstrap-resources.js";
-import type { Created, KubeClient } from "../../../src/machined/kubernetes/client.js";
+import type { Created, KubeClient } from "../../../src/machinery/kube-client.js";
 
 t.test("the token Secret splits the token into its id and secret", async (t) => {
   const s = bootstrapTokenSecret("abcdef.0123456789abcdef");

@@ -1,5 +1,5 @@
 import t from "tap";
-import type { KubeClient, KubeList } from "../../../src/machined/kubernetes/client.js";
+import type { KubeClient, KubeList } from "../../../src/machinery/kube-client.js";
 import {
   approval,
   type CertificateSigningRequest,

@@ -3,8 +3,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer } from "node:https";
 import t, { type Test } from "tap";
-import { connectionFromKubeconfig, createKubeClient, KubeApiError, statusMessage, type WatchEvent } from "../../../src/machined/kubernetes/client.js";
-import { createCA, issueClientCert, issueServerCert } from "../../../src/pki/certs.js";
+import { connectionFromKubeconfig, createKubeClient, KubeApiError, statusMessage, type WatchEvent } from "../../src/machinery/kube-client.js";
+import { createCA, issueClientCert, issueServerCert } from "../../src/pki/certs.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
