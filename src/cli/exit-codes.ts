@@ -16,6 +16,8 @@ export const ExitCode = {
   timeout: 5,
   /** `upgrade --wait`: the new slot did not become healthy and the machine went back to the old one. */
   rolledBack: 6,
+  /** `health`: a check did not hold within --wait-timeout. */
+  unhealthy: 7,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -13,6 +13,7 @@ import { createRebootCommand } from "./commands/reboot.js";
 import { createResetCommand } from "./commands/reset.js";
 import { createRollbackCommand } from "./commands/rollback.js";
 import { createBootstrapCommand } from "./commands/bootstrap.js";
+import { createHealthCommand } from "./commands/health.js";
 import { createKubeconfigCommand } from "./commands/kubeconfig.js";
 import { createServiceCommand } from "./commands/service.js";
 import { createShutdownCommand } from "./commands/shutdown.js";
@@ -51,7 +52,7 @@ export function createProgram(deps: CliDeps): Command {
     });
   addGlobalOptions(program, { connect: true });
   const commands = [createVersionCommand, createServiceCommand, createLogsCommand, createEventsCommand, createRebootCommand,
-    createShutdownCommand, createResetCommand, createUpgradeCommand, createRollbackCommand, createBootstrapCommand, createKubeconfigCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
+    createShutdownCommand, createResetCommand, createUpgradeCommand, createRollbackCommand, createBootstrapCommand, createKubeconfigCommand, createHealthCommand, createApplyConfigCommand, createGetCommand, createValidateCommand, createClusterCommand];
   for (const create of commands) program.addCommand(inherit(create(deps), program));
   const inspectCommands = [createDmesgCommand, createMemoryCommand, createProcessesCommand, createMountsCommand, createContainersCommand, createImagesCommand,
     createListCommand, createReadCommand, createTimeCommand, createHostnameCommand];

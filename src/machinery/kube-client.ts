@@ -73,6 +73,8 @@ export type Created<T> = { t: "created"; object: T } | { t: "exists" };
 export interface KubeClient {
   /** GET `path`; a 404 throws (see `getOptional`). */
   get<T>(path: string): Promise<T>;
+  /** GET of a plain-text endpoint (/readyz, /livez): its body; a status not 2xx throws naming it. */
+  text(path: string): Promise<string>;
   /** GET `path`, or undefined when it is not found (404). */
   getOptional<T>(path: string): Promise<T | undefined>;
   /** GET a list at `path`. */
@@ -98,6 +100,7 @@ export function createKubeClient(conn: KubeConnection): KubeClient {
   const call = (method: string, path: string, body?: unknown) => send(conn, agent, timeoutMs, method, path, body);
   return {
     get: async <T>(path: string) => (await call("GET", path)) as T,
+    text: (path: string) => sendText(conn, agent, timeoutMs, path),
     getOptional: async <T>(path: string) => {
       try {
         return (await call("GET", path)) as T;
@@ -132,6 +135,15 @@ async function send(conn: KubeConnection, agent: Agent, timeoutMs: number, metho
   } catch (err) {
     throw new KubeApiError(method, path, status, "the response is not JSON", { cause: err });
   }
+}
+
+/** GET of `path`, resolving with its body as text when the status is 2xx. */
+async function sendText(conn: KubeConnection, agent: Agent, timeoutMs: number, path: string): Promise<string> {
+  const res = await open(conn, agent, timeoutMs, "GET", path);
+  const text = await readAll(res, "GET", path);
+  const status = res.statusCode ?? 0;
+  if (status < 200 || status >= 300) throw new KubeApiError("GET", path, status, statusMessage(text));
+  return text;
 }
 
 /** Starts a request and resolves when its response headers came (within `timeoutMs`). */

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { cgroupPaths, etcdPaths } from "../../machinery/paths.js";
+import { notBootstrapped, onWorker } from "../../machinery/skip-reasons.js";
 import { localAddresses } from "../apid-tls.js";
 import { httpHealth } from "../health/checks.js";
 import type { MachineContext, ServiceDefinition } from "../service.js";
@@ -25,10 +26,10 @@ export function bootstrapped(p: EtcdPaths = etcdPaths): boolean {
 
 /** Why etcd does not run here, or undefined when it does. */
 export function etcdSkip(m: MachineContext, p: EtcdPaths = etcdPaths): string | undefined {
-  if (m.config?.machine.type !== "controlplane") return "this machine is a worker: only control planes run etcd";
+  if (m.config?.machine.type !== "controlplane") return `${onWorker}: only control planes run etcd`;
   if (!existsSync(m.paths.bin("etcd"))) return `no etcd binary in the image (${m.paths.bin("etcd")})`;
   if (!etcdCa(m.config)) return "cluster.etcd.ca (with its key) is not in the config: kilnctl gen config writes it into controlplane.yaml";
-  if (!bootstrapped(p)) return "not bootstrapped: run `kilnctl bootstrap` on one control-plane node (once for the cluster)";
+  if (!bootstrapped(p)) return `${notBootstrapped}: run \`kilnctl bootstrap\` on one control-plane node (once for the cluster)`;
   return undefined;
 }
 

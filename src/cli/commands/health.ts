@@ -1,0 +1,130 @@
+// `kilnctl health [--wait-timeout D]`: waits until the cluster is healthy —
+// every machine answers, every kiln service runs (healthy where it has a
+// check), etcd is healthy on every control plane, the Kubernetes API is ready
+// and every machine's Node is Ready — printing what it waits for as that
+// changes. Exit 0 only when all hold; 7 when one did not in time.
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Command } from "commander";
+import { parse } from "yaml";
+import { connectionFromKubeconfig, createKubeClient, type KubeClient, type Kubeconfig } from "../../machinery/kube-client.js";
+import { ApiError, Code } from "../../grpc/errors.js";
+import type { CliDeps } from "../deps.js";
+import { parseDurationFlag } from "../duration.js";
+import { CliError } from "../errors.js";
+import { ExitCode } from "../exit-codes.js";
+import { addGlobalOptions } from "../global-options.js";
+import { type CheckResult, evaluateHealth, type KubeState, type MachineState } from "../health-checks.js";
+import { renderList } from "../output.js";
+import { serviceRecord } from "../service-view.js";
+import { type MachineSession, withMachine } from "../session.js";
+import type { Column } from "../table.js";
+
+const columns: Column<CheckResult>[] = [
+  { header: "CHECK", value: (r) => r.check },
+  { header: "OK", value: (r) => (r.ok ? "yes" : "NO") },
+  { header: "DETAIL", value: (r) => r.detail },
+];
+
+/** Between rounds of checks while waiting. */
+const pollMs = 3000;
+/** The admin certificate the checks use lives this long: they need it for minutes, not a day. */
+const checkCertTtlMs = 15 * 60_000;
+
+/** `health`: the cluster's health, waiting for it up to --wait-timeout. */
+export function createHealthCommand(deps: CliDeps): Command {
+  const cmd = new Command("health")
+    .description("check the cluster's health: machines, kiln services, etcd, the Kubernetes API and Nodes; waits up to --wait-timeout for all to hold")
+    .option("--wait-timeout <duration>", "how long to wait for every check to hold (0: check once)", "5m");
+  return addGlobalOptions(cmd, { connect: true }).action((o: { waitTimeout: string }, c: Command) => {
+    const waitMs = parseDurationFlag("--wait-timeout", o.waitTimeout);
+    return withMachine(c, deps, "checking health", async (m) => {
+      const results = await waitForHealth(m, waitMs);
+      m.print(renderList(m.format, results, columns));
+      const failed = results.filter((r) => !r.ok);
+      if (failed.length) throw new CliError("health", `${failed.map((r) => r.check).join(", ")} did not hold${waitMs ? ` within ${o.waitTimeout}` : ""}`, ExitCode.unhealthy);
+    });
+  });
+}
+
+/** Rounds of checks until all hold or the time is up; the last round's verdicts. */
+async function waitForHealth(m: MachineSession, waitMs: number): Promise<CheckResult[]> {
+  const deadline = m.deps.now().getTime() + waitMs;
+  const kube = new KubeAccess(m);
+  let said = "";
+  try {
+    for (;;) {
+      const machines = await gatherMachines(m);
+      const results = evaluateHealth(machines, await kube.gather());
+      const first = results.find((r) => !r.ok);
+      if (!first || m.deps.now().getTime() + pollMs > deadline) return results;
+      const line = `waiting for ${first.check}: ${first.detail}`;
+      if (line !== said) m.deps.io.stderr.write(`kilnctl: ${line}\n`);
+      said = line;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  } finally {
+    kube.close();
+  }
+}
+
+/** Each target machine's hostname and services, or its error. */
+async function gatherMachines(m: MachineSession): Promise<MachineState[]> {
+  const fallback = m.nodes.length ? m.nodes : [m.endpoint];
+  try {
+    const [hosts, lists] = await Promise.all([m.client.hostname({}, m.call), m.client.serviceList({}, m.call)]);
+    return lists.messages.map((list, i) => {
+      const node = list.metadata?.node || fallback[i] || m.endpoint;
+      if (list.metadata?.error) return { node, error: list.metadata.error };
+      const host = hosts.messages.find((h) => (h.metadata?.node ?? "") === (list.metadata?.node ?? ""))?.hostname || node;
+      return { node, hostname: host, services: list.services.map((s) => serviceRecord(node, s)) };
+    });
+  } catch (err) {
+    return fallback.map((node) => ({ node, error: err instanceof Error ? err.message : String(err) }));
+  }
+}
+
+/** The Kubernetes API, reached with an admin kubeconfig a control plane issues (once, short-lived). */
+class KubeAccess {
+  private client: KubeClient | undefined;
+  private refused: string | undefined;
+  constructor(private readonly m: MachineSession) {}
+
+  async gather(): Promise<KubeState> {
+    if (this.refused) return { t: "unavailable", why: this.refused };
+    const client = this.client ?? (await this.connect());
+    if (typeof client === "string") return { t: "unavailable", why: client };
+    const [readyz, nodes] = await Promise.all([
+      client.text("/readyz").catch((err: Error) => ({ error: err.message })),
+      client
+        .list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } }>("/api/v1/nodes")
+        .then((l) =>
+          l.items.map((n) => {
+            const ready = n.status?.conditions?.find((c) => c.type === "Ready");
+            return { name: n.metadata.name, ready: ready?.status === "True", reason: ready?.message || ready?.reason || "" };
+          }),
+        )
+        .catch((err: Error) => ({ error: err.message })),
+    ]);
+    return { t: "gathered", readyz, nodes };
+  }
+
+  /** A client from the first control plane that issues a kubeconfig, or why there is none yet. */
+  private async connect(): Promise<KubeClient | string> {
+    try {
+      const res = await this.m.client.kubeconfig({ crtTtl: durationFromMs(checkCertTtlMs) }, this.m.call);
+      const got = res.messages.find((k) => !k.metadata?.error);
+      if (!got) return `no control plane issued a kubeconfig: ${res.messages.map((k) => k.metadata?.error).join("; ")}`;
+      this.client = createKubeClient(connectionFromKubeconfig(parse(new TextDecoder().decode(got.kubeconfig)) as Kubeconfig));
+      return this.client;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      // A caller that may not have one will not be given one by waiting.
+      if (err instanceof ApiError && err.code === Code.PERMISSION_DENIED) this.refused = `needs an admin to check Kubernetes: ${why}`;
+      return this.refused ?? why;
+    }
+  }
+
+  close(): void {
+    this.client?.close();
+  }
+}
