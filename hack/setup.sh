@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything kiln's build, demo and tests need on a fresh Debian 12
-# machine: Debian packages (containerd, runc, tini, catatonit, docker-registry, CNI plugins...) and the
+# machine: Debian packages (containerd, runc, tini, catatonit, docker-registry, CNI plugins, busybox-static for test images...) and the
 # npm packages. Idempotent; run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(containerd runc tini catatonit etcd-server etcd-client docker-registry containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony)
+packages=(containerd runc tini catatonit etcd-server etcd-client docker-registry containernetworking-plugins iproute2 util-linux iptables conntrack ca-certificates zsh fish cpio zstd xz-utils dnsmasq-base dosfstools mtools genisoimage qemu-system-x86 squashfs-tools e2fsprogs fdisk grub-common grub-pc-bin grub-efi-amd64-bin chrony busybox-static)
 
 missing=()
 for p in "${packages[@]}"; do
