@@ -31,7 +31,8 @@ export function apiServerArgs(advertise: string, network: ClusterNetwork, p: Con
     "client-ca-file": f.ca,
     "tls-cert-file": f.apiServerCert,
     "tls-private-key-file": f.apiServerKey,
-    "kubelet-certificate-authority": f.ca,
+    // No --kubelet-certificate-authority: kubelets serve with self-signed certificates (no
+    // serverTLSBootstrap, whose CSRs nothing approves yet), so logs and exec would fail verifying them.
     "kubelet-client-certificate": f.kubeletClientCert,
     "kubelet-client-key": f.kubeletClientKey,
     // Nodes' hostnames need not resolve from a control plane; their addresses do.
