@@ -34,7 +34,7 @@ const kubeletPrepare = reboot("kubelet's CA and bootstrap kubeconfig are written
 export const effects: Readonly<Record<string, Effect>> = {
   apiVersion: fixed,
   kind: fixed,
-  "machine.type": reboot("the services a machine runs (etcd on a control plane) are chosen when it boots"),
+  "machine.type": reboot("the services a machine runs (etcd and the Kubernetes control plane on a control plane) are chosen when it boots"),
   "machine.hostname": live(`apply/hostname.ts (sethostname, /etc/hostname) and ${etcFiles} (/etc/hosts)`),
   "machine.network.nameservers": live(`${etcFiles}: /etc/resolv.conf`),
   "machine.network.extraHostEntries[].ip": live(`${etcFiles}: /etc/hosts`),
@@ -68,7 +68,7 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.ca.crt": apidCert,
   "machine.ca.key": apidCert,
   "machine.token": notYet,
-  "machine.certSANs": apidCert,
+  "machine.certSANs": reboot("apid's and the API server's certificates are made from it when they start"),
   "machine.api.deniedCertificates": live("services/apid.ts afterApply: written to apid's TLS directory, which apid checks on every call"),
   "machine.api.peers": live("services/apid.ts afterApply: written to apid's TLS directory, which apid checks on every fan-out"),
   "machine.services[].id": supervisor,
@@ -92,9 +92,9 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.registries.hosts[].auth.password": containerdRestart,
   "machine.registries.hosts[].auth.identityToken": containerdRestart,
   "cluster.name": live("inspect/client-config.ts: read when a client config is made"),
-  "cluster.controlPlane.endpoint": kubeletPrepare,
-  "cluster.ca.crt": kubeletPrepare,
-  "cluster.ca.key": kubeletPrepare,
+  "cluster.controlPlane.endpoint": reboot("kubelet's bootstrap kubeconfig and the API server's certificate are written when they start at boot"),
+  "cluster.ca.crt": reboot("kubelet's CA and the control plane's certificates and kubeconfigs are written from it when they start at boot"),
+  "cluster.ca.key": reboot("the control plane's certificates and kubeconfigs are issued from it when its services start at boot"),
   "cluster.token": kubeletPrepare,
   "cluster.network.podSubnets": reboot("the control plane's flags and the CNI config are written when their services start at boot"),
   "cluster.network.serviceSubnets": reboot("the control plane's flags and the API server's certificate are written when their services start at boot"),
@@ -102,8 +102,8 @@ export const effects: Readonly<Record<string, Effect>> = {
   "cluster.serviceAccount.key": reboot("the API server and controller manager read it when they start at boot"),
   "cluster.frontProxy.ca.crt": reboot("the API server's front-proxy certificate is issued from it at its start"),
   "cluster.frontProxy.ca.key": reboot("the API server's front-proxy certificate is issued from it at its start"),
-  "cluster.etcd.ca.crt": reboot("etcd's certificates are issued from it when etcd is prepared at boot"),
-  "cluster.etcd.ca.key": reboot("etcd's certificates are issued from it when etcd is prepared at boot"),
+  "cluster.etcd.ca.crt": reboot("etcd's and the API server's etcd client certificates are issued from it when they are prepared at boot"),
+  "cluster.etcd.ca.key": reboot("etcd's and the API server's etcd client certificates are issued from it when they are prepared at boot"),
 };
 
 /** A field that changes nothing yet: set to anything but `quiet`, validation says so. */

@@ -52,7 +52,7 @@ export function checkRules(doc: unknown): Findings {
     warnings: [
       ...missingEndpoint(doc),
       ...controlPlaneWithoutEtcd(doc),
-      ...controlPlaneInPart(doc),
+      ...controlPlaneWithoutApiServer(doc),
       ...duplicates(doc, ["machine", "network", "interfaces"], "name", "interface"),
       ...duplicates(doc, ["machine", "files"], "path", "path"),
       ...specialModeBits(doc),
@@ -153,10 +153,17 @@ function controlPlaneWithoutEtcd(doc: unknown): string[] {
   return ["cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml"];
 }
 
-/** What a control plane does not run yet, said while it is so. */
-function controlPlaneInPart(doc: unknown): string[] {
+/** A control plane without the cluster CA's key, the service-account key or the front-proxy CA cannot run the API server, controller manager and scheduler. */
+function controlPlaneWithoutApiServer(doc: unknown): string[] {
   if (valueAt(doc, ["machine", "type"]) !== "controlplane") return [];
-  return ["machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version"];
+  const needed = [
+    { path: ["cluster", "ca", "key"], name: "cluster.ca: not set (with its key)" },
+    { path: ["cluster", "serviceAccount", "key"], name: "cluster.serviceAccount.key: not set" },
+    { path: ["cluster", "frontProxy", "ca", "key"], name: "cluster.frontProxy.ca: not set (with its key)" },
+  ];
+  return needed
+    .filter(({ path }) => valueAt(doc, path) === undefined)
+    .map(({ name }) => `${name}; a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml`);
 }
 
 /** A control plane machine is expected to know its cluster's endpoint. */

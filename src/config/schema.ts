@@ -270,7 +270,7 @@ const registries = z
 const machine = z.strictObject({
   type: doc(
     z.enum(["worker", "controlplane"]),
-    "The machine's role in the cluster. Every machine runs kubelet; a controlplane also runs etcd (once `kilnctl bootstrap` founded the cluster on one of them). The Kubernetes control-plane services (API server, scheduler, controller manager) are not run yet in this version. Takes effect at the next boot.",
+    "The machine's role in the cluster. Every machine runs kubelet; a controlplane also runs etcd and the Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler) as kiln services, once `kilnctl bootstrap` founded the cluster on it; their certificates are issued at each start from cluster.ca, cluster.etcd.ca and cluster.frontProxy.ca, with cluster.serviceAccount.key. Takes effect at the next boot.",
   ),
   hostname: doc(
     hostname,
@@ -289,7 +289,7 @@ const machine = z.strictObject({
   install: doc(install, "Installing kiln to a disk (see docs/install.md).").optional(),
   ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
   token: doc(token, "Token that machines present to join (secret). No effect yet in this version (validation warns when set).").optional(),
-  certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate.").optional(),
+  certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate, and on a control plane in the API server's.").optional(),
   api: doc(
     z.strictObject({
       deniedCertificates: doc(

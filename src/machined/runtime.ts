@@ -9,6 +9,9 @@ import { containerd } from "./services/containerd.js";
 import { createApidControl } from "./services/apid.js";
 import { extensionService } from "./services/extension.js";
 import { etcd } from "./services/etcd.js";
+import { kubeApiServer } from "./services/kube-apiserver.js";
+import { kubeControllerManager } from "./services/kube-controller-manager.js";
+import { kubeScheduler } from "./services/kube-scheduler.js";
 import { kubelet } from "./services/kubelet.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
 import { applySystem } from "./apply/apply-system.js";
@@ -99,6 +102,9 @@ export interface Runtime extends Machine {
   request(action: PowerAction, why: string, mode?: RebootMode): boolean;
 }
 
+/** The Kubernetes control plane's services, after etcd: skipped until it is bootstrapped on this node. */
+const controlPlaneServices = [kubeApiServer, kubeControllerManager, kubeScheduler];
+
 export function createRuntime(d: RuntimeDeps): Runtime {
   let current: Current | undefined;
   const imageImports = d.imageImports ?? createArchiveImports({ dir: machinedPaths.imageImports, socket: containerdPaths.socket });
@@ -183,9 +189,10 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     },
     bootstrap: async () => {
       checkBootstrap(current?.config, d.ctx.paths.bin("etcd"));
-      const steps = { mark: () => markBootstrap(), startEtcd: () => d.supervisor.start("etcd") };
+      const startControlPlane = () => Promise.all(controlPlaneServices.map((s) => d.supervisor.start(s.id)));
+      const steps = { mark: () => markBootstrap(), startEtcd: () => d.supervisor.start("etcd"), startControlPlane };
       d.runner.start("bootstrap", bootstrapSequence(steps), { label: "bootstrap (etcd founds a new cluster on this node)" });
-      return { message: "etcd starts as a new cluster on this node; kilnctl services shows it" };
+      return { message: "etcd starts as a new cluster on this node, then the API server, controller manager and scheduler; kilnctl services shows them" };
     },
     kubeconfig: (req) => issueKubeconfig(current?.config, req),
     applyConfiguration: (req) => applier(req),
@@ -234,6 +241,7 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
   if (!prev) {
     s.register(containerd);
     s.register(etcd);
+    for (const c of controlPlaneServices) s.register(c);
     s.register(kubelet);
   }
   const before = new Map((prev?.config.machine.services ?? []).map((x) => [x.id, x]));

@@ -130,12 +130,32 @@ export const etcdPaths = {
   metricsPort: 2381,
 } as const;
 
+/** The control plane's certificates and kubeconfigs: the kubelet writes pki/ca.crt itself, so they have a directory of their own (tmpfs). */
+const controlPlanePki = "/etc/kubernetes/pki/control-plane";
+
+/** What the API server, controller manager and scheduler use on a control-plane machine. */
+export const controlPlanePaths = {
+  /** Certificates, keys (0600) and kubeconfigs, issued at every start from the config's CAs. */
+  pki: controlPlanePki,
+  /** machined's own kubeconfig (kiln:machined in system:masters; 0600): it creates the cluster's bootstrap resources with it. */
+  adminKubeconfig: `${controlPlanePki}/admin.kubeconfig`,
+  apiServerPort: 6443,
+  /** The controller manager's and scheduler's HTTPS (self-signed), bound to 127.0.0.1: /healthz for machined. */
+  controllerManagerPort: 10257,
+  schedulerPort: 10259,
+  /** The local etcd member the API server talks to, on 127.0.0.1. */
+  etcdClientPort: etcdPaths.clientPort,
+} as const;
+
 /** cgroups under the cgroup root: every service in /system/<id> unless it names one here. */
 export const cgroupPaths = {
   system: "/system",
   runtime: "/system/runtime",
   kubelet: "/system/kubelet",
   etcd: "/system/etcd",
+  apiServer: "/system/kube-apiserver",
+  controllerManager: "/system/kube-controller-manager",
+  scheduler: "/system/kube-scheduler",
   apid: "/system/apid",
   extensions: "/system/extensions",
 } as const;

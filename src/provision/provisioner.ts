@@ -14,6 +14,8 @@ export interface CreateOptions {
   configPath?: string;
   /** Milliseconds to wait for the API to answer. */
   timeoutMs?: number;
+  /** sandbox: a directory holding kube-apiserver, kube-controller-manager and kube-scheduler (hack/kubernetes.sh builds it), added to the rootfs so a control plane runs them. */
+  controlPlane?: string;
   /** qemu: the image directory to boot (kilnctl image build --out DIR). */
   imageDir?: string;
   /** qemu: how --config reaches the machine (default fw_cfg). */

@@ -126,6 +126,11 @@ t.test("cluster create --provisioner qemu passes image, disk, memory and cpus; b
   const sandbox = await run(["cluster", "create", "--name", "s", "--disk", "4G"]);
   t.equal(sandbox.code, 2);
   t.match(sandbox.err, /--disk: only the qemu provisioner takes it \(add --provisioner qemu\)/);
+  const withControlPlane = await run(["cluster", "create", "--name", "s", "--control-plane", "/k8s"]);
+  t.match(withControlPlane.deps.created[0], { controlPlane: "/k8s" }, "--control-plane: the sandbox adds the control plane's programs");
+  const qemuControlPlane = await run(["cluster", "create", "--provisioner", "qemu", "--name", "v", "--control-plane", "/k8s"]);
+  t.equal(qemuControlPlane.code, 2);
+  t.match(qemuControlPlane.err, /--control-plane: only the sandbox provisioner takes it/);
 });
 
 t.test("cluster create shows progress on stderr when it is a terminal", async (t) => {

@@ -20,10 +20,12 @@ const tokenExpected = "a token such as abcdef.0123456789abcdef (6 and 16 charact
 const noEffect = {
   token: "machine.token: has no effect yet in this version; no machine joins with it yet",
 };
-/** What a control plane without the etcd CA's key is told: it runs no etcd, and the rest of the control plane is not run yet. */
+/** What a control plane without the etcd CA, the cluster CA's key, the service-account key and the front-proxy CA is told: it runs neither etcd nor the rest of the control plane. */
 const controlPlane = [
   "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
-  "machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version",
+  "cluster.ca: not set (with its key); a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
+  "cluster.serviceAccount.key: not set; a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
+  "cluster.frontProxy.ca: not set (with its key); a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
 ];
 const hostnameExpected =
   "a lowercase RFC 1123 hostname such as node-1 or node-1.example.com (labels of 1-63 characters a-z, 0-9 and '-', 253 in all)";

@@ -39,10 +39,10 @@ export interface Sandbox {
   consoleLog: string;
 }
 
-/** Writes a config to a temp file and creates a sandbox with it. */
-export function createSandbox(name: string, configYaml?: string): Sandbox {
+/** Writes a config to a temp file and creates a sandbox with it (and `extraArgs` for cluster create). */
+export function createSandbox(name: string, configYaml?: string, extraArgs: string[] = []): Sandbox {
   kilnctl(["cluster", "destroy", "--name", name]);
-  const args = ["cluster", "create", "--provisioner", "sandbox", "--name", name];
+  const args = ["cluster", "create", "--provisioner", "sandbox", "--name", name, ...extraArgs];
   if (configYaml) {
     const file = join(mkdtempSync(join(tmpdir(), "kiln-cfg-")), "config.yaml");
     writeFileSync(file, configYaml);

@@ -1,5 +1,5 @@
 // `kilnctl cluster create [--provisioner sandbox|qemu] --name NAME [--config FILE] [--wait-timeout D]`,
-// and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --disk SIZE | --install-disk SIZE|PATH, --memory MB, --cpus N, --rtc-base DATE.
+// for the sandbox: --control-plane DIR, and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --disk SIZE | --install-disk SIZE|PATH, --memory MB, --cpus N, --rtc-base DATE.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
@@ -18,6 +18,7 @@ interface CreateFlags {
   name: string;
   config?: string;
   waitTimeout?: string;
+  controlPlane?: string;
   image?: string;
   configVia?: "fw_cfg" | "drive";
   configUrl?: string;
@@ -36,6 +37,7 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
     .requiredOption("--name <name>", "machine name")
     .option("--config <file>", "machine config to boot with (default: maintenance mode)")
     .option("--wait-timeout <duration>", "how long to wait for the machine API to answer")
+    .option("--control-plane <dir>", "sandbox: add kube-apiserver, kube-controller-manager and kube-scheduler from DIR (hack/kubernetes.sh's) to the rootfs")
     .option("--image <dir>", "qemu: image directory to boot (kilnctl image build --out DIR)")
     .addOption(new Option("--config-via <how>", "qemu: how --config reaches the machine").choices(["fw_cfg", "drive"]).default("fw_cfg"))
     .option("--config-url <url>", "qemu: the machine fetches its config from this http(s) URL (kiln.config= on the kernel command line)")
@@ -67,8 +69,10 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
     const flagNames = { image: "--image", configUrl: "--config-url", disk: "--disk", installDisk: "--install-disk", rtcBase: "--rtc-base" } as const;
     const qemuOnly = (["image", "configUrl", "disk", "installDisk", "rtcBase"] as const).filter((k) => f[k] !== undefined);
     if (qemuOnly.length) throw usageError(flagNames[qemuOnly[0]!], "only the qemu provisioner takes it (add --provisioner qemu)");
+    if (f.controlPlane !== undefined) opts.controlPlane = resolve(f.controlPlane);
     return opts;
   }
+  if (f.controlPlane !== undefined) throw usageError("--control-plane", "only the sandbox provisioner takes it (a qemu image carries its programs: kilnctl image build --kubernetes DIR)");
   if (f.image !== undefined) opts.imageDir = resolve(f.image);
   if (f.configVia !== undefined) opts.configVia = f.configVia;
   if (f.configUrl !== undefined) {

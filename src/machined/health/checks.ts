@@ -2,6 +2,8 @@
 // service is healthy and throws, saying why, when it is not. Targets may be
 // given as a value or as a function of the machine (e.g. its paths).
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { request } from "node:https";
 import { createConnection } from "node:net";
 import { credentials } from "@grpc/grpc-js";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../../gen/grpc/health/v1/health_pb.js";
@@ -47,6 +49,27 @@ export function httpHealth(url: FromMachine<string>): HealthCheck {
     await res.body?.cancel();
     if (res.status < 200 || res.status > 299) throw new Error(`GET ${target}: HTTP ${res.status}`);
   };
+}
+
+/**
+ * Healthy on a 2xx answer to GET `url` over HTTPS. The server's certificate is
+ * verified against the CA in the PEM file `caFile`; without one it is not
+ * verified at all, which only suits a probe of a self-signed server on loopback.
+ */
+export function httpsHealth(url: FromMachine<string>, caFile?: FromMachine<string>): HealthCheck {
+  return (m, signal) =>
+    new Promise((ok, fail) => {
+      const target = resolve(url, m);
+      const tls = caFile === undefined ? { rejectUnauthorized: false } : { ca: readFileSync(resolve(caFile, m)) };
+      const req = request(target, { ...tls, signal }, (res) => {
+        res.resume();
+        const code = res.statusCode ?? 0;
+        if (code >= 200 && code <= 299) ok();
+        else fail(new Error(`GET ${target}: HTTP ${code}`));
+      });
+      req.once("error", (err) => fail(new Error(`GET ${target}`, { cause: err })));
+      req.end();
+    });
 }
 
 /** Healthy when grpc.health.v1 Check says SERVING; a bare path means a unix socket. */

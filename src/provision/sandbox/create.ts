@@ -4,9 +4,11 @@
 // API answers.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { distDir } from "../../image/paths.js";
+import type { PlanBuilder } from "../../image/plan.js";
 import { buildRootfs } from "../../image/rootfs.js";
+import { imagePaths } from "../../machinery/paths.js";
 import type { CreateOptions, MachineInfo } from "../provisioner.js";
 import { readMachineConfig } from "../read-config.js";
 import { sandboxRange } from "./addresses.js";
@@ -31,7 +33,7 @@ export async function createSandbox(opts: CreateOptions): Promise<MachineInfo> {
   sandboxRange();
   const programs = hostPrograms(distDir());
   progress("building rootfs");
-  const rootfs = buildRootfs().dir;
+  const rootfs = buildRootfs(opts.controlPlane === undefined ? {} : { extra: controlPlanePrograms(opts.controlPlane) }).dir;
   prepareState(layout, config);
   writeRecord(layout, initialRecord(opts.name, layout, rootfs, programs.stage1));
   progress("starting");
@@ -39,6 +41,20 @@ export async function createSandbox(opts: CreateOptions): Promise<MachineInfo> {
   progress("waiting for API");
   await waitUntilUp(layout, opts.timeoutMs ?? defaultCreateTimeoutMs);
   return liveInfo(readRecord(layout)!);
+}
+
+/** The Kubernetes control plane's programs are only in the image from `kilnctl image build --kubernetes`: a sandbox adds them from `dir`. */
+export const sandboxControlPlanePrograms = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"] as const;
+
+/** Adds the control plane's programs from `dir` to the rootfs as /usr/bin/…; refuses naming what is missing. */
+function controlPlanePrograms(dir: string): (plan: PlanBuilder) => string[] {
+  const files = sandboxControlPlanePrograms.map((name) => ({ name, source: join(dir, name) }));
+  const missing = files.filter((f) => !existsSync(f.source)).map((f) => f.name);
+  if (missing.length) throw new Error(`--control-plane ${dir}: no ${missing.join(", ")} there; build them with 'bash hack/kubernetes.sh', which prints the directory to give`);
+  return (plan) => {
+    for (const f of files) plan.file(posix.join(imagePaths.bin, f.name), f.source, "stat", 0o755);
+    return files.map((f) => f.source);
+  };
 }
 
 /** The sandbox needs root: namespaces, mounts, pivot_root. */

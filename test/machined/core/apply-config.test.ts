@@ -72,11 +72,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nodeA = worker({ hostname: "node-a" });
 const nodeB = worker({ hostname: "node-b" });
 const nodeC = worker({ hostname: "node-c" });
-// node-a turned into a control plane: the endpoint needs a reboot; machine.type has no effect yet (a warning).
-/** What a control plane without the etcd CA's key is told. */
+// node-a turned into a control plane: the endpoint needs a reboot; without the control plane's secrets it would run none of it (warnings).
+/** What a control plane without the etcd CA, the cluster CA's key, the service-account key and the front-proxy CA is told. */
 const typeWarnings = [
   "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
-  "machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version",
+  "cluster.ca: not set (with its key); a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
+  "cluster.serviceAccount.key: not set; a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
+  "cluster.frontProxy.ca: not set (with its key); a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
 ];
 const nodeAControlPlane = worker({ hostname: "node-a" }, { cluster: { controlPlane: { endpoint: "https://10.0.0.1:6443" } } }).replace(
   "type: worker",

@@ -35,7 +35,9 @@ t.test("carries the config's warnings through a load", async (t) => {
   t.same(loaded.t === "ok" && loaded.warnings, [
     "cluster.controlPlane.endpoint: not set; a controlplane machine needs it so kubelets and clients reach the API server",
     "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
-    "machine.type: controlplane runs etcd; the API server, scheduler and controller manager are not run yet in this version",
+    "cluster.ca: not set (with its key); a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
+    "cluster.serviceAccount.key: not set; a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
+    "cluster.frontProxy.ca: not set (with its key); a controlplane machine runs the API server, controller manager and scheduler only with it: kilnctl gen config writes it into controlplane.yaml",
   ]);
 });
 

@@ -1,11 +1,14 @@
+import { writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import { join } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import t from "tap";
 import { Health, HealthCheckResponse_ServingStatus as Serving } from "../../../src/gen/grpc/health/v1/health_pb.js";
 import { grpcImplementation } from "../../../src/grpc/server.js";
-import { execHealth, grpcHealth, httpHealth, unixSocketHealth } from "../../../src/machined/health/checks.js";
+import { execHealth, grpcHealth, httpHealth, httpsHealth, unixSocketHealth } from "../../../src/machined/health/checks.js";
+import { createCA, issueServerCert } from "../../../src/pki/certs.js";
 import type { HealthCheck } from "../../../src/machined/service.js";
 import { fixture, type Teardown, tempDir, testContext } from "../helpers.js";
 
@@ -41,6 +44,25 @@ t.test("http: healthy on 2xx only", async (t) => {
   t.equal(await run(t, httpHealth(`${base}/healthz`)), "ok");
   t.equal(await run(t, httpHealth(`${base}/other`)), `GET ${base}/other: HTTP 503`);
   t.equal(await run(t, httpHealth((m) => `${base}/healthz?platform=${m.platform}`)), "ok", "the url may depend on the machine");
+});
+
+t.test("https: verified against the given CA, or (loopback probes of self-signed servers) not at all", async (t) => {
+  const ca = await createCA("test");
+  const cert = await issueServerCert(ca, { commonName: "server", sans: ["127.0.0.1"] });
+  const server = createHttpsServer({ cert: cert.crt, key: cert.key }, (req, res) => {
+    res.statusCode = req.url === "/readyz" ? 200 : 500;
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.teardown(() => server.close());
+  const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const dir = tempDir(t);
+  writeFileSync(join(dir, "ca.crt"), ca.crt);
+  writeFileSync(join(dir, "other.crt"), (await createCA("other")).crt);
+  t.equal(await run(t, httpsHealth(`${base}/readyz`, join(dir, "ca.crt"))), "ok");
+  t.equal(await run(t, httpsHealth(`${base}/other`, join(dir, "ca.crt"))), `GET ${base}/other: HTTP 500`);
+  t.match(await run(t, httpsHealth(`${base}/readyz`, join(dir, "other.crt"))), /^GET .*: .*(certificate|issuer)/i, "another CA's certificate is refused");
+  t.equal(await run(t, httpsHealth(`${base}/readyz`)), "ok", "without a CA the certificate is not checked");
 });
 
 t.test("unix socket: healthy when a connection succeeds", async (t) => {
