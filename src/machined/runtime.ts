@@ -9,6 +9,7 @@ import { containerd } from "./services/containerd.js";
 import { createApidControl } from "./services/apid.js";
 import { extensionService } from "./services/extension.js";
 import { etcd } from "./services/etcd.js";
+import { clusterControllers } from "./services/cluster-controllers.js";
 import { kubeApiServer } from "./services/kube-apiserver.js";
 import { kubeControllerManager } from "./services/kube-controller-manager.js";
 import { kubeScheduler } from "./services/kube-scheduler.js";
@@ -102,8 +103,8 @@ export interface Runtime extends Machine {
   request(action: PowerAction, why: string, mode?: RebootMode): boolean;
 }
 
-/** The Kubernetes control plane's services, after etcd: skipped until it is bootstrapped on this node. */
-const controlPlaneServices = [kubeApiServer, kubeControllerManager, kubeScheduler];
+/** The Kubernetes control plane's services, after etcd: skipped until it is bootstrapped on this node. kiln's own controllers follow the API server. */
+const controlPlaneServices = [kubeApiServer, kubeControllerManager, kubeScheduler, clusterControllers];
 
 export function createRuntime(d: RuntimeDeps): Runtime {
   let current: Current | undefined;

@@ -42,7 +42,7 @@ t.test("the control plane runs as kiln services once bootstrapped", { skip, time
     const s = serviceOf("kube-apiserver");
     return s?.state === "Skipped" ? s : undefined;
   });
-  t.match(before.message, /^etcd is not bootstrapped on this node/, "skipped before bootstrap, saying why");
+  t.match(before.message, /^not bootstrapped: etcd is not bootstrapped on this node/, "skipped before bootstrap, saying why");
 
   const b = ctl("bootstrap");
   t.equal(b.code, 0, b.stderr);

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { clusterNetwork } from "../../config/cluster-network.js";
 import { etcdPaths } from "../../machinery/paths.js";
+import { notBootstrapped, onWorker } from "../../machinery/skip-reasons.js";
 import { localAddresses } from "../apid-tls.js";
 import type { MachineContext } from "../service.js";
 import type { EtcdPaths } from "./etcd-config.js";
@@ -12,7 +13,7 @@ import { apiServerSans, type ControlPlaneSecrets, controlPlaneSecrets } from "./
 
 /** Why `program` (a control-plane service) does not run here, or undefined when it does. */
 export function controlPlaneSkip(m: MachineContext, program: string): string | undefined {
-  if (m.config?.machine.type !== "controlplane") return `this machine is a worker: only control planes run ${program}`;
+  if (m.config?.machine.type !== "controlplane") return `${onWorker}: only control planes run ${program}`;
   if (!existsSync(m.paths.bin(program))) return `no ${program} binary in the image (${m.paths.bin(program)})`;
   const s = controlPlaneSecrets(m.config);
   if ("missing" in s) return `${s.missing}: kilnctl gen config writes it into controlplane.yaml`;
@@ -23,7 +24,7 @@ export function controlPlaneSkip(m: MachineContext, program: string): string | u
 export function apiServerSkip(m: MachineContext, p: EtcdPaths = etcdPaths): string | undefined {
   const skip = controlPlaneSkip(m, "kube-apiserver");
   if (skip !== undefined) return skip;
-  if (!bootstrapped(p)) return "etcd is not bootstrapped on this node (the API server uses the local member): run `kilnctl bootstrap` on one control-plane node (once for the cluster)";
+  if (!bootstrapped(p)) return `${notBootstrapped}: etcd is not bootstrapped on this node (the API server uses the local member): run \`kilnctl bootstrap\` on one control-plane node (once for the cluster)`;
   return undefined;
 }
 

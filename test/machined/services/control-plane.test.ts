@@ -86,7 +86,7 @@ t.test("skipped on a worker, without a binary, without each secret, and (the API
   }
   ctx.config = config;
   t.equal(controlPlaneSkip(ctx, "kube-controller-manager"), undefined);
-  t.match(apiServerSkip(ctx, etcd), /^etcd is not bootstrapped on this node \(the API server uses the local member\): run `kilnctl bootstrap`/);
+  t.match(apiServerSkip(ctx, etcd), /^not bootstrapped: etcd is not bootstrapped on this node \(the API server uses the local member\): run `kilnctl bootstrap`/);
   markBootstrap(etcd);
   t.equal(apiServerSkip(ctx, etcd), undefined, "runs once etcd is bootstrapped here");
   const bare = testContext(tempDir(t));
