@@ -103,6 +103,11 @@ export const containerdPaths = {
   registryHosts: "/run/containerd/certs.d",
   cniBin: imagePaths.cniBin,
   cniConf: "/etc/cni/net.d",
+  /**
+   * kiln's pod network as a Go template (CRI conf_template, cluster.network.cni: kiln):
+   * containerd renders it into cniConf once kubelet reports the node's podCIDR.
+   */
+  cniTemplate: "/etc/containerd/kiln-cni.conflist.tmpl",
 } as const;
 
 /** Paths kubelet uses on a kiln machine. */
