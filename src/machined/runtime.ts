@@ -10,6 +10,7 @@ import { createApidControl } from "./services/apid.js";
 import { extensionService } from "./services/extension.js";
 import { etcd } from "./services/etcd.js";
 import { kubelet } from "./services/kubelet.js";
+import { podRoutes } from "./services/pod-routes.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
 import { applySystem } from "./apply/apply-system.js";
 import { applyEtcFiles } from "./apply/etc-files.js";
@@ -233,6 +234,7 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
     s.register(containerd);
     s.register(etcd);
     s.register(kubelet);
+    s.register(podRoutes);
   }
   const before = new Map((prev?.config.machine.services ?? []).map((x) => [x.id, x]));
   const after = new Map((next.config.machine.services ?? []).map((x) => [x.id, x]));

@@ -117,6 +117,8 @@ export const kubeletPaths = {
   bootstrapKubeconfig: "/etc/kubernetes/bootstrap-kubeconfig",
   ca: "/etc/kubernetes/pki/ca.crt",
   certDir: "/var/lib/kubelet/pki",
+  /** The client certificate and key (one PEM) kubelet got through TLS bootstrap and keeps rotated. */
+  clientCert: "/var/lib/kubelet/pki/kubelet-client-current.pem",
   staticPods: "/etc/kubernetes/manifests",
   rootDir: "/var/lib/kubelet",
 } as const;
