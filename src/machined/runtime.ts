@@ -10,6 +10,8 @@ import { createApidControl } from "./services/apid.js";
 import { extensionService } from "./services/extension.js";
 import { etcd } from "./services/etcd.js";
 import { kubelet } from "./services/kubelet.js";
+import { kubeProxy } from "./services/kube-proxy.js";
+import { kubeProxyCredential } from "./services/kube-proxy-credential.js";
 import { podRoutes } from "./services/pod-routes.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
 import { applySystem } from "./apply/apply-system.js";
@@ -235,6 +237,8 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
     s.register(etcd);
     s.register(kubelet);
     s.register(podRoutes);
+    s.register(kubeProxyCredential);
+    s.register(kubeProxy);
   }
   const before = new Map((prev?.config.machine.services ?? []).map((x) => [x.id, x]));
   const after = new Map((next.config.machine.services ?? []).map((x) => [x.id, x]));

@@ -123,6 +123,14 @@ export const kubeletPaths = {
   rootDir: "/var/lib/kubelet",
 } as const;
 
+/** Paths kube-proxy uses on every node; its credential (a CSR-issued client certificate) lives on /var and outlasts a reboot. */
+export const kubeProxyPaths = {
+  config: "/etc/kubernetes/kube-proxy.yaml",
+  kubeconfig: "/etc/kubernetes/kube-proxy.kubeconfig",
+  cert: "/var/lib/kube-proxy/pki/client.crt",
+  key: "/var/lib/kube-proxy/pki/client.key",
+} as const;
+
 /** Paths etcd uses on a control-plane machine. */
 export const etcdPaths = {
   /** Its data (on EPHEMERAL): a member directory here means this node is part of a cluster. */
