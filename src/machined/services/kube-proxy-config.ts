@@ -27,7 +27,12 @@ export function kubeProxyConfigFile(config: MachineConfig, hostname: string): st
   });
 }
 
-/** kube-proxy's kubeconfig: the control plane, the cluster CA kubelet uses, and its own certificate files (client-go reloads them when renewed). */
+/**
+ * kube-proxy's kubeconfig: the control plane, the cluster CA kubelet uses,
+ * and its own certificate files. Named as files (not inline data), client-go
+ * reloads them (transport's loadTLSFiles sets ReloadTLSFiles; checked every
+ * 5 minutes), so a renewed certificate needs no kube-proxy restart.
+ */
 export function kubeProxyKubeconfig(config: MachineConfig): string {
   const server = config.cluster?.controlPlane?.endpoint ?? "https://127.0.0.1:6443";
   return YAML.stringify({
