@@ -19,7 +19,8 @@ export const cniBridge = "cni0";
  * The conflist template: a bridge (the pods' gateway, hairpin for a pod that
  * reaches itself through a Service), host-local addresses from the node's
  * podCIDR with a default route, masquerade for traffic leaving it, and portmap
- * (with SNAT) for hostPort.
+ * (with SNAT) for hostPort. ipMasq covers pod-to-pod traffic to other nodes
+ * too (it leaves the node's /24): see docs/architecture.md for the fix.
  */
 export function cniConfTemplate(): string {
   const conflist = {
