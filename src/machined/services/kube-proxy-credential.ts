@@ -19,6 +19,7 @@ import { kubeletConnection, kubeletCredentialReady } from "../kubernetes/kubelet
 import type { MachineConfig } from "../../config/schema.js";
 import type { ServiceDefinition } from "../service.js";
 import { taskRunner } from "../supervisor/task-runner.js";
+import { nodeName } from "./kubelet-config.js";
 import { kubeProxyKubeconfig } from "./kube-proxy-config.js";
 
 export const kubeProxyUser = "system:kube-proxy";
@@ -55,7 +56,7 @@ async function keepCredential(config: MachineConfig, log: (line: string) => void
     log(due ? "renewing kube-proxy's certificate" : "requesting kube-proxy's certificate (CSR, signer kubernetes.io/kube-apiserver-client)");
     const client = createKubeClient(kubeletConnection(config));
     try {
-      const got = await requestClientCertificate(client, { cn: kubeProxyUser, namePrefix: `kube-proxy-${hostname()}-` }, signal);
+      const got = await requestClientCertificate(client, { cn: kubeProxyUser, namePrefix: `kube-proxy-${nodeName(config, hostname())}-` }, signal);
       writeFileAtomic(p.key, got.key, 0o600);
       writeFileAtomic(p.cert, got.cert, 0o600);
       log(`CSR ${got.name}: issued`);

@@ -9,6 +9,7 @@ import { httpHealth } from "../health/checks.js";
 import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import { kubeProxyArgs, kubeProxyConfigFile } from "./kube-proxy-config.js";
+import { nodeName } from "./kubelet-config.js";
 import { runtimeModulesLoaded } from "./runtime-modules.js";
 import { serviceEnv } from "./service-env.js";
 
@@ -19,7 +20,7 @@ export const kubeProxy: ServiceDefinition = {
   skip: (m) => (existsSync(m.paths.bin("kube-proxy")) ? undefined : `no kube-proxy binary in the image (${m.paths.bin("kube-proxy")})`),
   prepare: async (m) => {
     mkdirSync(dirname(p.config), { recursive: true });
-    writeFileSync(p.config, kubeProxyConfigFile(m.config!, hostname()));
+    writeFileSync(p.config, kubeProxyConfigFile(m.config!, nodeName(m.config!, hostname())));
   },
   run: (m) => processRunner([m.paths.bin("kube-proxy"), ...kubeProxyArgs()], { env: serviceEnv(m), oomScoreAdj: -999 }, m),
   restart: "forever",

@@ -40,6 +40,11 @@ export function bootstrapKubeconfig(config: MachineConfig): string {
   });
 }
 
+/** The Node's name: kubelet's --hostname-override (the hostname, unless machine.kubelet.extraArgs sets it). */
+export function nodeName(config: MachineConfig, hostname: string): string {
+  return config.machine.kubelet?.extraArgs?.["hostname-override"] ?? hostname;
+}
+
 /** The node IP: the first local address inside machine.kubelet.nodeIP.validSubnets. */
 export function nodeIp(config: MachineConfig, addrs = localAddresses()): string | undefined {
   const subnets = config.machine.kubelet?.nodeIP?.validSubnets ?? [];

@@ -13,6 +13,7 @@ import { kubeNodeSource } from "../kubernetes/node-source.js";
 import { runPodRouteController } from "../network/pod-route-controller.js";
 import type { ServiceDefinition } from "../service.js";
 import { taskRunner } from "../supervisor/task-runner.js";
+import { nodeName } from "./kubelet-config.js";
 
 export const podRoutes: ServiceDefinition = {
   id: "pod-routes",
@@ -25,7 +26,7 @@ export const podRoutes: ServiceDefinition = {
       const client = createKubeClient(kubeletConnection(m.config!));
       const nl = openRtnetlink(m.sys);
       try {
-        await runPodRouteController({ source: kubeNodeSource(client, log), nl, self: hostname(), log }, signal);
+        await runPodRouteController({ source: kubeNodeSource(client, log), nl, self: nodeName(m.config!, hostname()), log }, signal);
       } finally {
         nl.close();
         client.close();
