@@ -2,9 +2,10 @@
 // one lock (the sequence runner, whose reboot requests power.ts carries
 // out), the runtime the API calls, and the boot sequence's steps. Nothing
 // here does I/O; boot's tasks do.
-import { RUNTIME_MODULES } from "../machinery/modules-list.js";
+import { RUNTIME_MODULES, RUNTIME_SYSCTLS } from "../machinery/modules-list.js";
 import type { Sys } from "../sys/sys.js";
 import { loadRuntimeModules } from "./apply/modules.js";
+import { applySysctls } from "./apply/sysctls.js";
 import { createConfigStore } from "./config-store.js";
 import { kindOf } from "./errors.js";
 import { createEventBus } from "./event-bus.js";
@@ -111,8 +112,14 @@ export function createMachined(m: MachinedDeps): Machined {
     checkUpgrade: () => state.upgrader?.atBoot(),
     loadConfig: (signal) => runtime.loadConfig(signal),
     // Bridges and netfilter are for pods, not for booting: loaded alongside the
-    // config; kubelet waits for them (services/runtime-modules.ts).
-    loadRuntimeModules: () => (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve()).finally(runtimeModulesDone),
+    // config, then forwarding and bridge netfilter on; kubelet waits for both
+    // (services/runtime-modules.ts).
+    loadRuntimeModules: () =>
+      (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve())
+        .then(() => {
+          for (const w of applySysctls(state.applyEnv, RUNTIME_SYSCTLS)) log(`runtime sysctls: ${w}`);
+        })
+        .finally(runtimeModulesDone),
     startApid: () => runtime.startApid(),
   });
   return {

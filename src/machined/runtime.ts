@@ -14,6 +14,9 @@ import { kubeApiServer } from "./services/kube-apiserver.js";
 import { kubeControllerManager } from "./services/kube-controller-manager.js";
 import { kubeScheduler } from "./services/kube-scheduler.js";
 import { kubelet } from "./services/kubelet.js";
+import { kubeProxy } from "./services/kube-proxy.js";
+import { kubeProxyCredential } from "./services/kube-proxy-credential.js";
+import { podRoutes } from "./services/pod-routes.js";
 import type { ApplyEnv } from "./apply/apply-env.js";
 import { applySystem } from "./apply/apply-system.js";
 import { applyEtcFiles } from "./apply/etc-files.js";
@@ -244,6 +247,9 @@ async function reconcileServices(d: RuntimeDeps, next: Current, prev: Current | 
     s.register(etcd);
     for (const c of controlPlaneServices) s.register(c);
     s.register(kubelet);
+    s.register(podRoutes);
+    s.register(kubeProxyCredential);
+    s.register(kubeProxy);
   }
   const before = new Map((prev?.config.machine.services ?? []).map((x) => [x.id, x]));
   const after = new Map((next.config.machine.services ?? []).map((x) => [x.id, x]));

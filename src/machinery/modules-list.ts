@@ -71,6 +71,18 @@ export const RUNTIME_MODULES = [
 ];
 
 /**
+ * Written by machined once the runtime set is in (net.bridge.* exist only
+ * after br_netfilter), before kubelet starts: nodes route pod traffic, and
+ * bridged pod traffic passes iptables, where kube-proxy's Service rules are.
+ * machine.sysctls may override them (applied with the config).
+ */
+export const RUNTIME_SYSCTLS: Record<string, string> = {
+  "net.ipv4.ip_forward": "1",
+  "net.bridge.bridge-nf-call-iptables": "1",
+  "net.bridge.bridge-nf-call-ip6tables": "1",
+};
+
+/**
  * In the image for machine.kernel.modules, loaded only on request: IPVS for
  * kube-proxy, WireGuard, test links, block devices, and the legacy iptables
  * tables for a workload that brings its own iptables-legacy.

@@ -103,6 +103,11 @@ export const containerdPaths = {
   registryHosts: "/run/containerd/certs.d",
   cniBin: imagePaths.cniBin,
   cniConf: "/etc/cni/net.d",
+  /**
+   * kiln's pod network as a Go template (CRI conf_template, cluster.network.cni: kiln):
+   * containerd renders it into cniConf once kubelet reports the node's podCIDR.
+   */
+  cniTemplate: "/etc/containerd/kiln-cni.conflist.tmpl",
 } as const;
 
 /** Paths kubelet uses on a kiln machine. */
@@ -112,8 +117,18 @@ export const kubeletPaths = {
   bootstrapKubeconfig: "/etc/kubernetes/bootstrap-kubeconfig",
   ca: "/etc/kubernetes/pki/ca.crt",
   certDir: "/var/lib/kubelet/pki",
+  /** The client certificate and key (one PEM) kubelet got through TLS bootstrap and keeps rotated. */
+  clientCert: "/var/lib/kubelet/pki/kubelet-client-current.pem",
   staticPods: "/etc/kubernetes/manifests",
   rootDir: "/var/lib/kubelet",
+} as const;
+
+/** Paths kube-proxy uses on every node; its credential (a CSR-issued client certificate) lives on /var and outlasts a reboot. */
+export const kubeProxyPaths = {
+  config: "/etc/kubernetes/kube-proxy.yaml",
+  kubeconfig: "/etc/kubernetes/kube-proxy.kubeconfig",
+  cert: "/var/lib/kube-proxy/pki/client.crt",
+  key: "/var/lib/kube-proxy/pki/client.key",
 } as const;
 
 /** Paths etcd uses on a control-plane machine. */

@@ -34,6 +34,12 @@ const IFA = { ADDRESS: 1, LOCAL: 2 } as const;
 const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, PREFSRC: 7, TABLE: 15 } as const;
 const RT_TABLE_MAIN = 254;
 const RTPROT_STATIC = 4;
+/**
+ * The protocol (rtm_protocol) of the routes kiln's pod-route reconciler makes:
+ * 0x4b, "K", unused by the kernel's list (linux/rtnetlink.h) and iproute2's
+ * rt_protos. It marks what the reconciler owns; it never touches other routes.
+ */
+export const RTPROT_KILN = 0x4b;
 const RT_SCOPE = { UNIVERSE: 0, LINK: 253, NOWHERE: 255 } as const;
 const RTN_UNICAST = 1;
 const RECV_SIZE = 64 * 1024;
@@ -66,6 +72,8 @@ export interface RouteSpec {
   dev?: string;
   /** RTA_PRIORITY; lower wins. */
   metric?: number;
+  /** rtm_protocol when adding (default static); when removing, only a route of this protocol matches (default any). */
+  protocol?: number;
 }
 
 /** A route of the main table as the kernel lists it. */
@@ -270,8 +278,8 @@ function routeChange(send: Send, verb: "adding" | "removing", route: RouteSpec):
   const oif = route.dev === undefined ? [] : [u32Attr(RTA.OIF, linkIndex(send, operation, route.dev))];
   const head = encodeRtMsg({
     family, dstLength: attrs.dstLength, srcLength: 0, tos: 0, table: RT_TABLE_MAIN,
-    // Removal matches any protocol and scope, as `ip route del` asks.
-    protocol: verb === "adding" ? RTPROT_STATIC : 0,
+    // Removal matches any scope and, unless one is named, any protocol, as `ip route del` asks.
+    protocol: route.protocol ?? (verb === "adding" ? RTPROT_STATIC : 0),
     scope: verb === "removing" ? RT_SCOPE.NOWHERE : route.gateway ? RT_SCOPE.UNIVERSE : RT_SCOPE.LINK,
     type: RTN_UNICAST, flags: 0,
   });
@@ -304,7 +312,7 @@ function linkSetDown(send: Send, name: string): void {
   send(`setting ${name} down`, RTM.SETLINK, NLM_F.ACK, body(head, [stringAttr(IFLA.IFNAME, name)]));
 }
 
-const protocols: Record<number, string> = { 0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra" };
+const protocols: Record<number, string> = { 0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static", 16: "dhcp", 9: "ra", [RTPROT_KILN]: "kiln" };
 const scopes: Record<number, string> = { 0: "universe", 200: "site", 253: "link", 254: "host", 255: "nowhere" };
 
 /** The unicast routes of the main table, IPv4 and IPv6 (RTM_GETROUTE dump). */

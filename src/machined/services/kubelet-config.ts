@@ -46,6 +46,11 @@ export function bootstrapKubeconfig(config: MachineConfig): string {
   });
 }
 
+/** The Node's name: kubelet's --hostname-override (the hostname, unless machine.kubelet.extraArgs sets it). */
+export function nodeName(config: MachineConfig, hostname: string): string {
+  return config.machine.kubelet?.extraArgs?.["hostname-override"] ?? hostname;
+}
+
 /**
  * The node IP: the first local address inside machine.kubelet.nodeIP.validSubnets
  * (none when no address is in them); without subnets, the address of the link

@@ -161,7 +161,7 @@ t.test("boots from the config on STATE: applies it and starts its services", asy
   const h = harness(t);
   h.store.save(worker({ hostname: "node-1", services: [web] }));
   await h.boot();
-  t.same(h.calls, ["register containerd", "register etcd", "register kube-apiserver", "register kube-controller-manager", "register kube-scheduler", "register kubelet", "register web", "startAll"]);
+  t.same(h.calls, ["register containerd", "register etcd", "register kube-apiserver", "register kube-controller-manager", "register kube-scheduler", "register cluster-controllers", "register kubelet", "register pod-routes", "register kube-proxy-credential", "register kube-proxy", "register web", "startAll"]);
   t.same(h.sys.argsOf("sethostname"), [["node-1"]]);
   t.match(readFileSync(join(h.root, "etc/hosts"), "utf8"), "127.0.1.1 node-1\n");
   t.same(await payloads(h.events, "config"), [
@@ -178,7 +178,7 @@ t.test("applies the first config from maintenance: built-ins and extensions regi
   const yaml = worker({ hostname: "node-1", env: { HTTP_PROXY: "http://proxy:3128" }, services: [web, cache] });
   const result = await h.runtime.applyConfiguration(req(yaml));
   t.equal(result.mode, "no-reboot");
-  t.same(h.calls, ["register containerd", "register etcd", "register kube-apiserver", "register kube-controller-manager", "register kube-scheduler", "register kubelet", "register web", "register cache", "startAll"]);
+  t.same(h.calls, ["register containerd", "register etcd", "register kube-apiserver", "register kube-controller-manager", "register kube-scheduler", "register cluster-controllers", "register kubelet", "register pod-routes", "register kube-proxy-credential", "register kube-proxy", "register web", "register cache", "startAll"]);
   t.same(h.defs.get("cache")?.dependsOn, ["web"]);
   t.equal(h.runtime.version().maintenance, false);
   t.same(h.ctx.env, { HTTP_PROXY: "http://proxy:3128" });
@@ -212,7 +212,7 @@ t.test("adds and removes extension services as the config does", async (t) => {
   h.calls.length = 0;
   await h.runtime.applyConfiguration(req(worker({ services: [service("other")] })));
   t.same(h.calls, ["unregister web", "register other", "start other"]);
-  t.same([...h.defs.keys()], ["containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "other"]);
+  t.same([...h.defs.keys()], ["containerd", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "cluster-controllers", "kubelet", "pod-routes", "kube-proxy-credential", "kube-proxy", "other"]);
 });
 
 t.test("changes no service when only system settings change", async (t) => {
@@ -230,8 +230,9 @@ t.test("restarts the running services when machine.env changes", async (t) => {
   await h.boot();
   await h.runtime.applyConfiguration(req(worker({ env: { A: "1" }, services: [web, cache] })));
   h.states.set("kubelet", "Skipped");
+  for (const id of ["pod-routes", "kube-proxy-credential", "kube-proxy"]) h.states.set(id, "Skipped"); // as a skipped kubelet leaves them
   h.states.set("etcd", "Skipped");
-  for (const id of ["kube-apiserver", "kube-controller-manager", "kube-scheduler"]) h.states.set(id, "Skipped");
+  for (const id of ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "cluster-controllers"]) h.states.set(id, "Skipped");
   h.states.set("cache", "Failed");
   h.calls.length = 0;
   await h.runtime.applyConfiguration(req(worker({ env: { A: "2" }, services: [web, cache] })));

@@ -19,6 +19,12 @@ t.test("points containerd at the socket, root and state paths", async (t) => {
   t.ok(lines.includes("version = 2"));
 });
 
+t.test("names the pod network's conflist template only when it is given one", async (t) => {
+  t.notMatch(containerdConfig(), "conf_template", "cni none: conf_dir is the user's");
+  const text = containerdConfig(containerdPaths, null, undefined, containerdPaths.cniTemplate);
+  t.match(text, /^ {4}conf_dir = "\/etc\/cni\/net\.d"\n {4}conf_template = "\/etc\/containerd\/kiln-cni\.conflist\.tmpl"$/m);
+});
+
 t.test("uses the paths it is given", async (t) => {
   // The parameter's type is the literal default paths, hence the cast.
   const paths = { ...containerdPaths, socket: "/tmp/k/c.sock", root: "/tmp/k/root", state: "/tmp/k/state" };
@@ -38,6 +44,7 @@ t.test("keeps containerd's paths where kubelet and the image expect them", async
     registryHosts: "/run/containerd/certs.d",
     cniBin: "/usr/lib/cni",
     cniConf: "/etc/cni/net.d",
+    cniTemplate: "/etc/containerd/kiln-cni.conflist.tmpl",
   });
 });
 

@@ -2,7 +2,7 @@
 // is chosen.
 import t from "tap";
 import YAML from "yaml";
-import { bootstrapKubeconfig, defaultRouteAddresses, defaultRouteLink, inSubnet, kubeletArgs, kubeletConfigFile, nodeIp } from "../../../src/machined/services/kubelet-config.js";
+import { bootstrapKubeconfig, defaultRouteAddresses, defaultRouteLink, inSubnet, kubeletArgs, kubeletConfigFile, nodeIp, nodeName } from "../../../src/machined/services/kubelet-config.js";
 import { configOf, worker } from "../../config/fixtures.js";
 
 const defaults = [
@@ -160,4 +160,9 @@ t.test("writes a bootstrap kubeconfig with the endpoint and the bootstrap token"
 t.test("names the image's pause image, so the kubelet's image GC keeps it", async (t) => {
   t.ok(kubeletArgs(configOf(worker({})), "n", [], undefined, "kiln.local/pause:0.1.7").includes("--pod-infra-container-image=kiln.local/pause:0.1.7"));
   t.notOk(kubeletArgs(configOf(worker({})), "n", []).some((a) => a.startsWith("--pod-infra-container-image")), "none without one");
+});
+
+t.test("the Node's name is the hostname unless extraArgs overrides kubelet's hostname-override", async (t) => {
+  t.equal(nodeName(configOf(worker({})), "node-1"), "node-1");
+  t.equal(nodeName(configOf(worker({ kubelet: { extraArgs: { "hostname-override": "other" } } })), "node-1"), "other");
 });

@@ -28,7 +28,7 @@ t.test("depends on containerd, restarts forever and checks kubelet's healthz", a
 });
 
 t.test("waits for the runtime kernel modules (netfilter for its iptables rules), and stops waiting when aborted", async (t) => {
-  t.same(kubelet.conditions?.map((c) => c.describe), ["the runtime kernel modules"]);
+  t.same(kubelet.conditions?.map((c) => c.describe), ["the runtime kernel modules and sysctls"]);
   const [modules] = kubelet.conditions!;
   let loaded = () => {};
   const m = { ...testContext(tempDir(t)), runtimeModules: new Promise<void>((r) => { loaded = r; }) };
