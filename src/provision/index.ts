@@ -9,7 +9,7 @@ import { destroyVm } from "./qemu/destroy.js";
 import { listVms } from "./qemu/list.js";
 import { PROVISIONERS } from "./provisioner.js";
 
-export type { CreateOptions, MachineInfo, ProvisionerName } from "./provisioner.js";
+export type { ClusterCreateOptions, ClusterInfo, ClusterNodeInfo, ClusterPlan, CreateOptions, MachineInfo, ProvisionerName } from "./provisioner.js";
 
 /** Options for destroyMachine. */
 export interface DestroyOptions extends StopOptions {
@@ -41,3 +41,7 @@ export async function listMachines(name?: string): Promise<MachineInfo[]> {
 function checkProvisioner(p: unknown): void {
   if (!PROVISIONERS.includes(p as never)) throw new Error(`Expected the provisioner to be one of ${PROVISIONERS.join(", ")}, got ${JSON.stringify(p)}`);
 }
+
+export { createCluster } from "./qemu/cluster-create.js";
+export { destroyCluster } from "./qemu/cluster-destroy.js";
+export { listClusters } from "./qemu/cluster-list.js";
