@@ -5,6 +5,7 @@
 // the cluster's, even without its state.
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { cmdline, isAlive, type ProcRef } from "../sandbox/proc.js";
+import { checkName } from "../sandbox/name.js";
 import { readRecord } from "../sandbox/state.js";
 import { type ClusterLayout, type ClusterRecord, clusterLayout, nodeLayout } from "./cluster-state.js";
 import { readPid, stopDnsmasq } from "./dnsmasq.js";
@@ -19,6 +20,7 @@ export interface ClusterStopOptions {
 
 /** Removes everything of cluster `name`; resolves with whether anything was there. */
 export async function destroyCluster(name: string, opts: ClusterStopOptions = {}): Promise<boolean> {
+  checkName(name);
   const layout = clusterLayout(name);
   const rec = readRecord<ClusterRecord>(layout);
   const found = existsSync(layout.dir);
