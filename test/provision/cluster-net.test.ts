@@ -21,6 +21,8 @@ const { destroyCluster } = await import("../../src/provision/qemu/cluster-destro
 const { isAlive } = await import("../../src/provision/sandbox/proc.js");
 const { writeRecord } = await import("../../src/provision/sandbox/state.js");
 
+t.teardown(() => rmSync(root, { recursive: true, force: true }));
+
 const cluster = `hostnet-${process.pid}`;
 const netns = `kcn-${process.pid}`;
 const vethHost = `kv-${process.pid}`.slice(0, 15);
@@ -57,7 +59,6 @@ t.test("bridge, taps and dnsmasq give each MAC its fixed lease; destroy leaves n
     await destroyCluster(cluster, { graceMs: 0 }).catch(() => {});
     quiet("link", "delete", "dev", vethHost);
     quiet("netns", "delete", netns);
-    rmSync(root, { recursive: true, force: true });
   });
   mkdirSync(layout.nodes, { recursive: true });
   writeRecord(layout, { name: cluster, provisioner: "qemu", status: "creating", plan, image: "/nonexistent", createdAt: new Date().toISOString() });
@@ -104,4 +105,29 @@ t.test("bridge, taps and dnsmasq give each MAC its fixed lease; destroy leaves n
   t.notOk(isAlive(dnsmasq), "dnsmasq has ended");
   t.notOk(existsSync(layout.dir), "the state directory is gone");
   t.equal(await destroyCluster(cluster, { graceMs: 0 }), false, "a second destroy finds nothing and does not fail");
+});
+
+t.test("a create that fails cleans up after itself; a name in use is refused", { skip, timeout: 120_000 }, async (t) => {
+  const { createCluster } = await import("../../src/provision/qemu/cluster-create.js");
+  const { bridgeName } = await import("../../src/provision/qemu/cluster-plan.js");
+  const { writeFileSync } = await import("node:fs");
+  // an "image" QEMU cannot boot: it exits at once, after the network and dnsmasq are up
+  const image = mkdtempSync(join(tmpdir(), "kiln-bad-image-"));
+  t.teardown(() => rmSync(image, { recursive: true, force: true }));
+  for (const f of ["kernel", "initramfs", "cmdline"]) writeFileSync(join(image, f), "not a kernel\n");
+  const name = `failing-${process.pid}`;
+  const configsFor = async (plan: { nodes: { name: string }[] }) => Object.fromEntries(plan.nodes.map((n) => [n.name, "not used\n"]));
+  const steps: string[] = [];
+  await t.rejects(createCluster({ name, controlplanes: 1, workers: 1, imageDir: image, configsFor, onProgress: (s) => steps.push(s) }), /QEMU/);
+  t.ok(steps.includes("starting dnsmasq"), `it got as far as dnsmasq (${steps.join("; ")})`);
+  t.ok(steps.includes("cleaning up"), "and cleaned up");
+  const bridge = bridgeName(name);
+  t.notOk(hostLinks().some((l) => l === bridge || l.startsWith(bridge.replace("kb-", "kt-"))), "no bridge, no taps");
+  t.notOk(existsSync(clusterLayout(name).dir), "no state");
+
+  const taken = clusterLayout(name);
+  mkdirSync(taken.dir, { recursive: true });
+  writeRecord(taken, { name, provisioner: "qemu", status: "running", plan: planCluster(name, chooseSubnet([]), 1, 0), image, createdAt: "" });
+  t.teardown(() => rmSync(taken.dir, { recursive: true, force: true }));
+  await t.rejects(createCluster({ name, controlplanes: 1, workers: 0, imageDir: image, configsFor }), /a cluster named "failing-\d+" already exists .*destroy it first with kilnctl cluster destroy/);
 });
