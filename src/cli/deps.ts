@@ -1,6 +1,6 @@
 // What kilnctl needs from the outside world, passed in so tests can run the
 // whole program in-process with fakes.
-import type { CreateOptions, MachineInfo } from "../provision/provisioner.js";
+import type { ClusterCreateOptions, ClusterInfo, CreateOptions, MachineInfo } from "../provision/provisioner.js";
 
 /** Where output goes; the shape of process.stdout that kilnctl uses. */
 export interface OutStream {
@@ -21,6 +21,12 @@ export interface Provisioner {
   createMachine(opts: CreateOptions): Promise<MachineInfo>;
   destroyMachine(name: string): Promise<void>;
   listMachines(name?: string): Promise<MachineInfo[]>;
+  /** A multi-node qemu cluster on a host bridge; resolves once every machine's API answers. */
+  createCluster(opts: ClusterCreateOptions): Promise<ClusterInfo>;
+  /** Removes whatever is left of cluster `name`; false when there was nothing. */
+  destroyCluster(name: string): Promise<boolean>;
+  /** Multi-node clusters (or just `name`; none when unknown). */
+  listClusters(name?: string): ClusterInfo[];
 }
 
 /** The config parser `kilnctl validate` calls (src/config/parse.ts). */

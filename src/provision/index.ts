@@ -7,9 +7,10 @@ import { listSandboxes } from "./sandbox/list.js";
 import { createVm } from "./qemu/create.js";
 import { destroyVm } from "./qemu/destroy.js";
 import { listVms } from "./qemu/list.js";
+import { listClusters } from "./qemu/cluster-list.js";
 import { PROVISIONERS } from "./provisioner.js";
 
-export type { CreateOptions, MachineInfo, ProvisionerName } from "./provisioner.js";
+export type { ClusterCreateOptions, ClusterInfo, ClusterNodeInfo, ClusterPlan, CreateOptions, MachineInfo, ProvisionerName } from "./provisioner.js";
 
 /** Options for destroyMachine. */
 export interface DestroyOptions extends StopOptions {
@@ -19,6 +20,7 @@ export interface DestroyOptions extends StopOptions {
 /** Creates and starts a machine; resolves with its MachineInfo once its API answers. */
 export async function createMachine(opts: CreateOptions): Promise<MachineInfo> {
   checkProvisioner(opts.provisioner);
+  if (listClusters(opts.name).length > 0) throw new Error(`a cluster named "${opts.name}" exists; destroy it first (kilnctl cluster destroy ${opts.name}) or pick another name`);
   if (opts.provisioner === "qemu") return createVm(opts);
   if (listVms(opts.name).some((m) => m.status === "running")) throw new Error(`a qemu machine named "${opts.name}" is running; pick another name`);
   return createSandbox(opts);
@@ -41,3 +43,7 @@ export async function listMachines(name?: string): Promise<MachineInfo[]> {
 function checkProvisioner(p: unknown): void {
   if (!PROVISIONERS.includes(p as never)) throw new Error(`Expected the provisioner to be one of ${PROVISIONERS.join(", ")}, got ${JSON.stringify(p)}`);
 }
+
+export { createCluster } from "./qemu/cluster-create.js";
+export { destroyCluster } from "./qemu/cluster-destroy.js";
+export { listClusters };

@@ -1,6 +1,10 @@
 // What `kilnctl cluster create|destroy|show` asks of a provisioner. The
 // sandbox provisioner (src/provision/sandbox/) runs machined in namespaces;
-// the qemu provisioner (src/provision/qemu/) boots the image in a VM.
+// the qemu provisioner (src/provision/qemu/) boots the image in a VM, or a
+// cluster of VMs on a host bridge.
+import type { ClusterPlan, NodeRole } from "./qemu/cluster-plan.js";
+
+export type { ClusterPlan, NodeRole, PlannedNode } from "./qemu/cluster-plan.js";
 
 export type ProvisionerName = "sandbox" | "qemu";
 
@@ -66,4 +70,58 @@ export interface MachineInfo {
   stateDir: string;
   /** machined's console output on the host. */
   consoleLog: string;
+}
+
+/** What `cluster create --controlplanes C --workers W` asks of the qemu provisioner. */
+export interface ClusterCreateOptions {
+  name: string;
+  controlplanes: number;
+  workers: number;
+  /** The image directory to boot; default: the last one `kilnctl image build` made. */
+  imageDir?: string;
+  /** Milliseconds to wait for every machine's API to answer. */
+  timeoutMs?: number;
+  /** Memory per VM in MiB (default 2048). */
+  memoryMb?: number;
+  /** Virtual CPUs per VM (default 2). */
+  cpus?: number;
+  /**
+   * The machine config of every node (by node name), made once the network
+   * is planned: the control-plane endpoint is the first control plane's
+   * fixed address. The CLI generates the secrets and applies the patches.
+   */
+  configsFor(plan: ClusterPlan): Promise<Record<string, string>>;
+  onProgress?: (step: string) => void;
+}
+
+/** One node of a cluster, as `cluster show NAME` prints it. */
+export interface ClusterNodeInfo {
+  name: string;
+  role: NodeRole;
+  /** Its fixed address on the cluster's bridge. */
+  address: string;
+  mac: string;
+  /** apid: "ADDRESS:50000", reachable from the host directly. */
+  endpoint: string;
+  /** "running" | "stopped" (QEMU is gone) | "missing" (never started). */
+  status: string;
+  /** QEMU's PID (0 when not running). */
+  pid: number;
+  stateDir: string;
+  consoleLog: string;
+}
+
+/** A multi-node cluster: its network and nodes. */
+export interface ClusterInfo {
+  name: string;
+  provisioner: "qemu";
+  /** "creating" until every machine's API answered, then "running". */
+  status: string;
+  bridge: string;
+  subnet: string;
+  /** The host's address on the bridge. */
+  hostAddress: string;
+  image: string;
+  stateDir: string;
+  nodes: ClusterNodeInfo[];
 }

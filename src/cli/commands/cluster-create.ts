@@ -1,10 +1,13 @@
 // `kilnctl cluster create [--provisioner sandbox|qemu] --name NAME [--config FILE] [--wait-timeout D]`,
 // for the sandbox: --control-plane DIR, and for qemu: --image DIR, --config-via fw_cfg|drive, --config-url URL, --disk SIZE | --install-disk SIZE|PATH, --memory MB, --cpus N, --rtc-base DATE.
+// With --controlplanes C and/or --workers W (qemu only), a cluster of VMs on
+// a host bridge instead (cluster-create-multi.ts).
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { type CreateOptions, PROVISIONERS, type ProvisionerName } from "../../provision/provisioner.js";
 import type { CliDeps } from "../deps.js";
+import type { ClusterFlags } from "./cluster-create-multi.js";
 import { parseDurationFlag } from "../duration.js";
 import { toCliError, usageError } from "../errors.js";
 import { parseSize } from "../../provision/qemu/disk.js";
@@ -13,21 +16,11 @@ import { renderOne } from "../output.js";
 import { machineColumns } from "../machine-view.js";
 import { createSession } from "../session.js";
 
-interface CreateFlags {
-  provisioner: string;
-  name: string;
-  config?: string;
-  waitTimeout?: string;
-  controlPlane?: string;
-  image?: string;
-  configVia?: "fw_cfg" | "drive";
-  configUrl?: string;
-  memory?: string;
-  cpus?: string;
-  disk?: string;
-  installDisk?: string;
-  rtcBase?: string;
-}
+/** Every flag of `cluster create`: a single machine's read here, a cluster's in cluster-create-multi.ts. */
+type CreateFlags = ClusterFlags & { configVia?: "fw_cfg" | "drive"; controlPlane?: string };
+
+/** Collects a repeated option's values. */
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 /** `cluster create`: starts a machine and prints its MachineInfo once its API answers. */
 export function createClusterCreateCommand(deps: CliDeps): Command {
@@ -48,9 +41,20 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
     )
     .option("--memory <mb>", "qemu: memory in MiB", "2048")
     .option("--cpus <n>", "qemu: virtual CPUs", "2")
-    .option("--rtc-base <date>", "qemu: where the VM's clock starts: utc (default), localtime or a date YYYY-MM-DD[THH:MM:SS] (to test time sync)");
+    .option("--rtc-base <date>", "qemu: where the VM's clock starts: utc (default), localtime or a date YYYY-MM-DD[THH:MM:SS] (to test time sync)")
+    .option("--controlplanes <n>", "qemu: a cluster of VMs on a host bridge with N control planes (default 1 when --workers is given)")
+    .option("--workers <n>", "qemu: and N workers (default 0)")
+    .option("--config-patch <patch>", "cluster: a JSON Patch or merge patch for every node's config, FILE, @FILE or inline (repeatable)", collect, [])
+    .option("--config-patch-controlplanes <patch>", "cluster: a patch for the control planes' configs (repeatable)", collect, [])
+    .option("--config-patch-workers <patch>", "cluster: a patch for the workers' configs (repeatable)", collect, [])
+    .option("--wait", "cluster: wait until the cluster is healthy, not only until every machine's API answers");
   return addGlobalOptions(cmd, { connect: false }).action(async (f: CreateFlags, c: Command) => {
     const s = createSession(c, deps);
+    if (isMultiNode(f)) {
+      const { createMultiNodeCluster } = await import("./cluster-create-multi.js");
+      return createMultiNodeCluster(f, s, deps);
+    }
+    refuseClusterFlags(f);
     const opts = createOptions(f, s.progress);
     const provisioner = await deps.provisioner();
     const info = await provisioner.createMachine(opts).catch((err: unknown) => {
@@ -58,6 +62,22 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
     });
     s.print(renderOne(s.format, info, machineColumns));
   });
+}
+
+/** Whether these flags ask for a multi-node cluster. */
+function isMultiNode(f: CreateFlags): boolean {
+  return f.controlplanes !== undefined || f.workers !== undefined;
+}
+
+/** The cluster-only flags, refused for a single machine. */
+function refuseClusterFlags(f: CreateFlags): void {
+  const given = [
+    ["--config-patch", f.configPatch.length > 0],
+    ["--config-patch-controlplanes", f.configPatchControlplanes.length > 0],
+    ["--config-patch-workers", f.configPatchWorkers.length > 0],
+    ["--wait", f.wait === true],
+  ].find(([, on]) => on);
+  if (given) throw usageError(String(given[0]), "only a cluster takes it: add --controlplanes N and/or --workers N (with --provisioner qemu)");
 }
 
 /** The provisioner's options for these flags. */

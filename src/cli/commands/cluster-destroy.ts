@@ -1,12 +1,15 @@
-// `kilnctl cluster destroy --name NAME`.
+// `kilnctl cluster destroy NAME | --name NAME`: a multi-node cluster (its
+// VMs, dnsmasq, taps, bridge and state, whatever is left of them) or one
+// machine.
 import { Command } from "commander";
 import type { CliDeps } from "../deps.js";
-import { CliError, toCliError } from "../errors.js";
+import { CliError, toCliError, usageError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { addGlobalOptions } from "../global-options.js";
 import { renderOne } from "../output.js";
 import { createSession } from "../session.js";
 import type { Column } from "../table.js";
+import { nameOf } from "./cluster-show.js";
 
 /** The JSON/YAML shape of `cluster destroy`. */
 export interface DestroyRecord {
@@ -19,19 +22,27 @@ const columns: Column<DestroyRecord>[] = [
   { header: "STATUS", value: () => "destroyed" },
 ];
 
-/** `cluster destroy`: stops the machine and removes its state; exit 3 for an unknown name. */
+/** `cluster destroy`: stops the cluster or machine and removes its state; exit 3 when nothing of that name is left. */
 export function createClusterDestroyCommand(deps: CliDeps): Command {
-  const cmd = new Command("destroy").description("stop a machine and remove its state").requiredOption("--name <name>", "machine name");
-  return addGlobalOptions(cmd, { connect: false }).action(async (f: { name: string }, c: Command) => {
+  const cmd = new Command("destroy")
+    .description("stop a cluster or machine and remove its state")
+    .argument("[name]", "the cluster or machine")
+    .option("--name <name>", "the cluster or machine");
+  return addGlobalOptions(cmd, { connect: false }).action(async (arg: string | undefined, f: { name?: string }, c: Command) => {
     const s = createSession(c, deps);
-    const what = `cluster "${f.name}"`;
+    const name = nameOf(arg, f.name);
+    if (name === undefined) throw usageError("cluster destroy", "name the cluster or machine: kilnctl cluster destroy NAME");
+    const what = `cluster "${name}"`;
     const provisioner = await deps.provisioner();
     try {
-      if ((await provisioner.listMachines(f.name)).length === 0) throw new CliError(what, "not found", ExitCode.notFound);
-      await provisioner.destroyMachine(f.name);
+      // a cluster's leftovers (links named after it) count even without its state
+      if (!(await provisioner.destroyCluster(name))) {
+        if ((await provisioner.listMachines(name)).length === 0) throw new CliError(what, "not found", ExitCode.notFound);
+        await provisioner.destroyMachine(name);
+      }
     } catch (err) {
       throw toCliError(err, { what: `destroying ${what}` });
     }
-    s.print(renderOne(s.format, { name: f.name, destroyed: true }, columns));
+    s.print(renderOne(s.format, { name, destroyed: true }, columns));
   });
 }

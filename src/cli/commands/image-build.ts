@@ -90,6 +90,12 @@ export function createImageCommand(deps: CliDeps): Command {
       seconds: (performance.now() - t0) / 1000,
       steps: result.timings,
     };
+    const { recordLastImage } = await import("../../image/last-image.js");
+    try {
+      recordLastImage({ out, version: rec.version, builtAt: deps.now().toISOString() }, deps.io.env);
+    } catch (err) {
+      s.warn(`could not record ${out} as the last image built (cluster create would need --image): ${(err as Error).message}`);
+    }
     s.print(renderOne(s.format, rec, columns));
   });
   return new Command("image").description("build kiln's bootable image; import container images into a machine").addCommand(build).addCommand(createImageImportCommand(deps));

@@ -9,6 +9,7 @@ import { decodeBase64Pem } from "../../pki/pem.js";
 import { type ClientTls, grpcCredentials } from "../../pki/tls-client.js";
 import type { MachineConfig } from "../../config/schema.js";
 import { sleep } from "../sandbox/sleep.js";
+import { apidPort } from "../../machinery/apid.js";
 
 /** How the provisioner reaches apid: the CA and key from the config, or none (maintenance). */
 export type ApidAccess = { t: "mtls"; ca: string; caKey: string } | { t: "insecure" };
@@ -20,20 +21,25 @@ export function accessFor(config: MachineConfig | undefined): ApidAccess {
   return { t: "insecure" };
 }
 
-async function client(port: number, access: ApidAccess) {
+/** Where apid answers: a port forwarded on 127.0.0.1, or a VM's own address (port 50000). */
+export type ApidTarget = number | { address: string };
+
+async function client(target: ApidTarget, access: ApidAccess) {
+  const host = typeof target === "number" ? "127.0.0.1" : target.address;
+  const port = typeof target === "number" ? target : apidPort;
   let tls: ClientTls;
   if (access.t === "mtls") {
     const identity = await issueClientCert({ crt: access.ca, key: access.caKey }, { roles: ["os:admin"], commonName: "kiln-provisioner", ttlMs: 3_600_000 });
-    tls = { host: "127.0.0.1", trust: { t: "ca", ca: access.ca }, identity };
+    tls = { host, trust: { t: "ca", ca: access.ca }, identity };
   } else {
-    tls = { host: "127.0.0.1", trust: { t: "any" } };
+    tls = { host, trust: { t: "any" } };
   }
   const grpc = grpcCredentials(tls);
-  return createClient(MachineService, `127.0.0.1:${port}`, grpc.credentials, grpc.options);
+  return createClient(MachineService, `${host}:${port}`, grpc.credentials, grpc.options);
 }
 
 /** Resolves with whether the machine is in maintenance mode once Version answers. */
-export async function pingApid(port: number, access: ApidAccess, timeoutMs = 3000): Promise<{ maintenance: boolean }> {
+export async function pingApid(port: ApidTarget, access: ApidAccess, timeoutMs = 3000): Promise<{ maintenance: boolean }> {
   const c = await client(port, access);
   try {
     const v = await c.version({}, { timeoutMs });
@@ -44,7 +50,7 @@ export async function pingApid(port: number, access: ApidAccess, timeoutMs = 300
 }
 
 /** Asks the machine to power off; a connection dropped by the shutdown counts as success. */
-export async function shutdownApid(port: number, access: ApidAccess, timeoutMs = 5000): Promise<void> {
+export async function shutdownApid(port: ApidTarget, access: ApidAccess, timeoutMs = 5000): Promise<void> {
   const c = await client(port, access);
   try {
     await c.shutdown({ force: false }, { timeoutMs });
@@ -62,7 +68,7 @@ export interface WaitOptions {
 }
 
 /** Polls Version until apid answers as wanted; throws on timeout or when `gone` says so. */
-export async function waitForApid(port: number, access: ApidAccess, o: WaitOptions): Promise<{ maintenance: boolean }> {
+export async function waitForApid(port: ApidTarget, access: ApidAccess, o: WaitOptions): Promise<{ maintenance: boolean }> {
   const deadline = Date.now() + o.timeoutMs;
   let last: unknown;
   for (;;) {

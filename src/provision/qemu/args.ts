@@ -1,6 +1,7 @@
 // The QEMU command line for a kiln VM: direct kernel boot of an image
 // directory, serial console to a file, user-mode network with apid's port
-// forwarded to the host's loopback, and the config by fw_cfg or a drive.
+// forwarded to the host's loopback (or a cluster's tap), and the config by
+// fw_cfg or a drive.
 // For an install, the disk to install to is the first virtio drive (vda)
 // and the install media (kiln-upgrade.tar, read-only) the second (vdb).
 import type { Accel } from "./accel.js";
@@ -18,8 +19,10 @@ export interface QemuArgs {
   memoryMb: number;
   cpus: number;
   consoleLog: string;
-  /** Host port forwarded to the guest's 50000 (apid), on 127.0.0.1. */
-  port: number;
+  /** Host port forwarded to the guest's 50000 (apid), on 127.0.0.1 (user-mode network). */
+  port?: number;
+  /** Instead of user-mode network: this host tap (already on a bridge) and the NIC's fixed MAC. */
+  tap?: { ifname: string; mac: string };
   /** A config file passed as fw_cfg opt/kiln/config. */
   fwCfgConfig?: string;
   /** A disk image attached read-only as a virtio drive (a config drive). */
@@ -49,9 +52,7 @@ export function qemuArgs(a: QemuArgs): string[] {
       : ["-kernel", a.kernel ?? "", "-initrd", a.initramfs ?? "", "-append", a.cmdline ?? ""]),
     ...(a.installDisk ? ["-drive", `file=${a.installDisk},format=raw,if=virtio,cache=unsafe`] : []),
     ...(a.installMedia ? ["-drive", `file=${a.installMedia},if=virtio,format=raw,readonly=on`] : []),
-    "-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${apidPort}`,
-    // romfile= : no PXE option ROM (direct kernel boot needs none, and ipxe-qemu may be absent)
-    "-device", "virtio-net-pci,netdev=net0,romfile=",
+    ...netArgs(a),
     "-device", "virtio-rng-pci",
   ];
   if (a.fwCfgConfig) args.push("-fw_cfg", `name=opt/kiln/config,file=${a.fwCfgConfig}`);
@@ -59,4 +60,14 @@ export function qemuArgs(a: QemuArgs): string[] {
   if (a.rtcBase) args.push("-rtc", `base=${a.rtcBase}`);
   if (a.monitor) args.push("-monitor", `unix:${a.monitor},server=on,wait=off`);
   return args;
+}
+
+/** The NIC: a tap on a cluster's bridge with its fixed MAC, else user-mode with apid's port forwarded. */
+function netArgs(a: QemuArgs): string[] {
+  // romfile= : no PXE option ROM (direct kernel boot needs none, and ipxe-qemu may be absent)
+  if (a.tap) {
+    return ["-netdev", `tap,id=net0,ifname=${a.tap.ifname},script=no,downscript=no`, "-device", `virtio-net-pci,netdev=net0,mac=${a.tap.mac},romfile=`];
+  }
+  if (a.port === undefined) throw new Error("a VM needs a forwarded port or a tap");
+  return ["-netdev", `user,id=net0,hostfwd=tcp:127.0.0.1:${a.port}-:${apidPort}`, "-device", "virtio-net-pci,netdev=net0,romfile="];
 }

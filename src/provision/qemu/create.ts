@@ -113,7 +113,7 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
 }
 
 /** The image to boot: --image DIR, checked. */
-function resolveImage(opts: CreateOptions, progress: (s: string) => void): string {
+export function resolveImage(opts: Pick<CreateOptions, "imageDir">, progress: (s: string) => void): string {
   const dir = opts.imageDir;
   if (!dir) throw new Error("the qemu provisioner needs --image DIR (kilnctl image build --out DIR makes one)");
   const missing = ["kernel", "initramfs", "cmdline"].filter((f) => !existsSync(join(dir, f)));
@@ -150,7 +150,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts QEMU detached with the first accelerator that keeps it alive. */
-async function startQemu(
+export async function startQemu(
   layout: VmLayout,
   base: Omit<Parameters<typeof qemuArgs>[0], "accel">,
   progress: (s: string) => void,
@@ -174,7 +174,7 @@ async function startQemu(
   throw new Error(`QEMU would not start:\n  ${failures.join("\n  ")}`);
 }
 
-function requireQemu(): void {
+export function requireQemu(): void {
   try {
     execFileSync(QEMU, ["--version"], { stdio: "ignore" });
   } catch {
@@ -183,7 +183,7 @@ function requireQemu(): void {
 }
 
 /** Why the VM will not come up any more, or undefined while it may. */
-function goneReason(rec: VmRecord, layout: VmLayout): string | undefined {
+export function goneReason(rec: VmRecord, layout: VmLayout): string | undefined {
   if (!isAlive(rec.qemu)) return `QEMU exited (${tail(layout.qemuLog, 5) || "no output"})`;
   const console = tail(layout.consoleLog, 200);
   if (/stage1: fatal:|Kernel panic/.test(console)) return "the machine failed to boot (see the console log)";

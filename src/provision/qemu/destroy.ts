@@ -32,7 +32,7 @@ export async function stopVm(layout: VmLayout, opts: StopOptions = {}): Promise<
     opts.onProgress?.("shutting down");
     const config = existsSync(layout.config) ? parseConfig(readFileSync(layout.config, "utf8")) : undefined;
     const access = accessFor(config && "config" in config ? config.config : undefined);
-    if (await shutdownApid(rec.port, access).then(() => true, () => false)) {
+    if (await shutdownApid(rec.port > 0 ? rec.port : { address: rec.address }, access).then(() => true, () => false)) {
       if (await waitGone(rec, grace)) return;
     }
   }
