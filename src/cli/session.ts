@@ -60,7 +60,11 @@ export async function withMachine(
   fn: (m: MachineSession) => Promise<void>,
   skipOwn: string[] = [],
 ): Promise<void> {
-  const base = createSession(cmd, deps, skipOwn);
+  return withMachineAt(createSession(cmd, deps, skipOwn), deps, what, fn);
+}
+
+/** withMachine for a session made without a command line (cluster create's own calls to the machines it made). */
+export async function withMachineAt(base: Session & { globals: Globals }, deps: CliDeps, what: string, fn: (m: MachineSession) => Promise<void>): Promise<void> {
   const conn = await openConnection(base.globals, deps.io.env);
   const { endpoint, nodes } = conn;
   const client = createClient(MachineService, conn.target, conn.credentials, conn.options);

@@ -126,5 +126,5 @@ async function mergeContext(s: Session & { globals: Globals }, deps: CliDeps, cl
   if (current.contexts[cluster.name]) s.warn(`replacing context "${cluster.name}" in ${path}`);
   await writeKilnconfig(path, { context: cluster.name, contexts: { ...current.contexts, [cluster.name]: context } }, { overwrite: true });
   s.progress(`context "${cluster.name}" in ${path} is current`);
-  return { cluster, context, kilnconfig: path, progress: s.progress };
+  return { cluster, context, kilnconfig: path, progress: s.progress, session: s, deps };
 }

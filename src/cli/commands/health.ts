@@ -47,7 +47,7 @@ export function createHealthCommand(deps: CliDeps): Command {
 }
 
 /** Rounds of checks until all hold or the time is up; the last round's verdicts. */
-async function waitForHealth(m: MachineSession, waitMs: number): Promise<CheckResult[]> {
+export async function waitForHealth(m: MachineSession, waitMs: number): Promise<CheckResult[]> {
   const deadline = m.deps.now().getTime() + waitMs;
   const kube = new KubeAccess(m);
   let said = "";
