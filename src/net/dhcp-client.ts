@@ -131,6 +131,8 @@ async function run(o: DhcpClientOptions, signal: AbortSignal, onLease: (l: Lease
 async function stayBound(o: DhcpClientOptions, t: DhcpTransport, first: Lease, signal: AbortSignal, onLease: (l: Lease | undefined) => void) {
   let lease = first;
   for (;;) {
+    // An infinite lease (RFC 2131: 0xffffffff) is never renewed: it holds until the client stops.
+    if (lease.leaseSeconds === INFINITE_LEASE) return void (await pause(Number.POSITIVE_INFINITY, signal));
     const started = lease.acquiredAt.getTime();
     if (!(await pause(started + lease.renewSeconds * 1000 - Date.now(), signal))) return;
     const next =
@@ -276,13 +278,22 @@ function withBroadcastRoute<T>(o: DhcpClientOptions, fn: () => Promise<T>): Prom
 
 /** Waits `ms` (at least 0); false when the signal aborted first. */
 async function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  // Node's timers take at most 2^31-1 ms (about 24.8 days) and fire at once
+  // for more, so a long wait is several.
+  const until = Date.now() + Math.max(0, ms);
   try {
-    await sleep(Math.max(0, ms), undefined, { signal });
+    do await sleep(Math.min(Math.max(0, until - Date.now()), MAX_TIMER_MS), undefined, { signal });
+    while (Date.now() < until);
     return true;
   } catch {
     return false;
   }
 }
+
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The lease time that means "infinite" (RFC 2131, 3.3). */
+export const INFINITE_LEASE = 0xffffffff;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

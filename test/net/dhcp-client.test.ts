@@ -107,6 +107,20 @@ t.test("a NAK starts over with a new DISCOVER; no answer at all is a failed even
   t.equal(await quiet.firstLease, undefined, "a client stopped before any lease resolves firstLease with undefined");
 });
 
+t.test("an infinite lease (0xffffffff) is never renewed: no request storm", async (t) => {
+  // dnsmasq's fixed leases are infinite; T1 of half of 2^32 s once overflowed Node's timer and fired at once, in a loop.
+  const opts = { ...ackOptions, leaseSeconds: 0xffffffff, renewalSeconds: 0x7fffffff };
+  const { transport, sent } = scripted((m) => ({ type: m.type === "DISCOVER" ? "OFFER" : "ACK", options: opts }));
+  const { nl } = recordingNl();
+  const events: DhcpEvent[] = [];
+  const client = startDhcpClient({ link: "eth0", mac: MAC, nl, onEvent: (e) => events.push(e), openTransport: async () => transport });
+  await client.firstLease;
+  await new Promise((r) => setTimeout(r, 500));
+  await client.stop();
+  t.same(sent.map((s) => s.type), ["DISCOVER", "REQUEST"], "no renewal");
+  t.same(events.map((e) => e.t), ["acquired"]);
+});
+
 t.test("renews by unicast to the server at T1", async (t) => {
   const opts = { ...ackOptions, renewalSeconds: 1 };
   const { transport, sent } = scripted((m) => ({ type: m.type === "DISCOVER" ? "OFFER" : "ACK", options: opts }));

@@ -5,7 +5,7 @@
 // Hostname and resolv.conf take DHCP's values when the config gives none.
 // Errors are logged, evented and returned as warnings; none is fatal to PID 1.
 import type { MachineConfig } from "../../config/schema.js";
-import { type DhcpClient, type DhcpClientOptions, type DhcpEvent, type Lease, startDhcpClient } from "../../net/dhcp-client.js";
+import { type DhcpClient, type DhcpClientOptions, type DhcpEvent, type Lease, INFINITE_LEASE, startDhcpClient } from "../../net/dhcp-client.js";
 import { type Address, existsOk, goneOk, type Link, openRtnetlink, type Route, type Rtnetlink } from "../../net/rtnetlink.js";
 import type { Sys } from "../../sys/sys.js";
 import type { ApplyEnv } from "../apply/apply-env.js";
@@ -168,7 +168,7 @@ function describeLease(l: Lease): string {
   const parts = [`${cidrOf(l)}${l.router ? ` via ${l.router}` : ""}`];
   if (l.nameservers.length) parts.push(`dns ${l.nameservers.join(" ")}`);
   if (l.hostname) parts.push(`hostname ${l.hostname}`);
-  parts.push(`${l.leaseSeconds} s from ${l.serverId}`);
+  parts.push(`${l.leaseSeconds === INFINITE_LEASE ? "an infinite lease" : `${l.leaseSeconds} s`} from ${l.serverId}`);
   return parts.join(", ");
 }
 
