@@ -88,9 +88,22 @@ export function controllerManagerArgs(network: ClusterNetwork, p: ControlPlanePa
     // The defaults and the two that keep bootstrap tokens working: cluster-info signing and expiry.
     controllers: "*,bootstrapsigner,tokencleaner",
     // Several control planes: one active controller manager at a time.
-    "leader-elect": true,
+    ...leaderElection,
   });
 }
+
+/**
+ * Leader election with room for a slow machine: the defaults (15 s lease,
+ * 10 s to renew) made the controller manager lose its lease and exit on a
+ * loaded VM under TCG, stopping the endpoints controller for a minute. A
+ * lease of 60 s means a dead leader is replaced within a minute.
+ */
+const leaderElection = {
+  "leader-elect": true,
+  "leader-elect-lease-duration": "60s",
+  "leader-elect-renew-deadline": "40s",
+  "leader-elect-retry-period": "5s",
+} as const;
 
 /** kube-scheduler's argv. */
 export function schedulerArgs(p: ControlPlanePaths = controlPlanePaths, f = controlPlaneFiles(p.pki)): string[] {
@@ -102,6 +115,6 @@ export function schedulerArgs(p: ControlPlanePaths = controlPlanePaths, f = cont
     "bind-address": "127.0.0.1",
     "secure-port": p.schedulerPort,
     port: 0,
-    "leader-elect": true,
+    ...leaderElection,
   });
 }
