@@ -39,6 +39,14 @@ export interface CliDeps {
   /** Loaded on first use: only `validate` needs it. */
   parseConfig(): Promise<ParseConfig>;
   now(): Date;
+  /** What `cluster create --controlplanes/--workers` does once its machines answer (cluster-hooks.ts); a test replaces them. */
+  clusterHooks?: ClusterHooks;
+}
+
+/** cluster-hooks.ts's two steps, by shape (their context is that file's ClusterHookContext). */
+export interface ClusterHooks {
+  afterMachinesUp(hook: never): Promise<void>;
+  waitForClusterHealth(hook: never, timeoutMs: number): Promise<void>;
 }
 
 /** The real process: its streams, environment and signals, and the real provisioner and parser. */

@@ -121,3 +121,12 @@ t.test("cluster show NAME lists the nodes; cluster destroy NAME removes the clus
   t.equal(again.code, 3, "nothing left: not found");
   t.equal((await run(["cluster", "show", "dev"], deps)).code, 3);
 });
+
+t.test("once the machines answer, create bootstraps and merges the kubeconfig; --wait then waits for health", async (t) => {
+  const { deps } = await scratch(t);
+  t.equal((await run([...create, "--controlplanes", "1", "--workers", "1", "-o", "json"], deps)).code, 0);
+  t.same(deps.hookCalls, ["afterMachinesUp"], "no health wait without --wait");
+  deps.hookCalls.length = 0;
+  t.equal((await run(["cluster", "create", "--provisioner", "qemu", "--name", "dev2", "--workers", "1", "--wait", "--wait-timeout", "90s", "-o", "json"], deps)).code, 0);
+  t.same(deps.hookCalls, ["afterMachinesUp", "waitForClusterHealth 90000"]);
+});

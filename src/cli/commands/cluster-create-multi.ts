@@ -73,8 +73,9 @@ export async function createMultiNodeCluster(f: ClusterFlags, s: Session & { glo
   const { writeSecretFile } = await import("../../pki/secret-file.js");
   if (existsSync(cluster.stateDir)) await writeSecretFile(join(cluster.stateDir, "secrets.yaml"), stringifySecrets(bundle), { overwrite: true });
   const hook = await mergeContext(s, deps, cluster, bundle);
-  await afterMachinesUp(hook);
-  if (f.wait) await waitForClusterHealth(hook, opts.timeoutMs ?? defaultWaitMs);
+  const hooks = (deps.clusterHooks ?? { afterMachinesUp, waitForClusterHealth }) as { afterMachinesUp: typeof afterMachinesUp; waitForClusterHealth: typeof waitForClusterHealth };
+  await hooks.afterMachinesUp(hook);
+  if (f.wait) await hooks.waitForClusterHealth(hook, opts.timeoutMs ?? defaultWaitMs);
   s.print(renderCluster(s.format, cluster));
 }
 
