@@ -1,6 +1,7 @@
 // The cluster's networks with their defaults filled in, and the addresses
 // derived from them: what the API server, controller manager, kubelet,
 // kube-proxy and the CNI config all read, so they agree.
+import { ipv4Number } from "./formats.js";
 import type { MachineConfig } from "./schema.js";
 
 export interface ClusterNetwork {
@@ -35,6 +36,6 @@ export function clusterNetwork(config: MachineConfig | undefined): ClusterNetwor
 /** The `n`th address of an IPv4 network (10.96.0.0/12, 10 → 10.96.0.10). */
 export function addressInSubnet(cidr: string, n: number): string {
   const [address = ""] = cidr.split("/");
-  const base = address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0) + n;
+  const base = ipv4Number(address) + n;
   return [24, 16, 8, 0].map((shift) => Math.floor(base / 2 ** shift) % 256).join(".");
 }

@@ -39,10 +39,15 @@ export const ipAddress = expecting(z.union([z.ipv4(), z.ipv6()]), "an IP address
 
 export const cidr = expecting(z.union([z.cidrv4(), z.cidrv6()]), "a CIDR such as 10.0.0.2/24 or fd00::2/64");
 
+/** A dotted IPv4 address as a number (10.0.0.1 → 167772161). */
+export function ipv4Number(address: string): number {
+  return address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+}
+
 /** True when an IPv4 CIDR's address has no bits set past its prefix (10.244.0.0/16, not 10.244.1.0/16). */
 function isNetworkAddress(value: string): boolean {
   const [address = "", bits = "32"] = value.split("/");
-  const n = address.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
+  const n = ipv4Number(address);
   const hostBits = 32 - Number(bits);
   return hostBits === 0 || n % 2 ** hostBits === 0;
 }
