@@ -86,6 +86,12 @@ export interface ClusterCreateOptions {
   /** Virtual CPUs per VM (default 2). */
   cpus?: number;
   /**
+   * Boot every node from its own copy of the image's disk.raw grown to this
+   * many bytes (STATE and EPHEMERAL kept across reboots: a control plane's
+   * etcd survives one); default: diskless (kernel+initramfs, all on tmpfs).
+   */
+  diskBytes?: number;
+  /**
    * The machine config of every node (by node name), made once the network
    * is planned: the control-plane endpoint is the first control plane's
    * fixed address. The CLI generates the secrets and applies the patches.

@@ -41,6 +41,9 @@ t.test("bad counts are usage errors naming the flag and the fix", async (t) => {
   const patchAlone = await run([...create, "--config-patch", "{}"], deps);
   t.equal(patchAlone.code, 2);
   t.match(patchAlone.err, /--config-patch: only a cluster takes it/);
+  const badDisk = await run([...create, "--workers", "1", "--disk", "lots"], deps);
+  t.equal(badDisk.code, 2);
+  t.match(badDisk.err, /--disk: expected a size such as 4G or 512M, got "lots"/);
   const badPatch = await run([...create, "--workers", "1", "--config-patch", "[1]"], deps);
   t.equal(badPatch.code, 2, "a malformed patch is a usage error");
   t.equal(deps.created.length, 0, "nothing was created");
@@ -86,6 +89,14 @@ t.test("each node gets its role's config, its hostname, the endpoint on cp-1 and
   t.equal(kc.value.context, "dev", "the cluster's context is current");
   t.same(kc.value.contexts.dev?.endpoints, ["10.5.7.2:50000", "10.5.7.3:50000"], "endpoints: every control plane");
   t.same(kc.value.contexts.dev?.nodes, ["10.5.7.2", "10.5.7.3", "10.5.7.4"], "nodes: every node");
+});
+
+t.test("--disk SIZE gives every node its own disk of that size; without it the nodes are diskless", async (t) => {
+  const { deps } = await scratch(t);
+  t.equal((await run([...create, "--workers", "1", "--disk", "6G"], deps)).code, 0);
+  t.equal((deps.created[0] as { diskBytes?: number }).diskBytes, 6 * 2 ** 30);
+  t.equal((await run(["cluster", "create", "--provisioner", "qemu", "--name", "dev2", "--workers", "1"], deps)).code, 0);
+  t.equal((deps.created[1] as { diskBytes?: number }).diskBytes, undefined);
 });
 
 t.test("the context is merged into an existing kilnconfig, keeping the others", async (t) => {

@@ -1,5 +1,5 @@
 // `kilnctl cluster create --provisioner qemu --name N --controlplanes C
-// --workers W [--image DIR] [--config-patch P] [--config-patch-controlplanes P]
+// --workers W [--image DIR] [--disk SIZE] [--config-patch P] [--config-patch-controlplanes P]
 // [--config-patch-workers P] [--wait] [--wait-timeout D]`: VMs on a host
 // bridge, each at a fixed address; then a context named N, reaching every
 // node directly, is merged into the kilnconfig and made current. Loaded only
@@ -16,6 +16,7 @@ import { parseDurationFlag } from "../duration.js";
 import { CliError, toCliError, usageError } from "../errors.js";
 import { locateKilnconfig, readKilnconfig, writeKilnconfig } from "../kilnconfig-file.js";
 import { readPatches } from "../patch.js";
+import { sizeFlag } from "../size-flag.js";
 import type { Session } from "../session.js";
 import type { Globals } from "../global-options.js";
 
@@ -58,6 +59,7 @@ export async function createMultiNodeCluster(f: ClusterFlags, s: Session & { glo
     memoryMb: count("--memory", f.memory ?? "2048", 128, 1 << 20),
     cpus: count("--cpus", f.cpus ?? "2", 1, 1024),
     ...(f.image !== undefined ? { imageDir: resolve(f.image) } : {}),
+    ...(f.disk !== undefined ? { diskBytes: sizeFlag("--disk", f.disk) } : {}),
     ...(f.waitTimeout !== undefined ? { timeoutMs: parseDurationFlag("--wait-timeout", f.waitTimeout) } : {}),
     configsFor: async (plan) => {
       bundle = await generateSecrets(f.name);
@@ -101,11 +103,10 @@ function refuseSingleMachineFlags(f: ClusterFlags): void {
   const single = [
     ["--config", f.config],
     ["--config-url", f.configUrl],
-    ["--disk", f.disk],
     ["--install-disk", f.installDisk],
     ["--rtc-base", f.rtcBase],
   ].find(([, v]) => v !== undefined);
-  if (single) throw usageError(String(single[0]), "a multi-node cluster generates its own configs and boots each node diskless: use --config-patch… to change the configs, or drop --controlplanes/--workers for one machine");
+  if (single) throw usageError(String(single[0]), "a multi-node cluster generates its own configs and boots each node from --disk or diskless: use --config-patch… to change the configs, or drop --controlplanes/--workers for one machine");
   if (f.configVia !== undefined && f.configVia !== "fw_cfg") throw usageError("--config-via", "a multi-node cluster passes each config by fw_cfg");
 }
 

@@ -11,6 +11,7 @@ import type { ClusterFlags } from "./cluster-create-multi.js";
 import { parseDurationFlag } from "../duration.js";
 import { toCliError, usageError } from "../errors.js";
 import { parseSize } from "../../provision/qemu/disk.js";
+import { sizeFlag } from "../size-flag.js";
 import { addGlobalOptions } from "../global-options.js";
 import { renderOne } from "../output.js";
 import { machineColumns } from "../machine-view.js";
@@ -34,7 +35,7 @@ export function createClusterCreateCommand(deps: CliDeps): Command {
     .option("--image <dir>", "qemu: image directory to boot (kilnctl image build --out DIR)")
     .addOption(new Option("--config-via <how>", "qemu: how --config reaches the machine").choices(["fw_cfg", "drive"]).default("fw_cfg"))
     .option("--config-url <url>", "qemu: the machine fetches its config from this http(s) URL (kiln.config= on the kernel command line)")
-    .option("--disk <size>", "qemu: boot from a copy of the image's disk.raw grown to SIZE (e.g. 4G, 512M), with STATE and EPHEMERAL kept across reboots")
+    .option("--disk <size>", "qemu: boot from a copy of the image's disk.raw grown to SIZE (e.g. 4G, 512M), with STATE and EPHEMERAL kept across reboots (for a cluster: one per node)")
     .option(
       "--install-disk <size|path>",
       "qemu: boot kernel+initramfs with a disk to install to as /dev/vda (SIZE: a new blank one, e.g. 2G; PATH: that file, used in place) and DIR/kiln-upgrade.tar as install media (/dev/vdb); set machine.install.disk: /dev/vda in the config",
@@ -99,11 +100,7 @@ function createOptions(f: CreateFlags, progress: (step: string) => void): Create
     if (!/^https?:\/\/\S+$/.test(f.configUrl)) throw usageError("--config-url", `expected an http(s) URL without spaces, got ${JSON.stringify(f.configUrl)}`);
     opts.configUrl = f.configUrl;
   }
-  if (f.disk !== undefined) {
-    const bytes = parseSize(f.disk);
-    if (bytes === undefined) throw usageError("--disk", `expected a size such as 4G or 512M, got ${JSON.stringify(f.disk)}`);
-    opts.diskBytes = bytes;
-  }
+  if (f.disk !== undefined) opts.diskBytes = sizeFlag("--disk", f.disk);
   if (f.installDisk !== undefined) {
     if (f.disk !== undefined) throw usageError("--install-disk", "--disk boots the image's disk.raw; --install-disk boots kernel+initramfs to install onto a disk: pick one");
     opts.installDisk = installDisk(f.installDisk);

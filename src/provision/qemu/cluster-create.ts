@@ -5,7 +5,7 @@
 // start dnsmasq with fixed leases, start every VM with its tap and config
 // (fw_cfg), and wait until every machine's API answers on its own address.
 // A failure anywhere removes all of it again (cluster-destroy.ts).
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apidPort } from "../../machinery/apid.js";
 import { lastImage } from "../../image/last-image.js";
@@ -22,6 +22,7 @@ import { destroyCluster } from "./cluster-destroy.js";
 import { clusterInfo } from "./cluster-list.js";
 import { type ClusterLayout, type ClusterRecord, clusterLayout, clusterNames, clusterRoot, nodeLayout } from "./cluster-state.js";
 import { defaultVmTimeoutMs, goneReason, requireQemu, resolveImage, startQemu } from "./create.js";
+import { prepareDisk } from "./disk.js";
 import { requireDnsmasq, startDnsmasq } from "./dnsmasq.js";
 import { createBridge, createTap, hostNetworks, ip } from "./host-net.js";
 import { listVms } from "./list.js";
@@ -35,6 +36,7 @@ export async function createCluster(opts: ClusterCreateOptions): Promise<Cluster
   requireQemu();
   ip(["-V"]);
   const image = resolveImage({ imageDir: opts.imageDir ?? defaultImage() }, progress);
+  if (opts.diskBytes !== undefined && !existsSync(join(image, "disk.raw"))) throw new Error(`${image} has no disk.raw for --disk: rebuild it with kilnctl image build`);
   const layout = clusterLayout(opts.name);
   const rec = await claim(opts, layout, image);
   try {
@@ -98,6 +100,17 @@ async function bringUp(opts: ClusterCreateOptions, layout: ClusterLayout, rec: C
   await Promise.all(vms.map((vm) => waitForNode(opts, layout, vm)));
 }
 
+/** Direct kernel boot of the image, or (with diskBytes) the node's own grown copy of its disk.raw. */
+function bootFrom(opts: ClusterCreateOptions, image: string, dir: string, progress: (s: string) => void): { disk: string } | { kernel: string; initramfs: string; cmdline: string } {
+  if (opts.diskBytes === undefined) {
+    return { kernel: join(image, "kernel"), initramfs: join(image, "initramfs"), cmdline: readFileSync(join(image, "cmdline"), "utf8").trim() };
+  }
+  const disk = join(dir, "disk.raw");
+  progress("preparing the disk");
+  prepareDisk(join(image, "disk.raw"), disk, opts.diskBytes);
+  return { disk };
+}
+
 /** Writes node `n`'s config and starts its VM on its tap. */
 async function startNode(opts: ClusterCreateOptions, layout: ClusterLayout, rec: ClusterRecord, n: PlannedNode, config: string | undefined): Promise<VmRecord> {
   if (config === undefined) throw new Error(`no machine config for node ${n.name}`);
@@ -107,9 +120,7 @@ async function startNode(opts: ClusterCreateOptions, layout: ClusterLayout, rec:
   const progress = (s: string) => opts.onProgress?.(`${n.name}: ${s}`);
   const base = {
     name: `${rec.name}-${n.name}`,
-    kernel: join(rec.image, "kernel"),
-    initramfs: join(rec.image, "initramfs"),
-    cmdline: readFileSync(join(rec.image, "cmdline"), "utf8").trim(),
+    ...bootFrom(opts, rec.image, vm.dir, progress),
     memoryMb: opts.memoryMb ?? 2048,
     cpus: opts.cpus ?? 2,
     consoleLog: vm.consoleLog,
