@@ -5,9 +5,8 @@
 // certificate, through a mirror, and refused with a wrong CA; and through the
 // CRI, as kubelet pulls, with a username and password or an identity token
 // exchanged at a token service.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
 import { join } from "node:path";
 import t from "tap";
 import { createServer as createHttpsServer } from "node:https";
@@ -20,67 +19,15 @@ import { containerdPaths } from "../../../src/machinery/paths.js";
 import { type CertAndKey, createCA, issueClientCert, issueServerCert } from "../../../src/pki/certs.js";
 import { encodeBase64Pem } from "../../../src/pki/pem.js";
 import { cannotRun, ctr, startContainerd, stop } from "../containerd.js";
+import { registryBin, startRegistry } from "../../fixtures/registry.js";
 import { criPull } from "../cri-pull.js";
 import { tempDir, type Teardown } from "../helpers.js";
 
-const registryBin = "/usr/bin/docker-registry";
 const catatonit = "/usr/bin/catatonit";
 // Under CI a missing program fails the test rather than skipping it.
 const missing = [registryBin, catatonit].find((f) => !existsSync(f));
 const skip = cannotRun() || (missing !== undefined && process.env.CI !== "true" && `needs ${missing} (apt-get install docker-registry catatonit; hack/setup.sh)`);
 const local = "kiln.local/pause:test";
-
-/** A TCP port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** Resolves once something accepts connections on 127.0.0.1:`port` (10 s at most). */
-async function listening(port: number, proc: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`docker-registry exited with ${proc.exitCode}`);
-    const ok = await new Promise<boolean>((r) => connect(port, "127.0.0.1").once("connect", function (this: { destroy(): void }) { this.destroy(); r(true); }).once("error", () => r(false)));
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`docker-registry did not listen on ${port} within 10 s`);
-}
-
-interface RegistryOptions {
-  /** Require a client certificate `ca` signed (default true). */
-  clientCerts?: boolean;
-  /** Require a bearer token, sending clients to this token service (docker-registry's "silly" auth: any token passes). */
-  realm?: string;
-  /** Serve this storage directory (another registry's) instead of a new one. */
-  data?: string;
-}
-
-/** docker-registry on 127.0.0.1 serving TLS from `ca`; its host:port and storage directory. */
-async function startRegistry(t: Teardown, ca: CertAndKey, o: RegistryOptions = {}): Promise<{ host: string; data: string }> {
-  const dir = tempDir(t, "kiln-registry-");
-  const [port, data] = [await freePort(), o.data ?? join(dir, "data")];
-  const server = await issueServerCert(ca, { commonName: "127.0.0.1", sans: ["127.0.0.1"] });
-  writeFileSync(join(dir, "server.crt"), server.crt);
-  writeFileSync(join(dir, "server.key"), server.key);
-  writeFileSync(join(dir, "ca.crt"), ca.crt);
-  const clientCas = o.clientCerts === false ? "" : `, clientcas: [${dir}/ca.crt]`;
-  const config = `version: 0.1
-log: { level: warn }
-storage: { filesystem: { rootdirectory: ${data} } }
-http:
-  addr: 127.0.0.1:${port}
-  tls: { certificate: ${dir}/server.crt, key: ${dir}/server.key${clientCas} }
-${o.realm ? `auth: { silly: { realm: "${o.realm}", service: kiln-test } }\n` : ""}`;
-  writeFileSync(join(dir, "config.yml"), config);
-  const proc = spawn(registryBin, ["serve", join(dir, "config.yml")], { stdio: "ignore" });
-  t.teardown(() => stop(proc));
-  await listening(port, proc);
-  return { host: `127.0.0.1:${port}`, data };
-}
 
 /** A hosts directory as machined writes it for `registries`. */
 function hostsDir(t: Teardown, registries: RegistriesConfig): string {
