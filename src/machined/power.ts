@@ -37,11 +37,18 @@ interface RebootPath {
   message: string;
 }
 
+/** How long the way down waits before its first blocking step, so the caller's answer is sent. */
+const answerFirstMs = 200;
+
 /** Grace for processes that are not services (containers' shims, orphans). */
 const leftoverGraceMs = 2000;
 
 /** Takes the machine down and reboots (kexec in the default mode, when possible) or powers off; never resolves on metal. */
 export async function powerDown(deps: PowerDeps, action: PowerAction, force: boolean, mode: RebootMode = "powercycle"): Promise<void> {
+  // The request that asked for this is answered first: staging a kexec is one
+  // synchronous kexec_file_load(2) that holds the event loop (40 s for a
+  // 200 MiB initramfs under TCG), and the caller would time out waiting.
+  await new Promise((r) => setTimeout(r, answerFirstMs));
   const path = action === "reboot" ? rebootPath(deps, mode) : undefined;
   const message = [force ? "forced" : "graceful", path?.message].filter(Boolean).join("; ");
   deps.events.publish({ t: "machine", stage: action === "reboot" ? "rebooting" : "shutting-down", message });

@@ -43,6 +43,19 @@ t.test("a default reboot stages the kernel first and ends in reboot(RB.KEXEC)", 
   t.ok(r.sys.argsOf("sync").length > 0, "synced before");
 });
 
+t.test("nothing blocking runs in the caller's turn: a request that asked for the reboot is answered before the kernel is staged", async (t) => {
+  const sys = createFakeSys();
+  const staged: number[] = [];
+  const deps = { sys, events: createEventBus({ capacity: 10 }), log: () => {}, stopServices: async () => {}, closeApi: async () => {}, stopReaper: () => {} };
+  const t0 = performance.now();
+  const down = powerDown({ ...deps, prepareKexec: () => (staged.push(performance.now() - t0), { ok: true, slot: "A" }) }, "reboot", true, "default");
+  t.same(staged, [], "not staged in the same turn");
+  await new Promise((r) => setImmediate(r));
+  t.same(staged, [], "nor in the next I/O turn, where an RPC's answer is written");
+  await down;
+  t.equal(staged.length, 1, "staged once the answer had its turn");
+});
+
 t.test("a powercycle reboot never stages a kexec", async (t) => {
   const r = await run("reboot", "powercycle", () => t.fail("staged") as never);
   t.same(r.sys.argsOf("reboot"), [[RB.AUTOBOOT]]);
