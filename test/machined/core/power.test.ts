@@ -48,7 +48,11 @@ t.test("nothing blocking runs in the caller's turn: a request that asked for the
   const staged: number[] = [];
   const deps = { sys, events: createEventBus({ capacity: 10 }), log: () => {}, stopServices: async () => {}, closeApi: async () => {}, stopReaper: () => {} };
   const t0 = performance.now();
-  const down = powerDown({ ...deps, prepareKexec: () => (staged.push(performance.now() - t0), { ok: true, slot: "A" }) }, "reboot", true, "default");
+  const prepareKexec = (): KexecPrepared => {
+    staged.push(performance.now() - t0);
+    return { ok: true, slot: "A" };
+  };
+  const down = powerDown({ ...deps, prepareKexec }, "reboot", true, "default");
   t.same(staged, [], "not staged in the same turn");
   await new Promise((r) => setImmediate(r));
   t.same(staged, [], "nor in the next I/O turn, where an RPC's answer is written");
