@@ -3,7 +3,7 @@
 // network namespace stands in for a VM's NIC (a tap carries nothing without
 // QEMU), and kiln's own DHCP client there gets each node's fixed lease by
 // its MAC; destroyCluster then leaves no link, no process and no state.
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -130,4 +130,12 @@ t.test("a create that fails cleans up after itself; a name in use is refused", {
   writeRecord(taken, { name, provisioner: "qemu", status: "running", plan: planCluster(name, chooseSubnet([]), 1, 0), image, createdAt: "" });
   t.teardown(() => rmSync(taken.dir, { recursive: true, force: true }));
   await t.rejects(createCluster({ name, controlplanes: 1, workers: 0, imageDir: image, configsFor }), /a cluster named "failing-\d+" already exists .*destroy it first with kilnctl cluster destroy/);
+  rmSync(taken.dir, { recursive: true, force: true });
+
+  // The same name's bridge held by a cluster of another state directory: refused, and left alone.
+  execFileSync("ip", ["link", "add", bridge, "type", "bridge"]);
+  t.teardown(() => spawnSync("ip", ["link", "delete", "dev", bridge]));
+  await t.rejects(createCluster({ name, controlplanes: 1, workers: 0, imageDir: image, configsFor }), new RegExp(`the host already has cluster "${name}"'s links \\(${bridge}\\).*pick another name`));
+  t.ok(hostLinks().includes(bridge), "the other cluster's bridge is still there");
+  t.notOk(existsSync(clusterLayout(name).dir), "and this create left no state");
 });

@@ -24,7 +24,7 @@ import { type ClusterLayout, type ClusterRecord, clusterLayout, clusterNames, cl
 import { defaultVmTimeoutMs, goneReason, requireQemu, resolveImage, startQemu } from "./create.js";
 import { prepareDisk } from "./disk.js";
 import { requireDnsmasq, startDnsmasq } from "./dnsmasq.js";
-import { createBridge, createTap, hostNetworks, ip } from "./host-net.js";
+import { clusterLinks, createBridge, createTap, hostNetworks, ip } from "./host-net.js";
 import { listVms } from "./list.js";
 import type { VmRecord } from "./state.js";
 
@@ -66,6 +66,13 @@ async function claim(opts: ClusterCreateOptions, layout: ClusterLayout, image: s
       throw new Error(`a cluster named "${opts.name}" already exists (${layout.dir}); destroy it first with kilnctl cluster destroy ${opts.name}, or pick another name`);
     }
     if (listVms(opts.name).length > 0) throw new Error(`a qemu machine named "${opts.name}" exists; destroy it first or pick another name`);
+    // Links are named after the cluster, not its state directory: another
+    // KILN_CLUSTER_DIR's cluster of this name holds them, and a failed create
+    // here must not remove them.
+    const links = clusterLinks(opts.name);
+    if (links.length > 0) {
+      throw new Error(`the host already has cluster "${opts.name}"'s links (${links.join(", ")}), from a cluster of that name under another state directory or left behind; destroy it there (kilnctl cluster destroy ${opts.name} with its KILN_CLUSTER_DIR), delete the links with ip link delete, or pick another name`);
+    }
     const plan = planCluster(opts.name, chooseSubnet([...hostNetworks(), ...otherClusters()]), opts.controlplanes, opts.workers);
     mkdirSync(layout.nodes, { recursive: true, mode: 0o700 });
     const rec: ClusterRecord = { name: opts.name, provisioner: "qemu", status: "creating", plan, image, createdAt: new Date().toISOString() };

@@ -58,9 +58,14 @@ export function createTap(bridge: string, tap: string): void {
   ip(["link", "set", "dev", tap, "up"]);
 }
 
+/** The links of cluster `cluster` on this host now (its bridge and taps). */
+export function clusterLinks(cluster: string): string[] {
+  return hostLinks().filter((l) => isClusterLink(cluster, l));
+}
+
 /** Removes cluster `cluster`'s taps and bridge, whatever is left of them. */
 export function removeClusterLinks(cluster: string): string[] {
-  const mine = hostLinks().filter((l) => isClusterLink(cluster, l));
+  const mine = clusterLinks(cluster);
   // taps first: a bridge goes with its ports detached anyway, but a tap would stay
   const ordered = [...mine.filter((l) => l.startsWith("kt-")), ...mine.filter((l) => l.startsWith("kb-"))];
   for (const link of ordered) {
