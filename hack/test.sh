@@ -105,8 +105,10 @@ if why=$(vm_prereqs); then
   # One image for the whole tier, built the way a user builds it.
   export KILN_TEST_IMAGE="$results/image"
   step "image build" node bin/kilnctl.js image build --out "$KILN_TEST_IMAGE"
-  # Upgrades and rollbacks boot a VM five times or more under TCG: 25 minutes a file.
-  TIER_TIMEOUT=1500 tier vm "${vm[@]}"
+  # Upgrades and rollbacks boot a VM five times or more under TCG, and the
+  # Kubernetes cluster test boots two VMs and reboots both (17 minutes on a
+  # quiet machine): 40 minutes a file.
+  TIER_TIMEOUT=2400 tier vm "${vm[@]}"
 elif [[ ${CI:-} == true ]]; then
   echo "== tier vm: FAILED, prerequisite missing on CI: $why" >&2; status=1
 else
