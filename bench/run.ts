@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { apidBenchmarks } from "./apid.js";
+import { clusterBenchmarks } from "./cluster.js";
 import { vmBenchmarks } from "./vm.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -96,6 +97,7 @@ if (!process.argv.includes("--skip-reap")) await reaping();
 if (!process.argv.includes("--skip-sandbox")) await sandbox();
 if (!process.argv.includes("--skip-vm")) await vmBenchmarks(report);
 if (!process.argv.includes("--skip-apid")) await apidBenchmarks(report, kilnctl);
+if (!process.argv.includes("--skip-cluster")) await clusterBenchmarks(report);
 // Every figure as a table, and as JSON on stdout and in bench/results.json (not tracked: each run writes its own).
 console.table(results.map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(2)) })));
 const json = JSON.stringify(results, null, 2);

@@ -13,7 +13,7 @@ import { freePort } from "../src/provision/qemu/create.js";
 import { cacheRoot } from "../src/image/paths.js";
 import { accelCandidates } from "../src/provision/qemu/accel.js";
 
-type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
+export type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
 
 const root = resolve(import.meta.dirname, "..");
 const kilnctlPath = join(root, "bin/kilnctl.js");
@@ -30,7 +30,7 @@ function timedMs(fn: () => void): number {
 }
 
 /** Boots kernel+initramfs in QEMU; resolves with ms from spawn until `ready` says so. */
-async function bootUntil(accel: string, image: { kernel: string; initramfs: string }, ready: (console: string) => Promise<boolean> | boolean, port = 0): Promise<number> {
+export async function bootUntil(accel: string, image: { kernel: string; initramfs: string }, ready: (console: string) => Promise<boolean> | boolean, port = 0): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), "kiln-boot-"));
   const consoleLog = join(dir, "console.log");
   writeFileSync(consoleLog, "");
@@ -51,7 +51,7 @@ async function bootUntil(accel: string, image: { kernel: string; initramfs: stri
 }
 
 /** KVM if a guest survives its first seconds under it (nested KVM may not), else TCG; as the provisioner decides. */
-async function workingAccel(kernel: string, initramfs: string): Promise<string> {
+export async function workingAccel(kernel: string, initramfs: string): Promise<string> {
   for (const accel of accelCandidates()) {
     if (accel === "tcg") return accel;
     const q = spawn("qemu-system-x86_64", ["-accel", "kvm", "-cpu", "host", "-m", "512", "-nodefaults", "-display", "none", "-kernel", kernel, "-initrd", initramfs, "-append", "console=ttyS0"], { stdio: "ignore" });
@@ -72,7 +72,7 @@ function floorInitramfs(): string {
 }
 
 /** Whether apid answers a TLS handshake on the port (maintenance mode: no client certificate needed). */
-async function apidAnswers(port: number): Promise<boolean> {
+export async function apidAnswers(port: number): Promise<boolean> {
   try {
     kilnctl(["-e", `127.0.0.1:${port}`, "--insecure", "version", "--timeout", "2s"]);
     return true;
