@@ -31,8 +31,9 @@ export function apiServerArgs(advertise: string, network: ClusterNetwork, p: Con
     "client-ca-file": f.ca,
     "tls-cert-file": f.apiServerCert,
     "tls-private-key-file": f.apiServerKey,
-    // No --kubelet-certificate-authority: kubelets serve with self-signed certificates (no
-    // serverTLSBootstrap, whose CSRs nothing approves yet), so logs and exec would fail verifying them.
+    // No --kubelet-certificate-authority yet: kubelets' serving certificates are now signed by
+    // the cluster CA (serverTLSBootstrap, approved by kiln's CSR approver), so the API server
+    // could verify them; it is left off until the vm tier proves logs and exec with it on.
     "kubelet-client-certificate": f.kubeletClientCert,
     "kubelet-client-key": f.kubeletClientKey,
     // Nodes' hostnames need not resolve from a control plane; their addresses do.
