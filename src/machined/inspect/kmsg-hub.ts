@@ -35,6 +35,8 @@ export interface KmsgHub {
   follow(): KmsgFollower;
   /** Followers now, and whether the device is open (tests and the fd figure). */
   stats(): { followers: number; open: boolean };
+  /** Reads what is new now instead of at the next poll; returns the highest seq the hub has read (-1 before any). */
+  catchUp(): number;
 }
 
 interface Queue {
@@ -49,12 +51,16 @@ interface Queue {
 export function createKmsgHub(o: KmsgHubOptions): KmsgHub {
   const queues = new Set<Queue>();
   let device: { dev: KmsgDevice; timer: NodeJS.Timeout } | undefined;
+  let seen = -1;
+  const note = (records: KernelRecord[]) => {
+    seen = Math.max(seen, records.at(-1)?.seq ?? -1);
+  };
 
   // Opens the device, skips what is buffered (a follower reads that itself) and starts polling.
   const start = () => {
     const dev = o.open();
     try {
-      dev.drain();
+      note(dev.drain());
     } catch (err) {
       dev.close();
       throw err;
@@ -87,6 +93,7 @@ export function createKmsgHub(o: KmsgHubOptions): KmsgHub {
       for (const q of [...queues]) end(q, err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    note(records);
     if (records.length > 0) for (const q of [...queues]) offer(q, records);
   }
   // Queues a follower's share of `records`, ending it when its queue passes the bound.
@@ -108,6 +115,10 @@ export function createKmsgHub(o: KmsgHubOptions): KmsgHub {
       return follower(q, () => leave(q));
     },
     stats: () => ({ followers: queues.size, open: device !== undefined }),
+    catchUp: () => {
+      if (device) poll();
+      return seen;
+    },
   };
 }
 

@@ -135,3 +135,27 @@ t.test("a read that does not follow opens the device once and closes it", async 
   t.same(got, ["b", "c"]);
   t.same(k.state, { opens: 1, open: 0, failReads: false });
 });
+
+t.test("followers with a tail that start together share one read of the buffer, and none misses a record", async (t) => {
+  const k = fakeKmsg();
+  k.log("one", "two", "three");
+  const log = createKernelLog({ path: "fake", pollMs: 5, open: k.open });
+  const ac = new AbortController();
+  const q: DmesgQuery = { follow: true, tail: -1, signal: ac.signal };
+  const got = Array.from({ length: 200 }, () => [] as string[]);
+  const done = got.map((g) => collect(log.read(q), g));
+  await tick();
+  // The hub's own device, and one read of the buffer for all 200.
+  t.equal(k.state.opens, 2, "the buffer was read once for 200 followers");
+  k.log("four");
+  await tick();
+  t.ok(got.every((g) => g.join() === "one,two,three,four"), "each got the buffer, then the new record, once");
+  // The hub has read past the shared copy now: a new follower reads the buffer again.
+  const late: string[] = [];
+  const lateDone = collect(log.read(q), late);
+  await tick();
+  t.equal(k.state.opens, 3, "a follower after a new record reads the buffer anew");
+  t.equal(late.join(), "one,two,three,four", "and misses nothing");
+  ac.abort();
+  await Promise.all([...done, lateDone]);
+});
