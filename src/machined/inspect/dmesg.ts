@@ -47,24 +47,20 @@ export function createKernelLog(src: KmsgSource): KernelLog {
   return { read: (q) => (q.follow ? follow(hub, backlog, q) : readBuffer(open, q.tail)), stats: hub.stats };
 }
 
-/** How long followers that start together share one read of the buffer. */
-const backlogShareMs = 1000;
-
 /**
- * The buffer for followers with a tail, read once for those that start
- * together: 256 follows of a 1,400-record log each parsing their own copy
- * grew machined by 190 MiB. The hub first reads what is new; a copy is
- * shared only while nothing has come since it was read, so it is exactly the
- * buffer now and what comes later reaches the new follower through the hub.
+ * The buffer for followers with a tail, read once while it has not changed
+ * (256 follows of a 1,400-record log, each parsing its own copy, grew
+ * machined by 190 MiB). The hub first reads what is new; the copy is shared
+ * only while nothing has come since it was read, so it is exactly the buffer
+ * now, and what comes later reaches the new follower through the hub. One
+ * copy (at most the ring's size) is kept between follows.
  */
 function sharedBacklog(hub: KmsgHub, open: () => KmsgDevice): () => KernelRecord[] {
-  let last: { records: KernelRecord[]; seq: number; at: number } | undefined;
+  let last: { records: KernelRecord[]; seq: number } | undefined;
   return () => {
-    const now = Date.now();
-    const seen = hub.catchUp();
-    if (last && now - last.at < backlogShareMs && seen <= last.seq) return last.records;
+    if (last && hub.catchUp() <= last.seq) return last.records;
     const records = readOnce(open);
-    last = { records, seq: records.at(-1)?.seq ?? -1, at: now };
+    last = { records, seq: records.at(-1)?.seq ?? -1 };
     return records;
   };
 }

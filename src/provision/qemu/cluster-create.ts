@@ -5,7 +5,7 @@
 // start dnsmasq with fixed leases, start every VM with its tap and config
 // (fw_cfg), and wait until every machine's API answers on its own address.
 // A failure anywhere removes all of it again (cluster-destroy.ts).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { apidPort } from "../../machinery/apid.js";
 import { lastImage } from "../../image/last-image.js";
@@ -22,7 +22,7 @@ import { destroyCluster } from "./cluster-destroy.js";
 import { clusterInfo } from "./cluster-list.js";
 import { type ClusterLayout, type ClusterRecord, clusterLayout, clusterNames, clusterRoot, nodeLayout } from "./cluster-state.js";
 import { defaultVmTimeoutMs, goneReason, requireQemu, resolveImage, startQemu } from "./create.js";
-import { prepareDisk } from "./disk.js";
+import { diskRawOf, prepareDisk } from "./disk.js";
 import { requireDnsmasq, startDnsmasq } from "./dnsmasq.js";
 import { clusterLinks, createBridge, createTap, hostNetworks, ip } from "./host-net.js";
 import { listVms } from "./list.js";
@@ -36,7 +36,7 @@ export async function createCluster(opts: ClusterCreateOptions): Promise<Cluster
   requireQemu();
   ip(["-V"]);
   const image = resolveImage({ imageDir: opts.imageDir ?? defaultImage() }, progress);
-  if (opts.diskBytes !== undefined && !existsSync(join(image, "disk.raw"))) throw new Error(`${image} has no disk.raw for --disk: rebuild it with kilnctl image build`);
+  if (opts.diskBytes !== undefined) diskRawOf(image);
   const layout = clusterLayout(opts.name);
   const rec = await claim(opts, layout, image);
   try {
@@ -114,7 +114,7 @@ function bootFrom(opts: ClusterCreateOptions, image: string, dir: string, progre
   }
   const disk = join(dir, "disk.raw");
   progress("preparing the disk");
-  prepareDisk(join(image, "disk.raw"), disk, opts.diskBytes);
+  prepareDisk(diskRawOf(image), disk, opts.diskBytes);
   return { disk };
 }
 

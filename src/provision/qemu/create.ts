@@ -19,7 +19,7 @@ import { type Accel, accelCandidates, accelProbeMs } from "./accel.js";
 import { accessFor, waitForApid } from "./api.js";
 import { qemuArgs } from "./args.js";
 import { makeConfigDrive } from "./config-drive.js";
-import { prepareDisk } from "./disk.js";
+import { diskRawOf, prepareDisk } from "./disk.js";
 import { stopVm } from "./destroy.js";
 import { liveVmInfo } from "./list.js";
 import { type VmLayout, type VmRecord, vmLayout } from "./state.js";
@@ -61,8 +61,7 @@ export async function createVm(opts: CreateOptions): Promise<MachineInfo> {
   const disk = join(layout.dir, "disk.raw");
   if (opts.diskBytes !== undefined) {
     progress("preparing the disk");
-    if (!existsSync(join(image, "disk.raw"))) throw new Error(`${image} has no disk.raw: rebuild it with kilnctl image build`);
-    prepareDisk(join(image, "disk.raw"), disk, opts.diskBytes);
+    prepareDisk(diskRawOf(image), disk, opts.diskBytes);
   }
   const install = opts.installDisk ? prepareInstall(image, layout, opts.installDisk, progress) : {};
   const boot = opts.diskBytes !== undefined ? { disk } : { kernel: join(image, "kernel"), initramfs: join(image, "initramfs"), cmdline, ...install };

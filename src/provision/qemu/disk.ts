@@ -4,7 +4,8 @@
 // formats EPHEMERAL on first boot. Uses sfdisk (Debian's fdisk package).
 import { execFileSync } from "node:child_process";
 import { runTool } from "./host-tool.js";
-import { statSync, truncateSync } from "node:fs";
+import { existsSync, statSync, truncateSync } from "node:fs";
+import { join } from "node:path";
 
 /** "4G", "512M", "10240" (MiB) → bytes; undefined for a bad size. */
 export function parseSize(text: string): number | undefined {
@@ -17,6 +18,13 @@ export function parseSize(text: string): number | undefined {
 
 /** The partition EPHEMERAL is in disk.raw's layout (src/machinery/disk-layout.ts): the last one. */
 export const EPHEMERAL_PARTITION = 6;
+
+/** The image's disk.raw, or an error saying how to get one (images from before disks had none). */
+export function diskRawOf(image: string): string {
+  const file = join(image, "disk.raw");
+  if (!existsSync(file)) throw new Error(`${image} has no disk.raw: rebuild it with kilnctl image build`);
+  return file;
+}
 
 /** Copies `diskRaw` to `out` and grows it to `sizeBytes` (refused when smaller than the image). */
 export function prepareDisk(diskRaw: string, out: string, sizeBytes: number): void {
