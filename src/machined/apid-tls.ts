@@ -32,8 +32,8 @@ export interface ApidTlsOptions {
   owner?: { uid: number; gid: number };
 }
 
-/** What was written: in maintenance mode, the self-signed certificate's SHA-256 fingerprint. */
-export type ApidTls = { mode: "mtls" } | { mode: "maintenance"; fingerprint: string };
+/** What was written: the names and addresses the server certificate holds; in maintenance mode, its SHA-256 fingerprint. */
+export type ApidTls = { mode: "mtls"; sans: string[] } | { mode: "maintenance"; fingerprint: string; sans: string[] };
 
 /** Writes apid's TLS files for the config, or self-signed ones in maintenance mode. */
 export async function writeApidTls(o: ApidTlsOptions): Promise<ApidTls> {
@@ -49,7 +49,7 @@ async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
   if (!o.config) {
     const cert = await selfSigned({ commonName: o.hostname, sans });
     await writeServer(o, cert);
-    return { mode: "maintenance", fingerprint: fingerprint(cert.crt) };
+    return { mode: "maintenance", fingerprint: fingerprint(cert.crt), sans };
   }
   const ca = machineCa(o.config);
   await writeServer(o, await issueServerCert(ca, { commonName: o.hostname, sans }));
@@ -58,7 +58,7 @@ async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
   await put(o, tlsFiles.clientCert, client.crt, 0o644);
   await put(o, tlsFiles.clientKey, client.key, 0o600);
   for (const [file, text] of apiListFiles(o.config)) await put(o, file, text, 0o644);
-  return { mode: "mtls" };
+  return { mode: "mtls", sans };
 }
 
 /** machine.api's lists as apid reads them: the denied client certificates and the peers. */

@@ -25,7 +25,10 @@ t.test("from the machine CA: server and impersonator certificates, keys 0600, di
   const ca = await createCA("machine");
   const config = configOf(worker({ ca: { crt: encodeBase64Pem(ca.crt), key: encodeBase64Pem(ca.key) }, certSANs: ["api.example.com", "10.9.8.7"] }));
   const dir = tlsDir(t);
-  t.same(await writeApidTls({ dir, config, hostname: "node-1", addresses: ["192.168.1.5", "fe80::1"], owner: self }), { mode: "mtls" });
+  t.same(await writeApidTls({ dir, config, hostname: "node-1", addresses: ["192.168.1.5", "fe80::1"], owner: self }), {
+    mode: "mtls",
+    sans: ["api.example.com", "10.9.8.7", "node-1", "192.168.1.5", "fe80::1", "127.0.0.1", "::1", "localhost"],
+  });
   t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "denied-certificates", "peers", "server.crt", "server.key"]);
   t.same([mode(dir), mode(join(dir, "server.key")), mode(join(dir, "client.key")), mode(join(dir, "server.crt"))], ["700", "600", "600", "644"]);
   t.equal(statSync(join(dir, "server.key")).uid, self.uid);
@@ -47,7 +50,7 @@ t.test("in maintenance mode: a self-signed certificate and its fingerprint, noth
   const res = await writeApidTls({ dir, config: undefined, hostname: "kiln-abc", addresses: ["10.0.0.2"] });
   t.same(readdirSync(dir).sort(), ["server.crt", "server.key"]);
   const crt = readFileSync(join(dir, "server.crt"), "utf8");
-  t.same(res, { mode: "maintenance", fingerprint: fingerprint(crt) });
+  t.same(res, { mode: "maintenance", fingerprint: fingerprint(crt), sans: ["kiln-abc", "10.0.0.2", "127.0.0.1", "::1", "localhost"] });
   t.match(res.mode === "maintenance" && res.fingerprint, /^[0-9a-f]{64}$/);
   const cert = new X509Certificate(crt);
   t.ok(cert.verify(cert.publicKey), "self-signed");

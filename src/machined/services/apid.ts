@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
 import { apidPort } from "../../machinery/apid.js";
 import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
-import { writeApidTls, writeApiLists } from "../apid-tls.js";
+import { localAddresses, writeApidTls, writeApiLists } from "../apid-tls.js";
 import type { EventBus } from "../events.js";
 import type { HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
@@ -29,8 +29,8 @@ export function apidPaths(m: Pick<MachineContext, "paths">) {
 export interface ApidServiceOptions {
   /** Maintenance mode: the self-signed certificate's SHA-256 fingerprint, for the console. */
   onMaintenance(fingerprint: string): void;
-  /** apid's TLS directory was written (machined updates its deny list there on apply). */
-  onTlsWritten?(dir: string): void;
+  /** apid's TLS directory was written in mTLS mode, its certificate holding `sans` (machined updates its deny list there on apply). */
+  onTlsWritten?(dir: string, sans: string[]): void;
   /** How to run apid; default: this node with apid's bundle (tests give a freshly built one). */
   command?: string[];
   /** Default 50000. */
@@ -57,7 +57,7 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
     prepare: async (m) => {
       const tls = await writeApidTls({ dir: apidPaths(m).tls, config: m.config, hostname: hostname(), owner: apidOwner() });
       if (tls.mode === "maintenance") o.onMaintenance(tls.fingerprint);
-      else o.onTlsWritten?.(apidPaths(m).tls);
+      else o.onTlsWritten?.(apidPaths(m).tls, tls.sans);
     },
     run: (m) => {
       const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port)];
@@ -124,23 +124,40 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
   let maintenance = false;
   // apid's TLS directory in mTLS mode, once written.
   let tlsDir: string | undefined;
+  // The names and addresses apid's mTLS certificate holds.
+  let covered = new Set<string>();
+  let restartPending = false;
   const onMaintenance = (fingerprint: string) => {
     maintenance = true;
     const message = `maintenance mode: apid certificate fingerprint ${fingerprint}`;
     d.log(message);
     d.events.publish({ t: "machine", stage: "maintenance", message });
   };
-  const restartSoon = (why: string) =>
+  const restartSoon = (why: string) => {
+    if (restartPending) return;
+    restartPending = true;
     setTimeout(() => {
+      restartPending = false;
       d.log(`restarting apid: ${why}`);
       d.supervisor.restart("apid").catch((err: Error) => d.log(`restarting apid: ${err.message}`));
     }, d.restartDelayMs ?? 250);
+  };
+  // An address added after apid's certificate was issued (a DHCP lease that came after apid started, as on a
+  // reboot from disk whose config needs no network): clients reaching the machine there would be refused, so the
+  // certificate is issued again. Maintenance mode's self-signed one is pinned by fingerprint, and stays.
+  followAddresses(d.events, (address) => {
+    if (!maintenance && tlsDir && !covered.has(address)) restartSoon(`its certificate lacks the new address ${address}`);
+  });
   return {
     definition: apidService({
       ...d.service,
       onMaintenance,
-      onTlsWritten: (dir) => {
+      onTlsWritten: (dir, sans) => {
         tlsDir = dir;
+        covered = new Set(sans);
+        // An address added while the certificate was being issued.
+        const missed = localAddresses().find((a) => !covered.has(a));
+        if (missed) restartSoon(`its certificate lacks the new address ${missed}`);
       },
     }),
     afterApply: (prev, next) => {
@@ -159,6 +176,23 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       maintenance = false;
     },
   };
+}
+
+/** Calls `added` with each address (no prefix length) the network adds from now on, for the machine's lifetime. */
+function followAddresses(events: EventBus, added: (address: string) => void): void {
+  const follow = async (sinceId: number): Promise<void> => {
+    let last = sinceId;
+    try {
+      for await (const e of events.watch({ tail: 0, sinceId, follow: true })) {
+        last = e.id;
+        if (e.payload.t === "network" && e.payload.kind === "address-added" && e.payload.address) added(e.payload.address.replace(/\/\d+$/, ""));
+      }
+    } catch {
+      // Fell behind the ring (a burst of events): go on after the last one seen.
+      return follow(last);
+    }
+  };
+  void follow(0);
 }
 
 /** Whether what apid's certificate is made from (CA, SANs, hostname, addresses) changed. */

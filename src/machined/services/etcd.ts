@@ -7,6 +7,7 @@ import { hostname } from "node:os";
 import { cgroupPaths, etcdPaths } from "../../machinery/paths.js";
 import { notBootstrapped, onWorker } from "../../machinery/skip-reasons.js";
 import { localAddresses } from "../apid-tls.js";
+import { networkAddressed } from "./network-addressed.js";
 import { httpHealth } from "../health/checks.js";
 import type { MachineContext, ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
@@ -44,6 +45,8 @@ export const etcd: ServiceDefinition = {
   id: "etcd",
   dependsOn: [],
   skip: (m) => etcdSkip(m),
+  // Its member URLs and certificate hold the node's address.
+  conditions: [networkAddressed()],
   prepare: async (m) => {
     // Certificates are issued anew at every start: the node's addresses may have changed.
     await writeEtcdCerts(etcdCa(m.config)!, etcdMember(m));

@@ -12,6 +12,7 @@ import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import { bootstrapKubeconfig, kubeletArgs, kubeletConfigFile, nodeIp } from "./kubelet-config.js";
 import { makeKubeletMounts } from "./kubelet-mounts.js";
+import { networkAddressed } from "./network-addressed.js";
 import { runtimeModulesLoaded } from "./runtime-modules.js";
 import { serviceEnv } from "./service-env.js";
 
@@ -19,7 +20,8 @@ export const kubelet: ServiceDefinition = {
   id: "kubelet",
   dependsOn: ["containerd"],
   // It writes iptables rules at once (KUBE-FIREWALL), and its CNI plugins do for every pod.
-  conditions: [runtimeModulesLoaded],
+  // Its node IP is chosen once per start.
+  conditions: [runtimeModulesLoaded, networkAddressed()],
   skip: (m) => (existsSync(m.paths.bin("kubelet")) ? undefined : `no kubelet binary in the image (${m.paths.bin("kubelet")})`),
   prepare: async (m) => {
     const config = m.config!;

@@ -118,3 +118,28 @@ t.test("peers: the default written with apid's TLS files, then a list replaced l
 t.test("a denied certificate entry that is neither a fingerprint nor a serial fails validation, naming the path", async (t) => {
   t.throws(() => configOf(worker({ ca: testCa, api: { deniedCertificates: ["xyz"] } })), { message: /machine\.api\.deniedCertificates\[0\]: expected a client certificate's SHA-256 fingerprint/ });
 });
+
+t.test("an address the network adds after apid's certificate was issued restarts apid, once; an address it holds does not", async (t) => {
+  const h = harness(t);
+  const made = await createCA("test");
+  h.ctx.config = configOf(worker({ hostname: "a", ca: { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) } }));
+  await h.control.definition.prepare!(h.ctx);
+  const added = (address: string) => h.events.publish({ t: "network", kind: "address-added", link: "eth0", address, source: "dhcp", message: `${address} (dhcp)` });
+  added("127.0.0.1/8");
+  await sleep(20);
+  t.same(h.restarts, [], "loopback is in the certificate already");
+  added("10.5.0.3/24");
+  added("10.5.0.4/24");
+  await waitFor("the restart", () => h.restarts.length === 1);
+  await sleep(20);
+  t.same(h.restarts, ["apid"], "one restart for a burst of addresses");
+  t.match(h.logged, [/restarting apid: its certificate lacks the new address 10\.5\.0\.3/]);
+});
+
+t.test("in maintenance mode a new address restarts nothing: the operator pinned the self-signed certificate's fingerprint", async (t) => {
+  const h = harness(t);
+  await h.control.definition.prepare!(h.ctx);
+  h.events.publish({ t: "network", kind: "address-added", link: "eth0", address: "10.5.0.3/24", source: "dhcp", message: "10.5.0.3/24 (dhcp)" });
+  await sleep(20);
+  t.same(h.restarts, []);
+});
