@@ -236,6 +236,14 @@ t.test("a Kubernetes cluster of a control plane and a worker on a host bridge", 
     const ready = () => kubectl(k8s, ["get", "node", "w-1", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]).stdout === "True";
     const back = await rebootAndWait(t, k8s, worker, ready);
     t.ok(back, "a new boot id, Ready");
+    // Its config came from disk, so apid may start before the DHCP lease: its certificate must come to hold the address.
+    let last = "";
+    const answers = await until(120_000, () => {
+      const v = ctl(["-e", worker.address, "-n", worker.address, "version"]);
+      last = v.stderr;
+      return v.code === 0;
+    });
+    t.ok(answers, `its API answers on its own address again: ${last}`);
     t.equal(kubectl(k8s, ["get", "nodes", "-o", "name"]).stdout.trim().split("\n").length, 2, "no second Node for it");
   });
 
