@@ -2,7 +2,7 @@
 // services, etcd on the control planes, the Kubernetes API's readiness and
 // every machine's Node. Pure: the command gathers, these decide, so each rule
 // is tested without a cluster.
-import { notBootstrapped, onWorker } from "../machinery/skip-reasons.js";
+import { onWorker } from "../machinery/skip-reasons.js";
 import type { ServiceRecord } from "./service-view.js";
 
 /** One check's verdict. */
@@ -46,7 +46,7 @@ export function evaluateHealth(machines: MachineState[], kube: KubeState): Check
 function serviceProblem(s: ServiceRecord): string | undefined {
   if (s.state === "Running") return s.healthy === false ? `unhealthy: ${s.healthMessage || "its check fails"}` : undefined;
   if (s.state === "Finished") return undefined;
-  if (s.state === "Skipped") return s.message.startsWith(notBootstrapped) ? s.message : undefined;
+  if (s.state === "Skipped") return undefined;
   return `${s.state}${s.message ? `: ${s.message}` : ""}`;
 }
 

@@ -270,7 +270,7 @@ const registries = z
 const machine = z.strictObject({
   type: doc(
     z.enum(["worker", "controlplane"]),
-    "The machine's role in the cluster. Every machine runs kubelet; a controlplane also runs etcd and the Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler) as kiln services, once `kilnctl bootstrap` founded the cluster on it; their certificates are issued at each start from cluster.ca, cluster.etcd.ca and cluster.frontProxy.ca, with cluster.serviceAccount.key. Takes effect at the next boot.",
+    "The machine's role in the cluster. Every machine runs kubelet; a controlplane also runs etcd and the Kubernetes control plane (kube-apiserver, kube-controller-manager, kube-scheduler) as kiln services, once `kilnctl bootstrap` founded the cluster on it or it joined the cluster's etcd by itself; their certificates are issued at each start from cluster.ca, cluster.etcd.ca and cluster.frontProxy.ca, with cluster.serviceAccount.key. Takes effect at the next boot.",
   ),
   hostname: doc(
     hostname,

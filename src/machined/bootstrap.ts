@@ -6,7 +6,9 @@ import { dirname } from "node:path";
 import type { MachineConfig } from "../config/schema.js";
 import { etcdPaths } from "../machinery/paths.js";
 import { refused } from "./errors.js";
+import { localAddresses } from "./apid-tls.js";
 import { type EtcdPaths, etcdCa } from "./services/etcd-config.js";
+import { etcdCandidates, findEtcd, readJoinMark } from "./services/etcd-join.js";
 import { hasMember } from "./services/etcd.js";
 
 /** Refuses a bootstrap this machine cannot do, naming why and what to do. */
@@ -18,6 +20,20 @@ export function checkBootstrap(config: MachineConfig | undefined, etcdBinary: st
   if (hasMember(p)) throw refused("etcd on this node already holds a member of a cluster: a cluster is bootstrapped once; other control planes join it");
   if (existsSync(p.bootstrapMark)) {
     throw refused(`this node was bootstrapped already (${statSync(p.bootstrapMark).mtime.toISOString()}): a cluster is bootstrapped once; see kilnctl services for etcd`);
+  }
+  const joined = readJoinMark(p);
+  if (joined) throw refused(`this node joined the cluster's etcd already (${joined.joinedAt}): a cluster is bootstrapped once; see kilnctl services for etcd`);
+}
+
+/** Refuses a bootstrap when another node's etcd answers already: a second founding would split the cluster in two. */
+export async function checkNoCluster(config: MachineConfig, p: Pick<EtcdPaths, "clientPort"> = etcdPaths, own = localAddresses()): Promise<void> {
+  const ca = etcdCa(config);
+  if (!ca) return;
+  const found = await findEtcd(await etcdCandidates(config, own, p), ca);
+  if ("members" in found) {
+    const names = (await found.members.list().catch(() => [])).map((m) => m.name || m.ID).sort().join(", ");
+    found.members.close();
+    throw refused(`the cluster's etcd answers already at ${found.members.endpoint} (members: ${names}): it was bootstrapped on another node, and this control plane joins it by itself`);
   }
 }
 

@@ -45,7 +45,7 @@ import type { PowerAction } from "./power.js";
 import { clearDirs, planReset, type ResetPlan, wipePartitions } from "./reset.js";
 import { createChannel } from "./channel.js";
 import { notFound, refused } from "./errors.js";
-import { checkBootstrap, markBootstrap } from "./bootstrap.js";
+import { checkBootstrap, checkNoCluster, markBootstrap } from "./bootstrap.js";
 import { issueKubeconfig } from "./kubeconfig.js";
 import { bootstrapSequence } from "./sequences/bootstrap.js";
 import { powerSequence } from "./sequences/power.js";
@@ -193,6 +193,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     },
     bootstrap: async () => {
       checkBootstrap(current?.config, d.ctx.paths.bin("etcd"));
+      await checkNoCluster(current!.config);
       const startControlPlane = () => Promise.all(controlPlaneServices.map((s) => d.supervisor.start(s.id)));
       const steps = { mark: () => markBootstrap(), startEtcd: () => d.supervisor.start("etcd"), startControlPlane };
       d.runner.start("bootstrap", bootstrapSequence(steps), { label: "bootstrap (etcd founds a new cluster on this node)" });

@@ -100,8 +100,8 @@ export interface HealthSpec {
 /** A condition that must hold before a service starts; `describe` names it in events. */
 export interface Condition {
   describe: string;
-  /** Resolves when the condition holds; rejects when the signal aborts. */
-  wait(m: MachineContext, signal: AbortSignal): Promise<void>;
+  /** Resolves when the condition holds; rejects when the signal aborts. `note` adds what it last saw to the Waiting message. */
+  wait(m: MachineContext, signal: AbortSignal, note?: (detail: string) => void): Promise<void>;
 }
 
 export interface ServiceDefinition {

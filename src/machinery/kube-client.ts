@@ -83,6 +83,8 @@ export interface KubeClient {
   create<T>(path: string, body: T): Promise<Created<T>>;
   /** PUT `body` at `path`. */
   put<T>(path: string, body: T): Promise<T>;
+  /** POST `body` to `path` and return the response (any non-2xx throws; etcd's JSON gateway is called this way too). */
+  post<R>(path: string, body: unknown): Promise<R>;
   /** Events of `path` from `resourceVersion` until the server ends the watch or `signal` aborts. */
   watch<T>(path: string, resourceVersion: string | undefined, signal?: AbortSignal): AsyncIterable<WatchEvent<T>>;
   /** Closes idle connections. */
@@ -119,6 +121,7 @@ export function createKubeClient(conn: KubeConnection): KubeClient {
       }
     },
     put: async <T>(path: string, body: T) => (await call("PUT", path, body)) as T,
+    post: async <R>(path: string, body: unknown) => (await call("POST", path, body)) as R,
     watch: <T>(path: string, rv: string | undefined, signal?: AbortSignal) => watch<T>(conn, agent, timeoutMs, path, rv, signal),
     close: () => agent.destroy(),
   };

@@ -137,6 +137,8 @@ export const etcdPaths = {
   dataDir: "/var/lib/etcd",
   /** Written by `kilnctl bootstrap` before etcd first starts: this node founds the cluster. */
   bootstrapMark: "/var/lib/kiln/etcd-bootstrap",
+  /** Written when this node joined the cluster founded on another (services/etcd-join.ts). */
+  joinMark: "/var/lib/kiln/etcd-join",
   /** Certificates issued at every start from cluster.etcd.ca (tmpfs). */
   pki: "/etc/kubernetes/pki/etcd",
   clientPort: 2379,

@@ -38,9 +38,10 @@ t.test("each failure is named where it is", async (t) => {
   const v = verdicts([cp(), { node: "10.5.0.3", error: "connect ECONNREFUSED" }], kube({ "cp-1": true }));
   t.equal(v["machine APIs"], "10.5.0.3: connect ECONNREFUSED");
   t.equal(v["Kubernetes nodes"], "ok", "only machines that answered are looked for");
-  const notFounded = verdicts([cp([svc("etcd", "Skipped", null, "not bootstrapped: run `kilnctl bootstrap` on one control-plane node (once for the cluster)")])], { t: "unavailable", why: "no control plane issued a kubeconfig" });
-  t.match(notFounded["kiln services"], /^cp-1 etcd: not bootstrapped: run `kilnctl bootstrap`/);
-  t.match(notFounded.etcd, /^cp-1: Skipped: not bootstrapped/);
+  const waiting = "waiting for the cluster's etcd (not bootstrapped: run `kilnctl bootstrap` on one control-plane node; the others join its cluster by themselves)";
+  const notFounded = verdicts([cp([svc("etcd", "Waiting", null, waiting)])], { t: "unavailable", why: "no control plane issued a kubeconfig" });
+  t.match(notFounded["kiln services"], /^cp-1 etcd: Waiting: waiting for the cluster's etcd \(not bootstrapped: run `kilnctl bootstrap`/);
+  t.match(notFounded.etcd, /^cp-1: Waiting: waiting for the cluster's etcd \(not bootstrapped/);
   t.equal(notFounded["Kubernetes API"], "no control plane issued a kubeconfig");
   const sick = verdicts([cp([svc("etcd", "Running", false, "", "connection refused"), svc("kubelet", "Failed", null, "exit 1")]), w()], kube({ "cp-1": true, "w-1": false }, "[-]etcd failed\nreadyz check failed"));
   t.equal(sick["kiln services"], "cp-1 etcd: unhealthy: connection refused; cp-1 kubelet: Failed: exit 1");

@@ -78,7 +78,7 @@ t.test("etcd, kube-apiserver, kube-controller-manager and kube-scheduler run wit
 
   const member = { name: "cp-1", address: "127.0.0.1" };
   await writeEtcdCerts(secrets.etcdCa, member, etcdP.pki);
-  const etcd = start(t, [etcdBin, ...etcdArgs(member, true, etcdP)]);
+  const etcd = start(t, [etcdBin, ...etcdArgs(member, { t: "found" }, etcdP)]);
   const etcdUp = await until(60_000, async () => (await fetch(`http://127.0.0.1:${etcdP.metricsPort}/health`)).ok);
   check(t, etcdUp !== undefined, "etcd healthy", etcd);
 

@@ -1,16 +1,17 @@
 // The bootstrap sequence: this control plane founds the cluster's etcd. The
 // mark goes to EPHEMERAL first (so a reboot before etcd wrote its member
-// still founds it, and a second bootstrap is refused), then etcd starts, then
-// the API server, controller manager and scheduler (skipped until etcd was
-// bootstrapped here; each waits for what it depends on).
+// still founds it, and a second bootstrap is refused); etcd, waiting for
+// exactly that, starts, and the API server, controller manager and scheduler
+// follow it (each waits for what it depends on). The starts below only matter
+// where those services had stopped (a failed start, `kilnctl service stop`).
 import { type Phase, phase, task } from "./runner.js";
 
 export interface BootstrapSteps {
   /** Records that this node founds the cluster. */
   mark(): void;
-  /** Starts etcd (skipped until now) as a new one-member cluster. */
+  /** Starts etcd as a new one-member cluster (a no-op when it waits for the mark already). */
   startEtcd(): Promise<unknown>;
-  /** Starts the API server, controller manager and scheduler (skipped until now). */
+  /** Starts the API server, controller manager and scheduler (each waits for etcd). */
   startControlPlane(): Promise<unknown>;
 }
 

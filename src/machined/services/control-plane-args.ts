@@ -31,9 +31,10 @@ export function apiServerArgs(advertise: string, network: ClusterNetwork, p: Con
     "client-ca-file": f.ca,
     "tls-cert-file": f.apiServerCert,
     "tls-private-key-file": f.apiServerKey,
-    // No --kubelet-certificate-authority yet: kubelets' serving certificates are now signed by
-    // the cluster CA (serverTLSBootstrap, approved by kiln's CSR approver), so the API server
-    // could verify them; it is left off until the vm tier proves logs and exec with it on.
+    // Kubelets' serving certificates are signed by the cluster CA (serverTLSBootstrap, approved by
+    // kiln's CSR approver for the names and addresses of Nodes it knows): logs, exec and
+    // port-forward reach a kubelet the API server has verified (the vm tier's cluster test).
+    "kubelet-certificate-authority": f.ca,
     "kubelet-client-certificate": f.kubeletClientCert,
     "kubelet-client-key": f.kubeletClientKey,
     // Nodes' hostnames need not resolve from a control plane; their addresses do.

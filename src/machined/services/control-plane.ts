@@ -3,12 +3,10 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { clusterNetwork } from "../../config/cluster-network.js";
-import { etcdPaths } from "../../machinery/paths.js";
-import { notBootstrapped, onWorker } from "../../machinery/skip-reasons.js";
+import { onWorker } from "../../machinery/skip-reasons.js";
 import { localAddresses } from "../apid-tls.js";
 import type { MachineContext } from "../service.js";
-import type { EtcdPaths } from "./etcd-config.js";
-import { bootstrapped, etcdMember } from "./etcd.js";
+import { etcdMember } from "./etcd.js";
 import { apiServerSans, type ControlPlaneSecrets, controlPlaneSecrets } from "./control-plane-pki.js";
 
 /** Why `program` (a control-plane service) does not run here, or undefined when it does. */
@@ -20,12 +18,9 @@ export function controlPlaneSkip(m: MachineContext, program: string): string | u
   return undefined;
 }
 
-/** Why the API server does not run here: as controlPlaneSkip, and until this node's etcd is bootstrapped (it talks to the local member). */
-export function apiServerSkip(m: MachineContext, p: EtcdPaths = etcdPaths): string | undefined {
-  const skip = controlPlaneSkip(m, "kube-apiserver");
-  if (skip !== undefined) return skip;
-  if (!bootstrapped(p)) return `${notBootstrapped}: etcd is not bootstrapped on this node (the API server uses the local member): run \`kilnctl bootstrap\` on one control-plane node (once for the cluster)`;
-  return undefined;
+/** Why the API server (and what follows it) does not run here; until this node's etcd is founded or joined, it waits for etcd. */
+export function apiServerSkip(m: MachineContext): string | undefined {
+  return controlPlaneSkip(m, "kube-apiserver");
 }
 
 /** The config's control-plane secrets; throws naming what is missing (skip said so before). */

@@ -12,6 +12,7 @@ import { decodeBase64Pem } from "../../pki/pem.js";
 export interface EtcdPaths {
   dataDir: string;
   bootstrapMark: string;
+  joinMark: string;
   pki: string;
   clientPort: number;
   peerPort: number;
@@ -43,11 +44,14 @@ export function url(address: string, port: number): string {
 }
 
 /**
- * etcd's argv for `member`. `founding` starts a new one-member cluster (the
- * bootstrap); otherwise the data directory already holds the member and the
- * initial-cluster flags are not given (etcd would ignore them).
+ * How etcd starts: founding a new one-member cluster (the bootstrap), joining
+ * the cluster whose members the join listed, or as the member its data
+ * directory holds (initial-cluster flags are then not given: etcd ignores them).
  */
-export function etcdArgs(member: EtcdMember, founding: boolean, p: EtcdPaths = etcdPaths, files = etcdFiles(p.pki)): string[] {
+export type EtcdStart = { t: "found" } | { t: "join"; initialCluster: string } | { t: "member" };
+
+/** etcd's argv for `member`, started as `start` says. */
+export function etcdArgs(member: EtcdMember, start: EtcdStart, p: EtcdPaths = etcdPaths, files = etcdFiles(p.pki)): string[] {
   const peer = url(member.address, p.peerPort);
   const args = [
     `--name=${member.name}`,
@@ -68,7 +72,8 @@ export function etcdArgs(member: EtcdMember, founding: boolean, p: EtcdPaths = e
     "--auto-compaction-retention=8",
     "--snapshot-count=10000",
   ];
-  if (founding) args.push(`--initial-cluster=${member.name}=${peer}`, "--initial-cluster-state=new");
+  if (start.t === "found") args.push(`--initial-cluster=${member.name}=${peer}`, "--initial-cluster-state=new");
+  if (start.t === "join") args.push(`--initial-cluster=${start.initialCluster}`, "--initial-cluster-state=existing");
   return args;
 }
 

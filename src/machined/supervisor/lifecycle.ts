@@ -78,8 +78,11 @@ async function waitDependencies(e: Entry, env: LifecycleEnv, signal: AbortSignal
 async function waitConditions(e: Entry, env: LifecycleEnv, signal: AbortSignal): Promise<boolean> {
   for (const c of e.def.conditions ?? []) {
     env.set(e, state("Waiting", `waiting for ${c.describe}`));
+    const note = (detail: string) => {
+      if (!signal.aborted) env.set(e, state("Waiting", `waiting for ${c.describe}: ${detail}`));
+    };
     try {
-      await c.wait(env.m, signal);
+      await c.wait(env.m, signal, note);
     } catch (err) {
       if (signal.aborted) return false;
       throw new Error(`waiting for ${c.describe}`, { cause: err });

@@ -2,32 +2,19 @@
 // certificates, the bootstrap's refusals, and a real etcd (Debian's
 // etcd-server) started with those flags and certificates answering
 // `etcdctl endpoint health` over client-certificate TLS.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { checkBootstrap, markBootstrap } from "../../../src/machined/bootstrap.js";
 import { etcdArgs, etcdFiles, writeEtcdCerts } from "../../../src/machined/services/etcd-config.js";
-import { etcdSkip } from "../../../src/machined/services/etcd.js";
-import { etcdPaths } from "../../../src/machinery/paths.js";
+import { etcdSkip, etcdStart } from "../../../src/machined/services/etcd.js";
+import { writeJoinMark } from "../../../src/machined/services/etcd-join.js";
 import { createCA, issueComponentCert } from "../../../src/pki/certs.js";
-import { encodeBase64Pem } from "../../../src/pki/pem.js";
 import { configOf, worker } from "../../config/fixtures.js";
 import { tempDir, testContext } from "../helpers.js";
-
-/** etcd's paths under `dir`, on ports of its own. */
-function pathsIn(dir: string, base = 23_790) {
-  return { ...etcdPaths, dataDir: join(dir, "etcd"), bootstrapMark: join(dir, "kiln", "etcd-bootstrap"), pki: join(dir, "pki"), clientPort: base, peerPort: base + 1, metricsPort: base + 2 };
-}
-
-async function controlPlane(withKey = true) {
-  const ca = await createCA("test etcd");
-  const yaml = worker({ hostname: "cp-1" }).replace("type: worker", "type: controlplane");
-  const config = configOf(yaml);
-  config.cluster = { ...config.cluster, etcd: { ca: { crt: encodeBase64Pem(ca.crt), ...(withKey ? { key: encodeBase64Pem(ca.key) } : {}) } } };
-  return { ca, config };
-}
+import { controlPlane, etcdctl, etcdMissing, etcdMissingMessage, etcdSkip as skipWithoutEtcd, pathsIn, startEtcd } from "./etcd-fixtures.js";
 
 /** A context whose image has an etcd binary (a placeholder file). */
 function withEtcd(dir: string) {
@@ -37,22 +24,27 @@ function withEtcd(dir: string) {
   return ctx;
 }
 
-t.test("skipped on a worker, without the binary or the CA, and until bootstrapped, each saying why", async (t) => {
+t.test("skipped on a worker, without the binary or the CA, each saying why; on a control plane it starts as founded, joined or its member", async (t) => {
   const dir = tempDir(t);
   const p = pathsIn(dir);
   const ctx = withEtcd(dir);
   ctx.config = configOf(worker({}));
-  t.equal(etcdSkip(ctx, p), "this machine is a worker: only control planes run etcd");
+  t.equal(etcdSkip(ctx), "this machine is a worker: only control planes run etcd");
   const { config } = await controlPlane(false);
   ctx.config = config;
-  t.match(etcdSkip(ctx, p), /^cluster\.etcd\.ca \(with its key\) is not in the config/);
+  t.match(etcdSkip(ctx), /^cluster\.etcd\.ca \(with its key\) is not in the config/);
   ctx.config = (await controlPlane()).config;
-  t.equal(etcdSkip(ctx, p), "not bootstrapped: run `kilnctl bootstrap` on one control-plane node (once for the cluster)");
-  markBootstrap(p);
-  t.equal(etcdSkip(ctx, p), undefined, "runs once bootstrapped");
+  t.equal(etcdSkip(ctx), undefined, "a control plane runs it (it waits to be founded or to join)");
   const bare = testContext(tempDir(t));
   bare.config = ctx.config;
-  t.match(etcdSkip(bare, p), /^no etcd binary in the image/);
+  t.match(etcdSkip(bare), /^no etcd binary in the image/);
+  t.throws(() => etcdStart(p), { message: /neither bootstrapped on this node nor joined/ });
+  writeJoinMark({ joinedAt: "x", memberId: "1", initialCluster: "cp-1=https://a:2380,cp-2=https://b:2380", clientURLs: [], promoted: false }, p);
+  t.same(etcdStart(p), { t: "join", initialCluster: "cp-1=https://a:2380,cp-2=https://b:2380" });
+  markBootstrap(p);
+  t.same(etcdStart(p), { t: "found" }, "the bootstrap mark decides");
+  mkdirSync(join(p.dataDir, "member"), { recursive: true });
+  t.same(etcdStart(p), { t: "member" }, "a member on disk starts as itself");
 });
 
 t.test("bootstrap: refused without a config, on a worker, without the CA's key, and a second time", async (t) => {
@@ -75,13 +67,13 @@ t.test("bootstrap: refused without a config, on a worker, without the CA's key, 
 
 t.test("flags: a founding member names the new cluster; a member already on disk does not", async (t) => {
   const p = pathsIn("/x");
-  const founding = etcdArgs({ name: "cp-1", address: "10.5.0.2" }, true, p);
+  const founding = etcdArgs({ name: "cp-1", address: "10.5.0.2" }, { t: "found" }, p);
   t.ok(founding.includes("--initial-cluster=cp-1=https://10.5.0.2:23791"));
   t.ok(founding.includes("--initial-cluster-state=new"));
   t.ok(founding.includes("--listen-client-urls=https://127.0.0.1:23790,https://10.5.0.2:23790"));
   t.ok(founding.includes("--listen-metrics-urls=http://127.0.0.1:23792"));
   t.ok(founding.includes("--client-cert-auth=true") && founding.includes("--peer-client-cert-auth=true"));
-  const again = etcdArgs({ name: "cp-1", address: "fd00::2" }, false, p);
+  const again = etcdArgs({ name: "cp-1", address: "fd00::2" }, { t: "member" }, p);
   t.notOk(again.some((a) => a.startsWith("--initial-cluster")), "no initial-cluster flags");
   t.ok(again.includes("--advertise-client-urls=https://[fd00::2]:23790"));
 });
@@ -101,29 +93,15 @@ t.test("certificates: server and peer from the etcd CA, for both usages and the 
   }
 });
 
-const etcdBin = "/usr/bin/etcd";
-const etcdctl = "/usr/bin/etcdctl";
-const missing = !existsSync(etcdBin) || !existsSync(etcdctl);
-const skip = missing && process.env.CI !== "true" && "needs Debian's etcd-server and etcd-client";
-
-t.test("a real etcd started with these flags and certificates answers etcdctl over client-certificate TLS", { skip, timeout: 120_000 }, async (t) => {
-  if (missing) return void t.fail(`${etcdBin} and ${etcdctl} are needed (apt-get install etcd-server etcd-client; hack/setup.sh installs them)`);
+t.test("a real etcd started with these flags and certificates answers etcdctl over client-certificate TLS", { skip: skipWithoutEtcd, timeout: 120_000 }, async (t) => {
+  if (etcdMissing) return void t.fail(etcdMissingMessage);
   const dir = tempDir(t);
   const p = pathsIn(dir, 20_000 + Math.floor(Math.random() * 20_000));
   const { ca } = await controlPlane();
   const member = { name: "cp-1", address: "127.0.0.1" };
   await writeEtcdCerts(ca, member, p.pki);
-  const child = spawn(etcdBin, etcdArgs(member, true, p), { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (b: Buffer) => {
-    stderr = (stderr + b.toString()).slice(-4000);
-  });
-  t.teardown(() => void child.kill("SIGKILL"));
-  let health = "";
-  for (const end = Date.now() + 60_000; Date.now() < end && !health.includes('"health":"true"'); await new Promise((r) => setTimeout(r, 250))) {
-    health = await fetch(`http://127.0.0.1:${p.metricsPort}/health`).then((r) => r.text(), () => "");
-  }
-  t.match(health, /"health":"true"/, `etcd's /health on loopback (stderr: ${stderr.slice(-300)})`);
+  const { health, stderr } = await startEtcd(t, etcdArgs(member, { t: "found" }, p), p.metricsPort);
+  t.match(health, /"health":"true"/, `etcd's /health on loopback (stderr: ${stderr().slice(-300)})`);
   const client = await issueComponentCert(ca, { commonName: "kube-apiserver-etcd-client", usages: ["client"] });
   writeFileSync(join(dir, "client.crt"), client.crt);
   writeFileSync(join(dir, "client.key"), client.key, { mode: 0o600 });

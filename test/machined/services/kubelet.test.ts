@@ -27,8 +27,8 @@ t.test("depends on containerd, restarts forever and checks kubelet's healthz", a
   t.equal(kubelet.health?.intervalMs, 5000);
 });
 
-t.test("waits for the runtime kernel modules (netfilter for its iptables rules), and stops waiting when aborted", async (t) => {
-  t.same(kubelet.conditions?.map((c) => c.describe), ["the runtime kernel modules and sysctls"]);
+t.test("waits for the runtime kernel modules (netfilter for its iptables rules) and a network address (its node IP), and stops waiting when aborted", async (t) => {
+  t.same(kubelet.conditions?.map((c) => c.describe), ["the runtime kernel modules and sysctls", "a network address (not loopback or link-local)"]);
   const [modules] = kubelet.conditions!;
   let loaded = () => {};
   const m = { ...testContext(tempDir(t)), runtimeModules: new Promise<void>((r) => { loaded = r; }) };

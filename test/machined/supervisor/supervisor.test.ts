@@ -148,10 +148,16 @@ t.test("waits for conditions in state Waiting, naming them", async (t) => {
   const h = harness(t);
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
-  h.sup.register(def("svc", { conditions: [{ describe: "network", wait: () => gate }] }));
+  let note!: (detail: string) => void;
+  h.sup.register(def("svc", { conditions: [{ describe: "network", wait: (_m, _s, n) => {
+    note = n!;
+    return gate;
+  } }] }));
   await h.sup.start("svc");
   await h.until("svc", "Waiting");
   t.equal(h.status("svc").message, "waiting for network");
+  note("no lease yet");
+  t.equal(h.status("svc").message, "waiting for network: no lease yet", "what the condition last saw joins the message");
   open();
   await h.until("svc", "Running");
 });
