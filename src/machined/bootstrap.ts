@@ -7,9 +7,8 @@ import type { MachineConfig } from "../config/schema.js";
 import { etcdPaths } from "../machinery/paths.js";
 import { refused } from "./errors.js";
 import { localAddresses } from "./apid-tls.js";
-import { type EtcdPaths, etcdCa } from "./services/etcd-config.js";
-import { etcdCandidates, findEtcd, readJoinMark } from "./services/etcd-join.js";
-import { hasMember } from "./services/etcd.js";
+import { type EtcdPaths, etcdCa, hasMember } from "./services/etcd-config.js";
+import { findClusterEtcd, readJoinMark } from "./services/etcd-join.js";
 
 /** Refuses a bootstrap this machine cannot do, naming why and what to do. */
 export function checkBootstrap(config: MachineConfig | undefined, etcdBinary: string, p: EtcdPaths = etcdPaths): void {
@@ -27,11 +26,9 @@ export function checkBootstrap(config: MachineConfig | undefined, etcdBinary: st
 
 /** Refuses a bootstrap when another node's etcd answers already: a second founding would split the cluster in two. */
 export async function checkNoCluster(config: MachineConfig, p: Pick<EtcdPaths, "clientPort"> = etcdPaths, own = localAddresses()): Promise<void> {
-  const ca = etcdCa(config);
-  if (!ca) return;
-  const found = await findEtcd(await etcdCandidates(config, own, p), ca);
+  const found = await findClusterEtcd(config, own, p);
   if ("members" in found) {
-    const names = (await found.members.list().catch(() => [])).map((m) => m.name || m.ID).sort().join(", ");
+    const names = found.listed.map((m) => m.name || m.ID).sort().join(", ");
     found.members.close();
     throw refused(`the cluster's etcd answers already at ${found.members.endpoint} (members: ${names}): it was bootstrapped on another node, and this control plane joins it by itself`);
   }

@@ -11,12 +11,12 @@ import { controlPlanePaths } from "../../machinery/paths.js";
 import { runControlPlaneControllers } from "../kubernetes/controllers.js";
 import type { ServiceDefinition } from "../service.js";
 import { taskRunner } from "../supervisor/task-runner.js";
-import { apiServerSkip } from "./control-plane.js";
+import { controlPlaneSkip } from "./control-plane.js";
 
 export const clusterControllers: ServiceDefinition = {
   id: "cluster-controllers",
   dependsOn: ["kube-apiserver"],
-  skip: (m) => apiServerSkip(m),
+  skip: (m) => controlPlaneSkip(m, "kube-apiserver"),
   run: (m) =>
     taskRunner(async ({ signal, log }) => {
       const kubeconfig = parse(readFileSync(controlPlanePaths.adminKubeconfig, "utf8")) as Kubeconfig;

@@ -18,11 +18,6 @@ export function controlPlaneSkip(m: MachineContext, program: string): string | u
   return undefined;
 }
 
-/** Why the API server (and what follows it) does not run here; until this node's etcd is founded or joined, it waits for etcd. */
-export function apiServerSkip(m: MachineContext): string | undefined {
-  return controlPlaneSkip(m, "kube-apiserver");
-}
-
 /** The config's control-plane secrets; throws naming what is missing (skip said so before). */
 export function secretsOf(m: MachineContext): ControlPlaneSecrets {
   const s = controlPlaneSecrets(m.config);

@@ -1,7 +1,7 @@
 // etcd's flags and certificates on a control-plane machine: one member named
 // after the node, serving clients and peers over TLS from cluster.etcd.ca,
 // with /health on plain HTTP bound to loopback for machined's health check.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MachineConfig } from "../../config/schema.js";
 import { etcdPaths } from "../../machinery/paths.js";
@@ -17,6 +17,11 @@ export interface EtcdPaths {
   clientPort: number;
   peerPort: number;
   metricsPort: number;
+}
+
+/** Whether this node holds an etcd member already (its data directory has one). */
+export function hasMember(p: Pick<EtcdPaths, "dataDir"> = etcdPaths): boolean {
+  return existsSync(join(p.dataDir, "member"));
 }
 
 /** This node as an etcd member. */

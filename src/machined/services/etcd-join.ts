@@ -5,9 +5,9 @@
 // stale member with its own peer URL (a node that was reset), adds itself as
 // a learner, and records the join in a mark on EPHEMERAL before etcd first
 // starts. etcd then starts with the initial cluster the add returned, and is
-// healthy only once promoted to a voting member (etcdPromotion): a learner
-// does not count toward quorum, so a join that never completes cannot cost
-// the cluster its majority.
+// healthy only once promoted to a voting member (promoteSelf, called by
+// etcd's health check in etcd.ts): a learner does not count toward quorum,
+// so a join that never completes cannot cost the cluster its majority.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { MachineConfig } from "../../config/schema.js";
@@ -20,8 +20,8 @@ import { decodeBase64Pem } from "../../pki/pem.js";
 import { localAddresses } from "../apid-tls.js";
 import type { Condition, MachineContext } from "../service.js";
 import { sleep } from "../supervisor/wait.js";
-import { type EtcdMember, type EtcdPaths, etcdCa, url } from "./etcd-config.js";
-import { etcdClientCert, type EtcdMembers, etcdMembers, initialCluster } from "./etcd-members.js";
+import { type EtcdMember, type EtcdPaths, etcdCa, hasMember, url } from "./etcd-config.js";
+import { etcdClientCert, type EtcdMemberInfo, type EtcdMembers, etcdMembers, initialCluster } from "./etcd-members.js";
 
 /** What the join recorded: etcd's flags for its first start, where to promote it, and whether that was done. */
 export interface JoinMark {
@@ -33,8 +33,13 @@ export interface JoinMark {
   promoted: boolean;
 }
 
-export function readJoinMark(p: EtcdPaths = etcdPaths): JoinMark | undefined {
-  return existsSync(p.joinMark) ? (JSON.parse(readFileSync(p.joinMark, "utf8")) as JoinMark) : undefined;
+export function readJoinMark(p: Pick<EtcdPaths, "joinMark"> = etcdPaths): JoinMark | undefined {
+  if (!existsSync(p.joinMark)) return undefined;
+  try {
+    return JSON.parse(readFileSync(p.joinMark, "utf8")) as JoinMark;
+  } catch (err) {
+    throw new Error(`reading etcd's join mark ${p.joinMark}`, { cause: err });
+  }
 }
 
 export function writeJoinMark(mark: JoinMark, p: EtcdPaths = etcdPaths): void {
@@ -65,22 +70,31 @@ async function apiServerAddresses(config: MachineConfig, endpoint: string): Prom
   }
 }
 
+/** What a search for the cluster's etcd found: a member that answered (and the members it listed), or why none did. */
+export type FoundEtcd = { members: EtcdMembers; listed: EtcdMemberInfo[] } | { why: string };
+
 /** The first candidate whose etcd lists its members, with a reason per candidate that did not. */
-export async function findEtcd(candidates: string[], ca: CertAndKey): Promise<{ members: EtcdMembers } | { why: string }> {
+export async function findEtcd(candidates: string[], ca: CertAndKey): Promise<FoundEtcd> {
   if (candidates.length === 0) return { why: "cluster.controlPlane.endpoint names no other node" };
   const client = await etcdClientCert(ca, "kiln:etcd-join");
   const why: string[] = [];
   for (const endpoint of candidates) {
     const members = etcdMembers(endpoint, ca, client);
     try {
-      await members.list();
-      return { members };
+      return { members, listed: await members.list() };
     } catch (err) {
       members.close();
       why.push(`${endpoint}: ${(err as Error).message}`);
     }
   }
   return { why: why.join("; ") };
+}
+
+/** The cluster's etcd as `config` leads to it from a node with addresses `own` (the bootstrap's check and the join share this). */
+export async function findClusterEtcd(config: MachineConfig | undefined, own: string[], p: Pick<EtcdPaths, "clientPort"> = etcdPaths): Promise<FoundEtcd> {
+  const ca = etcdCa(config);
+  if (!config || !ca) return { why: "no cluster.etcd.ca in the config" };
+  return findEtcd(await etcdCandidates(config, own, p), ca);
 }
 
 /** Adds this node to the cluster `members` talks to as a learner, after removing a stale member with its peer URL. */
@@ -103,7 +117,7 @@ export async function addSelf(members: EtcdMembers, self: EtcdMember, p: EtcdPat
 
 /** Whether this node's etcd has its start: founded here, joined, or a member already. */
 export function etcdDecided(p: EtcdPaths = etcdPaths): boolean {
-  return existsSync(`${p.dataDir}/member`) || existsSync(p.bootstrapMark) || existsSync(p.joinMark);
+  return hasMember(p) || existsSync(p.bootstrapMark) || existsSync(p.joinMark);
 }
 
 /**
@@ -132,9 +146,7 @@ export function etcdJoined(member: (m: MachineContext) => EtcdMember, p: EtcdPat
 
 /** One attempt: undefined once joined, else why not. */
 async function tryJoin(m: MachineContext, self: EtcdMember, p: EtcdPaths): Promise<string | undefined> {
-  const ca = etcdCa(m.config);
-  if (!m.config || !ca) return "no cluster.etcd.ca in the config";
-  const found = await findEtcd(await etcdCandidates(m.config, localAddresses(), p), ca);
+  const found = await findClusterEtcd(m.config, localAddresses(), p);
   if ("why" in found) return `no cluster found yet (${found.why})`;
   try {
     // A bootstrap may have come while the cluster was looked for.

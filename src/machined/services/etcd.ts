@@ -8,19 +8,14 @@ import { hostname } from "node:os";
 import { cgroupPaths, etcdPaths } from "../../machinery/paths.js";
 import { onWorker } from "../../machinery/skip-reasons.js";
 import { localAddresses } from "../apid-tls.js";
-import { networkAddressed } from "./network-addressed.js";
+import { isNetworkAddress, networkAddressed } from "./network-addressed.js";
 import { httpHealth } from "../health/checks.js";
 import type { HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
-import { etcdArgs, etcdCa, type EtcdMember, type EtcdPaths, type EtcdStart, writeEtcdCerts } from "./etcd-config.js";
+import { etcdArgs, etcdCa, type EtcdMember, type EtcdPaths, type EtcdStart, hasMember, writeEtcdCerts } from "./etcd-config.js";
 import { etcdJoined, promoteSelf, readJoinMark } from "./etcd-join.js";
 import { nodeIp } from "./kubelet-config.js";
 import { serviceEnv } from "./service-env.js";
-
-/** Whether this node holds an etcd member already (its data directory has one). */
-export function hasMember(p: EtcdPaths = etcdPaths): boolean {
-  return existsSync(`${p.dataDir}/member`);
-}
 
 /** Why etcd does not run here, or undefined when it does. */
 export function etcdSkip(m: MachineContext): string | undefined {
@@ -51,7 +46,7 @@ function votingHealth(p: EtcdPaths = etcdPaths): HealthCheck {
 
 /** This node as an etcd member: its hostname, and its node IP (else its first address that is not loopback). */
 export function etcdMember(m: MachineContext, addrs = localAddresses()): EtcdMember {
-  const others = addrs.filter((a) => a !== "127.0.0.1" && a !== "::1" && !a.startsWith("fe80:"));
+  const others = addrs.filter(isNetworkAddress);
   const address = (m.config && nodeIp(m.config, addrs)) ?? others.find((a) => !a.includes(":")) ?? others[0] ?? "127.0.0.1";
   return { name: hostname(), address };
 }

@@ -9,14 +9,14 @@ import type { ServiceDefinition } from "../service.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import { apiServerArgs } from "./control-plane-args.js";
 import { controlPlaneFiles, writeApiServerPki } from "./control-plane-pki.js";
-import { apiServerSkip, nodeApiServerSans, secretsOf } from "./control-plane.js";
+import { controlPlaneSkip, nodeApiServerSans, secretsOf } from "./control-plane.js";
 import { etcdMember } from "./etcd.js";
 import { serviceEnv } from "./service-env.js";
 
 export const kubeApiServer: ServiceDefinition = {
   id: "kube-apiserver",
   dependsOn: ["etcd"],
-  skip: (m) => apiServerSkip(m),
+  skip: (m) => controlPlaneSkip(m, "kube-apiserver"),
   prepare: async (m) => {
     // Issued anew at every start: the node's addresses or machine.certSANs may have changed.
     await writeApiServerPki(secretsOf(m), nodeApiServerSans(m));

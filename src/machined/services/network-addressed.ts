@@ -7,9 +7,14 @@ import type { Condition } from "../service.js";
 import { localAddresses } from "../apid-tls.js";
 import { sleep } from "../supervisor/wait.js";
 
-/** Whether one of `addresses` is routable beyond this machine's link. */
+/** Whether `address` is routable beyond this machine's link: not loopback, not link-local. */
+export function isNetworkAddress(address: string): boolean {
+  return address !== "::1" && !address.startsWith("127.") && !address.toLowerCase().startsWith("fe80:");
+}
+
+/** Whether one of `addresses` is a network address. */
 export function hasNetworkAddress(addresses: string[]): boolean {
-  return addresses.some((a) => a !== "::1" && !a.startsWith("127.") && !a.toLowerCase().startsWith("fe80:"));
+  return addresses.some(isNetworkAddress);
 }
 
 /** Waits (polling every `everyMs`) until the machine has a network address. */

@@ -17,7 +17,7 @@ import {
   writeControllerManagerPki,
   writeSchedulerPki,
 } from "../../../src/machined/services/control-plane-pki.js";
-import { apiServerSkip, controlPlaneSkip, nodeApiServerSans } from "../../../src/machined/services/control-plane.js";
+import { controlPlaneSkip, nodeApiServerSans } from "../../../src/machined/services/control-plane.js";
 import { kubeApiServer } from "../../../src/machined/services/kube-apiserver.js";
 import { kubeControllerManager } from "../../../src/machined/services/kube-controller-manager.js";
 import { kubeScheduler } from "../../../src/machined/services/kube-scheduler.js";
@@ -84,7 +84,7 @@ t.test("skipped on a worker, without a binary, without each secret", async (t) =
   }
   ctx.config = config;
   t.equal(controlPlaneSkip(ctx, "kube-controller-manager"), undefined);
-  t.equal(apiServerSkip(ctx), undefined, "runs (after etcd, which waits to be founded or to join)");
+  t.equal(controlPlaneSkip(ctx, "kube-apiserver"), undefined, "runs (after etcd, which waits to be founded or to join)");
   const bare = testContext(tempDir(t));
   bare.config = config;
   t.match(controlPlaneSkip(bare, "kube-apiserver"), /^no kube-apiserver binary in the image/);

@@ -4,9 +4,10 @@
 // cluster, promoted to a voting member; a bootstrap refused while another
 // node's etcd answers.
 import t from "tap";
-import { checkNoCluster } from "../../../src/machined/bootstrap.js";
+import { writeFileSync } from "node:fs";
+import { checkBootstrap, checkNoCluster } from "../../../src/machined/bootstrap.js";
 import { etcdArgs, url, writeEtcdCerts } from "../../../src/machined/services/etcd-config.js";
-import { addSelf, etcdCandidates, findEtcd, promoteSelf, readJoinMark } from "../../../src/machined/services/etcd-join.js";
+import { addSelf, etcdCandidates, findEtcd, promoteSelf, readJoinMark, writeJoinMark } from "../../../src/machined/services/etcd-join.js";
 import { etcdClientCert, etcdMembers, initialCluster } from "../../../src/machined/services/etcd-members.js";
 import { etcdStart } from "../../../src/machined/services/etcd.js";
 import { tempDir } from "../helpers.js";
@@ -19,6 +20,16 @@ t.test("the initial cluster names the new member, keeps the others' names, and n
     { ID: "3", peerURLs: ["https://10.5.0.4:2380"], isLearner: true },
   ];
   t.equal(initialCluster(members, members[1]!, "cp-2"), "cp-1=https://10.5.0.2:2380,cp-2=https://10.5.0.3:2380,unstarted-3=https://10.5.0.4:2380");
+});
+
+t.test("a joined node refuses a bootstrap; a join mark that is not JSON is named in the error", async (t) => {
+  const p = pathsIn(tempDir(t));
+  const { config } = await controlPlane();
+  const bin = process.execPath;
+  writeJoinMark({ joinedAt: "2026-12-05T11:52:11.000Z", memberId: "7", initialCluster: "a=https://x:2380", clientURLs: ["https://x:2379"], promoted: true }, p);
+  t.throws(() => checkBootstrap(config, bin, p), { kind: "refused", message: /^this node joined the cluster's etcd already \(2026-12-05T11:52:11\.000Z\): a cluster is bootstrapped once/ });
+  writeFileSync(p.joinMark, "{not json");
+  t.throws(() => readJoinMark(p), { message: `reading etcd's join mark ${p.joinMark}` });
 });
 
 t.test("candidates: the endpoint's host (the Kubernetes API not answering), never this node's own address", async (t) => {
