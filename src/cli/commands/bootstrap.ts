@@ -1,6 +1,7 @@
 // `kilnctl bootstrap`: found the cluster's etcd on one control-plane node,
-// once for the cluster. The node refuses when it is a worker, lacks the etcd
-// CA, or was bootstrapped already, saying what to do instead.
+// once for the cluster; the other control planes join it by themselves. The
+// node refuses when it is a worker, lacks the etcd CA, was bootstrapped or
+// joined already, or another node's etcd answers, saying what to do instead.
 import { Command } from "commander";
 import type { CliDeps } from "../deps.js";
 import { addGlobalOptions } from "../global-options.js";
@@ -22,7 +23,7 @@ const columns: Column<BootstrapRecord>[] = [
 
 /** `bootstrap`: returns once the node has taken the bootstrap sequence (etcd then starts). */
 export function createBootstrapCommand(deps: CliDeps): Command {
-  const cmd = new Command("bootstrap").description("found the cluster's etcd on this control-plane node, once for the cluster (admin only)");
+  const cmd = new Command("bootstrap").description("found the cluster's etcd on this control-plane node, once for the cluster; the other control planes join it by themselves (admin only)");
   return addGlobalOptions(cmd, { connect: true }).action((_o: unknown, c: Command) =>
     withMachine(c, deps, "bootstrapping", async (m) => {
       const res = await m.client.bootstrap({}, m.call);
