@@ -3,7 +3,7 @@
 // kilnctl over mTLS through the forwarded port. QEMU runs under KVM when it
 // works and TCG otherwise, so timeouts allow for a slow software-emulated boot.
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
@@ -42,7 +42,13 @@ export function kilnctl(args: string[], env: NodeJS.ProcessEnv = {}, timeout = B
 export function testImage(): string {
   const given = process.env.KILN_TEST_IMAGE;
   if (given && existsSync(join(given, "manifest.json"))) return given;
-  const out = given ?? join(mkdtempSync(join(tmpdir(), "kiln-image-")), "image");
+  let out = given;
+  if (!out) {
+    // A scratch directory for this test process's images (this one, and the variants built beside it): gone when it exits.
+    const scratch = mkdtempSync(join(tmpdir(), "kiln-image-"));
+    process.once("exit", () => rmSync(scratch, { recursive: true, force: true }));
+    out = join(scratch, "image");
+  }
   const r = kilnctl(["image", "build", "--out", out]);
   if (r.code !== 0) throw new Error(`kilnctl image build failed (${r.code}): ${r.stderr}`);
   return out;
