@@ -2,6 +2,7 @@
 // early mounts, the open-file limit, the reaper, signals, then the boot
 // sequence; everything that changes the machine after that is a sequence
 // under one lock.
+import { codeCacheState, codeCacheTraining } from "../machinery/code-cache-state.js";
 import { describeFdLimit, raiseFdLimit, readNrOpen } from "../init/fd-limit.js";
 import { mountAll, mountTable } from "../init/mounts.js";
 import { becomeSubreaper, startReaper } from "../init/reaper.js";
@@ -33,7 +34,8 @@ function raiseOpenFiles(sys: Sys): void {
 async function main(): Promise<void> {
   const sys = createLibcSys();
   const platform = detectPlatform();
-  log(`kiln ${kilnVersion} starting on ${platform} as pid ${process.pid}`);
+  const cache = codeCacheState();
+  log(`kiln ${kilnVersion} starting on ${platform} as pid ${process.pid}${cache ? ` (code cache ${cache})` : ""}`);
   if (process.pid !== 1) becomeSubreaper(sys);
   mountAll(sys, mountTable(platform), log);
   raiseOpenFiles(sys);
@@ -49,7 +51,10 @@ async function main(): Promise<void> {
   await machined.boot();
 }
 
-main().catch((err: unknown) => {
-  // PID 1 must never exit: a failed boot is fatal, so sync and reboot.
-  emergencyReboot(createLibcSys(), err, log);
-});
+// The image builder loads this bundle to make its code cache: it must not boot the build host.
+if (!codeCacheTraining()) {
+  main().catch((err: unknown) => {
+    // PID 1 must never exit: a failed boot is fatal, so sync and reboot.
+    emergencyReboot(createLibcSys(), err, log);
+  });
+}

@@ -1,0 +1,139 @@
+// The image's programs run through a generated loader with a V8 code cache
+// made at build time: the loader runs the bundle as CommonJS (its require
+// finds externals in node_modules, __filename and __dirname are the bundle's,
+// its exit code is the program's), V8 takes the cache the build made, a cache
+// made for other V8 flags is refused and the program still runs, the cache
+// is reproducible, making it loads the program without starting it, and a
+// bundle that cannot load fails the build naming why.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import t, { type Test } from "tap";
+import { bundleName, codeCached, hostNode, loaderSource } from "../../src/image/code-cache.js";
+import { bundle, entries } from "../../src/image/bundle.js";
+import { repoRoot } from "../../src/image/paths.js";
+
+function scratch(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-code-cache-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A bundle as esbuild writes one: a shebang, an external from node_modules,
+ * a top level that runs, and a main that the training run must not start
+ * (it leaves a file behind when it runs).
+ */
+const fixture = `#!/usr/bin/node
+"use strict";
+const greet = require("greeting");
+const { writeFileSync } = require("node:fs");
+const state = process[Symbol.for("kiln.codeCache")];
+function main() {
+  writeFileSync(process.env.STARTED, "started");
+  console.log(JSON.stringify({ state, greeting: greet(), filename: __filename, dirname: __dirname, self: module.filename, args: process.argv.slice(2) }));
+  process.exitCode = Number(process.env.EXIT ?? 0);
+}
+if (state !== "training") main();
+`;
+
+/** A node_modules with the external the fixture requires. */
+function nodeModules(dir: string): string {
+  const nm = join(dir, "node_modules");
+  mkdirSync(join(nm, "greeting"), { recursive: true });
+  writeFileSync(join(nm, "greeting/index.js"), 'module.exports = () => "hello";\n');
+  return nm;
+}
+
+/** Copies a made program's three files into `to` (as the image's /usr/lib/kiln holds them, beside node_modules). */
+function install(p: { loader: string; bundle: string; cache: string }, to: string): string {
+  mkdirSync(to, { recursive: true });
+  for (const f of [p.loader, p.bundle, p.cache]) writeFileSync(join(to, f.slice(dirname(f).length + 1)), readFileSync(f), { mode: 0o755 });
+  return join(to, "prog.cjs");
+}
+
+function run(file: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []) {
+  const r = spawnSync(hostNode, [...nodeArgs, file, "a", "b"], { encoding: "utf8", env: { ...process.env, ...env } });
+  return { code: r.status, out: r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined, stderr: r.stderr };
+}
+
+t.test("the loader runs the bundle from its cache, as CommonJS", async (t) => {
+  const dir = scratch(t);
+  const src = join(dir, "prog.cjs");
+  writeFileSync(src, fixture);
+  const started = join(dir, "started");
+  const p = codeCached(join(dir, "cache"), src, "prog.cjs", nodeModules(dir), "/usr/lib/kiln");
+  t.notOk(existsSync(started), "making the cache loaded the program without starting it");
+  t.equal(p.bundle.slice(-"prog.bundle.cjs".length), "prog.bundle.cjs");
+  t.ok(readFileSync(p.bundle, "utf8").startsWith("///usr/bin/node\n"), "the bundle's shebang is a comment (same length: line numbers stay)");
+  t.equal(readFileSync(p.loader, "utf8"), loaderSource("prog.cjs"));
+
+  const lib = join(dir, "usr/lib/kiln");
+  const loader = install(p, lib);
+  nodeModules(lib);
+  const r = run(loader, { STARTED: started, EXIT: "3" });
+  t.equal(r.code, 3, `the program's exit code is the process's (${r.stderr})`);
+  t.same(r.out, { state: "accepted", greeting: "hello", filename: join(lib, bundleName("prog.cjs")), dirname: lib, self: join(lib, bundleName("prog.cjs")), args: ["a", "b"] }, "V8 took the cache; require, __filename, __dirname and argv are the program's");
+  t.ok(existsSync(started), "the program started");
+
+  const other = run(loader, { STARTED: started }, ["--no-lazy"]);
+  t.equal(other.out?.state, "rejected", "a node with other V8 flags refuses the cache");
+  t.equal(other.out?.greeting, "hello", "and runs the program from source");
+
+  rmSync(join(lib, "prog.bundle.cjs.v8cache"));
+  t.equal(run(loader, { STARTED: started }).out?.state, "absent", "without a cache the program runs from source");
+});
+
+t.test("the cache is reproducible and made once per bundle", async (t) => {
+  const dir = scratch(t);
+  const src = join(dir, "prog.cjs");
+  writeFileSync(src, fixture);
+  const nm = nodeModules(dir);
+  const a = codeCached(join(dir, "a"), src, "prog.cjs", nm, "/usr/lib/kiln");
+  const b = codeCached(join(dir, "b"), src, "prog.cjs", nm, "/usr/lib/kiln");
+  t.not(a.cache, b.cache);
+  t.ok(readFileSync(a.cache).equals(readFileSync(b.cache)), "two builds make the same bytes");
+  t.equal(codeCached(join(dir, "a"), src, "prog.cjs", nm, "/usr/lib/kiln").cache, a.cache, "an unchanged bundle reuses its cache");
+  writeFileSync(src, `${fixture}// changed\n`);
+  t.not(codeCached(join(dir, "a"), src, "prog.cjs", nm, "/usr/lib/kiln").cache, a.cache, "a changed bundle gets a new one");
+});
+
+t.test("a bundle that cannot load fails the build, saying why", async (t) => {
+  const dir = scratch(t);
+  const src = join(dir, "prog.cjs");
+  writeFileSync(src, 'require("not-there");\n');
+  let err: Error | undefined;
+  try {
+    codeCached(join(dir, "cache"), src, "prog.cjs", join(dir, "node_modules"), "/usr/lib/kiln");
+  } catch (e) {
+    err = e as Error;
+  }
+  t.match((err?.cause as Error | undefined)?.message, /^making the V8 code cache of .*prog\.cjs .*: Error: Cannot find module 'not-there'/);
+});
+
+t.test("kiln's image programs load for their cache without starting, and V8 takes it", { timeout: 120_000 }, async (t) => {
+  const dir = scratch(t);
+  const image = entries.filter((e) => e.image && e.format === "cjs");
+  t.ok(image.length >= 3, "machined, apid and the config worker");
+  await bundle({ root: repoRoot(), outDir: join(dir, "dist"), only: image, requireAll: true });
+  const nm = join(repoRoot(), "node_modules");
+  for (const e of image) {
+    // Making the cache runs every module's top level with the program held back: machined must not boot this host.
+    const p = codeCached(join(dir, "a"), join(dir, "dist", e.out), e.out, nm, "/usr/lib/kiln");
+    const again = codeCached(join(dir, "b"), join(dir, "dist", e.out), e.out, nm, "/usr/lib/kiln");
+    t.ok(readFileSync(again.cache).equals(readFileSync(p.cache)), `${e.out}: its cache is the same made again`);
+    const probe = join(dir, "probe.cjs");
+    writeFileSync(probe, 'process.on("exit", () => process.stderr.write("\\nstate=" + process[Symbol.for("kiln.codeCache")] + "\\n"));\n');
+    const training = e.out !== "apid.cjs";
+    // apid with a bad option prints its usage and exits 2; the others are loaded in training, as the builder does (nothing starts).
+    const r = spawnSync(hostNode, ["-r", probe, p.loader, ...(training ? [] : ["--bogus"])], { encoding: "utf8", env: { ...process.env, NODE_PATH: nm, ...(training ? { KILN_CODE_CACHE_OUT: join(dir, "again.v8cache") } : {}) } });
+    if (training) {
+      t.equal(r.status, 0, `${e.out}: loads without starting (${r.stderr.slice(-500)})`);
+      t.match(r.stderr, /state=training/);
+    } else {
+      t.match(r.stderr, /state=accepted/, `${e.out}: V8 takes the cache`);
+      t.equal(r.status, 2, "apid ran and refused the bad option");
+    }
+  }
+});
