@@ -7,8 +7,8 @@
 //   identity    the machine id
 //   network     links up, DHCP in the background (metal)
 //   api         the machine API's sockets ‖ an upgrade's trial or rollback
-//   config      the config found and applied, or maintenance ‖ runtime modules
-//   networkApi  apid
+//   config      the config found and applied, or maintenance
+//   networkApi  apid ‖ runtime modules
 //   install     the install the config asks for, then the reboot into the disk
 import type { BootNext } from "../config-sources/boot-config.js";
 import { type Phase, phase, task } from "./runner.js";
@@ -36,9 +36,9 @@ export function bootSequence(s: BootSteps): Phase[] {
       task("loadConfig", async (ctx) => {
         next = await s.loadConfig(ctx.signal);
       }),
-      task("loadRuntimeModules", () => s.loadRuntimeModules()),
     ),
-    phase("networkApi", task("startApid", () => s.startApid())),
+    // apid does not need the runtime modules (the kubelet and kube-proxy wait for them): it starts while they load.
+    phase("networkApi", task("startApid", () => s.startApid()), task("loadRuntimeModules", () => s.loadRuntimeModules())),
     phase("install", task("installToDisk", () => next.install?.())),
   ];
 }

@@ -1,10 +1,12 @@
 // The boot's search for a config over the whole table (STATE, kernel
 // command line URL, config drive, fw_cfg) on a fake machine: the order, the
 // first find wins, an invalid config stops in maintenance mode, a find is
-// kept on STATE, and every attempt is on the console and in the events.
+// kept on STATE, and every attempt is on the console and in the events, in
+// the table's order though the sources look at once.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
+import { acquireConfig } from "../../../src/machined/config-sources/acquire.js";
 import { bootConfig } from "../../../src/machined/config-sources/boot-config.js";
 import type { ConfigSource } from "../../../src/machined/config-sources/source.js";
 import { configSources } from "../../../src/machined/config-sources/sources.js";
@@ -177,4 +179,65 @@ t.test("a sandbox looks on STATE only: the host's command line, disks and firmwa
     configSources({ platform: "metal", sys: h.m.fakeSys, store: h.store }).map((s) => s.name),
     ["state", "cmdline-url", "config-drive", "fw_cfg"],
   );
+});
+
+t.test("the sources look at once, but speak and decide in order; the first find stops the later ones", async (t) => {
+  const started: string[] = [];
+  const stopped: string[] = [];
+  let release!: () => void;
+  const slowFirst = new Promise<void>((r) => (release = r));
+  const first: ConfigSource = {
+    name: "first",
+    fetch: async (note) => {
+      started.push("first");
+      note("looking slowly");
+      await slowFirst;
+      return { t: "none", why: "nothing here" };
+    },
+  };
+  const second: ConfigSource = {
+    name: "second",
+    fetch: async (note) => {
+      started.push("second");
+      note("found something early");
+      return { t: "found", yaml: worker({}), origin: "the second place" };
+    },
+  };
+  const third: ConfigSource = {
+    name: "third",
+    fetch: (note, signal) => {
+      started.push("third");
+      return new Promise((_, reject) => {
+        signal?.addEventListener("abort", () => {
+          stopped.push("third");
+          note("this must not be said: the search was decided");
+          reject(new Error("stopped"));
+        });
+      });
+    },
+  };
+  const h = booter([first, second, third], { save: () => {} });
+  const booted = h.boot();
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(started, ["first", "second", "third"], "every source started before the first one answered");
+  t.same(h.logged, ["config: first: looking slowly"], "the second source's note waits for the first to finish");
+  release();
+  await booted;
+  t.same(stopped, ["third"], "the source after the winner was stopped");
+  t.same(h.logged, ["config: first: looking slowly", "config: first: nothing here", "config: second: found something early", "config: second: found the second place"]);
+  t.same(summary(h.events), [
+    ["first", false, "looking slowly"],
+    ["first", false, "nothing here"],
+    ["second", false, "found something early"],
+    ["second", true, "loaded the second place"],
+    ["running", "configured from second (the second place)"],
+  ]);
+});
+
+t.test("a preempted boot stops waiting for a source at once", async (t) => {
+  const hangs: ConfigSource = { name: "hangs", fetch: () => new Promise(() => {}) };
+  const ac = new AbortController();
+  const got = acquireConfig([hangs], { log: () => {}, configEvent: () => {} }, ac.signal);
+  ac.abort(new Error("reboot"));
+  await t.rejects(got, /reboot/);
 });
