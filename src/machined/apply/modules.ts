@@ -4,7 +4,7 @@
 // image's /usr/lib/modules/<release>/modules.dep.
 import { release } from "node:os";
 import { loadModules, type ModuleResult } from "../../init/modules.js";
-import { resolveModules } from "../../machinery/modules-dep.js";
+import { type ModuleTable, readModuleTable, resolveModules } from "../../machinery/modules-dep.js";
 import type { MachineConfig } from "../../config/schema.js";
 import type { Sys } from "../../sys/sys.js";
 
@@ -13,13 +13,19 @@ export function modulesDir(root = "/"): string {
   return `${root.replace(/\/$/, "")}/usr/lib/modules/${release()}`;
 }
 
-/** Loads `names` (and what they need); one result per file, failures included. */
-export function loadByName(sys: Sys, dir: string, names: string[], params: Record<string, string> = {}): ModuleResult[] {
+/** Loads `names` (and what they need); one result per file, failures included. `dir` may be its tables, read once. */
+export function loadByName(sys: Sys, dir: string | ModuleTable, names: string[], params: Record<string, string> = {}): ModuleResult[] {
   const out: ModuleResult[] = [];
+  let table: ModuleTable;
+  try {
+    table = typeof dir === "string" ? readModuleTable(dir) : dir;
+  } catch (err) {
+    return names.map((name) => ({ name, outcome: "failed", error: (err as Error).message }));
+  }
   for (const name of names) {
     let files: string[];
     try {
-      files = resolveModules(dir, [name]);
+      files = resolveModules(table, [name]);
     } catch (err) {
       out.push({ name, outcome: "failed", error: (err as Error).message });
       continue;
@@ -47,8 +53,14 @@ export function applyKernelModules(sys: Sys, prev: MachineConfig | undefined, ne
  */
 export async function loadRuntimeModules(sys: Sys, names: string[], log: (line: string) => void, dir = modulesDir()): Promise<void> {
   const results: ModuleResult[] = [];
+  let table: ModuleTable | string = dir;
+  try {
+    table = readModuleTable(dir);
+  } catch {
+    // each name reports it below
+  }
   for (const name of names) {
-    results.push(...loadByName(sys, dir, [name]));
+    results.push(...loadByName(sys, table, [name]));
     await new Promise((r) => setImmediate(r));
   }
   const failed = results.filter((r) => r.outcome === "failed");
