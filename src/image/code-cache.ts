@@ -25,6 +25,19 @@ import { cachedDir } from "./cache.js";
 /** The build host's node (Debian's), which the image carries. */
 export const hostNode = "/usr/bin/node";
 
+/** The global the builder sets (and nothing at run time can: no environment variable or argument turns a machine's program into a training run). */
+const trainingKey = "kiln.codeCacheTraining";
+
+/**
+ * node's arguments, before the loader's path, for a training run that writes
+ * the cache to `out`, recording `name` (the bundle's path in the image, so
+ * the cache is the same wherever it is made). --random-seed=1 makes the
+ * cache reproducible; V8 leaves it out of its flag check.
+ */
+export function trainingArgs(out: string, name: string): string[] {
+  const set = `globalThis[Symbol.for(${JSON.stringify(trainingKey)})] = ${JSON.stringify({ out, name })};`;
+  return ["--random-seed=1", "--import", `data:text/javascript,${encodeURIComponent(set)}`];
+}
 
 /** The three files of one program, in a cache directory. */
 export interface CodeCachedProgram {
@@ -49,21 +62,21 @@ const Module = require("node:module");
 const { join } = require("node:path");
 const { Script } = require("node:vm");
 const file = join(__dirname, ${JSON.stringify(bundleName(program))});
-const out = process.env.KILN_CODE_CACHE_OUT;
+// Set only by the builder's --import (trainingArgs): where to write the cache, and the bundle's path in the image.
+const training = globalThis[Symbol.for(${JSON.stringify(trainingKey)})];
 let cachedData;
-if (!out) {
+if (!training) {
   try {
     cachedData = readFileSync(file + ".v8cache");
   } catch {}
 }
-// The name V8 records with the compiled code is the image's path even when the builder makes the cache elsewhere.
-const script = new Script("(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})", { filename: (out && process.env.KILN_CODE_CACHE_NAME) || file, cachedData });
-process[Symbol.for(${JSON.stringify(codeCacheKey)})] = out ? "training" : cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
+const script = new Script("(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})", { filename: training ? training.name : file, cachedData });
+process[Symbol.for(${JSON.stringify(codeCacheKey)})] = training ? "training" : cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
 const m = new Module(file, module);
 m.filename = file;
 script.runInThisContext()(m.exports, Module.createRequire(file), m, file, __dirname);
-if (out) {
-  writeFileSync(out, script.createCachedData());
+if (training) {
+  writeFileSync(training.out, script.createCachedData());
   process.exit(0);
 }
 `;
@@ -85,12 +98,12 @@ export function codeCached(root: string, bundlePath: string, program: string, no
     writeFileSync(join(tmp, names.loader), loaderSource(program), { mode: 0o755 });
     writeFileSync(join(tmp, names.bundle), commentShebang(source));
     try {
-      execFileSync(node, ["--random-seed=1", join(tmp, names.loader)], { env: { KILN_CODE_CACHE_OUT: join(tmp, names.cache), KILN_CODE_CACHE_NAME: posix.join(at, names.bundle), NODE_PATH: nodeModules }, stdio: ["ignore", "ignore", "pipe"] });
+      execFileSync(node, [...trainingArgs(join(tmp, names.cache), posix.join(at, names.bundle)), join(tmp, names.loader)], { env: { NODE_PATH: nodeModules }, stdio: ["ignore", "ignore", "pipe"] });
     } catch (err) {
       // node's stderr: where it threw, then the error; the error's line says what went wrong.
       const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? "";
       const why = stderr.split("\n").find((l) => /^\w*Error\b/.test(l)) ?? stderr.trim().split("\n")[0];
-      throw new Error(`making the V8 code cache of ${bundlePath} with ${node} (loading it with KILN_CODE_CACHE_OUT set)${why ? `: ${why}` : ""}`, { cause: err });
+      throw new Error(`making the V8 code cache of ${bundlePath} with ${node} (loading it in training)${why ? `: ${why}` : ""}`, { cause: err });
     }
   });
   return { loader: join(hit.dir, names.loader), bundle: join(hit.dir, names.bundle), cache: join(hit.dir, names.cache) };

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t, { type Test } from "tap";
-import { bundleName, codeCached, hostNode, loaderSource } from "../../src/image/code-cache.js";
+import { bundleName, codeCached, hostNode, loaderSource, trainingArgs } from "../../src/image/code-cache.js";
 import { bundle, entries } from "../../src/image/bundle.js";
 import { repoRoot } from "../../src/image/paths.js";
 
@@ -127,13 +127,16 @@ t.test("kiln's image programs load for their cache without starting, and V8 take
     writeFileSync(probe, 'process.on("exit", () => process.stderr.write("\\nstate=" + process[Symbol.for("kiln.codeCache")] + "\\n"));\n');
     const training = e.out !== "apid.cjs";
     // apid with a bad option prints its usage and exits 2; the others are loaded in training, as the builder does (nothing starts).
-    const r = spawnSync(hostNode, ["-r", probe, p.loader, ...(training ? [] : ["--bogus"])], { encoding: "utf8", env: { ...process.env, NODE_PATH: nm, ...(training ? { KILN_CODE_CACHE_OUT: join(dir, "again.v8cache") } : {}) } });
+    const args = training ? [...trainingArgs(join(dir, "again.v8cache"), "/usr/lib/kiln/x.bundle.cjs"), "-r", probe, p.loader] : ["-r", probe, p.loader, "--bogus"];
+    // The environment variable an earlier loader took for a training run does nothing now: only the builder's --import does.
+    const r = spawnSync(hostNode, args, { encoding: "utf8", env: { ...process.env, NODE_PATH: nm, KILN_CODE_CACHE_OUT: join(dir, "env.v8cache") } });
     if (training) {
       t.equal(r.status, 0, `${e.out}: loads without starting (${r.stderr.slice(-500)})`);
       t.match(r.stderr, /state=training/);
     } else {
       t.match(r.stderr, /state=accepted/, `${e.out}: V8 takes the cache`);
       t.equal(r.status, 2, "apid ran and refused the bad option");
+      t.notOk(existsSync(join(dir, "env.v8cache")), "an environment variable does not make a training run");
     }
   }
 });
