@@ -1,13 +1,16 @@
 // Upgrade bundles on their way in: uploaded over the API in chunks, or
 // fetched by the machine from a URL, into a file on EPHEMERAL (/var), which is
 // the only place on a kiln machine with room for one. One upload at a time: a
-// new one removes the others. Chunks must arrive in order (offset = bytes so
-// far), so a client that lost its connection resumes where the machine says.
+// new one removes the others. A client keeps several chunks in flight, so they
+// may arrive out of order: a chunk may start anywhere in the window of
+// UPLOAD_WINDOW bytes after the bytes received so far (the contiguous prefix)
+// without overlapping one already in; `received` is that prefix, so a client
+// that lost its connection resumes where the machine says.
 // Every upload has a size known before its first byte is written: the size
 // an upload declares (over 0, at most MAX_BUNDLE), a URL's Content-Length,
 // or without one MAX_BUNDLE (and the room on /var); nothing is written past it.
 import { randomUUID } from "node:crypto";
-import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, statSync, writeSync } from "node:fs";
+import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -16,6 +19,8 @@ import type { UpgradeUploadChunk } from "../machine.js";
 
 /** The largest chunk UpgradeUpload takes. */
 export const MAX_CHUNK = 1 << 20;
+/** How far past the bytes received so far a chunk may start (chunks in flight arrive in any order). */
+export const UPLOAD_WINDOW = 8 * MAX_CHUNK;
 /** The largest bundle a machine takes (an upload's total_size, a URL's body): 1 GiB. */
 export const MAX_BUNDLE = 1 << 30;
 /** Room kept free on EPHEMERAL besides the bundle and its unpacked copy. */
@@ -38,10 +43,11 @@ export interface Uploads {
 /** `maxBundle` for tests at the limits; MAX_BUNDLE otherwise. */
 export function createUploads(dir: string, limits: { maxBundle: number } = { maxBundle: MAX_BUNDLE }): Uploads {
   const file = (id: string) => join(dir, `${id}.tar`);
-  // The declared size of each upload of this boot (machined is PID 1: it lives as long as the boot).
-  const totals = new Map<string, number>();
+  // Each upload of this boot (machined is PID 1: it lives as long as the boot): its declared size, the
+  // bytes received from offset 0 without a gap, and the chunks written past them (offset -> length).
+  const uploads = new Map<string, { total: number; have: number; ahead: Map<number, number> }>();
   const clear = () => {
-    totals.clear();
+    uploads.clear();
     if (!existsSync(dir)) return;
     for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
   };
@@ -58,12 +64,13 @@ export function createUploads(dir: string, limits: { maxBundle: number } = { max
     }
     const id = randomUUID();
     closeSync(openSync(file(id), "w", 0o600));
-    totals.set(id, limit);
+    uploads.set(id, { total: limit, have: 0, ahead: new Map() });
     return { id, limit };
   };
-  const size = (id: string) => {
-    if (!ID.test(id) || !existsSync(file(id)) || !totals.has(id)) throw notFound(`no upload "${id}" on this machine (it may have been replaced by a newer one, or the machine rebooted): upload the bundle again`);
-    return { have: statSync(file(id)).size, total: totals.get(id) ?? 0 };
+  const upload = (id: string) => {
+    const u = uploads.get(id);
+    if (!ID.test(id) || !existsSync(file(id)) || !u) throw notFound(`no upload "${id}" on this machine (it may have been replaced by a newer one, or the machine rebooted): upload the bundle again`);
+    return u;
   };
   const declared = (total: number) => {
     if (!Number.isSafeInteger(total) || total <= 0 || total > limits.maxBundle) {
@@ -75,21 +82,32 @@ export function createUploads(dir: string, limits: { maxBundle: number } = { max
     append: (c) => {
       if (c.data.length > MAX_CHUNK) throw invalid(`a chunk holds at most ${MAX_CHUNK} bytes, got ${c.data.length}`);
       const id = c.uploadId || start(declared(c.totalSize)).id;
-      const { have, total } = size(id);
-      if (c.offset !== have) throw refused(`upload ${id}: expected offset ${have} (the bytes received so far), got ${c.offset}; resume from ${have}`);
-      if (have + c.data.length > total) {
-        throw invalid(`upload ${id}: a chunk of ${c.data.length} bytes at offset ${have} ends past the declared total_size of ${total} bytes`);
+      const u = upload(id);
+      const at = c.offset;
+      if (at < u.have || at >= u.have + UPLOAD_WINDOW) {
+        throw refused(`upload ${id}: expected a chunk at an offset from ${u.have} (the bytes received so far) to ${u.have + UPLOAD_WINDOW - 1}, got ${at}; resume from ${u.have}`);
+      }
+      if (at + c.data.length > u.total) {
+        throw invalid(`upload ${id}: a chunk of ${c.data.length} bytes at offset ${at} ends past the declared total_size of ${u.total} bytes`);
+      }
+      for (const [o, n] of u.ahead) {
+        if (at < o + n && o < at + c.data.length) throw refused(`upload ${id}: the chunk at offset ${at} overlaps the ${n} bytes at offset ${o}, which are in already; resume from ${u.have}`);
       }
       const fd = openSync(file(id), "r+");
       try {
-        writeSync(fd, c.data, 0, c.data.length, have);
+        writeSync(fd, c.data, 0, c.data.length, at);
       } finally {
         closeSync(fd);
       }
-      return { uploadId: id, received: have + c.data.length };
+      if (c.data.length > 0) u.ahead.set(at, c.data.length);
+      for (let n = u.ahead.get(u.have); n !== undefined; n = u.ahead.get(u.have)) {
+        u.ahead.delete(u.have);
+        u.have += n;
+      }
+      return { uploadId: id, received: u.have };
     },
     path: (id) => {
-      const { have, total } = size(id);
+      const { have, total } = upload(id);
       if (have !== total) throw refused(`upload ${id} is incomplete: ${have} of ${total} bytes received; resume from ${have}`);
       return file(id);
     },
@@ -136,6 +154,7 @@ export function createUploads(dir: string, limits: { maxBundle: number } = { max
         rmSync(file(id), { force: true });
         throw refused(`fetching ${url}: the body ended after ${done} of its Content-Length of ${limit} bytes`);
       }
+      uploads.set(id, { total: done, have: done, ahead: new Map() });
       return file(id);
     },
     scratch: (id) => {

@@ -1,13 +1,15 @@
-// Uploads on EPHEMERAL: chunks in order, resumable, refused with a message
-// saying what to do when out of order, too big, unknown or without room;
-// URLs fetched into an upload.
+// Uploads on EPHEMERAL: chunks in any order within the window after the bytes
+// received so far (a client keeps several in flight), resumable, refused with
+// a message saying what to do when before the bytes received, past the
+// window, overlapping, too big, unknown or without room; URLs fetched into an
+// upload.
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { createUploads, MAX_BUNDLE, MAX_CHUNK } from "../../../src/machined/upgrade/uploads.js";
+import { createUploads, MAX_BUNDLE, MAX_CHUNK, UPLOAD_WINDOW } from "../../../src/machined/upgrade/uploads.js";
 
 const dir = () => join(mkdtempSync(join(tmpdir(), "kiln-uploads-")), "upgrade");
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -20,10 +22,24 @@ t.test("chunks append in order and the upload reads back whole", async (t) => {
   t.equal(readFileSync(u.path(first.uploadId), "utf8"), "hello world");
 });
 
-t.test("a chunk at the wrong offset says where to resume", async (t) => {
+t.test("a chunk before the bytes received or past the window says where to resume", async (t) => {
   const u = createUploads(dir());
-  const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("abc"), totalSize: 6 });
-  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("def"), totalSize: 0 }), { message: `upload ${uploadId}: expected offset 3 (the bytes received so far), got 5; resume from 3`, kind: "refused" });
+  const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("abc"), totalSize: UPLOAD_WINDOW * 2 });
+  const expected = (got: number) => `upload ${uploadId}: expected a chunk at an offset from 3 (the bytes received so far) to ${3 + UPLOAD_WINDOW - 1}, got ${got}; resume from 3`;
+  t.throws(() => u.append({ uploadId, offset: 1, data: bytes("def"), totalSize: 0 }), { message: expected(1), kind: "refused" });
+  t.throws(() => u.append({ uploadId, offset: 3 + UPLOAD_WINDOW, data: bytes("def"), totalSize: 0 }), { message: expected(3 + UPLOAD_WINDOW), kind: "refused" });
+  t.equal(u.append({ uploadId, offset: 3 + UPLOAD_WINDOW - 1, data: bytes("z"), totalSize: 0 }).received, 3, "the window's last byte is taken, ahead of the gap");
+});
+
+t.test("chunks in flight arrive in any order: the bytes received grow once the gap before them fills", async (t) => {
+  const u = createUploads(dir());
+  const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("abc"), totalSize: 12 });
+  t.equal(u.append({ uploadId, offset: 9, data: bytes("jkl"), totalSize: 0 }).received, 3, "a chunk ahead is written but not yet counted");
+  t.equal(u.append({ uploadId, offset: 6, data: bytes("ghi"), totalSize: 0 }).received, 3);
+  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("fg"), totalSize: 0 }), { message: `upload ${uploadId}: the chunk at offset 5 overlaps the 3 bytes at offset 6, which are in already; resume from 3`, kind: "refused" });
+  t.throws(() => u.path(uploadId), { message: `upload ${uploadId} is incomplete: 3 of 12 bytes received; resume from 3` });
+  t.equal(u.append({ uploadId, offset: 3, data: bytes("def"), totalSize: 0 }).received, 12, "the gap filled: everything is counted");
+  t.equal(readFileSync(u.path(uploadId), "utf8"), "abcdefghijkl");
 });
 
 t.test("a chunk over 1 MiB, an unknown upload and a bundle without room are refused", async (t) => {
@@ -79,7 +95,7 @@ t.test("no chunk may end past the declared size; exactly the declared size compl
   t.throws(() => u.append({ uploadId: "", offset: 0, data: bytes("too long"), totalSize: 3 }), { message: /a chunk of 8 bytes at offset 0 ends past the declared total_size of 3 bytes$/, kind: "invalid" });
   const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("abc"), totalSize: 5 });
   t.throws(() => u.append({ uploadId, offset: 3, data: bytes("def"), totalSize: 0 }), { message: `upload ${uploadId}: a chunk of 3 bytes at offset 3 ends past the declared total_size of 5 bytes`, kind: "invalid" });
-  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("d"), totalSize: 0 }), { message: /expected offset 3/, kind: "refused" }, "an offset past the bytes received is still refused first");
+  t.throws(() => u.append({ uploadId, offset: 5, data: bytes("d"), totalSize: 0 }), { message: `upload ${uploadId}: a chunk of 1 bytes at offset 5 ends past the declared total_size of 5 bytes`, kind: "invalid" }, "nor a chunk ahead");
   t.throws(() => u.path(uploadId), { message: `upload ${uploadId} is incomplete: 3 of 5 bytes received; resume from 3`, kind: "refused" });
   t.equal(u.append({ uploadId, offset: 3, data: bytes("de"), totalSize: 0 }).received, 5);
   t.equal(readFileSync(u.path(uploadId), "utf8"), "abcde");

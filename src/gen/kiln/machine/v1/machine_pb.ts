@@ -1291,7 +1291,8 @@ export type UpgradeUploadRequest = Message<"kiln.machine.v1.UpgradeUploadRequest
   uploadId: string;
 
   /**
-   * Where `data` goes: must equal the bytes received so far.
+   * Where `data` goes: from the bytes received so far to 8 MiB past them (chunks
+   * in flight may arrive in any order), overlapping no chunk already in.
    *
    * @generated from field: uint64 offset = 2;
    */
@@ -1351,7 +1352,7 @@ export type UpgradeUpload = Message<"kiln.machine.v1.UpgradeUpload"> & {
   uploadId: string;
 
   /**
-   * Bytes received so far.
+   * Bytes received so far from offset 0 without a gap: where to resume.
    *
    * @generated from field: uint64 received = 3;
    */
