@@ -12,12 +12,14 @@
 // build host's /usr/bin/node), so the source V8 checks is byte for byte what
 // boots. It runs the bundle in training mode: every module's top level runs
 // (so the functions it calls are compiled and cached too, not only the
-// outermost one) but the program does not start (codeCacheTraining()).
+// outermost one) but the program does not start (codeCacheTraining()); as
+// root it runs in namespaces of its own (isolated()), so a program that
+// forgets to hold back cannot mount or configure anything on the build host.
 // --random-seed=1 makes the cache reproducible; V8 leaves that flag out of
 // the check, and the machine keeps its own random hash seed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { codeCacheKey } from "../machinery/code-cache-state.js";
 import { cachedDir } from "./cache.js";
@@ -98,15 +100,37 @@ export function codeCached(root: string, bundlePath: string, program: string, no
     writeFileSync(join(tmp, names.loader), loaderSource(program), { mode: 0o755 });
     writeFileSync(join(tmp, names.bundle), commentShebang(source));
     try {
-      execFileSync(node, [...trainingArgs(join(tmp, names.cache), posix.join(at, names.bundle)), join(tmp, names.loader)], { env: { NODE_PATH: nodeModules }, stdio: ["ignore", "ignore", "pipe"] });
+      const [cmd, ...args] = isolated([node, ...trainingArgs(join(tmp, names.cache), posix.join(at, names.bundle)), join(tmp, names.loader)]);
+      execFileSync(cmd!, args, { env: { NODE_PATH: nodeModules }, stdio: ["ignore", "ignore", "pipe"] });
     } catch (err) {
       // node's stderr: where it threw, then the error; the error's line says what went wrong.
       const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? "";
       const why = stderr.split("\n").find((l) => /^\w*Error\b/.test(l)) ?? stderr.trim().split("\n")[0];
       throw new Error(`making the V8 code cache of ${bundlePath} with ${node} (loading it in training)${why ? `: ${why}` : ""}`, { cause: err });
     }
+    if (!existsSync(join(tmp, names.cache))) {
+      throw new Error(`making the V8 code cache of ${bundlePath}: it exited before the loader wrote the cache: does its entry point hold back its start while codeCacheTraining() says so?`);
+    }
   });
   return { loader: join(hit.dir, names.loader), bundle: join(hit.dir, names.bundle), cache: join(hit.dir, names.cache) };
+}
+
+/** Where util-linux's unshare is (Debian: essential). */
+const unshare = "/usr/bin/unshare";
+
+/**
+ * `argv` as the builder runs a training run. A program's top level runs in
+ * it; a program that does more than load (one that forgot its
+ * codeCacheTraining() guard, or a test's stand-in) must not touch the build
+ * host: as root, the run gets mount, UTS, IPC and network namespaces of its
+ * own, so a mount, a hostname or a link it sets dies with it. (A stand-in
+ * machined once mounted a tmpfs over the host's /run this way.) Without
+ * root it can do none of those anyway.
+ */
+export function isolated(argv: string[], uid = process.getuid?.()): string[] {
+  if (uid !== 0) return argv;
+  if (!existsSync(unshare)) throw new Error(`making V8 code caches as root needs ${unshare} (util-linux) to keep the training run off this host: apt-get install util-linux`);
+  return [unshare, "--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--", ...argv];
 }
 
 /** The bundle with a leading `#!` line turned into a comment (same length: line numbers and offsets stay). */

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t, { type Test } from "tap";
-import { bundleName, codeCached, hostNode, loaderSource, trainingArgs } from "../../src/image/code-cache.js";
+import { bundleName, codeCached, hostNode, isolated, loaderSource, trainingArgs } from "../../src/image/code-cache.js";
 import { bundle, entries } from "../../src/image/bundle.js";
 import { repoRoot } from "../../src/image/paths.js";
 
@@ -139,4 +139,35 @@ t.test("kiln's image programs load for their cache without starting, and V8 take
       t.notOk(existsSync(join(dir, "env.v8cache")), "an environment variable does not make a training run");
     }
   }
+});
+
+t.test("a training run that does more than load cannot touch this host (as root: namespaces of its own)", async (t) => {
+  t.same(isolated(["node", "x.cjs"], 1000), ["node", "x.cjs"], "without root it runs as it is: it can mount nothing anyway");
+  t.same(isolated(["node", "x.cjs"], 0), ["/usr/bin/unshare", "--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--", "node", "x.cjs"]);
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI === "true") t.fail("needs root (CI runs the unit tier as root)");
+    else t.comment("not run: needs root to mount");
+    return;
+  }
+  const dir = scratch(t);
+  const target = join(dir, "target");
+  mkdirSync(target);
+  const src = join(dir, "prog.cjs");
+  // A program that forgot its guard: its top level mounts a tmpfs while the builder loads it.
+  writeFileSync(src, `require("node:child_process").execFileSync("mount", ["-t", "tmpfs", "kiln-training", ${JSON.stringify(target)}]);\n`);
+  codeCached(join(dir, "cache"), src, "prog.cjs", join(dir, "node_modules"), "/usr/lib/kiln");
+  t.notOk(readFileSync("/proc/self/mountinfo", "utf8").includes(` ${target} `), "the mount died with the training run's namespace");
+});
+
+t.test("a program that exits while loading leaves no cache, and the build says why", async (t) => {
+  const dir = scratch(t);
+  const src = join(dir, "prog.cjs");
+  writeFileSync(src, "process.exit(0);\n");
+  let err: Error | undefined;
+  try {
+    codeCached(join(dir, "cache"), src, "prog.cjs", join(dir, "node_modules"), "/usr/lib/kiln");
+  } catch (e) {
+    err = e as Error;
+  }
+  t.match((err?.cause as Error | undefined)?.message, /exited before the loader wrote the cache: does its entry point hold back its start while codeCacheTraining\(\) says so\?/);
 });
