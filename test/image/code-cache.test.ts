@@ -99,17 +99,21 @@ t.test("the cache is reproducible and made once per bundle", async (t) => {
   t.not(codeCached(join(dir, "a"), src, "prog.cjs", nm, "/usr/lib/kiln").cache, a.cache, "a changed bundle gets a new one");
 });
 
-t.test("a bundle that cannot load fails the build, saying why", async (t) => {
+/** Why making the cache of a bundle with this source fails (the message under the cache's "building cache entry"). */
+function whyNoCache(t: Test, source: string): string | undefined {
   const dir = scratch(t);
   const src = join(dir, "prog.cjs");
-  writeFileSync(src, 'require("not-there");\n');
-  let err: Error | undefined;
+  writeFileSync(src, source);
   try {
     codeCached(join(dir, "cache"), src, "prog.cjs", join(dir, "node_modules"), "/usr/lib/kiln");
   } catch (e) {
-    err = e as Error;
+    return ((e as Error).cause as Error | undefined)?.message;
   }
-  t.match((err?.cause as Error | undefined)?.message, /^making the V8 code cache of .*prog\.cjs .*: Error: Cannot find module 'not-there'/);
+  return undefined;
+}
+
+t.test("a bundle that cannot load fails the build, saying why", async (t) => {
+  t.match(whyNoCache(t, 'require("not-there");\n'), /^making the V8 code cache of .*prog\.cjs .*: Error: Cannot find module 'not-there'/);
 });
 
 t.test("kiln's image programs load for their cache without starting, and V8 takes it", { timeout: 120_000 }, async (t) => {
@@ -160,14 +164,5 @@ t.test("a training run that does more than load cannot touch this host (as root:
 });
 
 t.test("a program that exits while loading leaves no cache, and the build says why", async (t) => {
-  const dir = scratch(t);
-  const src = join(dir, "prog.cjs");
-  writeFileSync(src, "process.exit(0);\n");
-  let err: Error | undefined;
-  try {
-    codeCached(join(dir, "cache"), src, "prog.cjs", join(dir, "node_modules"), "/usr/lib/kiln");
-  } catch (e) {
-    err = e as Error;
-  }
-  t.match((err?.cause as Error | undefined)?.message, /exited before the loader wrote the cache: does its entry point hold back its start while codeCacheTraining\(\) says so\?/);
+  t.match(whyNoCache(t, "process.exit(0);\n"), /exited before the loader wrote the cache: does its entry point hold back its start while codeCacheTraining\(\) says so\?/);
 });
