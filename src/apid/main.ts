@@ -12,7 +12,7 @@ import { type ApidArgs, parseApidArgs } from "./options.js";
 import { startApid } from "./server.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
 import { createLanes } from "./upstream.js";
-import { codeCacheState, codeCacheTraining } from "../machinery/code-cache-state.js";
+import { codeCacheState } from "../machinery/code-cache-state.js";
 
 /** apid's log: stdout, which machined keeps as the service's log. */
 function log(line: string): void {
@@ -49,13 +49,10 @@ async function serve(a: ApidArgs) {
   return { close };
 }
 
-// The image builder loads this bundle to make its code cache: it only loads.
-if (!codeCacheTraining()) {
-  main().catch((err: unknown) => {
-    log(`fatal: ${err instanceof Error ? describe(err) : String(err)}`);
-    process.exit(1);
-  });
-}
+main().catch((err: unknown) => {
+  log(`fatal: ${err instanceof Error ? describe(err) : String(err)}`);
+  process.exit(1);
+});
 
 /** An error and its causes on one line. */
 function describe(err: Error): string {

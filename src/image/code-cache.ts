@@ -10,13 +10,13 @@
 // runs it as CommonJS, recording on the process whether V8 took the cache.
 // The cache is made by running that same loader with the image's node (the
 // build host's /usr/bin/node), so the source V8 checks is byte for byte what
-// boots. It runs the bundle in training mode: every module's top level runs
-// (so the functions it calls are compiled and cached too, not only the
-// outermost one) but the program does not start (codeCacheTraining()); as
-// root it runs in namespaces of its own (isolated()), so a program that
-// forgets to hold back cannot mount or configure anything on the build host.
-// --random-seed=1 makes the cache reproducible; V8 leaves that flag out of
-// the check, and the machine keeps its own random hash seed.
+// boots. It compiles the bundle and writes the cache without running it:
+// nothing of the program runs on the build host, and the cache depends on
+// the source alone. (Running the modules' top levels first put what they
+// compile in the cache too, but left GC and tier-up state in it that made two
+// builds differ by a byte.) As root the run still gets namespaces of its own
+// (isolated()). --random-seed=1 makes the cache reproducible; V8 leaves that
+// flag out of the check, and the machine keeps its own random hash seed.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -27,17 +27,17 @@ import { cachedDir } from "./cache.js";
 /** The build host's node (Debian's), which the image carries. */
 export const hostNode = "/usr/bin/node";
 
-/** The global the builder sets (and nothing at run time can: no environment variable or argument turns a machine's program into a training run). */
-const trainingKey = "kiln.codeCacheTraining";
+/** The global the builder sets (and nothing at run time can: no environment variable or argument makes a machine's program write a cache instead of running). */
+const makeKey = "kiln.codeCacheMake";
 
 /**
- * node's arguments, before the loader's path, for a training run that writes
+ * node's arguments, before the loader's path, for a run of the loader that writes
  * the cache to `out`, recording `name` (the bundle's path in the image, so
  * the cache is the same wherever it is made). --random-seed=1 makes the
  * cache reproducible; V8 leaves it out of its flag check.
  */
-export function trainingArgs(out: string, name: string): string[] {
-  const set = `globalThis[Symbol.for(${JSON.stringify(trainingKey)})] = ${JSON.stringify({ out, name })};`;
+export function makeCacheArgs(out: string, name: string): string[] {
+  const set = `globalThis[Symbol.for(${JSON.stringify(makeKey)})] = ${JSON.stringify({ out, name })};`;
   return ["--random-seed=1", "--import", `data:text/javascript,${encodeURIComponent(set)}`];
 }
 
@@ -64,23 +64,23 @@ const Module = require("node:module");
 const { join } = require("node:path");
 const { Script } = require("node:vm");
 const file = join(__dirname, ${JSON.stringify(bundleName(program))});
-// Set only by the builder's --import (trainingArgs): where to write the cache, and the bundle's path in the image.
-const training = globalThis[Symbol.for(${JSON.stringify(trainingKey)})];
+// Set only by the builder's --import (makeCacheArgs): where to write the cache, and the bundle's path in the image.
+const make = globalThis[Symbol.for(${JSON.stringify(makeKey)})];
 let cachedData;
-if (!training) {
+if (!make) {
   try {
     cachedData = readFileSync(file + ".v8cache");
   } catch {}
 }
-const script = new Script("(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})", { filename: training ? training.name : file, cachedData });
-process[Symbol.for(${JSON.stringify(codeCacheKey)})] = training ? "training" : cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
+const script = new Script("(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})", { filename: make ? make.name : file, cachedData });
+if (make) {
+  writeFileSync(make.out, script.createCachedData());
+  return;
+}
+process[Symbol.for(${JSON.stringify(codeCacheKey)})] = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
 const m = new Module(file, module);
 m.filename = file;
 script.runInThisContext()(m.exports, Module.createRequire(file), m, file, __dirname);
-if (training) {
-  writeFileSync(training.out, script.createCachedData());
-  process.exit(0);
-}
 `;
 }
 
@@ -100,17 +100,15 @@ export function codeCached(root: string, bundlePath: string, program: string, no
     writeFileSync(join(tmp, names.loader), loaderSource(program), { mode: 0o755 });
     writeFileSync(join(tmp, names.bundle), commentShebang(source));
     try {
-      const [cmd, ...args] = isolated([node, ...trainingArgs(join(tmp, names.cache), posix.join(at, names.bundle)), join(tmp, names.loader)]);
+      const [cmd, ...args] = isolated([node, ...makeCacheArgs(join(tmp, names.cache), posix.join(at, names.bundle)), join(tmp, names.loader)]);
       execFileSync(cmd!, args, { env: { NODE_PATH: nodeModules }, stdio: ["ignore", "ignore", "pipe"] });
     } catch (err) {
       // node's stderr: where it threw, then the error; the error's line says what went wrong.
       const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? "";
       const why = stderr.split("\n").find((l) => /^\w*Error\b/.test(l)) ?? stderr.trim().split("\n")[0];
-      throw new Error(`making the V8 code cache of ${bundlePath} with ${node} (loading it in training)${why ? `: ${why}` : ""}`, { cause: err });
+      throw new Error(`making the V8 code cache of ${bundlePath} with ${node} (compiling it)${why ? `: ${why}` : ""}`, { cause: err });
     }
-    if (!existsSync(join(tmp, names.cache))) {
-      throw new Error(`making the V8 code cache of ${bundlePath}: it exited before the loader wrote the cache: does its entry point hold back its start while codeCacheTraining() says so?`);
-    }
+    if (!existsSync(join(tmp, names.cache))) throw new Error(`making the V8 code cache of ${bundlePath}: the loader wrote none`);
   });
   return { loader: join(hit.dir, names.loader), bundle: join(hit.dir, names.bundle), cache: join(hit.dir, names.cache) };
 }
@@ -119,17 +117,15 @@ export function codeCached(root: string, bundlePath: string, program: string, no
 const unshare = "/usr/bin/unshare";
 
 /**
- * `argv` as the builder runs a training run. A program's top level runs in
- * it; a program that does more than load (one that forgot its
- * codeCacheTraining() guard, or a test's stand-in) must not touch the build
- * host: as root, the run gets mount, UTS, IPC and network namespaces of its
- * own, so a mount, a hostname or a link it sets dies with it. (A stand-in
- * machined once mounted a tmpfs over the host's /run this way.) Without
- * root it can do none of those anyway.
+ * `argv` as the builder runs the loader to make a cache. It only compiles,
+ * but it runs as root: it gets mount, UTS, IPC and network namespaces of its
+ * own, so nothing it could do reaches the build host. (When the run still
+ * executed the bundle's top level, a test's stand-in machined mounted a
+ * tmpfs over the host's /run.) Without root it can change none of those.
  */
 export function isolated(argv: string[], uid = process.getuid?.()): string[] {
   if (uid !== 0) return argv;
-  if (!existsSync(unshare)) throw new Error(`making V8 code caches as root needs ${unshare} (util-linux) to keep the training run off this host: apt-get install util-linux`);
+  if (!existsSync(unshare)) throw new Error(`making V8 code caches as root needs ${unshare} (util-linux) to keep the run off this host: apt-get install util-linux`);
   return [unshare, "--mount", "--uts", "--ipc", "--net", "--propagation", "private", "--", ...argv];
 }
 

@@ -2,7 +2,7 @@
 // early mounts, the open-file limit, the reaper, signals, then the boot
 // sequence; everything that changes the machine after that is a sequence
 // under one lock.
-import { codeCacheState, codeCacheTraining } from "../machinery/code-cache-state.js";
+import { codeCacheState } from "../machinery/code-cache-state.js";
 import { describeFdLimit, raiseFdLimit, readNrOpen } from "../init/fd-limit.js";
 import { mountAll, mountTable } from "../init/mounts.js";
 import { becomeSubreaper, startReaper } from "../init/reaper.js";
@@ -51,10 +51,7 @@ async function main(): Promise<void> {
   await machined.boot();
 }
 
-// The image builder loads this bundle to make its code cache: it must not boot the build host.
-if (!codeCacheTraining()) {
-  main().catch((err: unknown) => {
-    // PID 1 must never exit: a failed boot is fatal, so sync and reboot.
-    emergencyReboot(createLibcSys(), err, log);
-  });
-}
+main().catch((err: unknown) => {
+  // PID 1 must never exit: a failed boot is fatal, so sync and reboot.
+  emergencyReboot(createLibcSys(), err, log);
+});
