@@ -21,6 +21,8 @@ import type { UpgradeUploadChunk } from "../machine.js";
 export const MAX_CHUNK = 1 << 20;
 /** How far past the bytes received so far a chunk may start (chunks in flight arrive in any order). */
 export const UPLOAD_WINDOW = 8 * MAX_CHUNK;
+/** How many chunks may wait past a gap (each is checked for overlap: tiny chunks must not make that costly). */
+export const MAX_AHEAD = 16;
 /** The largest bundle a machine takes (an upload's total_size, a URL's body): 1 GiB. */
 export const MAX_BUNDLE = 1 << 30;
 /** Room kept free on EPHEMERAL besides the bundle and its unpacked copy. */
@@ -89,6 +91,9 @@ export function createUploads(dir: string, limits: { maxBundle: number } = { max
       }
       if (at + c.data.length > u.total) {
         throw invalid(`upload ${id}: a chunk of ${c.data.length} bytes at offset ${at} ends past the declared total_size of ${u.total} bytes`);
+      }
+      if (at > u.have && u.ahead.size >= MAX_AHEAD) {
+        throw refused(`upload ${id}: ${MAX_AHEAD} chunks wait already past the gap at offset ${u.have}; send the chunk at ${u.have} first`);
       }
       for (const [o, n] of u.ahead) {
         if (at < o + n && o < at + c.data.length) throw refused(`upload ${id}: the chunk at offset ${at} overlaps the ${n} bytes at offset ${o}, which are in already; resume from ${u.have}`);

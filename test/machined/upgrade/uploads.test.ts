@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { createUploads, MAX_BUNDLE, MAX_CHUNK, UPLOAD_WINDOW } from "../../../src/machined/upgrade/uploads.js";
+import { createUploads, MAX_AHEAD, MAX_BUNDLE, MAX_CHUNK, UPLOAD_WINDOW } from "../../../src/machined/upgrade/uploads.js";
 
 const dir = () => join(mkdtempSync(join(tmpdir(), "kiln-uploads-")), "upgrade");
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -128,4 +128,12 @@ t.test("a URL is capped by its Content-Length, or by the maximum without one", a
   await t.rejects(u.fetch(`${base}/chunked/17`, (done) => seen.push(done), signal), { message: `fetching ${base}/chunked/17: the body (no Content-Length) passed 16 bytes, the most this machine takes (0 MiB or what fits on /var)`, kind: "exhausted" });
   t.ok(seen.every((n) => n <= 16), "progress never passes the limit");
   t.same(readdirSync(d), [], "the partial download is removed");
+});
+
+t.test("at most MAX_AHEAD chunks wait past a gap; the chunk that fills it is still taken", async (t) => {
+  const u = createUploads(dir());
+  const { uploadId } = u.append({ uploadId: "", offset: 0, data: bytes("a"), totalSize: 100 });
+  for (let i = 0; i < MAX_AHEAD; i++) u.append({ uploadId, offset: 2 + i, data: bytes("x"), totalSize: 0 });
+  t.throws(() => u.append({ uploadId, offset: 2 + MAX_AHEAD, data: bytes("x"), totalSize: 0 }), { message: `upload ${uploadId}: ${MAX_AHEAD} chunks wait already past the gap at offset 1; send the chunk at 1 first`, kind: "refused" });
+  t.equal(u.append({ uploadId, offset: 1, data: bytes("b"), totalSize: 0 }).received, 2 + MAX_AHEAD, "the gap filled: every waiting chunk counts");
 });
