@@ -12,6 +12,7 @@ import { type ApidArgs, parseApidArgs } from "./options.js";
 import { startApid } from "./server.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
 import { createLanes } from "./upstream.js";
+import { codeCacheState } from "../machinery/code-cache-state.js";
 
 /** apid's log: stdout, which machined keeps as the service's log. */
 function log(line: string): void {
@@ -39,7 +40,7 @@ async function serve(a: ApidArgs) {
   const machined = createLanes(`unix://${a.machinedSocket}`, credentials.createInsecure());
   const denied = mtls ? { denied: deniedCertificatesFile(join(a.tlsDir, apidTlsFiles.denied)) } : {};
   const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes, ...denied });
-  log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}`);
+  log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}${cacheNote()}`);
   const close = async (ms: number) => {
     await apid.close(ms);
     remotes.close();
@@ -58,3 +59,10 @@ function describe(err: Error): string {
   const cause = err.cause instanceof Error ? `: ${describe(err.cause)}` : "";
   return `${err.message}${cause}`;
 }
+
+/** What the image's loader did with apid's V8 code cache, for the first line of its log. */
+function cacheNote(): string {
+  const state = codeCacheState();
+  return state ? `, code cache ${state}` : "";
+}
+

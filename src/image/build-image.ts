@@ -25,6 +25,7 @@ import { fetchKernel, type Kernel } from "./kernel.js";
 import { defaultLibDirs, resolveLibraries } from "./libs.js";
 import { cacheRoot, distDir, repoRoot } from "./paths.js";
 import { buildRootfs, koffiFiles } from "./rootfs.js";
+import { hostNode } from "./code-cache.js";
 import { buildSquashfs } from "./squashfs.js";
 import { type ImageManifest, imageManifest } from "./image-manifest.js";
 import { ociImageArchive } from "./oci-image.js";
@@ -238,9 +239,6 @@ function cachedBytes(data: string | Buffer, suffix = ""): string {
   if (!existsSync(file)) writeFileSync(file, data);
   return file;
 }
-
-/** The build host's node (Debian's), which the initramfs carries. */
-const hostNode = "/usr/bin/node";
 
 /** Node, its libraries and koffi, compressed; cached, since it is the slow part and rarely changes. */
 export function nodeSegment(cache: string, how: Compression, epoch: number): Buffer {

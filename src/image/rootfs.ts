@@ -9,6 +9,7 @@ import { basename, join, posix } from "node:path";
 import { canonicalPath, mergedUsrLinks } from "../machinery/image-layout.js";
 import { imagePaths } from "../machinery/paths.js";
 import { cachedDir } from "./cache.js";
+import { codeCached } from "./code-cache.js";
 import { entries as bundleEntries } from "./bundle.js";
 import { cmp, defaultLibDirs, resolveLibraries } from "./libs.js";
 import { type BinarySpec, type Manifest, parseManifest } from "./manifest.js";
@@ -138,12 +139,22 @@ function addBinaryDir(plan: PlanBuilder, dir: string, to: string, optional: bool
   return files.map((n) => join(dir, n));
 }
 
-/** Adds the image's bundles and koffi (JS + native module); returns the native module. */
+/** Adds the image's bundles (each a loader, the bundle and its V8 code cache: code-cache.ts) and koffi (JS + native module); returns the native module. */
 function addKiln(plan: PlanBuilder, dist: string, nodeModules: string): string[] {
   for (const e of bundleEntries.filter((x) => x.image)) {
     const src = join(dist, e.out);
-    if (existsSync(src)) plan.file(posix.join(imagePaths.kilnLib, e.out), src, "content", 0o755);
-    else if (!e.optional) throw new Error(`${src} is missing: run \`npm run build\` (npx tsx hack/build.ts) first`);
+    if (!existsSync(src)) {
+      if (!e.optional) throw new Error(`${src} is missing: run \`npm run build\` (npx tsx hack/build.ts) first`);
+      continue;
+    }
+    if (e.format !== "cjs") {
+      plan.file(posix.join(imagePaths.kilnLib, e.out), src, "content", 0o755);
+      continue;
+    }
+    const p = codeCached(join(cacheRoot(), "code-cache"), src, e.out, nodeModules, imagePaths.kilnLib);
+    plan.file(posix.join(imagePaths.kilnLib, e.out), p.loader, "content", 0o755);
+    plan.file(posix.join(imagePaths.kilnLib, basename(p.bundle)), p.bundle, "content", 0o644);
+    plan.file(posix.join(imagePaths.kilnLib, basename(p.cache)), p.cache, "content", 0o644);
   }
   const koffi = join(nodeModules, "koffi");
   const dest = posix.join(imagePaths.kilnLib, "node_modules/koffi");

@@ -2,6 +2,7 @@
 // early mounts, the open-file limit, the reaper, signals, then the boot
 // sequence; everything that changes the machine after that is a sequence
 // under one lock.
+import { codeCacheState } from "../machinery/code-cache-state.js";
 import { describeFdLimit, raiseFdLimit, readNrOpen } from "../init/fd-limit.js";
 import { mountAll, mountTable } from "../init/mounts.js";
 import { becomeSubreaper, startReaper } from "../init/reaper.js";
@@ -33,7 +34,8 @@ function raiseOpenFiles(sys: Sys): void {
 async function main(): Promise<void> {
   const sys = createLibcSys();
   const platform = detectPlatform();
-  log(`kiln ${kilnVersion} starting on ${platform} as pid ${process.pid}`);
+  const cache = codeCacheState();
+  log(`kiln ${kilnVersion} starting on ${platform} as pid ${process.pid}${cache ? ` (code cache ${cache})` : ""}`);
   if (process.pid !== 1) becomeSubreaper(sys);
   mountAll(sys, mountTable(platform), log);
   raiseOpenFiles(sys);

@@ -85,8 +85,10 @@ t.test("reuses the cached tree when nothing changed, quickly", async (t) => {
 t.test("copies kiln's own files, so rewriting dist/ in place leaves cached trees alone", async (t) => {
   const dist = fakeDist(t);
   const r = buildRootfs({ outDir: scratch(t, "kiln-cache-"), distDir: dist });
-  const inTree = join(r.dir, "usr/lib/kiln/machined.cjs");
-  t.equal(lstatSync(inTree).nlink, 1, "machined.cjs is a copy");
+  const inTree = join(r.dir, "usr/lib/kiln/machined.bundle.cjs");
+  t.equal(lstatSync(inTree).nlink, 1, "machined's bundle is a copy");
+  t.match(readFileSync(join(r.dir, "usr/lib/kiln/machined.cjs"), "utf8"), /machined\.bundle\.cjs/, "machined.cjs is the loader of its bundle");
+  t.ok(lstatSync(join(r.dir, "usr/lib/kiln/machined.bundle.cjs.v8cache")).size > 0, "beside its code cache");
   t.ok(lstatSync(join(r.dir, "usr/bin/node")).nlink >= 1);
   writeFileSync(join(dist, "machined.cjs"), "#!/usr/bin/node\n// rebuilt\n");
   t.match(readFileSync(inTree, "utf8"), /console\.log\("machined"\)/, "the cached tree kept its content");

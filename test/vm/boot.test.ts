@@ -1,8 +1,9 @@
 // A kiln VM booted with a config (by fw_cfg): mTLS API, containerd healthy,
 // read-only root, a hostname from the NIC's MAC (the config names none),
 // /etc/machine-id, sysctls, files and kernel modules applied, an address by
-// DHCP, dmesg and logs; then a reboot of the diskless VM comes back with the
-// same config, hostname and machine id, and a shutdown powers QEMU off by itself.
+// DHCP, dmesg and logs, machined and apid compiled from their code caches;
+// then a reboot of the diskless VM comes back with the same config, hostname
+// and machine id, and a shutdown powers QEMU off by itself.
 import t from "tap";
 import { alive, BOOT_TIMEOUT_MS, type Cluster, consoleOf, createVm, destroyVm, genCluster, on, onJson, skip, testImage, type Vm, waitFor } from "./vm-helpers.js";
 
@@ -56,6 +57,9 @@ t.test("boot with a config, reboot, shutdown", { skip, timeout: 3 * BOOT_TIMEOUT
   const dmesg = on(vm, cluster, ["dmesg"]);
   t.equal(dmesg.code, 0, "dmesg answers");
   t.match(dmesg.stdout, /Linux version 6\./, "dmesg is the VM's kernel log");
+  // The image's programs compile from the V8 code caches the builder made (src/image/code-cache.ts).
+  t.match(consoleOf(vm), /\[machined\] kiln \S+ starting on metal as pid 1 \(code cache accepted\)/, "machined compiled from its code cache");
+  t.match(on(vm, cluster, ["logs", "apid"]).stdout, /serving mTLS .*, code cache accepted/, "apid compiled from its code cache");
   const logs = on(vm, cluster, ["logs", "containerd"]);
   t.equal(logs.code, 0, "logs answers");
   t.match(logs.stdout, /containerd/, "containerd's log");
