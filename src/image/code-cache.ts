@@ -11,15 +11,16 @@
 // The cache is made by running that same loader with the image's node (the
 // build host's /usr/bin/node), so the source V8 checks is byte for byte what
 // boots. It compiles the bundle and writes the cache without running it:
-// nothing of the program runs on the build host, and the cache depends on
-// the source alone. (Running the modules' top levels first put what they
-// compile in the cache too, but left GC and tier-up state in it that made two
-// builds differ by a byte.) As root the run still gets namespaces of its own
-// (isolated()). --random-seed=1 makes the cache reproducible; V8 leaves that
+// nothing of the program runs on the build host. As root the run still gets
+// namespaces of its own (isolated()). --random-seed=1 makes the cache reproducible; V8 leaves that
 // flag out of the check, and the machine keeps its own random hash seed.
+// One thing in the cache depends on the process that made it: the Script's
+// id, V8's count of the scripts the isolate compiled, which node's own start
+// can vary (it made two builds differ by a byte); the builder sets it to 0
+// (withoutScriptId), and V8 gives a deserialized script a fresh id anyway.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { codeCacheKey } from "../machinery/code-cache-state.js";
 import { cachedDir } from "./cache.js";
@@ -72,9 +73,16 @@ if (!make) {
     cachedData = readFileSync(file + ".v8cache");
   } catch {}
 }
-const script = new Script("(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})", { filename: make ? make.name : file, cachedData });
+const source = "(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})";
+const script = new Script(source, { filename: make ? make.name : file, cachedData });
 if (make) {
   writeFileSync(make.out, script.createCachedData());
+  // The same script compiled again, past V8's in-memory cache (so with the next Script id): the builder finds the id's bytes by comparing the two.
+  const v8 = require("node:v8");
+  v8.setFlagsFromString("--no-compilation-cache");
+  const twin = new Script(source, { filename: make.name });
+  v8.setFlagsFromString("--compilation-cache");
+  writeFileSync(make.out + ".twin", twin.createCachedData());
   return;
 }
 process[Symbol.for(${JSON.stringify(codeCacheKey)})] = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
@@ -108,9 +116,34 @@ export function codeCached(root: string, bundlePath: string, program: string, no
       const why = stderr.split("\n").find((l) => /^\w*Error\b/.test(l)) ?? stderr.trim().split("\n")[0];
       throw new Error(`making the V8 code cache of ${bundlePath} with ${node} (compiling it)${why ? `: ${why}` : ""}`, { cause: err });
     }
-    if (!existsSync(join(tmp, names.cache))) throw new Error(`making the V8 code cache of ${bundlePath}: the loader wrote none`);
+    const cache = join(tmp, names.cache);
+    if (!existsSync(cache) || !existsSync(`${cache}.twin`)) throw new Error(`making the V8 code cache of ${bundlePath}: the loader wrote none`);
+    writeFileSync(cache, withoutScriptId(readFileSync(cache), readFileSync(`${cache}.twin`)));
+    rmSync(`${cache}.twin`);
   });
   return { loader: join(hit.dir, names.loader), bundle: join(hit.dir, names.bundle), cache: join(hit.dir, names.cache) };
+}
+
+/**
+ * `cache` with the Script id V8 serialized in it set to 0. V8 numbers the
+ * scripts an isolate compiles, node compiles a number of its own first that
+ * can vary from one run to the next, and a machine gives the deserialized
+ * script a fresh id anyway. `twin` is the cache of the same script compiled
+ * again right after it: the bytes in which the two differ are the id's (4
+ * bytes, least significant first).
+ */
+export function withoutScriptId(cache: Buffer, twin: Buffer): Buffer {
+  const differ: number[] = [];
+  for (let i = 0; i < cache.length; i++) if (cache[i] !== twin[i]) differ.push(i);
+  const at = differ[0];
+  if (cache.length !== twin.length || at === undefined || differ.some((i) => i >= at + 4)) {
+    throw new Error(
+      `V8's code cache is not laid out as kiln's builder expects (the only difference between a script's cache and its twin's, its id, in 4 bytes): ${cache.length} and ${twin.length} bytes, ${differ.length} differ (${differ.slice(0, 8).join(", ")}); this node's V8 needs src/image/code-cache.ts looked at again`,
+    );
+  }
+  const out = Buffer.from(cache);
+  out.fill(0, at, at + 4);
+  return out;
 }
 
 /** Where util-linux's unshare is (Debian: essential). */

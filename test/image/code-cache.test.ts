@@ -3,14 +3,15 @@
 // finds externals in node_modules, __filename and __dirname are the bundle's,
 // its exit code is the program's), V8 takes the cache the build made, a cache
 // made for other V8 flags is refused and the program still runs, the cache
-// is reproducible, making it runs nothing of the program, and a bundle that
-// does not compile fails the build naming why.
+// is reproducible (whatever Script id the making process gave it), making it
+// runs nothing of the program, and a bundle that does not compile fails the
+// build naming why.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import t, { type Test } from "tap";
-import { bundleName, codeCached, hostNode, isolated, loaderSource } from "../../src/image/code-cache.js";
+import { bundleName, codeCached, hostNode, isolated, loaderSource, withoutScriptId } from "../../src/image/code-cache.js";
 import { bundle, entries } from "../../src/image/bundle.js";
 import { repoRoot } from "../../src/image/paths.js";
 
@@ -97,6 +98,44 @@ t.test("the cache is reproducible and made once per bundle", async (t) => {
   t.equal(codeCached(join(dir, "a"), src, "prog.cjs", nm, "/usr/lib/kiln").cache, a.cache, "an unchanged bundle reuses its cache");
   writeFileSync(src, `${fixture}// changed\n`);
   t.not(codeCached(join(dir, "a"), src, "prog.cjs", nm, "/usr/lib/kiln").cache, a.cache, "a changed bundle gets a new one");
+});
+
+/**
+ * A cache of `source` and its twin, made as the loader makes them by the
+ * image's node after it compiled `before` other scripts (so with a Script id
+ * that many higher).
+ */
+function cacheAfter(t: Test, before: number, source: string): { cache: Buffer; twin: Buffer } {
+  const dir = scratch(t);
+  const make = `const { Script } = require("node:vm"); const fs = require("node:fs");
+for (let i = 0; i < ${before}; i++) new Script("void " + i);
+const src = ${JSON.stringify(source)};
+fs.writeFileSync(${JSON.stringify(join(dir, "c"))}, new Script(src, { filename: "/usr/lib/kiln/p.cjs" }).createCachedData());
+const v8 = require("node:v8");
+v8.setFlagsFromString("--no-compilation-cache");
+const twin = new Script(src, { filename: "/usr/lib/kiln/p.cjs" });
+v8.setFlagsFromString("--compilation-cache");
+fs.writeFileSync(${JSON.stringify(join(dir, "t"))}, twin.createCachedData());`;
+  const r = spawnSync(hostNode, ["--random-seed=1", "-e", make], { encoding: "utf8" });
+  t.equal(r.status, 0, r.stderr);
+  return { cache: readFileSync(join(dir, "c")), twin: readFileSync(join(dir, "t")) };
+}
+
+t.test("the Script id, which depends on what the making process compiled before, is left out of the cache", async (t) => {
+  const source = "(function () { const parts = ['id', 'free']; return parts.join('-') + ':' + [1, 2, 3].map((n) => n * 2).join(','); })";
+  const early = cacheAfter(t, 0, source);
+  const late = cacheAfter(t, 7, source);
+  t.notOk(early.cache.equals(late.cache), "as V8 makes them, the two caches differ (the Script id)");
+  const a = withoutScriptId(early.cache, early.twin);
+  const b = withoutScriptId(late.cache, late.twin);
+  t.ok(a.equals(b), "without the id they are the same bytes");
+  const use = `const { Script } = require("node:vm");
+const s = new Script(${JSON.stringify(source)}, { filename: "/usr/lib/kiln/p.cjs", cachedData: Buffer.from(${JSON.stringify(a.toString("base64"))}, "base64") });
+console.log(JSON.stringify({ rejected: s.cachedDataRejected, result: s.runInThisContext()() }));`;
+  const r = spawnSync(hostNode, ["-e", use], { encoding: "utf8" });
+  t.same(JSON.parse(r.stdout || "{}"), { rejected: false, result: "id-free:2,4,6" }, `V8 takes it and the script runs: ${r.stderr}`);
+  t.throws(() => withoutScriptId(early.cache, early.cache), /not laid out as kiln's builder expects.*, 0 differ/, "no id found: refused, not guessed");
+  t.throws(() => withoutScriptId(early.cache, late.cache.subarray(1)), /not laid out as kiln's builder expects/);
 });
 
 /** Why making the cache of a bundle with this source fails (the message under the cache's "building cache entry"). */
