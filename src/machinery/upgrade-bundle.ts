@@ -212,7 +212,13 @@ function checkEntry(h: Header, info: Omit<BundleInfo, "dir">, seen: Set<string>)
   return name;
 }
 
-/** Writes an entry's data to `path` (mode 0644, synced), hashing it on the way. */
+/**
+ * Writes an entry's data to `path` (mode 0644), hashing it on the way. Not
+ * synced: every caller unpacks into a scratch directory that mkfs.ext4 reads
+ * at once (from the page cache) and that is removed afterwards, and a crash
+ * before then starts the upgrade or install over; the slot it makes is what
+ * must reach the disk, and it is read back from the disk and hashed again.
+ */
 async function writeEntry(entry: AsyncIterable<unknown>, path: string, progress: (bytes: number) => void): Promise<{ size: number; sha256: string }> {
   const h = createHash("sha256");
   let size = 0;
@@ -225,7 +231,6 @@ async function writeEntry(entry: AsyncIterable<unknown>, path: string, progress:
       size += b.length;
       progress(b.length);
     }
-    await fh.datasync();
   } finally {
     await fh.close();
   }
