@@ -10,7 +10,8 @@
 // runs it as CommonJS, recording on the process whether V8 took the cache.
 // The cache is made by running that same loader with the image's node (the
 // build host's /usr/bin/node), so the source V8 checks is byte for byte what
-// boots. It compiles the bundle and writes the cache without running it:
+// boots. It compiles the bundle, every function of it (--no-lazy, so a boot
+// compiles nothing it runs), and writes the cache without running it:
 // nothing of the program runs on the build host. As root the run still gets
 // namespaces of its own (isolated()). --random-seed=1 makes the cache reproducible; V8 leaves that
 // flag out of the check, and the machine keeps its own random hash seed.
@@ -74,17 +75,25 @@ if (!make) {
   } catch {}
 }
 const source = "(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})";
-const script = new Script(source, { filename: make ? make.name : file, cachedData });
 if (make) {
-  writeFileSync(make.out, script.createCachedData());
-  // The same script compiled again, past V8's in-memory cache (so with the next Script id): the builder finds the id's bytes by comparing the two.
+  // Every function compiled now (--no-lazy), not only the top level: a boot then compiles none of what it runs.
+  // The flags are back to the defaults before each cache is written, as V8 checks them against the machine's.
+  // The same script is compiled twice, the second time past V8's in-memory cache (so with the next Script id):
+  // the builder finds the id's bytes by comparing the two.
   const v8 = require("node:v8");
-  v8.setFlagsFromString("--no-compilation-cache");
-  const twin = new Script(source, { filename: make.name });
-  v8.setFlagsFromString("--compilation-cache");
-  writeFileSync(make.out + ".twin", twin.createCachedData());
+  const compile = () => {
+    v8.setFlagsFromString("--no-lazy");
+    v8.setFlagsFromString("--no-compilation-cache");
+    const s = new Script(source, { filename: make.name });
+    v8.setFlagsFromString("--lazy");
+    v8.setFlagsFromString("--compilation-cache");
+    return s.createCachedData();
+  };
+  writeFileSync(make.out, compile());
+  writeFileSync(make.out + ".twin", compile());
   return;
 }
+const script = new Script(source, { filename: file, cachedData });
 process[Symbol.for(${JSON.stringify(codeCacheKey)})] = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
 const m = new Module(file, module);
 m.filename = file;

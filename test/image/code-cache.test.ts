@@ -155,6 +155,22 @@ t.test("a bundle that does not compile fails the build, saying why", async (t) =
   t.match(whyNoCache(t, "this is not (javascript\n"), /^making the V8 code cache of .*prog\.cjs .*: SyntaxError: /);
 });
 
+t.test("the cache holds every function compiled, not only what the top level compiles", async (t) => {
+  const dir = scratch(t);
+  const src = join(dir, "prog.cjs");
+  // Functions nothing calls while the module loads: V8 compiles them lazily, so a lazy cache would leave them out.
+  const bodies = Array.from({ length: 40 }, (_, i) => `function f${i}(x) { const parts = []; for (let j = 0; j < x; j++) parts.push(String(j * ${i + 1}) + "-" + j); return parts.join(","); }`);
+  writeFileSync(src, `${bodies.join("\n")}\nmodule.exports = { ${bodies.map((_, i) => `f${i}`).join(", ")} };\n`);
+  const p = codeCached(join(dir, "cache"), src, "prog.cjs", join(dir, "node_modules"), "/usr/lib/kiln");
+  const lazy = join(dir, "lazy.v8cache");
+  const make = `const { Script } = require("node:vm"); const fs = require("node:fs");
+fs.writeFileSync(${JSON.stringify(lazy)}, new Script("(function (exports, require, module, __filename, __dirname) {" + fs.readFileSync(${JSON.stringify(p.bundle)}, "utf8") + "\\n})", { filename: "/usr/lib/kiln/prog.bundle.cjs" }).createCachedData());`;
+  const r = spawnSync(hostNode, ["--random-seed=1", "-e", make], { encoding: "utf8" });
+  t.equal(r.status, 0, r.stderr);
+  const [eager, top] = [readFileSync(p.cache).length, readFileSync(lazy).length];
+  t.ok(eager > 2 * top, `the builder's cache (${eager} bytes) holds the 40 functions' bytecode, a lazy one (${top} bytes) only the top level`);
+});
+
 t.test("kiln's image programs: reproducible caches, and V8 takes apid's", { timeout: 120_000 }, async (t) => {
   const dir = scratch(t);
   const image = entries.filter((e) => e.image && e.format === "cjs");
