@@ -39,8 +39,10 @@ export function sampleOf(server: string, address: string, nonce: Uint8Array, r: 
   if (r.stratum > 15) return { error: `stratum ${r.stratum}: the server is not synchronized` };
   if (r.leap === LEAP_ALARM) return { error: "leap indicator 3: the server's clock is not synchronized" };
   if (r.transmitZero) return { error: "the reply's transmit timestamp is zero" };
-  const { offsetMs, delayMs } = offsetAndDelay(s.sentMs, r.receiveMs, r.transmitMs, s.receivedMs);
-  const rootDistanceMs = Math.max(delayMs, 0) / 2 + r.rootDelayMs / 2 + r.rootDispersionMs;
+  const { offsetMs, delayMs: measured } = offsetAndDelay(s.sentMs, r.receiveMs, r.transmitMs, s.receivedMs);
+  // A round trip of next to nothing (a local server) can come out a hair below 0: NTP's 2^-32 s fractions and the clock reads round. No delay is negative.
+  const delayMs = Math.max(measured, 0);
+  const rootDistanceMs = delayMs / 2 + r.rootDelayMs / 2 + r.rootDispersionMs;
   if (rootDistanceMs > MAX_ROOT_DISTANCE_MS) return { error: `root distance ${rootDistanceMs.toFixed(0)} ms exceeds ${MAX_ROOT_DISTANCE_MS} ms` };
   return { value: { server, address, offsetMs, delayMs, stratum: r.stratum, rootDistanceMs } };
 }

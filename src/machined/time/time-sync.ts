@@ -142,7 +142,7 @@ async function askServer(query: (server: string) => Promise<QueryResult>, server
 /** Corrects the clock by a good sample and records it; an error message when the kernel refused. */
 function correct(d: TimeSyncDeps, loop: Loop, s: Sample, at: { now: number; mono: number }): string {
   const correction = d.adjust ? correctionFor(s.offsetMs, loop.corrected) : "none";
-  const ctx = { pollMs: loop.poll.intervalMs, maxErrorMs: s.rootDistanceMs, estErrorMs: Math.max(s.delayMs, 0) / 2 };
+  const ctx = { pollMs: loop.poll.intervalMs, maxErrorMs: s.rootDistanceMs, estErrorMs: s.delayMs / 2 };
   try {
     if (correction === "step") stepClock(d.sys, s.offsetMs, ctx);
     if (correction === "slew") slewClock(d.sys, s.offsetMs, ctx);

@@ -34,6 +34,15 @@ t.test("a good reply becomes a sample with its root distance", async (t) => {
   t.ok(Math.abs(r.value.rootDistanceMs - (10 + 3.906 / 2 + 1.953)) < 0.01, `root distance ${r.value.rootDistanceMs}`);
 });
 
+t.test("a round trip that rounds below zero counts as no delay", async (t) => {
+  // The server held it a hair longer than our round trip took (as the stamps round on a local responder): the four give -0.001 ms.
+  const r = sampleOf("ntp.example", "127.0.0.1", nonce, reply(T + 1000, T + 1000.001), { sentMs: T, receivedMs: T });
+  if (!("value" in r)) throw new Error(r.error);
+  t.ok(offsetAndDelay(T, T + 1000, T + 1000.001, T).delayMs < 0, "the raw formula gives a delay below 0");
+  t.equal(r.value.delayMs, 0, "the sample's delay is 0");
+  t.ok(r.value.rootDistanceMs >= 0);
+});
+
 t.test("replies that must not set a clock are refused with the reason", async (t) => {
   const stamps = { sentMs: T, receivedMs: T + 20 };
   const refused = (r: NtpReply) => {
