@@ -13,8 +13,9 @@
 // boots. It compiles the bundle, every function of it (--no-lazy, so a boot
 // compiles nothing it runs), and writes the cache without running it:
 // nothing of the program runs on the build host. As root the run still gets
-// namespaces of its own (isolated()). --random-seed=1 makes the cache reproducible; V8 leaves that
-// flag out of the check, and the machine keeps its own random hash seed.
+// namespaces of its own (isolated()). --random-seed=1 makes the cache
+// reproducible; V8 leaves that flag out of the check, and the machine keeps
+// its own random hash seed.
 // One thing in the cache depends on the process that made it: the Script's
 // id, V8's count of the scripts the isolate compiled, which node's own start
 // can vary (it made two builds differ by a byte); the builder sets it to 0
@@ -68,12 +69,6 @@ const { Script } = require("node:vm");
 const file = join(__dirname, ${JSON.stringify(bundleName(program))});
 // Set only by the builder's --import (makeCacheArgs): where to write the cache, and the bundle's path in the image.
 const make = globalThis[Symbol.for(${JSON.stringify(makeKey)})];
-let cachedData;
-if (!make) {
-  try {
-    cachedData = readFileSync(file + ".v8cache");
-  } catch {}
-}
 const source = "(function (exports, require, module, __filename, __dirname) {" + readFileSync(file, "utf8") + "\\n})";
 if (make) {
   // Every function compiled now (--no-lazy), not only the top level: a boot then compiles none of what it runs.
@@ -93,6 +88,10 @@ if (make) {
   writeFileSync(make.out + ".twin", compile());
   return;
 }
+let cachedData;
+try {
+  cachedData = readFileSync(file + ".v8cache");
+} catch {}
 const script = new Script(source, { filename: file, cachedData });
 process[Symbol.for(${JSON.stringify(codeCacheKey)})] = cachedData === undefined ? "absent" : script.cachedDataRejected ? "rejected" : "accepted";
 const m = new Module(file, module);
