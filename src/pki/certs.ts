@@ -1,6 +1,7 @@
 // kiln's certificates: CAs, server certificates for apid, client
 // certificates carrying roles, and self-signed ones for maintenance mode.
 // Every key is ECDSA P-256, every signature ECDSA with SHA-256.
+import type { webcrypto } from "node:crypto";
 import { isIP } from "node:net";
 import { clientTtlProblem, maxClientTtlMs } from "./client-ttl.js";
 import { exportPrivateKey, generateKeyPair, importPrivateKey, signingAlgorithm } from "./keys.js";
@@ -71,6 +72,11 @@ export async function issueServerCert(ca: CertAndKey, opts: ServerCertOptions): 
   return issue(ca, subject, x509.ExtendedKeyUsage.serverAuth, [sanExtension(opts.sans)], validity(opts, defaultTtlMs.server));
 }
 
+/** A server certificate for a key held elsewhere (a certificate signing request's), signed by `ca`: the certificate alone, PEM. */
+export function signServerCert(ca: CertAndKey, publicKey: x509.PublicKey, opts: ServerCertOptions): Promise<string> {
+  return sign(ca, publicKey, [{ CN: [opts.commonName] }], x509.ExtendedKeyUsage.serverAuth, [sanExtension(opts.sans)], validity(opts, defaultTtlMs.server));
+}
+
 /** A client certificate whose Organizations are `roles`, signed by `ca` (ExtKeyUsage clientAuth). */
 export async function issueClientCert(ca: CertAndKey, opts: ClientCertOptions): Promise<CertAndKey> {
   if (opts.roles.length === 0) throw new Error("a client certificate needs at least one role");
@@ -105,20 +111,25 @@ type Name = Record<string, string[]>[];
 
 /** A fresh key pair and a certificate for it, signed by `ca`. */
 async function issue(ca: CertAndKey, subject: Name, usage: string | string[], extra: x509.Extension[], dates: Dates): Promise<CertAndKey> {
+  const keys = await generateKeyPair();
+  const crt = await sign(ca, keys.publicKey, subject, usage, extra, dates);
+  return { crt, key: await exportPrivateKey(keys.privateKey) };
+}
+
+/** A certificate (PEM) for `publicKey`, signed by `ca`. */
+async function sign(ca: CertAndKey, publicKey: x509.PublicKey | webcrypto.CryptoKey, subject: Name, usage: string | string[], extra: x509.Extension[], dates: Dates): Promise<string> {
   const issuer = new x509.X509Certificate(ca.crt);
   const signingKey = await importPrivateKey(ca.key).catch((err: unknown) => {
     throw new Error("reading the CA key", { cause: err });
   });
-  const keys = await generateKeyPair();
   const extensions = [
     ...leafExtensions(usage),
     ...extra,
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    await x509.SubjectKeyIdentifierExtension.create(publicKey),
     await x509.AuthorityKeyIdentifierExtension.create(issuer.publicKey),
   ];
-  const params = { subject, issuer: issuer.subjectName, publicKey: keys.publicKey, signingKey, signingAlgorithm, extensions, ...dates };
-  const cert = await x509.X509CertificateGenerator.create(params);
-  return { crt: certPem(cert), key: await exportPrivateKey(keys.privateKey) };
+  const params = { subject, issuer: issuer.subjectName, publicKey, signingKey, signingAlgorithm, extensions, ...dates };
+  return certPem(await x509.X509CertificateGenerator.create(params));
 }
 
 /** Extensions of every end-entity certificate: not a CA, signing only, its extended usages. */
@@ -131,7 +142,7 @@ function leafExtensions(usage: string | string[]): x509.Extension[] {
 }
 
 /** Subject alternative names: IP addresses as IP entries, the rest as DNS names. */
-function sanExtension(sans: string[]): x509.Extension {
+export function sanExtension(sans: string[]): x509.Extension {
   const names = sans.map((value) => ({ type: isIP(value) ? ("ip" as const) : ("dns" as const), value }));
   return new x509.SubjectAlternativeNameExtension(names, false);
 }
