@@ -8,11 +8,16 @@ import { maxFanOutNodes, maxRemoteChannels, remoteChannelIdleMs } from "../machi
 import { type PeerList, peerTarget } from "../machinery/peers.js";
 import { interleave } from "./interleave.js";
 import { streamError, tagStreamMessage, tagUnaryResponse, unaryError } from "./node-tag.js";
+import type { SelfRoute } from "./self.js";
 import type { ClientTls } from "./tls-credentials.js";
 import { createUpstream, type ForwardOptions, type Upstream } from "./upstream.js";
 
 /** Metadata key naming the nodes a call is for. */
 export const nodesHeader = "nodes";
+
+/** Why a machine without an impersonator certificate (a worker, whose certificate a control plane issued) reaches no other node. */
+export const noClientCertificate =
+  "this machine has no apid client certificate to reach other nodes with (a worker's apid, certified by a control plane, calls no other node): send the call through a control-plane node (kilnctl -e CONTROL_PLANE -n NODE)";
 
 /** Clients for other machines' apids (its peers only), one channel per node, closed when idle. */
 export interface Remotes {
@@ -73,11 +78,16 @@ interface Channel {
   idle?: NodeJS.Timeout;
 }
 
-/** Remotes that authenticate with `tls` and reach `peers` only; without `tls`, every node fails with FAILED_PRECONDITION. */
+/**
+ * Remotes that authenticate with `tls` and reach `peers` only; a node that is
+ * this machine goes through `self` when given. Without `tls`, every other node
+ * fails with FAILED_PRECONDITION.
+ */
 export function createRemotes(
   tls: ClientTls | undefined,
   peers: PeerList,
   limits: RemotesLimits = { maxChannels: maxRemoteChannels, idleMs: remoteChannelIdleMs },
+  self?: SelfRoute,
 ): Remotes {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
   const channels = new Map<string, Channel>();
@@ -102,8 +112,9 @@ export function createRemotes(
   return {
     peers,
     get: (node) => {
-      if (!creds) throw new ApiError(Code.FAILED_PRECONDITION, "this machine has no apid client certificate to reach other nodes with");
       const target = checkPeer(node, peers);
+      if (self?.isSelf(target)) return self.upstream;
+      if (!creds) throw new ApiError(Code.FAILED_PRECONDITION, noClientCertificate);
       return counted(() => {
         const c = open(target);
         clearTimeout(c.idle);

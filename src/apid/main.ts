@@ -9,7 +9,9 @@ import { deniedCertificatesFile } from "./denied-certificates.js";
 import { createRemotes } from "./fan-out.js";
 import { peersFile } from "./peers-file.js";
 import { type ApidArgs, parseApidArgs } from "./options.js";
+import { selfRoute } from "./self.js";
 import { startApid } from "./server.js";
+import { startTrust } from "./trust.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
 import { createLanes } from "./upstream.js";
 import { codeCacheState } from "../machinery/code-cache-state.js";
@@ -36,17 +38,28 @@ async function main(): Promise<void> {
 async function serve(a: ApidArgs) {
   const mtls = a.mode === "mtls";
   const tls = await readServerTls(a.tlsDir, mtls);
-  const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined, peersFile(join(a.tlsDir, apidTlsFiles.peers)));
   const machined = createLanes(`unix://${a.machinedSocket}`, credentials.createInsecure());
+  const port = listenPort(a.listen);
+  const self = port === undefined ? undefined : selfRoute(machined, port);
+  const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined, peersFile(join(a.tlsDir, apidTlsFiles.peers)), undefined, self);
   const denied = mtls ? { denied: deniedCertificatesFile(join(a.tlsDir, apidTlsFiles.denied)) } : {};
   const apid = await startApid({ mode: a.mode, tls, listen: a.listen, machined, remotes, ...denied });
   log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}${cacheNote()}`);
+  const trust = a.trustListen ? await startTrust({ tls: { cert: tls.cert, key: tls.key }, listen: a.trustListen, machined }) : undefined;
+  if (trust) log(`issuing machine certificates to holders of the machine token on port ${trust.ports.join(", ")} (TLS, no client certificate)`);
   const close = async (ms: number) => {
-    await apid.close(ms);
+    await Promise.all([apid.close(ms), trust?.close(ms)]);
     remotes.close();
     machined.close();
   };
   return { close };
+}
+
+/** The port apid listens on when every listen address names the same one (the machine's case); undefined otherwise. */
+function listenPort(listen: string[][]): number | undefined {
+  const ports = new Set(listen.flat().map((a) => Number(/:(\d+)$/.exec(a)?.[1])));
+  const [port] = ports;
+  return ports.size === 1 && port !== undefined && port > 0 ? port : undefined;
 }
 
 main().catch((err: unknown) => {

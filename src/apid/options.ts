@@ -11,23 +11,40 @@ export interface ApidArgs {
   listen: string[][];
   tlsDir: string;
   machinedSocket: string;
+  /** The trust port's listen addresses (a control plane's); absent: no trust port. */
+  trustListen?: string[][];
 }
 
 /** Where machined puts apid's files. */
 export const apidDefaults = apidFiles;
 
-export const usage = "usage: apid [--maintenance] [--port N | --listen HOST:PORT...] [--tls-dir DIR] [--machined-socket PATH]";
+export const usage = "usage: apid [--maintenance] [--port N | --listen HOST:PORT...] [--trust-port N] [--tls-dir DIR] [--machined-socket PATH]";
 
 /** Parses apid's arguments; errors are values. */
 export function parseApidArgs(argv: string[]): { value: ApidArgs } | { error: string } {
   const parsed = parseFlags(argv);
   if ("error" in parsed) return { error: `${parsed.error}\n${usage}` };
   const v = parsed.value;
-  const port = Number(v.port);
-  if (!/^\d+$/.test(v.port) || port > 65535) return { error: `Expected \`--port\` to be a port number (0-65535), got \`${v.port}\`\n${usage}` };
-  // Dual-stack where IPv6 is on; IPv4 alone where it is not.
-  const listen = v.listen?.map((a) => [a]) ?? [[`[::]:${port}`, `0.0.0.0:${port}`]];
-  return { value: { mode: v.maintenance ? "maintenance" : "mtls", listen, tlsDir: v["tls-dir"], machinedSocket: v["machined-socket"] } };
+  const port = portNumber("--port", v.port);
+  if (typeof port === "string") return { error: port };
+  const trustPort = v["trust-port"] === undefined ? undefined : portNumber("--trust-port", v["trust-port"]);
+  if (typeof trustPort === "string") return { error: trustPort };
+  if (trustPort !== undefined && v.maintenance) return { error: `--trust-port needs mTLS mode: a machine in maintenance mode has no certificate to serve it with\n${usage}` };
+  const listen = v.listen?.map((a) => [a]) ?? [dualStack(port)];
+  const trust = trustPort === undefined ? {} : { trustListen: [dualStack(trustPort)] };
+  return { value: { mode: v.maintenance ? "maintenance" : "mtls", listen, tlsDir: v["tls-dir"], machinedSocket: v["machined-socket"], ...trust } };
+}
+
+/** A port number from a flag's value, or the error naming the flag. */
+function portNumber(flag: string, value: string): number | string {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) return `Expected \`${flag}\` to be a port number (0-65535), got \`${value}\`\n${usage}`;
+  return port;
+}
+
+/** Dual-stack where IPv6 is on; IPv4 alone where it is not. */
+function dualStack(port: number): string[] {
+  return [`[::]:${port}`, `0.0.0.0:${port}`];
 }
 
 /** node:util's parser over apid's flags; unknown flags are errors. */
@@ -36,6 +53,7 @@ function parseFlags(argv: string[]) {
     maintenance: { type: "boolean", default: false },
     port: { type: "string", default: String(apidPort) },
     listen: { type: "string", multiple: true },
+    "trust-port": { type: "string" },
     "tls-dir": { type: "string", default: apidDefaults.tlsDir },
     "machined-socket": { type: "string", default: apidDefaults.machinedSocket },
   } as const;

@@ -50,7 +50,7 @@ export async function startApid(o: ApidOptions): Promise<Apid> {
 }
 
 /** Binds the first address of `alternatives` that works; the error names every attempt. */
-async function bindFirst(server: Server, alternatives: string[], creds: ReturnType<typeof serverCredentials>): Promise<number> {
+export async function bindFirst(server: Server, alternatives: string[], creds: ReturnType<typeof serverCredentials>): Promise<number> {
   const errors: Error[] = [];
   for (const address of alternatives) {
     try {
@@ -70,7 +70,7 @@ function bind(server: Server, address: string, creds: ReturnType<typeof serverCr
 }
 
 /** Graceful shutdown, forced after `graceMs`. */
-function stop(server: Server, graceMs: number): Promise<void> {
+export function stop(server: Server, graceMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => server.forceShutdown(), graceMs);
     server.tryShutdown(() => {

@@ -35,8 +35,8 @@ export function createUpstream(target: string, credentials: ChannelCredentials, 
   };
 }
 
-/** Whose calls share a connection: a caller's role, or "apid" for apid's own calls (health) and maintenance mode. */
-export type Lane = Role | "apid";
+/** Whose calls share a connection: a caller's role, "apid" for apid's own calls (health) and maintenance mode, "trust" for the trust port's. */
+export type Lane = Role | "apid" | "trust";
 
 /** Upstreams to one target, a connection per lane, so one role's calls never wait behind another's. */
 export interface Lanes {

@@ -113,7 +113,7 @@ function outro(): string[] {
     "## Applying changes",
     "",
     "How a change to each field takes effect. `apply-config --mode auto` reboots when any change needs it;",
-    "`no-reboot` and `try` refuse such changes. Fields with no effect yet are accepted with a warning.",
+    "`no-reboot` and `try` refuse such changes.",
     "",
     "| Field | Takes effect |",
     "| --- | --- |",

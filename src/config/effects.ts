@@ -1,21 +1,18 @@
 // How every field of the machine config takes effect: applied to a running
-// machine (and by what), at the next boot, or not at all yet. diff.ts decides
-// needsReboot from this table, rules.ts warns about the fields that do nothing
-// yet, docs.ts prints it, and a test fails when a schema leaf is missing here.
+// machine (and by what), or at the next boot. diff.ts decides needsReboot
+// from this table, docs.ts prints it, and a test fails when a schema leaf is
+// missing here. No field is accepted and ignored: each one is acted on.
 
 /** How a change to one field reaches the machine. */
 export type Effect =
   | { t: "live"; by: string }
   | { t: "reboot"; why: string }
-  | { t: "not-yet" }
   | { t: "fixed" };
 
 /** Applied to the running machine by `by`. */
 const live = (by: string): Effect => ({ t: "live", by });
 /** Takes effect at the next boot, because `why`. */
 const reboot = (why: string): Effect => ({ t: "reboot", why });
-/** Accepted but acted on by nothing in this version; validation warns (see noEffectYet). */
-const notYet: Effect = { t: "not-yet" };
 /** Names the document's format: only one value is accepted. */
 const fixed: Effect = { t: "fixed" };
 
@@ -67,7 +64,7 @@ export const effects: Readonly<Record<string, Effect>> = {
   "machine.install.image": install,
   "machine.ca.crt": apidCert,
   "machine.ca.key": apidCert,
-  "machine.token": notYet,
+  "machine.token": reboot("apid sends it to the control plane for its certificate on a machine without machine.ca's key, and a control plane's apid serves the trust port with it, when apid starts"),
   "machine.certSANs": reboot("apid's and the API server's certificates are made from it when they start"),
   "machine.api.deniedCertificates": live("services/apid.ts afterApply: written to apid's TLS directory, which apid checks on every call"),
   "machine.api.peers": live("services/apid.ts afterApply: written to apid's TLS directory, which apid checks on every fan-out"),
@@ -106,19 +103,6 @@ export const effects: Readonly<Record<string, Effect>> = {
   "cluster.etcd.ca.key": reboot("etcd's and the API server's etcd client certificates are issued from it when they are prepared at boot"),
 };
 
-/** A field that changes nothing yet: set to anything but `quiet`, validation says so. */
-export interface NoEffectYet {
-  path: readonly string[];
-  /** A value that needs no warning (what the machine does anyway); unset and empty lists never warn. */
-  quiet?: unknown;
-  why: string;
-}
-
-/** The fields marked not-yet above, one warning each; the Kubernetes work will wire them. */
-export const noEffectYet: readonly NoEffectYet[] = [
-  { path: ["machine", "token"], why: "no machine joins with it yet" },
-];
-
 /** The entries at or under a schema path (a changed list entry or section covers several leaves). */
 export function effectsUnder(schemaPath: string): Effect[] {
   const under = (leaf: string) => leaf === schemaPath || leaf.startsWith(`${schemaPath}.`) || leaf.startsWith(`${schemaPath}[`);
@@ -138,8 +122,6 @@ export function describeEffect(e: Effect): string {
       return `live: ${e.by}`;
     case "reboot":
       return `after a reboot: ${e.why}`;
-    case "not-yet":
-      return "no effect yet in this version (validation warns)";
     case "fixed":
       return "fixed: names the document's format";
   }

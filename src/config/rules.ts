@@ -1,15 +1,10 @@
 // Rules that span fields, checked on the document as written so they are
 // reported alongside schema errors: service references and cycles (errors),
-// duplicates, likely mistakes and fields that do nothing yet (warnings).
+// duplicates and likely mistakes (warnings).
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
-import { isDeepStrictEqual } from "node:util";
-import { z } from "zod";
-import { noEffectYet } from "./effects.js";
 import { builtinServiceIds, decodePem } from "./formats.js";
-import { schemaAt } from "./introspect.js";
 import { describeValue, formatPath } from "./issues.js";
 import { quoted } from "./quote.js";
-import { machineConfigSchema } from "./schema.js";
 import { nearest } from "./suggest.js";
 
 export interface Findings {
@@ -56,7 +51,6 @@ export function checkRules(doc: unknown): Findings {
       ...duplicates(doc, ["machine", "network", "interfaces"], "name", "interface"),
       ...duplicates(doc, ["machine", "files"], "path", "path"),
       ...specialModeBits(doc),
-      ...withoutEffect(doc),
     ],
   };
 }
@@ -180,17 +174,6 @@ function specialModeBits(doc: unknown): string[] {
     if (typeof mode !== "number" || !Number.isInteger(mode) || mode <= 0o777 || mode > 0o7777) return [];
     const at = formatPath(["machine", "files", index, "permissions"]);
     return [`${at}: ${mode} is octal ${mode.toString(8)}, which sets setuid, setgid or sticky bits; for rw-r--r-- write "0644" or 420`];
-  });
-}
-
-/** One warning per field set to a valid value that changes nothing yet in this version (effects.ts); invalid ones get their error alone. */
-function withoutEffect(doc: unknown): string[] {
-  return noEffectYet.flatMap(({ path, quiet, why }) => {
-    const value = valueAt(doc, path);
-    if (value === undefined || value === null || isDeepStrictEqual(value, quiet) || isDeepStrictEqual(value, [])) return [];
-    const schema = schemaAt(machineConfigSchema, path);
-    if (!schema || !z.safeParse(schema, value).success) return [];
-    return [`${formatPath(path)}: has no effect yet in this version; ${why}`];
   });
 }
 

@@ -287,8 +287,8 @@ const machine = z.strictObject({
   ).optional(),
   kubelet: doc(kubelet, "Kubelet settings.").optional(),
   install: doc(install, "Installing kiln to a disk (see docs/install.md).").optional(),
-  ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. Without its key apid does not run (Skipped) and only the local socket answers; kilnctl gen config writes both.").optional(),
-  token: doc(token, "Token that machines present to join (secret). No effect yet in this version (validation warns when set).").optional(),
+  ca: doc(certificateAuthority, "The machine CA, which signs the machine API's certificates. With its key apid issues its own certificate (kilnctl gen config writes the key into controlplane.yaml only); without it apid asks a control plane for one with machine.token at cluster.controlPlane.endpoint's host, port 50001, and with neither apid does not run (Skipped) and only the local socket answers.").optional(),
+  token: doc(token, "The machine token (secret): a machine without machine.ca's key presents it to a control plane's trust port (50001) for apid's server certificate, and a control plane with the key signs for the machines that present the same token. The certificate carries no role: it serves the API, never calls it.").optional(),
   certSANs: doc(z.array(hostOrIp), "Extra names and addresses in the machine API's certificate, and on a control plane in the API server's.").optional(),
   api: doc(
     z.strictObject({

@@ -1,21 +1,24 @@
 // apid's TLS files, written by machined before each start of apid: in normal
 // operation a server certificate and an os:impersonator client certificate
-// issued from the config's machine CA, with the CA to verify clients; in
+// issued from the config's machine CA, with the CA to verify clients; on a
+// machine without the CA's key (a worker), the server certificate a control
+// plane issued (src/machined/trust/) and no client certificate; in
 // maintenance mode (no config yet) a fresh self-signed server certificate,
 // whose fingerprint the operator can pin. Keys are 0600, everything is owned
 // by apid's user, in a directory only that user can enter.
 import { chownSync } from "node:fs";
 import { chown, mkdir, open, rm } from "node:fs/promises";
-import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import type { MachineConfig } from "../config/schema.js";
 import { apidTlsFiles as tlsFiles } from "../machinery/apid.js";
+import { localAddresses } from "../machinery/local-addresses.js";
 import { type CertAndKey, issueClientCert, issueServerCert, selfSigned } from "../pki/certs.js";
 import { peersFileText } from "../machinery/peers.js";
 import { deniedFileText } from "../pki/denied-certificates.js";
 import { fingerprint } from "../pki/fingerprint.js";
 import { decodeBase64Pem } from "../pki/pem.js";
 import { writeFileAtomic } from "./atomic-write.js";
+import type { IssuedServerCert } from "./trust/request.js";
 
 /** The role of apid's own client certificate: it calls other apids for its callers. */
 export const impersonatorRole = "os:impersonator";
@@ -30,6 +33,8 @@ export interface ApidTlsOptions {
   addresses?: string[];
   /** Owner of the directory and files (apid's user); omitted when not root (tests). */
   owner?: { uid: number; gid: number };
+  /** The server certificate a control plane issued, for a config without machine.ca's key. */
+  issued?: IssuedServerCert;
 }
 
 /** What was written: the names and addresses the server certificate holds; in maintenance mode, its SHA-256 fingerprint. */
@@ -51,12 +56,19 @@ async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
     await writeServer(o, cert);
     return { mode: "maintenance", fingerprint: fingerprint(cert.crt), sans };
   }
-  const ca = machineCa(o.config);
-  await writeServer(o, await issueServerCert(ca, { commonName: o.hostname, sans }));
-  const client = await issueClientCert(ca, { roles: [impersonatorRole], commonName: `apid@${o.hostname}` });
-  await put(o, tlsFiles.ca, ca.crt, 0o644);
-  await put(o, tlsFiles.clientCert, client.crt, 0o644);
-  await put(o, tlsFiles.clientKey, client.key, 0o600);
+  if (o.config.machine.ca?.key) {
+    const ca = machineCa(o.config);
+    await writeServer(o, await issueServerCert(ca, { commonName: o.hostname, sans }));
+    const client = await issueClientCert(ca, { roles: [impersonatorRole], commonName: `apid@${o.hostname}` });
+    await put(o, tlsFiles.ca, ca.crt, 0o644);
+    await put(o, tlsFiles.clientCert, client.crt, 0o644);
+    await put(o, tlsFiles.clientKey, client.key, 0o600);
+  } else {
+    // No client certificate: this apid calls no other node (fan-out goes through a control plane).
+    if (!o.issued) throw new Error("apid needs machine.ca's key, or a certificate a control plane issued for machine.token; it has neither");
+    await writeServer(o, { crt: o.issued.crt, key: o.issued.key });
+    await put(o, tlsFiles.ca, o.issued.ca, 0o644);
+  }
   for (const [file, text] of apiListFiles(o.config)) await put(o, file, text, 0o644);
   return { mode: "mtls", sans };
 }
@@ -84,17 +96,13 @@ export function apidSans(config: MachineConfig | undefined, hostname: string, ad
   return [...new Set(all.filter((s) => s !== ""))];
 }
 
-/** Every address of every local interface, without IPv6 zone suffixes. */
-export function localAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, "")));
-}
+export { localAddresses };
 
-/** The machine CA (PEM) from the config; both certificate and key are needed to issue apid's certificates. */
+/** The machine CA (PEM) from the config, key included. */
 function machineCa(config: MachineConfig): CertAndKey {
-  const ca = config.machine.ca;
-  if (!ca?.key) throw new Error("apid needs machine.ca with its key to issue the machine API certificate; the config has none");
+  const ca = config.machine.ca!;
   try {
-    return { crt: decodeBase64Pem(ca.crt), key: decodeBase64Pem(ca.key) };
+    return { crt: decodeBase64Pem(ca.crt), key: decodeBase64Pem(ca.key!) };
   } catch (err) {
     throw new Error("reading machine.ca", { cause: err });
   }

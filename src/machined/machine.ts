@@ -16,6 +16,7 @@ import type { PlatformName } from "../machinery/platform.js";
 import type { ServiceStatus } from "./service.js";
 import type { TimeSyncStatus } from "./time/time-sync.js";
 import type { AdminKubeconfig, KubeconfigRequest } from "./kubeconfig.js";
+import type { TrustAnswer, TrustRequest } from "./trust/issue.js";
 
 export type ApplyMode = "auto" | "no-reboot" | "reboot" | "staged" | "try";
 export type RebootMode = "default" | "powercycle";
@@ -187,4 +188,6 @@ export interface Machine extends NetworkInspector {
   imageImport(req: ArchiveImportRequest): Promise<ArchiveImportResult>;
   /** A client certificate for `roles` signed by the machine CA; FAILED_PRECONDITION without config or CA key. */
   generateClientConfiguration(req: ClientConfigRequest): Promise<ClientConfiguration>;
+  /** A control plane signs another machine's apid server certificate (TrustService); forbidden for a wrong machine.token, refused off a control plane. */
+  issueMachineCertificate(req: TrustRequest): Promise<TrustAnswer>;
 }

@@ -47,6 +47,7 @@ import { createChannel } from "./channel.js";
 import { notFound, refused } from "./errors.js";
 import { checkBootstrap, checkNoCluster, markBootstrap } from "./bootstrap.js";
 import { issueKubeconfig } from "./kubeconfig.js";
+import { issueForMachine } from "./trust/issue.js";
 import { bootstrapSequence } from "./sequences/bootstrap.js";
 import { powerSequence } from "./sequences/power.js";
 import { resetSequence } from "./sequences/reset.js";
@@ -205,6 +206,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
     ...createInspector({ paths: d.ctx.paths, config: () => current?.config, ...(d.timeSync ? { timeSync: d.timeSync.status } : {}) }),
     ...createNetworkInspector(d.ctx.sys),
     generateClientConfiguration: (req) => generateClientConfiguration(current?.config, req),
+    issueMachineCertificate: (req) => issueForMachine(current?.config, req),
     imageImport: (req) => imageImports.import(req),
   };
 }

@@ -6,6 +6,9 @@
 /** The port apid listens on. */
 export const apidPort = 50000;
 
+/** The trust port: control-plane apids sign other machines' server certificates there (TrustService, src/apid/trust.ts). */
+export const trustPort = 50001;
+
 /** The files of apid's TLS directory. */
 export const apidTlsFiles = {
   ca: "ca.crt",

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { apidSans, writeApidTls } from "../../src/machined/apid-tls.js";
-import { createCA } from "../../src/pki/certs.js";
+import { createCA, issueServerCert } from "../../src/pki/certs.js";
 import { fingerprint } from "../../src/pki/fingerprint.js";
 import { encodeBase64Pem } from "../../src/pki/pem.js";
 import { rolesOf } from "../../src/pki/roles.js";
@@ -66,10 +66,18 @@ t.test("starts from an empty directory each time", async (t) => {
   t.same(readdirSync(dir).sort(), ["server.crt", "server.key"], "no stale CA or client certificate");
 });
 
-t.test("refuses a config without the machine CA's key, saying so", async (t) => {
+t.test("without the machine CA's key: the certificate a control plane issued, and no client certificate", async (t) => {
   const ca = await createCA("machine");
   const config = configOf(worker({ ca: { crt: encodeBase64Pem(ca.crt) } }));
-  await t.rejects(writeApidTls({ dir: tlsDir(t), config, hostname: "n", addresses: [] }), { message: /needs machine.ca with its key/ });
+  await t.rejects(writeApidTls({ dir: tlsDir(t), config, hostname: "n", addresses: [] }), {
+    message: "apid needs machine.ca's key, or a certificate a control plane issued for machine.token; it has neither",
+  });
+  const issued = await issueServerCert(ca, { commonName: "n", sans: ["n"] });
+  const dir = tlsDir(t);
+  t.same(await writeApidTls({ dir, config, hostname: "n", addresses: ["10.0.0.3"], issued: { ...issued, ca: ca.crt } }), { mode: "mtls", sans: ["n", "10.0.0.3", "127.0.0.1", "::1", "localhost"] });
+  t.same(readdirSync(dir).sort(), ["ca.crt", "denied-certificates", "peers", "server.crt", "server.key"]);
+  t.same([readFileSync(join(dir, "server.crt"), "utf8"), readFileSync(join(dir, "ca.crt"), "utf8")], [issued.crt, ca.crt]);
+  t.equal(mode(join(dir, "server.key")), "600");
 });
 
 t.test("SANs: certSANs, hostname, addresses, loopback; no blanks, no repeats", async (t) => {

@@ -87,18 +87,10 @@ t.test("needs a reboot for install, CA, SANs, kernel modules and cluster changes
     "machine.install.disk",
     "machine.install.wipe",
     "machine.ca.crt",
+    "machine.token",
     "machine.certSANs",
     "cluster.controlPlane.endpoint",
   ]);
-});
-
-t.test("needs no reboot for fields that have no effect yet", async (t) => {
-  const next = edited((c) => {
-    c.machine.token = "zzzzzz.0123456789abcdef";
-  });
-  const diff = diffConfig(example, next);
-  t.strictSame(diff.changes, ["machine.token"]);
-  t.strictSame(diff.needsReboot, []);
 });
 
 t.test("kubelet's extra mounts take effect at the next boot: a mount is not undone while the machine runs", async (t) => {

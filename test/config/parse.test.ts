@@ -17,9 +17,6 @@ const hostExpected = "a hostname or IP address such as pool.ntp.org or 10.0.0.1"
 const pathExpected = `an absolute, normalised path such as /var/lib/data (no "..", ".", "//" or trailing "/")`;
 const stringExpected = `a string (quote numbers and booleans, as in "1")`;
 const tokenExpected = "a token such as abcdef.0123456789abcdef (6 and 16 characters a-z, 0-9, joined by '.')";
-const noEffect = {
-  token: "machine.token: has no effect yet in this version; no machine joins with it yet",
-};
 /** What a control plane without the etcd CA, the cluster CA's key, the service-account key and the front-proxy CA is told: it runs neither etcd nor the rest of the control plane. */
 const controlPlane = [
   "cluster.etcd.ca: not set (with its key); a controlplane machine runs etcd only with it: kilnctl gen config writes it into controlplane.yaml",
@@ -442,7 +439,7 @@ const bad: Case[] = [
 ];
 
 const good: { name: string; yaml: string; warnings: string[] }[] = [
-  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: [...controlPlane, noEffect.token] },
+  { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: controlPlane },
   { name: "accepts a minimal worker", yaml: worker({}), warnings: [] },
   {
     name: "accepts CAs with their keys",
@@ -466,12 +463,12 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
     warnings: [],
   },
   {
-    name: "warns once per field that has no effect yet, when set",
+    name: "takes a control plane's machine.token without a warning: it signs workers' certificates with it",
     yaml: yamlDoc({
       machine: { type: "controlplane", token: "abcdef.0123456789abcdef", kubelet: { extraMounts: [{ source: "/var/a", destination: "/var/a" }, { source: "/var/b", destination: "/var/b" }] } },
       cluster: { controlPlane: { endpoint: "https://10.0.0.10:6443" } },
     }),
-    warnings: [...controlPlane, noEffect.token],
+    warnings: controlPlane,
   },
   {
     name: "does not warn about a worker or an empty mount list",

@@ -7,11 +7,13 @@ import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
+import { TrustService } from "../../gen/kiln/trust/v1/trust_pb.js";
 import { grpcImplementation } from "../../grpc/server.js";
 import { maxOpenStreams } from "../../machinery/api-limits.js";
 import type { Machine } from "../machine.js";
 import { toApiError } from "./errors.js";
 import { createMachineHandlers } from "./handlers.js";
+import { createTrustHandlers } from "./trust-handlers.js";
 import { createStreamGate, limitStreams, type StreamGate } from "./stream-limit.js";
 
 export interface MachineApiOptions {
@@ -40,7 +42,7 @@ export interface MachineApi {
   close(): Promise<void>;
 }
 
-/** Serves MachineService for `machine` on each socket (mode 0600; root's unless it names an owner). */
+/** Serves MachineService (and TrustService, which apid forwards from its trust port) for `machine` on each socket (mode 0600; root's unless it names an owner). */
 export async function startMachineApi(machine: Machine, sockets: string | ApiSocket[], opts: MachineApiOptions = {}): Promise<MachineApi> {
   const list = typeof sockets === "string" ? [{ path: sockets }] : sockets;
   const gate = createStreamGate(opts.maxStreams ?? maxOpenStreams);
@@ -60,8 +62,9 @@ async function serve(machine: Machine, s: ApiSocket, gate: StreamGate, opts: Mac
   const streams = opts.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": opts.maxStreamsPerConnection };
   const server = new Server({ interceptors: opts.interceptors ?? [], ...streams });
   const handlers = limitStreams(createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true }), gate);
-  const { definition, implementation } = grpcImplementation(MachineService, handlers, { toApiError });
-  server.addService(definition, implementation);
+  for (const { definition, implementation } of [grpcImplementation(MachineService, handlers, { toApiError }), grpcImplementation(TrustService, createTrustHandlers(machine), { toApiError })]) {
+    server.addService(definition, implementation);
+  }
   await listen(server, s).catch((err: unknown) => {
     server.forceShutdown();
     throw err;

@@ -9,11 +9,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
-import { apidPort } from "../../machinery/apid.js";
+import { ApiError, codeName } from "../../grpc/errors.js";
+import { apidPort, trustPort } from "../../machinery/apid.js";
+import { endpointHost, hostPort } from "../../machinery/endpoint.js";
+import { decodeBase64Pem } from "../../pki/pem.js";
 import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
-import { localAddresses, writeApidTls, writeApiLists } from "../apid-tls.js";
+import { apidSans, localAddresses, writeApidTls, writeApiLists } from "../apid-tls.js";
 import type { EventBus } from "../events.js";
-import type { HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
+import type { Condition, HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
+import { sleep } from "../supervisor/wait.js";
+import { type IssuedServerCert, requestServerCert, type TrustTarget } from "../trust/request.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 
@@ -35,10 +40,56 @@ export interface ApidServiceOptions {
   command?: string[];
   /** Default 50000. */
   port?: number;
+  /** The trust port, served on control planes and asked on workers; default 50001. */
+  trustPort?: number;
 }
 
-/** Why apid does not run on a configured machine without a machine CA key. */
-export const noCaReason = "the config has no machine.ca key: apid needs it to issue its certificate (kilnctl gen config writes one); only the local socket answers";
+/** Why apid does not run on a configured machine that can neither issue its certificate nor ask for one. */
+export const noCaReason =
+  "the config has no machine.ca key to issue apid's certificate with, nor machine.token and cluster.controlPlane.endpoint to ask a control plane for one (kilnctl gen config writes them); only the local socket answers";
+
+/** Where a machine without machine.ca's key asks for its certificate; undefined when it has the key, or cannot ask. */
+export function trustTarget(config: MachineConfig | undefined, port = trustPort): TrustTarget | undefined {
+  const m = config?.machine;
+  const endpoint = config?.cluster?.controlPlane?.endpoint;
+  if (!m?.ca || m.ca.key || !m.token || !endpoint) return undefined;
+  return { host: endpointHost(endpoint), port, ca: decodeBase64Pem(m.ca.crt), token: m.token };
+}
+
+/**
+ * apid's condition on a machine without machine.ca's key: a server
+ * certificate from the control plane's trust port, asked for every `everyMs`
+ * (the control plane may boot after this machine) until one comes, the
+ * Waiting message saying what the last attempt met. Held in `hold` for prepare.
+ */
+export function issuedByControlPlane(hold: { issued?: IssuedServerCert }, port = trustPort, everyMs = 5000): Condition {
+  return {
+    describe: "apid's certificate from the control plane (machine.token, sent to cluster.controlPlane.endpoint's trust port)",
+    wait: async (m, signal, note) => {
+      hold.issued = undefined;
+      const target = trustTarget(m.config, port);
+      if (!target) return;
+      for (;;) {
+        const names = { commonName: hostname(), sans: apidSans(m.config, hostname(), localAddresses()) };
+        try {
+          hold.issued = await requestServerCert(target, names, { signal });
+          return;
+        } catch (err) {
+          if (signal.aborted) throw signal.reason;
+          note?.(`${hostPort(target.host, target.port)}: ${errorChain(err)}`);
+        }
+        await sleep(everyMs, signal);
+      }
+    },
+  };
+}
+
+/** What an attempt met, on one line: the control plane's status and message, or the error and its causes. */
+function errorChain(err: unknown): string {
+  if (err instanceof ApiError) return `${codeName(err.code)}: ${err.message}`;
+  if (!(err instanceof Error)) return String(err);
+  return err.cause === undefined ? err.message : `${err.message}: ${errorChain(err.cause)}`;
+}
 
 /**
  * apid's OOM score: above Guaranteed pods (-997) so a swollen apid is killed
@@ -50,17 +101,20 @@ export const apidOomScoreAdj = -500;
 /** The apid service; `onMaintenance` tells machined what operators must see. */
 export function apidService(o: ApidServiceOptions): ServiceDefinition {
   const port = o.port ?? apidPort;
+  const hold: { issued?: IssuedServerCert } = {};
   return {
     id: "apid",
     dependsOn: [],
-    skip: (m) => (m.config && !m.config.machine.ca?.key ? noCaReason : undefined),
+    skip: (m) => (m.config && !m.config.machine.ca?.key && !trustTarget(m.config) ? noCaReason : undefined),
+    conditions: [issuedByControlPlane(hold, o.trustPort)],
     prepare: async (m) => {
-      const tls = await writeApidTls({ dir: apidPaths(m).tls, config: m.config, hostname: hostname(), owner: apidOwner() });
+      const issued = hold.issued ? { issued: hold.issued } : {};
+      const tls = await writeApidTls({ dir: apidPaths(m).tls, config: m.config, hostname: hostname(), owner: apidOwner(), ...issued });
       if (tls.mode === "maintenance") o.onMaintenance(tls.fingerprint);
       else o.onTlsWritten?.(apidPaths(m).tls, tls.sans);
     },
     run: (m) => {
-      const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port)];
+      const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port, o.trustPort ?? trustPort)];
       return processRunner(argv, { ...apidOwner(), oomScoreAdj: apidOomScoreAdj, cgroup: cgroupPaths.apid }, m);
     },
     restart: "forever",
@@ -69,10 +123,16 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
   };
 }
 
-/** apid's arguments: its files, its port, and --maintenance while there is no config. */
-function apidArgs(m: MachineContext, port: number): string[] {
+/** apid's arguments: its files, its port, --maintenance while there is no config, the trust port on a control plane that can sign. */
+function apidArgs(m: MachineContext, port: number, trust: number): string[] {
   const p = apidPaths(m);
-  return ["--tls-dir", p.tls, "--machined-socket", p.machinedSocket, "--port", String(port), ...(m.config ? [] : ["--maintenance"])];
+  const mode = m.config ? (issuesCertificates(m.config) ? ["--trust-port", String(trust)] : []) : ["--maintenance"];
+  return ["--tls-dir", p.tls, "--machined-socket", p.machinedSocket, "--port", String(port), ...mode];
+}
+
+/** A control plane with machine.ca's key and machine.token signs other machines' certificates. */
+export function issuesCertificates(config: MachineConfig): boolean {
+  return config.machine.type === "controlplane" && config.machine.ca?.key !== undefined && config.machine.token !== undefined;
 }
 
 /** apid's user when machined can switch to it (root); none otherwise (tests, development). */
@@ -195,8 +255,8 @@ function followAddresses(events: EventBus, added: (address: string) => void): vo
   void follow(0);
 }
 
-/** Whether what apid's certificate is made from (CA, SANs, hostname, addresses) changed. */
+/** Whether what apid's certificate is made from (CA, SANs, hostname, addresses; the token and endpoint it is asked for with) changed. */
 export function certificateInputsChanged(prev: MachineConfig, next: MachineConfig): boolean {
-  const inputs = (c: MachineConfig) => [c.machine.ca, c.machine.certSANs, c.machine.hostname, c.machine.network];
+  const inputs = (c: MachineConfig) => [c.machine.ca, c.machine.certSANs, c.machine.hostname, c.machine.network, c.machine.token, c.cluster?.controlPlane?.endpoint];
   return !isDeepStrictEqual(inputs(prev), inputs(next));
 }

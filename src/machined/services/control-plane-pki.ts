@@ -3,6 +3,7 @@
 // cluster.frontProxy.ca) and cluster.serviceAccount.key, into a tmpfs
 // directory: nothing issued here outlives a boot, and a changed address or
 // certSAN is in the next certificate.
+import { endpointHost } from "../../machinery/endpoint.js";
 import { createPublicKey } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -75,7 +76,7 @@ export function controlPlaneSecrets(config: MachineConfig | undefined): ControlP
 export function apiServerSans(o: { apiServiceIp: string; hostname: string; addresses: string[]; endpoint?: string; certSANs?: string[] }): string[] {
   const service = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", o.apiServiceIp];
   const node = [o.hostname, ...o.addresses.filter((a) => !a.startsWith("fe80:"))];
-  const endpoint = o.endpoint ? [new URL(o.endpoint).hostname.replace(/^\[(.*)\]$/, "$1")] : [];
+  const endpoint = o.endpoint ? [endpointHost(o.endpoint)] : [];
   return [...new Set([...service, "localhost", "127.0.0.1", "::1", ...node, ...endpoint, ...(o.certSANs ?? [])])];
 }
 

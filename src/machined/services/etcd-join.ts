@@ -8,6 +8,7 @@
 // healthy only once promoted to a voting member (promoteSelf, called by
 // etcd's health check in etcd.ts): a learner does not count toward quorum,
 // so a join that never completes cannot cost the cluster its majority.
+import { endpointHost } from "../../machinery/endpoint.js";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { MachineConfig } from "../../config/schema.js";
@@ -51,7 +52,7 @@ export function writeJoinMark(mark: JoinMark, p: EtcdPaths = etcdPaths): void {
 export async function etcdCandidates(config: MachineConfig, own: string[], p: Pick<EtcdPaths, "clientPort"> = etcdPaths): Promise<string[]> {
   const endpoint = config.cluster?.controlPlane?.endpoint;
   if (!endpoint) return [];
-  const hosts = [...(await apiServerAddresses(config, endpoint).catch(() => [])), new URL(endpoint).hostname.replace(/^\[|\]$/g, "")];
+  const hosts = [...(await apiServerAddresses(config, endpoint).catch(() => [])), endpointHost(endpoint)];
   return [...new Set(hosts)].filter((h) => !own.includes(h)).map((h) => url(h, p.clientPort));
 }
 
