@@ -72,7 +72,7 @@ const flood = `
 export async function apidBenchmarks(report: Report, kilnctl: Kilnctl): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "kiln-bench-apid-"));
   kilnctl(["gen", "config", "--name", "bench", "--endpoint", "127.0.0.1", "--out", dir]);
-  const worker = readFileSync(join(dir, "worker.yaml"), "utf8");
+  const worker = readFileSync(join(dir, "standalone.yaml"), "utf8");
   writeFileSync(join(dir, "bench.yaml"), worker.replace(/^machine:\n/m, "machine:\n  services:\n" + flood.replace(/^\n/, "")));
   try {
     kilnctl(["cluster", "destroy", "--name", "bench-apid"]);

@@ -125,7 +125,7 @@ export async function vmBenchmarks(report: Report): Promise<void> {
   const gen = mkdtempSync(join(tmpdir(), "kiln-bench-gen-"));
   kilnctl(["gen", "config", "--name", "bench-vm", "--endpoint", "127.0.0.1", "--out", gen]);
   try {
-    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-vm", "--image", image, "--config", join(gen, "worker.yaml"), "-o", "json"])) as { endpoint: string };
+    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-vm", "--image", image, "--config", join(gen, "standalone.yaml"), "-o", "json"])) as { endpoint: string };
     const on = (args: string[]) => kilnctl(["-e", info.endpoint, ...args], { KILNCONFIG: join(gen, "kilnconfig") });
     for (let i = 0; i < 120; i++) {
       const s = JSON.parse(on(["services", "-o", "json"])) as { id: string; healthy: boolean | null }[];
@@ -160,7 +160,7 @@ export async function rebootModes(report: Report, image: string): Promise<void> 
   const newer = join(gen, "image-newer");
   kilnctl(["image", "build", "--out", newer, "--version", "99.0.0"]);
   try {
-    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-reboot", "--image", image, "--disk", "2G", "--config", join(gen, "worker.yaml"), "-o", "json"])) as { endpoint: string };
+    const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-reboot", "--image", image, "--disk", "2G", "--config", join(gen, "standalone.yaml"), "-o", "json"])) as { endpoint: string };
     const on = (args: string[]) => kilnctl(["-e", info.endpoint, ...args], env);
     const bootId = () => {
       try {

@@ -7,7 +7,7 @@ import { parse, stringify } from "yaml";
 import { type KilnConfig, parseKilnconfig } from "../../src/config/kilnconfig.js";
 import { runCli } from "../../src/cli/program.js";
 import { parseConfig } from "../../src/config/parse.js";
-import { decodeBase64Pem } from "../../src/pki/pem.js";
+import { decodeBase64Pem, encodeBase64Pem } from "../../src/pki/pem.js";
 import { rolesOf } from "../../src/pki/roles.js";
 import { parseSecrets, type SecretsBundle } from "../../src/pki/secrets-bundle.js";
 import { createFakeDeps } from "./fixtures/fake-deps.js";
@@ -40,11 +40,11 @@ async function kilnconfigAt(path: string): Promise<KilnConfig> {
   return parsed.value;
 }
 
-t.test("gen config writes a secrets bundle, two valid machine configs and a kilnconfig, all mode 0600", async (t) => {
+t.test("gen config writes a secrets bundle, three valid machine configs and a kilnconfig, all mode 0600", async (t) => {
   const dir = await tempDir(t);
   const r = await run(["gen", "config", "--name", "lab", "--endpoint", "10.0.0.10", "--out", dir, "-o", "json"]);
   t.equal(r.code, 0, r.err);
-  t.same(JSON.parse(r.out).map((f: { file: string }) => f.file), ["secrets.yaml", "controlplane.yaml", "worker.yaml", "kilnconfig"].map((f) => join(dir, f)));
+  t.same(JSON.parse(r.out).map((f: { file: string }) => f.file), ["secrets.yaml", "controlplane.yaml", "worker.yaml", "standalone.yaml", "kilnconfig"].map((f) => join(dir, f)));
   for (const f of await readdir(dir)) t.equal((await stat(join(dir, f))).mode & 0o777, 0o600, `${f} is 0600`);
   const bundle = await secretsIn(dir);
   t.equal(bundle.name, "lab");
@@ -54,15 +54,19 @@ t.test("gen config writes a secrets bundle, two valid machine configs and a kiln
   }
 });
 
-t.test("the machine configs embed the bundle: both the machine CA and its key, only the control plane the Kubernetes CA key", async (t) => {
+t.test("the machine configs embed the bundle: only the control plane the machine CA's and the Kubernetes CA's keys, both the machine token", async (t) => {
   const dir = await tempDir(t);
   t.equal((await run(["gen", "config", "--name", "lab", "--endpoint", "cp.example.com:50001", "--out", dir])).code, 0);
   const bundle = await secretsIn(dir);
   const cp = parse(await readFile(join(dir, "controlplane.yaml"), "utf8"));
   const worker = parse(await readFile(join(dir, "worker.yaml"), "utf8"));
   t.equal(decodeBase64Pem(cp.machine.ca.key), bundle.machine.ca.key);
-  t.equal(decodeBase64Pem(worker.machine.ca.key), bundle.machine.ca.key);
+  t.equal(worker.machine.ca.key, undefined, "a worker asks a control plane for apid's certificate");
+  t.equal(decodeBase64Pem(worker.machine.ca.crt), bundle.machine.ca.crt);
   t.equal(cp.machine.token, bundle.machine.token);
+  t.equal(worker.machine.token, bundle.machine.token);
+  const standalone = parse(await readFile(join(dir, "standalone.yaml"), "utf8"));
+  t.same(standalone, { ...worker, machine: { ...worker.machine, ca: { crt: worker.machine.ca.crt, key: encodeBase64Pem(bundle.machine.ca.key) } } }, "standalone.yaml: worker.yaml with the machine CA's key");
   t.equal(decodeBase64Pem(cp.cluster.ca.key), bundle.cluster.ca.key);
   t.equal(worker.cluster.ca.key, undefined);
   t.equal(decodeBase64Pem(worker.cluster.ca.crt), bundle.cluster.ca.crt);

@@ -21,7 +21,7 @@ const remote = (cfg: string, ...args: string[]) => kilnctl(["--kilnconfig", cfg,
 t.test("gen config writes secrets, machine configs and a kilnconfig, keys 0600", async (t) => {
   const r = kilnctl(["gen", "config", "--name", "apid-test", "--endpoint", "10.0.0.1", "--out", dir]);
   t.equal(r.code, 0, r.stderr);
-  for (const f of ["secrets.yaml", "controlplane.yaml", "worker.yaml", "kilnconfig"]) {
+  for (const f of ["secrets.yaml", "controlplane.yaml", "worker.yaml", "standalone.yaml", "kilnconfig"]) {
     const mode = (await import("node:fs")).statSync(join(dir, f)).mode & 0o777;
     t.equal(mode.toString(8), "600", `${f} is 0600`);
   }
@@ -31,7 +31,7 @@ t.test("gen config writes secrets, machine configs and a kilnconfig, keys 0600",
 });
 
 t.test("a configured sandbox answers over mTLS on its veth address", async (t) => {
-  sb = createSandbox(names.configured, readFileSync(join(dir, "worker.yaml"), "utf8"));
+  sb = createSandbox(names.configured, readFileSync(join(dir, "standalone.yaml"), "utf8"));
   t.match(sb.endpoint, /^\d+\.\d+\.\d+\.\d+:50000$/);
   const cfg = join(dir, "kilnconfig");
   const version = await waitFor("apid to answer", () => {
@@ -79,7 +79,7 @@ t.test("maintenance mode: only apply and version, fingerprint pinned, then mTLS 
   const wrong = insecure("--cert-fingerprint", "00".repeat(32), "version");
   t.not(wrong.code, 0, "a wrong fingerprint is refused by the client");
   t.match(wrong.stderr, /fingerprint/);
-  const applied = insecure("--cert-fingerprint", fp, "apply-config", "-f", join(dir, "worker.yaml"));
+  const applied = insecure("--cert-fingerprint", fp, "apply-config", "-f", join(dir, "standalone.yaml"));
   t.equal(applied.code, 0, applied.stderr + consoleTail(m));
   await waitFor("mTLS to answer", () => kilnctl(["--kilnconfig", join(dir, "kilnconfig"), "-e", m.endpoint, "version"]).code === 0, 30_000, 250);
   t.not(insecure("version").code, 0, "no longer answers without a client certificate");

@@ -21,7 +21,7 @@ t.before(async () => {
   const g = kilnctl(["gen", "config", "--name", "boot", "--endpoint", "127.0.0.1", "--out", dir]);
   if (g.code !== 0) throw new Error(g.stderr);
   cp = createSandbox("t-boot-cp", config("controlplane.yaml", "boot-cp"));
-  wk = createSandbox("t-boot-wk", config("worker.yaml", "boot-wk"));
+  wk = createSandbox("t-boot-wk", config("standalone.yaml", "boot-wk"));
   await waitFor("the control plane's apid", () => ctl(cp, "version").code === 0, 30_000, 250);
   await waitFor("the worker's apid", () => ctl(wk, "version").code === 0, 30_000, 250);
 });

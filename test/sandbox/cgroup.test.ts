@@ -14,7 +14,7 @@ let a: Sandbox;
 let b: Sandbox;
 
 /** The generated worker config with its own hostname (containerd runs, as on a node). */
-const worker = (hostname: string) => readFileSync(join(dir, "worker.yaml"), "utf8").replace(/^machine:\n/m, `machine:\n  hostname: ${hostname}\n`);
+const worker = (hostname: string) => readFileSync(join(dir, "standalone.yaml"), "utf8").replace(/^machine:\n/m, `machine:\n  hostname: ${hostname}\n`);
 
 /** The services that run, by id, with their PID and restart count. */
 const running = (sb: Sandbox) => services(sb).filter((s: ServiceRow) => s.state === "Running" && s.pid > 0);

@@ -17,7 +17,7 @@ let b: Sandbox;
 
 /** A worker config of the generated cluster with its own hostname, and its peers if given. */
 const worker = (hostname: string, peers?: string[]) =>
-  readFileSync(join(dir, "worker.yaml"), "utf8").replace(/^machine:\n/m, `machine:\n  hostname: ${hostname}\n${peers ? `  api:\n    peers: ${JSON.stringify(peers)}\n` : ""}`);
+  readFileSync(join(dir, "standalone.yaml"), "utf8").replace(/^machine:\n/m, `machine:\n  hostname: ${hostname}\n${peers ? `  api:\n    peers: ${JSON.stringify(peers)}\n` : ""}`);
 const ctl = (...args: string[]) => kilnctl(["--kilnconfig", join(dir, "kilnconfig"), "-e", a.endpoint, ...args]);
 
 t.before(async () => {

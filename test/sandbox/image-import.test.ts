@@ -25,7 +25,7 @@ t.before(async () => {
   if (!existsSync(catatonit)) return;
   const g = kilnctl(["gen", "config", "--name", "e2e", "--endpoint", "127.0.0.1", "--out", dir]);
   if (g.code !== 0) throw new Error(g.stderr);
-  sb = createSandbox(name, readFileSync(join(dir, "worker.yaml"), "utf8"));
+  sb = createSandbox(name, readFileSync(join(dir, "standalone.yaml"), "utf8"));
   const e = ctl(["config", "endpoint", sb.endpoint]);
   if (e.code !== 0) throw new Error(e.stderr);
   await waitFor("apid over mTLS", () => ctl(["version"]).code === 0, 30_000, 250);

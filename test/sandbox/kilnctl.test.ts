@@ -29,8 +29,8 @@ const lines = (...args: string[]) => {
 t.before(async () => {
   const g = kilnctl(["gen", "config", "--name", "e2e", "--endpoint", "127.0.0.1", "--out", dir]);
   if (g.code !== 0) throw new Error(g.stderr);
-  const worker = readFileSync(join(dir, "worker.yaml"), "utf8").replace(/^machine:\n/m, "machine:\n  hostname: e2e-one\n");
-  writeFileSync(join(dir, "worker.yaml"), worker);
+  const worker = readFileSync(join(dir, "standalone.yaml"), "utf8").replace(/^machine:\n/m, "machine:\n  hostname: e2e-one\n");
+  writeFileSync(join(dir, "standalone.yaml"), worker);
   sb = createSandbox(name, worker);
   const e = ctl(["config", "endpoint", sb.endpoint]);
   if (e.code !== 0) throw new Error(e.stderr);
@@ -121,10 +121,10 @@ t.test("get config, patch config and edit config change the machine", async (t) 
 });
 
 t.test("apply-config --dry-run reports changes; validate catches a bad file offline", async (t) => {
-  const dry = json<{ changes: string[] }>("apply-config", "-f", join(dir, "worker.yaml"), "--dry-run");
+  const dry = json<{ changes: string[] }>("apply-config", "-f", join(dir, "standalone.yaml"), "--dry-run");
   t.same(dry.changes, ["machine.hostname"]);
   t.match(json("hostname"), { hostname: "e2e-edited" }, "dry run changed nothing");
-  const table = ctl(["apply-config", "-f", join(dir, "worker.yaml"), "--dry-run"]);
+  const table = ctl(["apply-config", "-f", join(dir, "standalone.yaml"), "--dry-run"]);
   t.match(table.stdout, /^- {2}hostname: e2e-edited$/m, "the diff shows the line going");
   t.match(table.stdout, /^\+ {2}hostname: e2e-one$/m, "and the line coming");
   const bad = join(dir, "bad.yaml");

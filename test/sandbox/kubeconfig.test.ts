@@ -45,7 +45,7 @@ t.before(async () => {
   const g = kilnctl(["gen", "config", "--name", "kc", "--endpoint", "127.0.0.1", "--out", dir]);
   if (g.code !== 0) throw new Error(g.stderr);
   cp = createSandbox("t-kc-cp", config("controlplane.yaml", "kc-cp"));
-  wk = createSandbox("t-kc-wk", config("worker.yaml", "kc-wk"));
+  wk = createSandbox("t-kc-wk", config("standalone.yaml", "kc-wk"));
   await waitFor("the control plane's apid", () => ctl(cp, "version").code === 0, 30_000, 250);
   await waitFor("the worker's apid", () => ctl(wk, "version").code === 0, 30_000, 250);
 });

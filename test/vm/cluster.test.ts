@@ -150,6 +150,14 @@ t.test("a Kubernetes cluster of a control plane and a worker on a host bridge", 
     const through = ctl(["-e", cp.address, "-n", worker.address, "hostname", "-o", "json"]);
     t.equal(through.code, 0, `the worker answers through the control plane: ${through.stderr}`);
     t.match(through.stdout, /"hostname": "w-1"/);
+    // The worker holds no machine CA key: its apid's certificate came from the control plane's trust port.
+    const workerConfig = ctl(["-e", cp.address, "-n", worker.address, "get", "config"]);
+    t.equal(workerConfig.code, 0, workerConfig.stderr);
+    t.match(workerConfig.stdout, /token: /, "the worker's config holds the machine token");
+    t.notMatch(workerConfig.stdout.split(/\ncluster:/)[0], /^\s+key: /m, "and no key in its machine section");
+    const onward = ctl(["-e", worker.address, "-n", cp.address, "hostname"]);
+    t.not(onward.code, 0, "a worker's apid calls no other node");
+    t.match(onward.stderr, /no apid client certificate to reach other nodes with .*send the call through a control-plane node/s);
     const health = ctl(["health", "--wait-timeout", "180s", "-o", "json"], 300_000);
     t.equal(health.code, 0, `kilnctl health holds: ${health.stdout} ${health.stderr}`);
   });

@@ -60,12 +60,12 @@ export interface Cluster {
   worker: string;
 }
 
-/** kilnctl gen config into a scratch directory; `patch` edits worker.yaml's machine section. */
+/** kilnctl gen config into a scratch directory; `patch` edits standalone.yaml's machine section (one machine: a worker holding the machine CA's key). */
 export function genCluster(name: string, patch: (machine: Record<string, unknown>) => void = () => {}): Cluster {
   const dir = mkdtempSync(join(tmpdir(), `kiln-${name}-`));
   const r = kilnctl(["gen", "config", "--name", name, "--endpoint", "127.0.0.1", "--out", dir]);
   if (r.code !== 0) throw new Error(`gen config failed: ${r.stderr}`);
-  const worker = join(dir, "worker.yaml");
+  const worker = join(dir, "standalone.yaml");
   const doc = parse(readFileSync(worker, "utf8")) as { machine: Record<string, unknown> };
   patch(doc.machine);
   writeFileSync(worker, stringify(doc));

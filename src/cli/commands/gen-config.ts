@@ -1,11 +1,11 @@
 // `kilnctl gen config --name NAME --endpoint HOST[:PORT] [--out DIR] [--force]`:
-// a new cluster's secrets bundle, control plane and worker machine configs,
-// and an admin kilnconfig, all mode 0600. The PKI (and its X.509 library) is
+// a new cluster's secrets bundle, control plane, worker and standalone
+// machine configs, and an admin kilnconfig, all mode 0600. The PKI (and its X.509 library) is
 // loaded only when the command runs, to keep kilnctl's start fast.
 import { join } from "node:path";
 import { Command } from "commander";
 import type { MachineConfigInput } from "../../config/schema.js";
-import { type MachineType, machineConfigFor } from "../../pki/machine-configs.js";
+import { type ConfigKind, machineConfigFor } from "../../pki/machine-configs.js";
 import { encodeBase64Pem } from "../../pki/pem.js";
 import type { SecretsBundle } from "../../pki/secrets-bundle.js";
 import type { CliDeps } from "../deps.js";
@@ -23,7 +23,7 @@ interface GenConfigFlags {
   force?: boolean;
 }
 
-/** `gen config`: writes secrets.yaml, controlplane.yaml, worker.yaml and kilnconfig into --out. */
+/** `gen config`: writes secrets.yaml, controlplane.yaml, worker.yaml, standalone.yaml and kilnconfig into --out. */
 export function createGenConfigCommand(deps: CliDeps): Command {
   const cmd = new Command("config")
     .description("generate a new cluster: secrets, machine configs and an admin kilnconfig")
@@ -35,7 +35,7 @@ export function createGenConfigCommand(deps: CliDeps): Command {
     const s = createSession(c, deps);
     const name = checkName("--name", f.name);
     const endpoint = controlPlaneEndpoint(f.endpoint);
-    const paths = ["secrets.yaml", "controlplane.yaml", "worker.yaml", "kilnconfig"].map((file) => join(f.out, file));
+    const paths = ["secrets.yaml", "controlplane.yaml", "worker.yaml", "standalone.yaml", "kilnconfig"].map((file) => join(f.out, file));
     await refuseExisting(paths, f.force === true);
     const { generateSecrets } = await import("../../pki/secrets-bundle.js");
     const files = await genFiles(await generateSecrets(name), endpoint, paths);
@@ -51,25 +51,27 @@ function controlPlaneEndpoint(text: string): Endpoint & { t: "tcp" } {
   throw usageError("--endpoint", `expected one HOST[:PORT] such as 10.0.0.10 or cp.example.com:50000, got "${text}"`);
 }
 
-/** The four files' paths, descriptions and text, in the order of `paths`. */
+/** The five files' paths, descriptions and text, in the order of `paths`. */
 async function genFiles(b: SecretsBundle, endpoint: Endpoint & { t: "tcp" }, paths: string[]): Promise<GenFile[]> {
   const { stringifySecrets } = await import("../../pki/secrets-bundle.js");
-  const [secrets, cp, worker, kilnconfig] = paths as [string, string, string, string];
+  const [secrets, cp, worker, standalone, kilnconfig] = paths as [string, string, string, string, string];
   return [
     { file: secrets, contents: "secrets bundle: machine and Kubernetes CAs, tokens", text: stringifySecrets(b) },
     { file: cp, contents: "machine config for control plane machines", text: await machineConfigText(b, "controlplane", endpoint.host) },
-    { file: worker, contents: "machine config for worker machines", text: await machineConfigText(b, "worker", endpoint.host) },
+    { file: worker, contents: "machine config for worker machines (apid's certificate from a control plane)", text: await machineConfigText(b, "worker", endpoint.host) },
+    { file: standalone, contents: "machine config for a single machine with no control plane (holds the machine CA's key)", text: await machineConfigText(b, "standalone", endpoint.host) },
     { file: kilnconfig, contents: `kilnconfig, context "${b.name}", role os:admin`, text: await adminKilnconfig(b, endpoint) },
   ];
 }
 
 /** A machine config's YAML, validated as machined will validate it before it is written. */
-async function machineConfigText(b: SecretsBundle, type: MachineType, host: string): Promise<string> {
+async function machineConfigText(b: SecretsBundle, type: ConfigKind, host: string): Promise<string> {
   const { parseConfig, validateConfig } = await import("../../config/parse.js");
   const { stringifyConfig } = await import("../../config/stringify.js");
   const built = validateConfig(machineConfigFor(b, type, host) satisfies MachineConfigInput);
   if ("errors" in built) throw new CliError(`generating ${type}.yaml`, built.errors.join("\n"));
-  const header = `# kiln machine config for ${type} machines of cluster "${b.name}". It holds keys and tokens: keep it private.\n`;
+  const what = type === "standalone" ? "a standalone machine (a worker that signs its own API certificate)" : `${type} machines`;
+  const header = `# kiln machine config for ${what} of cluster "${b.name}". It holds keys and tokens: keep it private.\n`;
   const text = header + stringifyConfig(built.config);
   const check = parseConfig(text);
   if ("errors" in check) throw new CliError(`generating ${type}.yaml`, check.errors.join("\n"));
