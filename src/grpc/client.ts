@@ -69,10 +69,16 @@ function unary(input: DescMessage, call: (...args: unknown[]) => unknown) {
   return (req: Init<DescMessage>, opts?: CallOpts) =>
     new Promise((resolve, reject) => {
       const [md, co] = callArgs(opts);
-      const c = call(create(input, req), md, co, (err: ServiceError | null, res: unknown) =>
-        err ? reject(ApiError.from(err)) : resolve(res),
-      ) as { cancel(): void };
-      opts?.signal?.addEventListener("abort", () => c.cancel(), { once: true });
+      const signal = opts?.signal;
+      const onAbort = () => c.cancel();
+      const c = call(create(input, req), md, co, (err: ServiceError | null, res: unknown) => {
+        signal?.removeEventListener("abort", onAbort);
+        if (err) reject(ApiError.from(err));
+        else resolve(res);
+      }) as { cancel(): void };
+      // A signal already aborted cancels at once; a listener is removed when the call ends, so callers may reuse a signal.
+      if (signal?.aborted) c.cancel();
+      else signal?.addEventListener("abort", onAbort, { once: true });
     });
 }
 

@@ -9,6 +9,17 @@ export const apidPort = 50000;
 /** The trust port: control-plane apids sign other machines' server certificates there (TrustService, src/apid/trust.ts). */
 export const trustPort = 50001;
 
+/** Metadata apid sets on a trust call it forwards: the caller's IP address (never copied from the caller). */
+export const trustPeerHeader = "kiln-trust-peer";
+
+/** The IP address of a grpc-js peer ("10.0.0.5:4321", "[fd00::5]:4321", "[::ffff:10.0.0.5]:4321"), IPv4-mapped ones as IPv4. */
+export function peerAddress(peer: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(peer);
+  const host = bracketed ? bracketed[1]! : peer.split(":").length === 2 ? peer.split(":")[0]! : peer;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  return (mapped ? mapped[1]! : host).toLowerCase();
+}
+
 /** The files of apid's TLS directory. */
 export const apidTlsFiles = {
   ca: "ca.crt",

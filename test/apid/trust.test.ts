@@ -15,17 +15,21 @@ import { createFakeMachine, fakeMachineToken } from "../machined/api/fixtures/fa
 import { createTestPki } from "./fixtures/pki.js";
 
 /** machined's socket with a fake machine whose signing waits for `gate`, and the trust port in front of it. */
-async function trustStack(t: Test, limits: { inFlight?: number; requestBytes?: number }, gate: Promise<void> = Promise.resolve()) {
+async function trustStack(t: Test, limits: { inFlight?: number; perPeer?: number; requestBytes?: number }, gate: Promise<void> = Promise.resolve()) {
   const dir = mkdtempSync(join(tmpdir(), "kiln-trust-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const fake = createFakeMachine();
   const sign = fake.issueMachineCertificate;
-  const machine = { ...fake, issueMachineCertificate: async (req: { token: string; csr: string }) => {
+  const peers: string[] = [];
+  const machine = {
+    ...fake,
+    issueMachineCertificate: async (req: { token: string; csr: string; peer?: string }) => {
+      peers.push(req.peer ?? "");
       await gate;
       return sign(req);
     },
   };
-  const api = await startMachineApi(machine, join(dir, "m.sock"), { closeGraceMs: 100 });
+  const api = await startMachineApi(machine, [{ path: join(dir, "m.sock"), apid: true }], { closeGraceMs: 100 });
   const machined = createLanes(`unix://${join(dir, "m.sock")}`, credentials.createInsecure());
   const pki = await createTestPki();
   const trust = await startTrust({ tls: { cert: Buffer.from(pki.server.crt), key: Buffer.from(pki.server.key) }, listen: [["127.0.0.1:0"]], machined, limits });
@@ -36,7 +40,7 @@ async function trustStack(t: Test, limits: { inFlight?: number; requestBytes?: n
     machined.close();
     await api.close();
   });
-  return { client, calls: fake.calls };
+  return { client, calls: fake.calls, peers };
 }
 
 t.test("forwards the request to machined and its answer back, with TLS and no client certificate", async (t) => {
@@ -49,7 +53,7 @@ t.test("forwards the request to machined and its answer back, with TLS and no cl
 t.test("refuses a call past the in-flight limit at once, and takes calls again once one ends", async (t) => {
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
-  const { client } = await trustStack(t, { inFlight: 2 }, gate);
+  const { client } = await trustStack(t, { inFlight: 2, perPeer: 2 }, gate);
   const held = [client.certificate({ token: fakeMachineToken, csr: "a" }), client.certificate({ token: fakeMachineToken, csr: "b" })];
   await new Promise((r) => setTimeout(r, 200));
   await t.rejects(client.certificate({ token: fakeMachineToken, csr: "c" }, { timeoutMs: 2000 }), {
@@ -59,6 +63,26 @@ t.test("refuses a call past the in-flight limit at once, and takes calls again o
   open();
   t.same((await Promise.all(held)).map((r) => r.certificate), ["CERT FOR a", "CERT FOR b"]);
   t.equal((await client.certificate({ token: fakeMachineToken, csr: "d" })).certificate, "CERT FOR d");
+});
+
+t.test("one address gets one call at a time", async (t) => {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const { client } = await trustStack(t, {}, gate);
+  const held = client.certificate({ token: fakeMachineToken, csr: "a" });
+  await new Promise((r) => setTimeout(r, 200));
+  await t.rejects(client.certificate({ token: fakeMachineToken, csr: "b" }, { timeoutMs: 2000 }), {
+    code: status.RESOURCE_EXHAUSTED,
+    message: "this control plane is answering a certificate request from 127.0.0.1 already; try again shortly",
+  });
+  open();
+  t.equal((await held).certificate, "CERT FOR a");
+});
+
+t.test("tells machined the address the call came from, whatever the caller sends", async (t) => {
+  const { client, peers } = await trustStack(t, {});
+  await client.certificate({ token: fakeMachineToken, csr: "a" }, { metadata: { "kiln-trust-peer": "10.9.9.9" } });
+  t.same(peers, ["127.0.0.1"]);
 });
 
 t.test("refuses a request larger than it reads", async (t) => {

@@ -62,7 +62,7 @@ async function serve(machine: Machine, s: ApiSocket, gate: StreamGate, opts: Mac
   const streams = opts.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": opts.maxStreamsPerConnection };
   const server = new Server({ interceptors: opts.interceptors ?? [], ...streams });
   const handlers = limitStreams(createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true }), gate);
-  for (const { definition, implementation } of [grpcImplementation(MachineService, handlers, { toApiError }), grpcImplementation(TrustService, createTrustHandlers(machine), { toApiError })]) {
+  for (const { definition, implementation } of [grpcImplementation(MachineService, handlers, { toApiError }), grpcImplementation(TrustService, createTrustHandlers(machine, { apidSocket: s.apid === true }), { toApiError })]) {
     server.addService(definition, implementation);
   }
   await listen(server, s).catch((err: unknown) => {

@@ -70,7 +70,8 @@ export function issuedByControlPlane(hold: { issued?: IssuedServerCert }, port =
       const target = trustTarget(m.config, port);
       if (!target) return;
       for (;;) {
-        const names = { commonName: hostname(), sans: apidSans(m.config, hostname(), localAddresses()) };
+        // Link-local addresses (one per pod's veth) are left out: no client reaches apid there, and they could be hundreds.
+        const names = { commonName: hostname(), sans: apidSans(m.config, hostname(), localAddresses().filter((a) => !isLinkLocal(a))) };
         try {
           hold.issued = await requestServerCert(target, names, { signal });
           return;
@@ -79,9 +80,15 @@ export function issuedByControlPlane(hold: { issued?: IssuedServerCert }, port =
           note?.(`${hostPort(target.host, target.port)}: ${errorChain(err)}`);
         }
         await sleep(everyMs, signal);
+        if (signal.aborted) throw signal.reason;
       }
     },
   };
+}
+
+/** An IPv6 link-local (fe80::/10) or IPv4 link-local (169.254/16) address. */
+function isLinkLocal(address: string): boolean {
+  return /^fe[89ab][0-9a-f]:/i.test(address) || address.startsWith("169.254.");
 }
 
 /** What an attempt met, on one line: the control plane's status and message, or the error and its causes. */

@@ -58,7 +58,8 @@ function configs(pki: TestPki, workerToken = token, peers: string[] = []): { cp:
   const crt = encodeBase64Pem(pki.ca.crt);
   const api = peers.length > 0 ? { api: { peers } } : {};
   return {
-    cp: configOf(yamlDoc({ machine: { type: "controlplane", ca: { crt, key: encodeBase64Pem(pki.ca.key) }, token, ...api }, cluster: endpoint })),
+    // Both machines share this host's host name: the control plane goes by another, as it would on its own machine.
+    cp: configOf(yamlDoc({ machine: { type: "controlplane", hostname: "cp-test", ca: { crt, key: encodeBase64Pem(pki.ca.key) }, token, ...api }, cluster: endpoint })),
     worker: configOf(yamlDoc({ machine: { type: "worker", ca: { crt }, token: workerToken, ...api }, cluster: endpoint })),
   };
 }
@@ -165,7 +166,7 @@ t.test("a wrong token: the worker waits, saying the control plane refused it; no
   t.notOk(existsSync(join(w.tlsDir, "server.crt")));
 });
 
-t.test("the trust port takes no client certificate, signs no request for other names than DNS and IP, and verifies its answer", async (t) => {
+t.test("the trust port takes no client certificate, signs only the caller's own names, and is verified by the caller", async (t) => {
   const base = await workspace(t);
   const pki = await createTestPki();
   const { cp } = configs(pki);
@@ -173,8 +174,11 @@ t.test("the trust port takes no client certificate, signs no request for other n
   const c = await startNode(t, base, "cp", cp, { trust });
   await until("the control plane's apid", async () => (await callUnary(apidClient(t, c.port, pki.ca, pki.clients.admin), version)).code === status.OK);
   const target = { host: "127.0.0.1", port: trust, ca: pki.ca.crt, token };
-  const issued = await requestServerCert(target, { commonName: "w-1", sans: ["w-1", "10.5.0.9"] });
-  t.equal(new X509Certificate(issued.crt).subjectAltName, "DNS:w-1, IP Address:10.5.0.9");
+  // Only the caller's names are signed: its host name, the address it came from (here 127.0.0.1), loopback.
+  const issued = await requestServerCert(target, { commonName: "w-1", sans: ["w-1", "cp-test", "10.5.0.9", "127.0.0.1", "localhost"] });
+  t.equal(new X509Certificate(issued.crt).subjectAltName, "DNS:w-1, IP Address:127.0.0.1, DNS:localhost");
+  await t.rejects(requestServerCert(target, { commonName: "cp-test", sans: ["cp-test"] }), { code: status.PERMISSION_DENIED, message: /names "cp-test", this control plane or the cluster's endpoint/ });
+  await t.rejects(requestServerCert(target, { commonName: "127.0.0.1", sans: [] }), { code: status.PERMISSION_DENIED, message: /names "127.0.0.1", this control plane or the cluster's endpoint/ });
   await t.rejects(requestServerCert(target, { commonName: "w-1", sans: ["not a name"] }), { code: status.INVALID_ARGUMENT, message: 'the certificate request names dns "not a name"; only DNS names and IP addresses are signed' });
   // Another CA's control plane is not trusted: the worker would send its token nowhere.
   const other = await createTestPki();

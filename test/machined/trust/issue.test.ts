@@ -20,12 +20,13 @@ async function setup() {
   const cluster = { controlPlane: { endpoint: "https://10.5.0.2:6443" } };
   const config = (machine: Record<string, unknown>): MachineConfig => configOf(yamlDoc({ machine, cluster }));
   const { csr } = await createServerCsr({ commonName: "w-1", sans: ["w-1", "10.5.0.3"] });
-  return { ca, csr, cp: config({ type: "controlplane", ca: { crt, key }, token }), config, crt, key };
+  const request = (commonName: string, sans: string[]) => createServerCsr({ commonName, sans }).then((r) => r.csr);
+  return { ca, csr, request, cp: config({ type: "controlplane", ca: { crt, key }, token }), config, crt, key };
 }
 
-t.test("signs a server certificate for the request's key and names, with no role", async (t) => {
+t.test("signs a server certificate for the request's key and the caller's names, with no role", async (t) => {
   const { ca, csr, cp } = await setup();
-  const answer = await issueForMachine(cp, { token, csr });
+  const answer = await issueForMachine(cp, { token, csr, peer: "10.5.0.3" }, "cp-1");
   t.equal(answer.ca, ca.crt);
   const cert = new X509Certificate(answer.certificate);
   t.ok(cert.verify(new X509Certificate(ca.crt).publicKey));
@@ -34,6 +35,25 @@ t.test("signs a server certificate for the request's key and names, with no role
   t.same(cert.keyUsage, ["1.3.6.1.5.5.7.3.1"], "serverAuth only");
   t.same(rolesOf(cert.raw), []);
   t.equal(cert.ca, false);
+});
+
+t.test("signs no name that is not the caller's: other addresses and host names are left out", async (t) => {
+  const { request, cp } = await setup();
+  const sans = ["w-1", "other-host", "10.5.0.3", "10.5.0.2", "127.0.0.1", "::1", "localhost", "fd00::9"];
+  const from = async (peer?: string) => new X509Certificate((await issueForMachine(cp, { token, csr: await request("w-1", sans), ...(peer ? { peer } : {}) }, "cp-1")).certificate).subjectAltName;
+  t.equal(await from("10.5.0.3"), "DNS:w-1, IP Address:10.5.0.3, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:localhost");
+  t.equal(await from(), "DNS:w-1, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:localhost", "no address but loopback when apid named none");
+});
+
+t.test("refuses a request naming this control plane, the endpoint or an address as its name", async (t) => {
+  const { request, cp } = await setup();
+  const cases: [string, string][] = [
+    ["cp-1", 'the certificate request names "cp-1", this control plane or the cluster\'s endpoint; a machine\'s certificate names that machine'],
+    ["CP-1", 'the certificate request names "CP-1", this control plane or the cluster\'s endpoint; a machine\'s certificate names that machine'],
+    ["10.5.0.2", 'the certificate request names "10.5.0.2", this control plane or the cluster\'s endpoint; a machine\'s certificate names that machine'],
+    ["10.5.0.7", "the certificate request's common name 10.5.0.7 is an address; it must be the machine's host name"],
+  ];
+  for (const [cn, message] of cases) await t.rejects(issueForMachine(cp, { token, csr: await request(cn, [cn]), peer: "10.5.0.3" }, "cp-1"), { message }, cn);
 });
 
 t.test("refuses, naming why: a wrong token, a bad request, a machine that does not sign", async (t) => {
@@ -49,7 +69,7 @@ t.test("refuses, naming why: a wrong token, a bad request, a machine that does n
   ];
   const messages: Record<string, string> = {};
   for (const [what, c, tok, req, kind] of cases) {
-    const err = await issueForMachine(c, { token: tok, csr: req }).then(
+    const err = await issueForMachine(c, { token: tok, csr: req }, "cp-1").then(
       () => undefined,
       (e: unknown) => e,
     );
