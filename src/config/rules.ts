@@ -51,6 +51,7 @@ export function checkRules(doc: unknown): Findings {
       ...duplicates(doc, ["machine", "network", "interfaces"], "name", "interface"),
       ...duplicates(doc, ["machine", "files"], "path", "path"),
       ...specialModeBits(doc),
+      ...certifiedByControlPlane(doc),
     ],
   };
 }
@@ -138,6 +139,26 @@ function workerWithControlPlaneSecrets(doc: unknown): string[] {
   return controlPlaneSecrets
     .filter(({ key }) => valueAt(doc, ["cluster", key]) !== undefined)
     .map(({ key, what }) => `cluster.${key}: only control-plane machines hold ${what}; remove it from this worker's config (kilnctl gen config's worker.yaml never has it)`);
+}
+
+/**
+ * A machine without machine.ca's key gets apid's certificate from a control
+ * plane, which signs only the machine's host name, its address and loopback:
+ * a worker's certSANs are not in it; and without a token and endpoint it
+ * gets none.
+ */
+function certifiedByControlPlane(doc: unknown): string[] {
+  if (valueAt(doc, ["machine", "ca"]) === undefined || valueAt(doc, ["machine", "ca", "key"]) !== undefined) return [];
+  const sans = valueAt(doc, ["machine", "certSANs"]);
+  const asking = valueAt(doc, ["machine", "token"]) !== undefined && valueAt(doc, ["cluster", "controlPlane", "endpoint"]) !== undefined;
+  if (!asking) {
+    return ["machine.ca.key: not set, nor machine.token and cluster.controlPlane.endpoint to ask a control plane for apid's certificate: apid will not run (set the key, as standalone.yaml does, or the token and endpoint, as worker.yaml does)"];
+  }
+  // A control plane is meant to hold the key (controlplane.yaml does); the documented example leaves it out as a secret.
+  if (!Array.isArray(sans) || sans.length === 0 || valueAt(doc, ["machine", "type"]) !== "worker") return [];
+  return [
+    "machine.certSANs: not in apid's certificate on this machine: without machine.ca.key it comes from a control plane, which signs only the machine's host name, the address it asks from and loopback (give the machine machine.ca.key to sign its own)",
+  ];
 }
 
 /** A control plane without the etcd CA and its key cannot run etcd. */

@@ -442,6 +442,25 @@ const good: { name: string; yaml: string; warnings: string[] }[] = [
   { name: "accepts the documented example", yaml: exampleConfigYaml, warnings: controlPlane },
   { name: "accepts a minimal worker", yaml: worker({}), warnings: [] },
   {
+    name: "warns about certSANs on a worker whose certificate a control plane signs",
+    yaml: worker({ ca: { crt: testCa.crt }, token: "abcdef.0123456789abcdef", certSANs: ["w.example"] }, { cluster: { controlPlane: { endpoint: "https://10.0.0.10:6443" } } }),
+    warnings: [
+      "machine.certSANs: not in apid's certificate on this machine: without machine.ca.key it comes from a control plane, which signs only the machine's host name, the address it asks from and loopback (give the machine machine.ca.key to sign its own)",
+    ],
+  },
+  {
+    name: "warns about a machine that can neither sign apid's certificate nor ask for one",
+    yaml: worker({ ca: { crt: testCa.crt } }),
+    warnings: [
+      "machine.ca.key: not set, nor machine.token and cluster.controlPlane.endpoint to ask a control plane for apid's certificate: apid will not run (set the key, as standalone.yaml does, or the token and endpoint, as worker.yaml does)",
+    ],
+  },
+  {
+    name: "takes a worker that asks a control plane for its certificate without a warning",
+    yaml: worker({ ca: { crt: testCa.crt }, token: "abcdef.0123456789abcdef" }, { cluster: { controlPlane: { endpoint: "https://10.0.0.10:6443" } } }),
+    warnings: [],
+  },
+  {
     name: "accepts CAs with their keys",
     yaml: worker({ ca: testCa }, { cluster: { ca: testCa, token: "abcdef.0123456789abcdef" } }),
     warnings: [],
