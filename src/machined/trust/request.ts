@@ -5,11 +5,11 @@
 // host over TLS that verifies the control plane against the machine CA. What
 // comes back is checked before apid serves with it.
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { credentials } from "@grpc/grpc-js";
 import { TrustService } from "../../gen/kiln/trust/v1/trust_pb.js";
 import { createClient } from "../../grpc/client.js";
 import { hostPort } from "../../machinery/endpoint.js";
 import { createServerCsr, type ServerNames } from "../../pki/csr.js";
+import { grpcCredentials } from "../../pki/tls-client.js";
 
 export interface TrustTarget {
   /** The control plane's host (cluster.controlPlane.endpoint's) and trust port. */
@@ -30,7 +30,9 @@ export interface IssuedServerCert {
 /** Asks once; the error says what the control plane answered or why it could not be reached. */
 export async function requestServerCert(t: TrustTarget, names: ServerNames, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<IssuedServerCert> {
   const { csr, key } = await createServerCsr(names);
-  const client = createClient(TrustService, hostPort(t.host, t.port), credentials.createSsl(Buffer.from(t.ca)));
+  // As kilnctl dials apid: TLS 1.3, the machine CA only, the certificate checked against the host dialled (an IP too).
+  const tls = grpcCredentials({ host: t.host, trust: { t: "ca", ca: t.ca } });
+  const client = createClient(TrustService, hostPort(t.host, t.port), tls.credentials, tls.options);
   try {
     const res = await client.certificate({ token: t.token, csr }, { timeoutMs: o.timeoutMs ?? 15_000, ...(o.signal ? { signal: o.signal } : {}) });
     checkIssued(res.certificate, key, t.ca);
