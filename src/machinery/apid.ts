@@ -2,6 +2,7 @@
 // writes into apid's TLS directory (src/machined/apid-tls.ts) for apid to
 // serve with (src/apid/tls-credentials.ts). The CLI and the provisioners
 // dial the same port.
+import { isIP } from "node:net";
 
 /** The port apid listens on. */
 export const apidPort = 50000;
@@ -12,10 +13,15 @@ export const trustPort = 50001;
 /** Metadata apid sets on a trust call it forwards: the caller's IP address (never copied from the caller). */
 export const trustPeerHeader = "kiln-trust-peer";
 
-/** The IP address of a grpc-js peer ("10.0.0.5:4321", "[fd00::5]:4321", "[::ffff:10.0.0.5]:4321"), IPv4-mapped ones as IPv4. */
+/**
+ * The IP address of a grpc-js server call's peer: "10.0.0.5:4321", or an
+ * IPv6 address with its port and no brackets ("fd00::5:4321",
+ * "::ffff:10.0.0.5:4321" on a dual-stack socket); IPv4-mapped ones as IPv4.
+ */
 export function peerAddress(peer: string): string {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(peer);
-  const host = bracketed ? bracketed[1]! : peer.split(":").length === 2 ? peer.split(":")[0]! : peer;
+  const withoutPort = peer.replace(/:\d+$/, "");
+  const host = bracketed ? bracketed[1]! : isIP(withoutPort) ? withoutPort : peer;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
   return (mapped ? mapped[1]! : host).toLowerCase();
 }

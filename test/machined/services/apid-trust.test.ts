@@ -4,6 +4,7 @@
 // signing with the machine CA, the worker's config holding only the CA's
 // certificate and the machine token. Then a wrong token and a flood.
 import { X509Certificate } from "node:crypto";
+import { isIP } from "node:net";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,6 +23,7 @@ import { apidOwner, apidPaths, createApidControl } from "../../../src/machined/s
 import { createSupervisor } from "../../../src/machined/supervisor/supervisor.js";
 import { issueForMachine } from "../../../src/machined/trust/issue.js";
 import { requestServerCert } from "../../../src/machined/trust/request.js";
+import { localAddresses } from "../../../src/machinery/local-addresses.js";
 import { encodeBase64Pem } from "../../../src/pki/pem.js";
 import { rolesOf } from "../../../src/pki/roles.js";
 import { createTestPki, type TestPki } from "../../apid/fixtures/pki.js";
@@ -78,7 +80,7 @@ async function startNode(t: Test, base: string, name: string, config: MachineCon
   const ctx = testContext(dir);
   ctx.config = config;
   const machine = { ...createFakeMachine(), issueMachineCertificate: (req: { token: string; csr: string }) => issueForMachine(config, req) };
-  const api = await startMachineApi(machine, [{ path: apidPaths(ctx).machinedSocket, owner: apidOwner() }], { node: () => name, closeGraceMs: 100 });
+  const api = await startMachineApi(machine, [{ path: apidPaths(ctx).machinedSocket, owner: apidOwner(), apid: true }], { node: () => name, closeGraceMs: 100 });
   const events = createEventBus({ capacity: 100 });
   const supervisor = createSupervisor({ context: ctx, events, backoff: { initialMs: 50 }, log: () => {} });
   const port = ports.api ?? (await freePort());
@@ -177,6 +179,12 @@ t.test("the trust port takes no client certificate, signs only the caller's own 
   // Only the caller's names are signed: its host name, the address it came from (here 127.0.0.1), loopback.
   const issued = await requestServerCert(target, { commonName: "w-1", sans: ["w-1", "cp-test", "10.5.0.9", "127.0.0.1", "localhost"] });
   t.equal(new X509Certificate(issued.crt).subjectAltName, "DNS:w-1, IP Address:127.0.0.1, DNS:localhost");
+  // From a network address (apid listens dual-stack, so the peer comes as ::ffff:A): that address is signed too.
+  const address = localAddresses().find((a) => isIP(a) === 4 && !a.startsWith("127."));
+  if (address) {
+    const fromNetwork = await requestServerCert({ ...target, host: address }, { commonName: "w-1", sans: ["w-1", address, "10.255.255.9"] });
+    t.equal(new X509Certificate(fromNetwork.crt).subjectAltName, `DNS:w-1, IP Address:${address}`, "the address the request came from, nothing else");
+  } else t.fail("this test needs an IPv4 address other than loopback on the host");
   await t.rejects(requestServerCert(target, { commonName: "cp-test", sans: ["cp-test"] }), { code: status.PERMISSION_DENIED, message: /names "cp-test", this control plane or the cluster's endpoint/ });
   await t.rejects(requestServerCert(target, { commonName: "127.0.0.1", sans: [] }), { code: status.PERMISSION_DENIED, message: /names "127.0.0.1", this control plane or the cluster's endpoint/ });
   await t.rejects(requestServerCert(target, { commonName: "w-1", sans: ["not a name"] }), { code: status.INVALID_ARGUMENT, message: 'the certificate request names dns "not a name"; only DNS names and IP addresses are signed' });
