@@ -1,6 +1,7 @@
 // Shared test helpers: fixture programs, a machine context over a temp
 // directory, a controllable fake runner, and polling.
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +38,16 @@ export function testContext(dir: string, cgroupRoot = join(dir, "cgroup")): Mach
     imageCache: join(dir, "images"),
   };
   return { paths, platform: "sandbox", sys: {} as Sys, config: undefined, env: {}, runtimeModules: Promise.resolve() };
+}
+
+/** A TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 /** Polls `cond` every 10 ms until it holds, failing after `ms`. */

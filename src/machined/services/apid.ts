@@ -17,6 +17,7 @@ import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
 import { apidSans, localAddresses, writeApidTls, writeApiLists } from "../apid-tls.js";
 import type { EventBus } from "../events.js";
 import type { Condition, HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
+import { errorText } from "../supervisor/exit.js";
 import { sleep } from "../supervisor/wait.js";
 import { type IssuedServerCert, requestServerCert, type TrustTarget } from "../trust/request.js";
 import { processRunner } from "../supervisor/process-runner.js";
@@ -93,9 +94,7 @@ function isLinkLocal(address: string): boolean {
 
 /** What an attempt met, on one line: the control plane's status and message, or the error and its causes. */
 function errorChain(err: unknown): string {
-  if (err instanceof ApiError) return `${codeName(err.code)}: ${err.message}`;
-  if (!(err instanceof Error)) return String(err);
-  return err.cause === undefined ? err.message : `${err.message}: ${errorChain(err.cause)}`;
+  return err instanceof ApiError ? `${codeName(err.code)}: ${err.message}` : errorText(err);
 }
 
 /**

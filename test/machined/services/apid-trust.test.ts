@@ -6,7 +6,6 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,21 +29,11 @@ import { createTestPki, type TestPki } from "../../apid/fixtures/pki.js";
 import { apidClient, callUnary } from "../../apid/fixtures/stack.js";
 import { configOf, yamlDoc } from "../../config/fixtures.js";
 import { createFakeMachine } from "../api/fixtures/fake-machine.js";
-import { testContext } from "../helpers.js";
+import { freePort, testContext } from "../helpers.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const token = "abcdef.0123456789abcdef";
 const endpoint = { controlPlane: { endpoint: "https://127.0.0.1:6443" } };
-
-/** A TCP port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls an async check until it holds. */
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {

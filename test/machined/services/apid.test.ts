@@ -2,7 +2,6 @@
 // supervisor from its service definition (as apid's user when the test runs
 // as root), through maintenance mode to mTLS, and back after kill -9.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,22 +17,12 @@ import { fingerprint } from "../../../src/pki/fingerprint.js";
 import { apidOwner, apidPaths, createApidControl } from "../../../src/machined/services/apid.js";
 import { configOf, worker } from "../../config/fixtures.js";
 import { createFakeMachine } from "../api/fixtures/fake-machine.js";
-import { testContext, waitFor } from "../helpers.js";
+import { freePort, testContext, waitFor } from "../helpers.js";
 import { createTestPki } from "../../apid/fixtures/pki.js";
 import { apidClient, callUnary } from "../../apid/fixtures/stack.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const machine = (name: string) => `/kiln.machine.v1.MachineService/${name}`;
-
-/** A TCP port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls an async check until it holds. */
 async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
