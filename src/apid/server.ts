@@ -1,6 +1,7 @@
 // apid's gRPC server: MachineService (forwarded to machined), health and
 // reflection, over TLS 1.3 on every listen address.
 import { Server } from "@grpc/grpc-js";
+import { apidConnectionLimits } from "../machinery/api-limits.js";
 import type { Mode } from "./admission.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
 import type { Remotes } from "./fan-out.js";
@@ -27,6 +28,8 @@ export interface ApidOptions {
   denied?: DeniedCertificates;
   /** Stream limits; default: those of src/machinery/api-limits.ts. */
   streams?: StreamLimits;
+  /** Per-connection limits; default: apidConnectionLimits. */
+  connection?: Partial<typeof apidConnectionLimits>;
 }
 
 export interface Apid {
@@ -39,7 +42,13 @@ export interface Apid {
 /** Starts apid's server. */
 export async function startApid(o: ApidOptions): Promise<Apid> {
   if (o.mode === "mtls" && !o.tls.ca) throw new Error("apid: mTLS mode needs the machine CA to verify clients with");
-  const server = new Server();
+  const c = { ...apidConnectionLimits, ...o.connection };
+  const server = new Server({
+    "grpc-node.max_session_memory": c.maxSessionMemoryMiB,
+    "grpc.max_connection_idle_ms": c.idleMs,
+    "grpc.keepalive_time_ms": c.keepaliveMs,
+    "grpc.keepalive_timeout_ms": c.keepaliveTimeoutMs,
+  });
   for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, streams: o.streams ?? createStreamLimits(), ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined.of("apid"), o.denied), ...reflectionServices(o.mode, o.denied)]) {
     server.addService(s.definition, s.implementation);
   }
