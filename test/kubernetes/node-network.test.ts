@@ -44,7 +44,10 @@ if (kubeDir) {
     const node = createKubeClient(n1);
     t.teardown(() => node.close());
     const started = Date.now();
-    const got = await requestClientCertificate(node, { cn: "system:kube-proxy", namePrefix: "kube-proxy-n1-", pollMs: 200 }, AbortSignal.timeout(60_000));
+    const posted: string[] = [];
+    const onPosted = (name: string) => posted.push(name);
+    const got = await requestClientCertificate(node, { cn: "system:kube-proxy", namePrefix: "kube-proxy-n1-", pollMs: 200, onPosted }, AbortSignal.timeout(60_000));
+    t.same(posted, [got.name], "the waiter is told the CSR's name once, as it is posted");
     t.comment(`issued in ${Date.now() - started} ms`);
     t.match(got.name, /^kube-proxy-n1-/);
     const cert = new x509.X509Certificate(got.cert);

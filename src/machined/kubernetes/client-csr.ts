@@ -18,6 +18,8 @@ export interface ClientCsrOptions {
   expirationSeconds?: number;
   /** Between polls; default 2 s. */
   pollMs?: number;
+  /** Told the CSR's name once it is posted, while it waits for approval. */
+  onPosted?: (name: string) => void;
 }
 
 /** The PEM request, the private key, and the CSR object that carries them. */
@@ -45,6 +47,7 @@ export async function requestClientCertificate(client: KubeClient, o: ClientCsrO
   const created = await client.create(csrPath, csr);
   const name = created.t === "created" ? created.object.metadata?.name : undefined;
   if (!name) throw new Error(`creating a CSR for ${o.cn}: the API returned no name`);
+  o.onPosted?.(name);
   for (;;) {
     const got = await client.get<CertificateSigningRequest>(`${csrPath}/${name}`);
     const cert = got.status?.certificate;

@@ -41,6 +41,14 @@ export function storedRenewAt(files: { cert: string; key: string } = p): Date | 
   }
 }
 
+/** The CSR posted and not yet issued, for the health check to name. */
+let pendingCsr: string | undefined;
+
+/** What to do about a CSR that waits: kiln's control planes approve it, another cluster's administrator must. */
+export function pendingAdvice(name: string): string {
+  return `CSR ${name} awaits approval: kiln's control planes approve it for a known node; on a control plane that is not kiln's, approve it with 'kubectl certificate approve ${name}'`;
+}
+
 /** Gets (or renews) the certificate whenever the stored one is due, until the signal aborts. */
 async function keepCredential(config: MachineConfig, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   mkdirSync(dirname(p.cert), { recursive: true, mode: 0o700 });
@@ -56,7 +64,13 @@ async function keepCredential(config: MachineConfig, log: (line: string) => void
     log(due ? "renewing kube-proxy's certificate" : "requesting kube-proxy's certificate (CSR, signer kubernetes.io/kube-apiserver-client)");
     const client = createKubeClient(kubeletConnection(config));
     try {
-      const got = await requestClientCertificate(client, { cn: kubeProxyUser, namePrefix: `kube-proxy-${nodeName(config, hostname())}-` }, signal);
+      const onPosted = (name: string) => {
+        pendingCsr = name;
+        log(pendingAdvice(name));
+      };
+      const got = await requestClientCertificate(client, { cn: kubeProxyUser, namePrefix: `kube-proxy-${nodeName(config, hostname())}-`, onPosted }, signal).finally(() => {
+        pendingCsr = undefined;
+      });
       writeFileAtomic(p.key, got.key, 0o600);
       writeFileAtomic(p.cert, got.cert, 0o600);
       log(`CSR ${got.name}: issued`);
@@ -75,7 +89,7 @@ export const kubeProxyCredential: ServiceDefinition = {
   // Healthy while the stored certificate is kube-proxy's and not yet expired.
   health: {
     check: async () => {
-      if (!storedRenewAt()) throw new Error("no certificate yet");
+      if (!storedRenewAt()) throw new Error(`no certificate yet${pendingCsr ? `: ${pendingAdvice(pendingCsr)}` : ""}`);
       const cert = new x509.X509Certificate(readFileSync(p.cert, "utf8"));
       if (cert.notAfter.getTime() <= Date.now()) throw new Error(`the certificate expired at ${cert.notAfter.toISOString()}`);
     },
