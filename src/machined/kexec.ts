@@ -49,8 +49,8 @@ export interface KexecTarget {
   boot: "committed" | "trial";
 }
 
-/** Stages a kernel for reboot(RB.KEXEC): `target`'s, else the running slot's; or says why it cannot. */
-export function prepareKexec(d: KexecDeps, target?: KexecTarget): KexecPrepared {
+/** Stages a kernel for reboot(RB.KEXEC): `target`'s, else the running slot's; or says why it cannot. The loop stays free while the kernel reads the files. */
+export async function prepareKexec(d: KexecDeps, target?: KexecTarget): Promise<KexecPrepared> {
   const running = (d.cmdline ?? readFileSync(kernelPaths.cmdline, "utf8")).trim();
   let slot: string;
   let cmdline: (dir: string) => string;
@@ -68,7 +68,7 @@ export function prepareKexec(d: KexecDeps, target?: KexecTarget): KexecPrepared 
   const part = (d.partitions ?? namedPartitions()).find((p) => p.label === `BOOT-${slot}`);
   if (!part) return no(`the disk has no partition named BOOT-${slot}`);
   try {
-    loadSlot(d, part.device, cmdline);
+    await loadSlot(d, part.device, cmdline);
   } catch (err) {
     return no((err as Error).message);
   }
@@ -91,28 +91,28 @@ function slotCmdline(dir: string, running: string): string {
 }
 
 /** Mounts a slot read-only, hands its vmlinuz and initramfs to the kernel, unmounts it. */
-function loadSlot(d: KexecDeps, device: string, cmdline: (dir: string) => string): void {
+async function loadSlot(d: KexecDeps, device: string, cmdline: (dir: string) => string): Promise<void> {
   const mount = { device, dir: d.mountDir ?? machinedPaths.kexecMount, fstype: "ext4", flags: RO_MOUNT, log: (l: string) => d.log(`kexec: ${l}`) };
-  withMount(d.sys, mount, (dir) => {
+  await withMount(d.sys, mount, async (dir) => {
     const line = cmdline(dir);
-    withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, line)));
+    await withFd(join(dir, "vmlinuz"), (kernel) => withFd(join(dir, "initramfs"), (initrd) => kexecFileLoad(d.sys, kernel, initrd, line)));
   });
 }
 
-/** Runs `fn` with a file open for reading; closes it after. */
-function withFd(path: string, fn: (fd: number) => void): void {
+/** Runs `fn` with a file open for reading; closes it once `fn` has settled. */
+async function withFd(path: string, fn: (fd: number) => Promise<void>): Promise<void> {
   const fd = openSync(path, "r");
   try {
-    fn(fd);
+    await fn(fd);
   } finally {
     closeSync(fd);
   }
 }
 
 /** kexec_file_load(2); its error says what the errno means on a kiln machine. */
-function kexecFileLoad(sys: Sys, kernel: number, initrd: number, cmdline: string): void {
+async function kexecFileLoad(sys: Sys, kernel: number, initrd: number, cmdline: string): Promise<void> {
   try {
-    sys.kexecFileLoad(kernel, initrd, cmdline, 0);
+    await sys.kexecFileLoad(kernel, initrd, cmdline, 0);
   } catch (err) {
     const meaning = err instanceof SysError ? KEXEC_ERRORS[err.code] : undefined;
     throw meaning ? new Error(`${(err as Error).message}: ${meaning}`, { cause: err }) : err;

@@ -75,7 +75,7 @@ export function createMachined(m: MachinedDeps): Machined {
         closeApi: async () => b.api?.close(),
         stopReaper: () => m.reaper.stop(),
         closeLogs: () => logs.close(),
-        ...(platform === "metal" ? { prepareKexec: () => req.kexec ?? (state.upgrader ? state.upgrader.rebootKexec() : prepareKexec({ sys, log })) } : {}),
+        ...(platform === "metal" ? { prepareKexec: async () => req.kexec ?? (state.upgrader ? state.upgrader.rebootKexec() : prepareKexec({ sys, log })) } : {}),
         ...(req.beforeReboot ? { beforeReboot: req.beforeReboot } : {}),
       },
       req.action,

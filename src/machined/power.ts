@@ -28,7 +28,7 @@ export interface PowerDeps {
   /** Runs once everything is unmounted, before reboot(2): reset wipes the disk here. */
   beforeReboot?(): Promise<void> | void;
   /** Stages the running slot's kernel for reboot(RB.KEXEC); absent where kexec is not possible (the sandbox). */
-  prepareKexec?(): KexecPrepared;
+  prepareKexec?(): Promise<KexecPrepared>;
 }
 
 /** How a reboot ends: in the staged kernel or through firmware, and the event's words for it. */
@@ -45,11 +45,9 @@ const leftoverGraceMs = 2000;
 
 /** Takes the machine down and reboots (kexec in the default mode, when possible) or powers off; never resolves on metal. */
 export async function powerDown(deps: PowerDeps, action: PowerAction, force: boolean, mode: RebootMode = "powercycle"): Promise<void> {
-  // The request that asked for this is answered first: staging a kexec is one
-  // synchronous kexec_file_load(2) that holds the event loop (40 s for a
-  // 200 MiB initramfs under TCG), and the caller would time out waiting.
+  // The request that asked for this is answered first, before anything of the way down starts.
   await new Promise((r) => setTimeout(r, answerFirstMs));
-  const path = action === "reboot" ? rebootPath(deps, mode) : undefined;
+  const path = action === "reboot" ? await rebootPath(deps, mode) : undefined;
   const message = [force ? "forced" : "graceful", path?.message].filter(Boolean).join("; ");
   deps.events.publish({ t: "machine", stage: action === "reboot" ? "rebooting" : "shutting-down", message });
   if (!force) await step(deps, "stopping services", () => deps.stopServices());
@@ -67,12 +65,12 @@ export async function powerDown(deps: PowerDeps, action: PowerAction, force: boo
 }
 
 /** Decides how a reboot ends, staging the kernel now when the mode asks for kexec. */
-function rebootPath(deps: PowerDeps, mode: RebootMode): RebootPath {
+async function rebootPath(deps: PowerDeps, mode: RebootMode): Promise<RebootPath> {
   if (mode === "powercycle") return { kexec: false, message: "full reboot (powercycle)" };
   if (!deps.prepareKexec) return { kexec: false, message: "full reboot: kexec is not possible on this platform" };
   let prepared: KexecPrepared;
   try {
-    prepared = deps.prepareKexec();
+    prepared = await deps.prepareKexec();
   } catch (err) {
     prepared = { ok: false, why: (err as Error).message };
   }

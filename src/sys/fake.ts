@@ -95,7 +95,8 @@ export function createFakeSys(opts: { pid?: number } = {}): FakeSys {
     reboot: call("reboot"),
     sync: call("sync"),
     finitModule: call("finitModule"),
-    kexecFileLoad: call("kexecFileLoad"),
+    // Async like the real one: a failure rejects.
+    kexecFileLoad: async (...args: unknown[]) => call("kexecFileLoad")(...args),
     prctl: call("prctl"),
     waitpid: call("waitpid"),
     kill: call("kill"),

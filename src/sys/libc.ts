@@ -5,6 +5,8 @@ import koffi, { type LibraryHandle } from "koffi";
 import { type AdjtimexResult, type Rlimit, type Sys, SysError, type Timex, type WaitResult } from "./sys.js";
 
 type Fn = (...args: unknown[]) => number;
+/** A function koffi can also call on a worker thread: `fn.async(...args, (err, result) => …)`. */
+type AsyncFn = Fn & { async: (...args: unknown[]) => void };
 
 /** Syscalls glibc has no wrapper for, by architecture. */
 const SYSCALL_NUMBERS: Record<string, SyscallNumbers> = {
@@ -69,6 +71,10 @@ function declare(lib: LibraryHandle) {
     getpid: f("int getpid(void)"),
     fcntl: f("int fcntl(int fd, int cmd, ...)"),
     syscall: f("long syscall(long number, ...)"),
+    // The same syscall(3) with kexec_file_load's arguments spelled out: koffi
+    // runs only fixed-argument functions on a worker thread. On Linux x86-64
+    // and arm64 fixed and variadic integer arguments travel alike.
+    kexec_file_load: f("long syscall(long number, int kernel_fd, int initrd_fd, unsigned long cmdline_len, const char *cmdline, unsigned long flags)") as AsyncFn,
     socket: f("int socket(int domain, int type, int protocol)"),
     send: f("long send(int fd, const void *buf, size_t len, int flags)"),
     recv: f("long recv(int fd, _Out_ void *buf, size_t len, int flags)"),
@@ -182,8 +188,19 @@ export function createLibcSys(): Sys {
     kexecFileLoad(kernelFd, initrdFd, cmdline, flags) {
       const nr = syscallNumbers().kexecFileLoad;
       // cmdline_len counts the terminating NUL, which koffi appends to the string.
-      const args = ["int", kernelFd, "int", initrdFd, "unsigned long", Buffer.byteLength(cmdline) + 1, "const char *", cmdline, "unsigned long", flags];
-      check(c.syscall(nr, ...args), "kexec_file_load", `fds ${kernelFd}, ${initrdFd}`);
+      const args = [nr, kernelFd, initrdFd, Buffer.byteLength(cmdline) + 1, cmdline, flags];
+      // koffi hands the call's errno back with its result, so check() reads the worker's.
+      return new Promise((resolve, reject) =>
+        c.kexec_file_load.async(...args, (err: unknown, ret: number) => {
+          if (err) return reject(err);
+          try {
+            check(ret, "kexec_file_load", `fds ${kernelFd}, ${initrdFd}`);
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+        }),
+      );
     },
     prctl(option, arg2) {
       const rest = ["unsigned long", arg2, "unsigned long", 0, "unsigned long", 0, "unsigned long", 0];

@@ -129,8 +129,12 @@ export interface Sys {
   sync(): void;
   /** Loads a kernel module from an open file descriptor. */
   finitModule(fd: number, params: string, flags: number): void;
-  /** kexec_file_load(2): stages a kernel and initramfs (open descriptors) for reboot(RB.KEXEC). */
-  kexecFileLoad(kernelFd: number, initrdFd: number, cmdline: string, flags: number): void;
+  /**
+   * kexec_file_load(2): stages a kernel and initramfs (open descriptors) for
+   * reboot(RB.KEXEC). On a worker thread: the kernel reads and copies both
+   * files, which takes seconds (tens under TCG) the event loop must not wait.
+   */
+  kexecFileLoad(kernelFd: number, initrdFd: number, cmdline: string, flags: number): Promise<void>;
   prctl(option: number, arg2: number): void;
   waitpid(pid: number, options: number): WaitResult;
   kill(pid: number, signal: number): void;

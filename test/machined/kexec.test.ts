@@ -37,21 +37,21 @@ const committedA = "BOOT_IMAGE=/vmlinuz console=ttyS0 panic=10 quiet kiln.slot=A
 
 t.test("a machine booted without a disk has no slot to kexec", async (t) => {
   const sys = createFakeSys();
-  const r = prepareKexec({ sys, log: () => {}, cmdline: "console=ttyS0 panic=10 quiet\n", partitions, mountDir: slotDir() });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: "console=ttyS0 panic=10 quiet\n", partitions, mountDir: slotDir() });
   t.same(r, { ok: false, why: "the machine did not boot from its disk (no kiln.slot on the kernel command line)" });
   t.same(sys.calls, [], "nothing mounted or loaded");
 });
 
 t.test("a trial boot reboots through GRUB", async (t) => {
   const sys = createFakeSys();
-  const r = prepareKexec({ sys, log: () => {}, cmdline: "console=ttyS0 kiln.slot=B kiln.boot=trial", partitions, mountDir: slotDir() });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: "console=ttyS0 kiln.slot=B kiln.boot=trial", partitions, mountDir: slotDir() });
   t.match(r, { ok: false, why: /slot B is on trial/ });
   t.same(sys.calls, []);
 });
 
 t.test("a fallback boot reboots through GRUB", async (t) => {
   const sys = createFakeSys();
-  const r = prepareKexec({ sys, log: () => {}, cmdline: "kiln.slot=A kiln.boot=fallback", partitions, mountDir: slotDir() });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: "kiln.slot=A kiln.boot=fallback", partitions, mountDir: slotDir() });
   t.match(r, { ok: false, why: /slot A was booted as fallback/ });
   t.same(sys.calls, []);
 });
@@ -63,7 +63,7 @@ t.test("a committed boot of slot A loads vmlinuz and initramfs from /dev/vda3, r
   sys.respond("kexecFileLoad", (kernel: number, initrd: number) => {
     opened.push(readlinkSync(`/proc/self/fd/${kernel}`), readlinkSync(`/proc/self/fd/${initrd}`));
   });
-  const r = prepareKexec({ sys, log: () => {}, cmdline: `${committedA}\n`, partitions, mountDir: dir });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: `${committedA}\n`, partitions, mountDir: dir });
   t.same(r, { ok: true, slot: "A" });
   t.same(
     sys.calls.map((c) => c.name),
@@ -78,14 +78,14 @@ t.test("a committed boot of slot A loads vmlinuz and initramfs from /dev/vda3, r
 t.test("the slot is found by GPT name, whatever order the partitions come in", async (t) => {
   const sys = createFakeSys();
   const parts = [partitions[1]!, { name: "vdb3", device: "/dev/vdb3", label: "DATA" }];
-  const r = prepareKexec({ sys, log: () => {}, cmdline: "kiln.slot=B kiln.boot=committed", partitions: parts, mountDir: slotDir() });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: "kiln.slot=B kiln.boot=committed", partitions: parts, mountDir: slotDir() });
   t.same(r, { ok: true, slot: "B" });
   t.equal(sys.argsOf("mount")[0]?.[0], "/dev/vda4");
 });
 
 t.test("a disk without the slot's partition cannot kexec", async (t) => {
   const sys = createFakeSys();
-  const r = prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions: partitions.slice(1), mountDir: slotDir() });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions: partitions.slice(1), mountDir: slotDir() });
   t.same(r, { ok: false, why: "the disk has no partition named BOOT-A" });
   t.same(sys.calls, []);
 });
@@ -94,7 +94,7 @@ t.test("a refused kexec_file_load is explained, and the slot unmounted", async (
   const sys = createFakeSys();
   sys.failOn("kexecFileLoad", undefined, "EPERM");
   const dir = slotDir();
-  const r = prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions, mountDir: dir });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions, mountDir: dir });
   t.match(r, { ok: false, why: /EPERM.*locked down/ });
   t.same(sys.argsOf("umount2"), [[dir, MNT.DETACH]]);
 });
@@ -102,7 +102,7 @@ t.test("a refused kexec_file_load is explained, and the slot unmounted", async (
 t.test("a slot without its kernel cannot kexec, and is unmounted", async (t) => {
   const sys = createFakeSys();
   const dir = slotDir(true);
-  const r = prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions, mountDir: dir });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions, mountDir: dir });
   t.match(r, { ok: false, why: /ENOENT.*vmlinuz/ });
   t.same(sys.argsOf("kexecFileLoad"), []);
   t.same(sys.argsOf("umount2"), [[dir, MNT.DETACH]]);
@@ -111,7 +111,7 @@ t.test("a slot without its kernel cannot kexec, and is unmounted", async (t) => 
 t.test("a slot that will not mount cannot kexec", async (t) => {
   const sys = createFakeSys();
   sys.failOn("mount", undefined, "EINVAL");
-  const r = prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions, mountDir: slotDir() });
+  const r = await prepareKexec({ sys, log: () => {}, cmdline: committedA, partitions, mountDir: slotDir() });
   t.match(r, { ok: false, why: /mount.*EINVAL/ });
   t.same(sys.argsOf("umount2"), [], "nothing to unmount");
 });

@@ -68,7 +68,7 @@ export interface InstallerDeps {
   fetch?: typeof globalThis.fetch;
   writeSlot?(device: string, label: string, bundle: BundleInfo): Promise<void>;
   mkfs?(device: string, label: string): void;
-  prepareKexec?(partitions: Partition[], target: KexecTarget): KexecPrepared;
+  prepareKexec?(partitions: Partition[], target: KexecTarget): Promise<KexecPrepared>;
   /** The slot the disk's grubenv commits (default: read from its ESP; A when it cannot be read). */
   committedSlot?(partitions: Partition[]): "A" | "B";
   /** /proc/self/mounts, for partitions of the disk still mounted. */

@@ -3,6 +3,6 @@
 import type { RebootRequest } from "./reboot-request.js";
 import { type Phase, phase, task } from "./runner.js";
 
-export function rollbackSequence(commitOtherSlot: () => RebootRequest): Phase[] {
+export function rollbackSequence(commitOtherSlot: () => Promise<RebootRequest>): Phase[] {
   return [phase("bootloader", task("commitOtherSlot", commitOtherSlot))];
 }

@@ -46,7 +46,7 @@ export interface UpgraderDeps {
   grubenv: Grubenv;
   extract(tar: string, dir: string): Promise<BundleInfo>;
   writeSlot(device: string, label: string, bundle: BundleInfo): Promise<void>;
-  prepareKexec(target?: KexecTarget): KexecPrepared;
+  prepareKexec(target?: KexecTarget): Promise<KexecPrepared>;
   /** Asks for a reboot through firmware (a failed trial: GRUB then boots the old slot). */
   requestReboot(why: string): void;
   /** For the trial's polling (tests shorten it). */
@@ -62,7 +62,7 @@ export interface Upgrader {
   /** All stages in order, its steps as it goes; ends with the reboot into the trial (none with --stage). */
   upgrade(req: UpgradeOptions, signal: AbortSignal, label?: (text: string) => void): AsyncGenerator<UpgradeStep, RebootRequest | undefined>;
   /** Checks a rollback can be done (throws when not); `run` makes the other slot the default and asks for the reboot. */
-  planRollback(mode: RebootMode, force: boolean): { slot: string; version: string; run(): RebootRequest };
+  planRollback(mode: RebootMode, force: boolean): { slot: string; version: string; run(): Promise<RebootRequest> };
   /** Reads the record at boot: starts a trial, or records a rollback. */
   atBoot(): void;
   /** The last record, for Version. */
@@ -70,7 +70,7 @@ export interface Upgrader {
   /** Both slots' versions as they are now (a slot written this boot shows its new version). */
   slots(): SlotInfo | undefined;
   /** The kernel a default-mode reboot kexecs: a staged upgrade's trial, else the running slot. */
-  rebootKexec(): KexecPrepared;
+  rebootKexec(): Promise<KexecPrepared>;
 }
 
 /** An upgrade, stage by stage: receive the bundle, verify it, write the inactive slot, point GRUB at it once, reboot into it. */
@@ -165,7 +165,7 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
           yield step("staged", `staged: the next reboot boots slot ${to} on trial`, 0, 0, statusOf(record!));
           return undefined;
         }
-        const kexec = req.rebootMode === "default" ? stageTrial(to) : undefined;
+        const kexec = req.rebootMode === "default" ? await stageTrial(to) : undefined;
         event(`rebooting into slot ${to} (kiln ${version}) on trial${kexec?.ok ? " by kexec" : ""}; ${st.watched.length} services must be healthy within ${Math.round(st.healthTimeoutMs / 1000)} s`);
         yield step("reboot", `rebooting into slot ${to}${kexec?.ok ? " by kexec" : kexec ? ` through firmware (${kexec.why})` : " through firmware"}`, 0, 0, statusOf(record!));
         const why = `upgrade to ${version}: trial of slot ${to}`;
@@ -185,8 +185,8 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
   }
 
   /** Stages the trial kernel; once staged, kiln_try is cleared, so a panic's firmware reboot is the old slot's. */
-  function stageTrial(to: Slot): KexecPrepared {
-    const k = d.prepareKexec({ slot: to, boot: "trial" });
+  async function stageTrial(to: Slot): Promise<KexecPrepared> {
+    const k = await d.prepareKexec({ slot: to, boot: "trial" });
     if (k.ok) d.grubenv.update({ kiln_try: "" });
     else d.log(`upgrade: no kexec (${k.why}): GRUB boots the trial`);
     return k;
@@ -260,10 +260,10 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
       const to = other(from);
       const version = versions.get(to) ?? "";
       if (!version) throw refused(`slot ${to} holds no kiln: there is nothing to roll back to`);
-      const run = (): RebootRequest => {
+      const run = async (): Promise<RebootRequest> => {
         d.grubenv.update({ kiln_slot: to, kiln_try: "" });
         save({ state: "rolled-back", from: { slot: to, version }, to: { slot: from, version: d.runningVersion }, reason: "rolled back by request", services: [], healthTimeoutMs: 0, time: "" });
-        const kexec = mode === "default" ? d.prepareKexec({ slot: to, boot: "committed" }) : undefined;
+        const kexec = mode === "default" ? await d.prepareKexec({ slot: to, boot: "committed" }) : undefined;
         event(`rollback: slot ${to} (kiln ${version}) is the default; rebooting into it${kexec?.ok ? " by kexec" : ""}`);
         const why = `rollback to slot ${to} (kiln ${version})`;
         return kexec?.ok ? rebootRequest("reboot", why, { kexec, force }) : rebootRequest("reboot", why, { mode: "powercycle", force });
@@ -273,11 +273,11 @@ export function createUpgrader(d: UpgraderDeps): Upgrader {
     atBoot,
     status: () => (record ? statusOf(record) : undefined),
     slots: () => (d.slots ? { ...d.slots, slots: d.slots.slots.map((s) => ({ ...s, version: versions.get(s.name) ?? s.version })) } : undefined),
-    rebootKexec: () => {
+    rebootKexec: async () => {
       // A trial committed in this boot: its slot is the committed one now.
       if (record?.state === "committed" && d.slots?.bootMode === "trial" && d.slots.slot === record.to.slot) return d.prepareKexec({ slot: record.to.slot as Slot, boot: "committed" });
       if (record?.state !== "staged") return d.prepareKexec();
-      const k = stageTrial(record.to.slot as Slot);
+      const k = await stageTrial(record.to.slot as Slot);
       if (k.ok) save({ ...record, state: "pending" });
       return k;
     },

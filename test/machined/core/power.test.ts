@@ -17,7 +17,7 @@ async function run(action: PowerAction, mode: RebootMode | undefined, prepared?:
   const logged: string[] = [];
   const stagedBeforeUnmount: boolean[] = [];
   const prepareKexec = prepared
-    ? () => {
+    ? async () => {
         stagedBeforeUnmount.push(sys.argsOf("umount2").length === 0 && sys.argsOf("kill").length === 0);
         return prepared();
       }
@@ -48,7 +48,7 @@ t.test("nothing blocking runs in the caller's turn: a request that asked for the
   const staged: number[] = [];
   const deps = { sys, events: createEventBus({ capacity: 10 }), log: () => {}, stopServices: async () => {}, closeApi: async () => {}, stopReaper: () => {} };
   const t0 = performance.now();
-  const prepareKexec = (): KexecPrepared => {
+  const prepareKexec = async (): Promise<KexecPrepared> => {
     staged.push(performance.now() - t0);
     return { ok: true, slot: "A" };
   };

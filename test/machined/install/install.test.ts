@@ -102,7 +102,7 @@ async function harness(t: Test, opts: { vdaBytes?: number; media?: boolean } = {
     extract: (tar, to) => extractBundle(tar, to),
     mkfs: (device, label) => void steps.push(`mkfs ${device.replace(`${tree.dev}/`, "")} ${label}`),
     writeSlot: async (device, label, bundle) => void steps.push(`writeSlot ${device.replace(`${tree.dev}/`, "")} ${label} ${bundle.version}`),
-    prepareKexec: (partitions, target) => {
+    prepareKexec: async (partitions, target) => {
       kexecs.push({ partitions: partitions.map((p) => `${p.name}=${p.label}`), target });
       return { ok: true, slot: target.slot };
     },

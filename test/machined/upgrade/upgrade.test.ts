@@ -58,7 +58,7 @@ function setup(o: { slot?: "A" | "B"; bootMode?: string; version?: string; extra
     grubenv: { read: () => ({ ...env }), update: (v) => void Object.assign(env, v) },
     extract: o.extract ?? (async () => bundle("0.2.0")),
     writeSlot: async (device, label) => void calls.push(`write ${device} ${label}`),
-    prepareKexec: (target?: KexecTarget): KexecPrepared => {
+    prepareKexec: async (target?: KexecTarget): Promise<KexecPrepared> => {
       calls.push(`kexec ${target ? `${target.slot} ${target.boot}` : "running"}`);
       return o.kexecOk === false ? { ok: false, why: "no kexec here" } : { ok: true, slot: target?.slot ?? "A" };
     },
@@ -126,7 +126,7 @@ t.test("--stage writes and records, and the next default reboot kexecs the trial
   t.equal(steps.reboot, undefined, "no reboot");
   t.notOk(s.calls.some((c) => c.startsWith("kexec")), "nothing staged for kexec yet");
   t.equal(s.env.kiln_try, "B");
-  t.same(u.rebootKexec(), { ok: true, slot: "B" });
+  t.same(await u.rebootKexec(), { ok: true, slot: "B" });
   t.equal(s.env.kiln_try, "", "cleared once staged for kexec");
   t.equal(readRecord(s.stateDir, () => {})?.state, "pending");
 });
@@ -218,7 +218,7 @@ t.test("rollback commits the other slot and reboots into it", async (t) => {
   t.match(plan, { slot: "A", version: "0.1.0" });
   t.equal(s.env.kiln_slot, "B", "planning changes nothing");
   t.same(s.calls, []);
-  const r = plan.run();
+  const r = await plan.run();
   t.equal(s.env.kiln_slot, "A");
   t.same(s.calls, ["kexec A committed"]);
   t.match(r, { t: "reboot-request", action: "reboot", mode: "default", force: false, kexec: { ok: true, slot: "A" }, why: "rollback to slot A (kiln 0.1.0)" });
@@ -230,7 +230,7 @@ t.test("a forced powercycle rollback reboots through firmware", async (t) => {
   const s = setup({ slot: "B", bootMode: "committed", version: "0.2.0" });
   s.deps.slots!.slots = [{ name: "A", version: "0.1.0", active: false }, { name: "B", version: "0.2.0", active: true }];
   s.env.kiln_slot = "B";
-  const r = createUpgrader(s.deps).planRollback("powercycle", true).run();
+  const r = await createUpgrader(s.deps).planRollback("powercycle", true).run();
   t.equal(s.env.kiln_slot, "A");
   t.same(s.calls, [], "no kernel staged");
   t.match(r, { action: "reboot", mode: "powercycle", force: true });
