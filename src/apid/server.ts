@@ -1,6 +1,6 @@
 // apid's gRPC server: MachineService (forwarded to machined), health and
 // reflection, over TLS 1.3 on every listen address.
-import { Server } from "@grpc/grpc-js";
+import { type ChannelOptions, Server } from "@grpc/grpc-js";
 import { apidConnectionLimits } from "../machinery/api-limits.js";
 import type { Mode } from "./admission.js";
 import type { DeniedCertificates } from "./denied-certificates.js";
@@ -42,13 +42,7 @@ export interface Apid {
 /** Starts apid's server. */
 export async function startApid(o: ApidOptions): Promise<Apid> {
   if (o.mode === "mtls" && !o.tls.ca) throw new Error("apid: mTLS mode needs the machine CA to verify clients with");
-  const c = { ...apidConnectionLimits, ...o.connection };
-  const server = new Server({
-    "grpc-node.max_session_memory": c.maxSessionMemoryMiB,
-    "grpc.max_connection_idle_ms": c.idleMs,
-    "grpc.keepalive_time_ms": c.keepaliveMs,
-    "grpc.keepalive_timeout_ms": c.keepaliveTimeoutMs,
-  });
+  const server = new Server(connectionOptions(o.connection));
   for (const s of [machineProxy({ mode: o.mode, machined: o.machined, remotes: o.remotes, streams: o.streams ?? createStreamLimits(), ...(o.denied ? { denied: o.denied } : {}) }), healthService(o.mode, o.machined.of("apid"), o.denied), ...reflectionServices(o.mode, o.denied)]) {
     server.addService(s.definition, s.implementation);
   }
@@ -56,6 +50,17 @@ export async function startApid(o: ApidOptions): Promise<Apid> {
   const ports: number[] = [];
   for (const alternatives of o.listen) ports.push(await bindFirst(server, alternatives, creds));
   return { ports, close: (graceMs = 2000) => stop(server, graceMs) };
+}
+
+/** grpc-js's server options for apid's per-connection limits (apidConnectionLimits, overridden by `given`). */
+export function connectionOptions(given: ApidOptions["connection"] = {}): ChannelOptions {
+  const c = { ...apidConnectionLimits, ...given };
+  return {
+    "grpc-node.max_session_memory": c.maxSessionMemoryMB,
+    "grpc.max_connection_idle_ms": c.idleMs,
+    "grpc.keepalive_time_ms": c.keepaliveMs,
+    "grpc.keepalive_timeout_ms": c.keepaliveTimeoutMs,
+  };
 }
 
 /** Binds the first address of `alternatives` that works; the error names every attempt. */

@@ -34,12 +34,13 @@ export const maxStreamsPerConnection = 32;
 export const maxStreamsPerRole = { "os:reader": 64, "os:operator": 128, "os:admin": 256 } as const;
 /**
  * What one client connection to apid's port may hold, and for how long: the
- * HTTP/2 session's memory (headers and frames not yet written, in MiB; Node's
- * default is 10, grpc-js lifts it to unbounded), how long it stays open with
- * no call in flight (a follow counts as one, so `logs -f` is never cut), and
- * the keepalive ping that drops a peer gone silent with calls open.
+ * HTTP/2 session's memory (headers and frames not yet written, in decimal
+ * megabytes as Node counts it; Node's default is 10, grpc-js lifts it to
+ * unbounded), how long it stays open with no call in flight (a follow counts
+ * as one, so `logs -f` is never cut), and the keepalive ping that drops a
+ * peer gone silent.
  */
-export const apidConnectionLimits = { maxSessionMemoryMiB: 32, idleMs: 300_000, keepaliveMs: 60_000, keepaliveTimeoutMs: 20_000 };
+export const apidConnectionLimits = { maxSessionMemoryMB: 32, idleMs: 300_000, keepaliveMs: 60_000, keepaliveTimeoutMs: 20_000 };
 
 /** The most server streams (Logs, Events, Dmesg, List, Read, Upgrade) machined serves at once, over all its sockets. */
 export const maxOpenStreams = 256;

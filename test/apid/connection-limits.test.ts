@@ -5,6 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Client, connectivityState, credentials } from "@grpc/grpc-js";
 import t from "tap";
 import { LogsRequestSchema } from "../../src/gen/kiln/machine/v1/machine_pb.js";
+import { connectionOptions } from "../../src/apid/server.js";
 import { apidConnectionLimits } from "../../src/machinery/api-limits.js";
 import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
 import { createTestPki } from "./fixtures/pki.js";
@@ -23,9 +24,16 @@ function connect(t: { teardown(fn: () => unknown): void }, port: number): Client
 const ready = (client: Client) => new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 10_000, (err) => (err ? reject(err) : resolve())));
 const state = (client: Client) => client.getChannel().getConnectivityState(false);
 
-t.test("the defaults bound a connection's memory and idle time", async (t) => {
-  t.ok(apidConnectionLimits.maxSessionMemoryMiB > 0 && apidConnectionLimits.maxSessionMemoryMiB <= 64, "session memory is capped (grpc-js would leave it unbounded)");
+t.test("apid's server gets grpc-js options for every limit, bounded where grpc-js leaves them unbounded", async (t) => {
+  t.same(connectionOptions(), {
+    "grpc-node.max_session_memory": apidConnectionLimits.maxSessionMemoryMB,
+    "grpc.max_connection_idle_ms": apidConnectionLimits.idleMs,
+    "grpc.keepalive_time_ms": apidConnectionLimits.keepaliveMs,
+    "grpc.keepalive_timeout_ms": apidConnectionLimits.keepaliveTimeoutMs,
+  });
+  t.ok(apidConnectionLimits.maxSessionMemoryMB > 0 && apidConnectionLimits.maxSessionMemoryMB <= 64, "session memory is capped");
   t.ok(apidConnectionLimits.idleMs >= 60_000, "idle connections live a minute or more: kilnctl's calls and fan-out reuse them");
+  t.equal(connectionOptions({ idleMs: 5 })["grpc.max_connection_idle_ms"], 5, "a given limit overrides its default");
 });
 
 t.test(`a connection with no call is closed after ${idleMs} ms idle`, async (t) => {

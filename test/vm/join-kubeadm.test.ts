@@ -88,14 +88,26 @@ t.test("a kiln worker joins a kubeadm-made control plane with the endpoint, CA a
   });
 
   await t.test("kube-proxy's CSR waits for an approval kubeadm does not give, says so, and once approved kube-proxy runs", async (t) => {
-    const pending = () => kubectl(["get", "csr", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.conditions[0].type}{\"\\n\"}{end}"]).stdout.split("\n").find((l) => /^kube-proxy-/.test(l));
-    await waitFor("kube-proxy's CSR", () => pending() !== undefined, 120_000, 2000);
-    const csr = pending()!.split(" ")[0]!;
-    t.equal(pending(), `${csr} `, "and not approved by kubeadm's control plane");
-    const logs = on(vm, cluster, ["logs", "kube-proxy-credential"]);
-    t.match(logs.stdout, `kubectl certificate approve ${csr}`, "the service's log says how to approve it");
-    const approve = kubectl(["certificate", "approve", csr]);
-    t.equal(approve.code, 0, `kubectl certificate approve, as the cluster's administrator would: ${approve.stderr}`);
+    // Every CSR the service posted for this node (it posts afresh after a failed attempt): name and state, "" while pending.
+    const csrs = () =>
+      kubectl(["get", "csr", "-o", 'jsonpath={range .items[*]}{.metadata.name} {.status.conditions[0].type}{"\\n"}{end}'])
+        .stdout.split("\n")
+        .filter((l) => l.startsWith(`kube-proxy-${nodeName}-`))
+        .map((l) => ({ name: l.split(" ")[0]!, state: l.split(" ")[1] ?? "" }));
+    await waitFor("kube-proxy's CSR", () => csrs().length > 0, 120_000, 2000);
+    t.ok(
+      csrs().every((c) => c.state === ""),
+      "none is approved by kubeadm's control plane",
+    );
+    const logs = on(vm, cluster, ["logs", "kube-proxy-credential"]).stdout;
+    t.ok(
+      csrs().some((c) => logs.includes(`kubectl certificate approve ${c.name}`)),
+      `the service's log names its CSR and says how to approve it: ${logs.slice(-400)}`,
+    );
+    for (const c of csrs()) {
+      const approve = kubectl(["certificate", "approve", c.name]);
+      t.equal(approve.code, 0, `kubectl certificate approve ${c.name}, as the cluster's administrator would: ${approve.stderr}`);
+    }
     const proxy = () => onJson<{ id: string; state: string; healthy: boolean | null }[]>(vm, cluster, ["services"]).find((s) => s.id === "kube-proxy");
     await waitFor("kube-proxy Running and healthy", () => proxy()?.state === "Running" && proxy()?.healthy === true, 180_000, 3000);
     t.pass("kube-proxy runs and is healthy");

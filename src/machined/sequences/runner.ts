@@ -136,7 +136,12 @@ async function execute(d: RunnerDeps, run: SequenceRun, me: Running, phases: Pha
     for (const p of phases) {
       me.abort.signal.throwIfAborted();
       request = await runPhase(p, ctx, run, at, emit);
-      if (request) break;
+      if (request) {
+        // A sequence preempted while its last task staged a reboot (a kexec
+        // load takes seconds) must not go down too: the preempting one does.
+        me.abort.signal.throwIfAborted();
+        break;
+      }
     }
   } catch (err) {
     const result = me.abort.signal.aborted ? "preempted" : "failed";

@@ -230,6 +230,35 @@ t.test("a reboot preempts boot at a task boundary: the task ends, the next phase
   t.ok((await steps(bus)).includes("reboot/power/reboot stop"));
 });
 
+t.test("a sequence preempted while its last task prepares a reboot hands nothing to halt: only the preempting one goes down", async (t) => {
+  const { runner, halted } = harness();
+  const staging = gate();
+  const rollback = runner.start("rollback", [
+    phase(
+      "bootloader",
+      task("commitOtherSlot", async () => {
+        await staging.opened; // a kexec load under way
+        return rebootRequest("reboot", "rollback to slot A");
+      }),
+    ),
+  ]);
+  const rollbackErr = rollback.done.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const reset = runner.start("reset", [phase("request", task("requestReboot", () => rebootRequest("reboot", "reset")))]);
+  staging.open();
+  await reset.done;
+  t.equal(kindOf(await rollbackErr), "cancelled", "the rollback ends as preempted");
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(
+    halted.map((r) => r.why),
+    ["reset"],
+    "halt got the reset's request only",
+  );
+  t.equal(runner.runs()[0]?.result, "preempted");
+});
+
 t.test("a task's reboot request stops its sequence and goes to halt under the same lock", async (t) => {
   const halting = gate();
   const { runner, halted } = harness(halting.opened);
