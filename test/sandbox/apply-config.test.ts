@@ -1,5 +1,5 @@
 // Maintenance mode, apply-config modes and reboot, against a real sandbox.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { alive, consoleTail, createSandbox, destroySandbox, inSandbox, kilnctl, kilnctlJson, type Sandbox, services, waitFor } from "./sandbox-helpers.js";
 
@@ -30,7 +30,11 @@ const storedConfig = () => ctl("get", "config").stdout;
 const apply = (yaml: string, ...flags: string[]) => {
   const file = `/tmp/kiln-apply-${process.pid}.yaml`;
   writeFileSync(file, yaml);
-  return ctl("apply-config", "-f", file, ...flags);
+  try {
+    return ctl("apply-config", "-f", file, ...flags);
+  } finally {
+    rmSync(file, { force: true });
+  }
 };
 
 interface VersionOut {
