@@ -3,13 +3,13 @@
 // socket), with the log flood stopped and, apart, while it runs; logs -f
 // throughput with machined's and apid's RSS; apid's idle RSS.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import YAML from "yaml";
 import { createClient } from "../src/grpc/client.js";
 import { MachineService, ServiceState } from "../src/gen/kiln/machine/v1/machine_pb.js";
+import { scratchDir } from "./scratch.js";
 
 const root = resolve(import.meta.dirname, "..");
 type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
@@ -70,7 +70,7 @@ const flood = `
 `;
 
 export async function apidBenchmarks(report: Report, kilnctl: Kilnctl): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-bench-apid-"));
+  const dir = scratchDir("kiln-bench-apid-");
   kilnctl(["gen", "config", "--name", "bench", "--endpoint", "127.0.0.1", "--out", dir]);
   const worker = readFileSync(join(dir, "standalone.yaml"), "utf8");
   writeFileSync(join(dir, "bench.yaml"), worker.replace(/^machine:\n/m, "machine:\n  services:\n" + flood.replace(/^\n/, "")));

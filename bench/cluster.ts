@@ -7,11 +7,10 @@
 // kubelet 103 MiB, etcd 382 MiB; it gives none for the API server, which is
 // compared with etcd on the same node). Needs hack/kubernetes.sh's build.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../src/provision/qemu/create.js";
 import { apidAnswers, bootUntil, type Report, workingAccel } from "./vm.js";
+import { scratchDir } from "./scratch.js";
 
 const root = resolve(import.meta.dirname, "..");
 const MiB = 2 ** 20;
@@ -24,7 +23,7 @@ interface Node {
 
 export async function clusterBenchmarks(report: Report): Promise<void> {
   const k8s = execFileSync("bash", [join(root, "hack/kubernetes.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
-  const dir = mkdtempSync(join(tmpdir(), "kiln-bench-cluster-"));
+  const dir = scratchDir("kiln-bench-cluster-");
   const env = { ...process.env, KILNCONFIG: join(dir, "kilnconfig"), KILN_CLUSTER_DIR: join(dir, "clusters"), KUBECONFIG: join(dir, "kubeconfig") };
   const kilnctl = (args: string[]) => execFileSync(process.execPath, [join(root, "bin/kilnctl.js"), ...args], { encoding: "utf8", env, maxBuffer: 1 << 26 });
   const kubectl = (args: string[]) => spawnSync(join(k8s, "kubectl"), args, { encoding: "utf8", env, timeout: 30_000 }).stdout ?? "";

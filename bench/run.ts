@@ -1,13 +1,13 @@
 // kiln's benchmarks. Each reports a ratio against a floor measured in the
 // same run, on the same machine, so noise from neighbours cancels out.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { apidBenchmarks } from "./apid.js";
 import { clusterBenchmarks } from "./cluster.js";
 import { vmBenchmarks } from "./vm.js";
+import { scratchDir } from "./scratch.js";
 
 const root = resolve(import.meta.dirname, "..");
 const kilnctl = (args: string[]) => execFileSync(process.execPath, [join(root, "bin/kilnctl.js"), ...args], { encoding: "utf8" });
@@ -37,7 +37,7 @@ function timed(cmd: string, args: string[]): number {
 
 /** 10,000 orphans reaped: kiln's reaper as PID 1 vs tini as PID 1, same workload. */
 async function reaping(): Promise<void> {
-  const out = mkdtempSync(join(tmpdir(), "kiln-bench-"));
+  const out = scratchDir("kiln-bench-");
   await build({ entryPoints: [join(root, "bench/fixtures/reaper-pid1.ts")], bundle: true, platform: "node", format: "cjs", outfile: join(out, "reaper.cjs"), external: ["koffi"], logLevel: "error", nodePaths: [join(root, "node_modules")] });
   const workload = `for i in $(seq 10000); do (true &); done; ${process.execPath} ${join(root, "bench/fixtures/no-zombies.cjs")}`;
   const ns = ["--pid", "--fork", "--mount-proc"];

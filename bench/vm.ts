@@ -3,15 +3,14 @@
 // kernel with an initramfs whose /init is node printing one line), zstd vs
 // xz initramfs, and machined's and apid's RSS in the VM.
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { writeCpio } from "../src/image/cpio.js";
 import { nodeSegment, pad4 } from "../src/image/build-image.js";
 import { freePort } from "../src/provision/qemu/create.js";
 import { cacheRoot } from "../src/image/paths.js";
 import { accelCandidates } from "../src/provision/qemu/accel.js";
+import { scratchDir } from "./scratch.js";
 
 export type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
 
@@ -31,7 +30,7 @@ function timedMs(fn: () => void): number {
 
 /** Boots kernel+initramfs in QEMU; resolves with ms from spawn until `ready` says so. */
 export async function bootUntil(accel: string, image: { kernel: string; initramfs: string }, ready: (console: string) => Promise<boolean> | boolean, port = 0): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-boot-"));
+  const dir = scratchDir("kiln-boot-");
   const consoleLog = join(dir, "console.log");
   writeFileSync(consoleLog, "");
   const net = port ? ["-netdev", `user,id=n0,hostfwd=tcp:127.0.0.1:${port}-:50000`, "-device", "virtio-net-pci,netdev=n0,romfile="] : [];
@@ -64,7 +63,7 @@ export async function workingAccel(kernel: string, initramfs: string): Promise<s
 
 /** The floor: the same kernel, an initramfs with node (same segment as the image) whose /init prints one line. */
 function floorInitramfs(): string {
-  const out = join(mkdtempSync(join(tmpdir(), "kiln-floor-")), "initramfs");
+  const out = join(scratchDir("kiln-floor-"), "initramfs");
   const init = writeCpio([{ path: "/init", type: "file", mode: 0o755, data: "#!/usr/bin/node\nconsole.log('floor: node is up');\nsetInterval(() => {}, 1e9);\n" }, { path: "/dev/console", type: "chardev", mode: 0o600, major: 5, minor: 1 }], { mtime: 0 });
   const seg = nodeSegment(cacheRoot(), "zstd", 0);
   writeFileSync(out, Buffer.concat([pad4(seg), init]));
@@ -83,10 +82,10 @@ export async function apidAnswers(port: number): Promise<boolean> {
 
 export async function vmBenchmarks(report: Report): Promise<void> {
   // Build: cold (a fresh cache: the kernel package downloaded, everything packed) and warm.
-  const cold = mkdtempSync(join(tmpdir(), "kiln-cache-cold-"));
+  const cold = scratchDir("kiln-cache-cold-");
   const coldImage = join(cold, "image");
   const coldMs = timedMs(() => kilnctl(["image", "build", "--out", coldImage], { KILN_CACHE: cold }));
-  const image = join(mkdtempSync(join(tmpdir(), "kiln-img-")), "image");
+  const image = join(scratchDir("kiln-img-"), "image");
   kilnctl(["image", "build", "--out", image]);
   const warmMs = timedMs(() => kilnctl(["image", "build", "--out", image]));
   const copyMs = timedMs(() => cpSync(image, `${image}-copy`, { recursive: true }));
@@ -113,7 +112,7 @@ export async function vmBenchmarks(report: Report): Promise<void> {
   report(`boot (${accel}): QEMU start to apid answering (vs the same kernel booting node printing a line)`, median(boots), median(floors), "ms");
 
   // zstd vs xz: the same image with an xz initramfs, booted the same way.
-  const xzImage = join(mkdtempSync(join(tmpdir(), "kiln-img-xz-")), "image");
+  const xzImage = join(scratchDir("kiln-img-xz-"), "image");
   kilnctl(["image", "build", "--out", xzImage, "--compress", "xz"]);
   const xzPort = await freePort();
   const xzBoot = await bootUntil(accel, { kernel, initramfs: join(xzImage, "initramfs") }, () => apidAnswers(xzPort), xzPort);
@@ -122,7 +121,7 @@ export async function vmBenchmarks(report: Report): Promise<void> {
   await rebootModes(report, image);
 
   // RSS in the VM after boot, configured, containerd healthy.
-  const gen = mkdtempSync(join(tmpdir(), "kiln-bench-gen-"));
+  const gen = scratchDir("kiln-bench-gen-");
   kilnctl(["gen", "config", "--name", "bench-vm", "--endpoint", "127.0.0.1", "--out", gen]);
   try {
     const info = JSON.parse(kilnctl(["cluster", "create", "--provisioner", "qemu", "--name", "bench-vm", "--image", image, "--config", join(gen, "standalone.yaml"), "-o", "json"])) as { endpoint: string };
@@ -153,7 +152,7 @@ export async function vmBenchmarks(report: Report): Promise<void> {
 
 /** On a disk-booted VM: reboot by kexec vs a full reboot through firmware and GRUB, then an upgrade and its parts. */
 export async function rebootModes(report: Report, image: string): Promise<void> {
-  const gen = mkdtempSync(join(tmpdir(), "kiln-bench-reboot-"));
+  const gen = scratchDir("kiln-bench-reboot-");
   kilnctl(["gen", "config", "--name", "bench-reboot", "--endpoint", "127.0.0.1", "--out", gen]);
   const env = { KILNCONFIG: join(gen, "kilnconfig") };
   // The upgrade's bundle: the same build with a newer version.

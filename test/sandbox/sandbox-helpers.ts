@@ -1,7 +1,7 @@
 // Drives real sandboxes for the sandbox tier: kilnctl from the build, and
 // looks into the sandbox's PID namespace from the host.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync, writeFileSync, mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -43,12 +43,16 @@ export interface Sandbox {
 export function createSandbox(name: string, configYaml?: string, extraArgs: string[] = []): Sandbox {
   kilnctl(["cluster", "destroy", "--name", name]);
   const args = ["cluster", "create", "--provisioner", "sandbox", "--name", name, ...extraArgs];
-  if (configYaml) {
-    const file = join(mkdtempSync(join(tmpdir(), "kiln-cfg-")), "config.yaml");
-    writeFileSync(file, configYaml);
-    args.push("--config", file);
+  if (!configYaml) return kilnctlJson<Sandbox>(args);
+  // The provisioner keeps its own copy of the config: the file goes once the sandbox is made.
+  const dir = mkdtempSync(join(tmpdir(), "kiln-cfg-"));
+  const file = join(dir, "config.yaml");
+  writeFileSync(file, configYaml);
+  try {
+    return kilnctlJson<Sandbox>([...args, "--config", file]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return kilnctlJson<Sandbox>(args);
 }
 
 export function destroySandbox(name: string): Ran {

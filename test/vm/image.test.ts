@@ -4,7 +4,7 @@
 // kernel modules, and two builds from the same inputs are byte-identical.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import t from "tap";
@@ -55,6 +55,7 @@ t.test("two builds from the same inputs are byte-identical", { skip, timeout: 60
   const first = testImage();
   // A fresh cache (the kernel package kept: it is an input, not a build product).
   const cache = mkdtempSync(join(tmpdir(), "kiln-cache-"));
+  t.teardown(() => rmSync(cache, { recursive: true, force: true })); // ~1.2 GiB
   const kernelCache = join(cacheRoot(), "kernel");
   if (existsSync(kernelCache)) cpSync(kernelCache, join(cache, "kernel"), { recursive: true });
   const second = join(cache, "image");

@@ -2,7 +2,7 @@
 // the reboot requests (returned to the sequence, or asked for by a failed
 // trial) for upgrade, stage, trial, rollback and refusals. The real
 // path (mkfs, the ESP, GRUB, kexec) runs in test/vm/upgrade.test.ts.
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -27,6 +27,7 @@ function bundle(version: string): BundleInfo {
 
 function setup(o: { slot?: "A" | "B"; bootMode?: string; version?: string; extract?: () => Promise<BundleInfo>; kexecOk?: boolean; services?: ServiceStatus[] } = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), "kiln-upgrade-"));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
   const env: Record<string, string> = { kiln_slot: "A", kiln_try: "" };
   const calls: string[] = [];
   const events: string[] = [];
