@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import YAML from "yaml";
 import { createClient } from "../src/grpc/client.js";
 import { MachineService, ServiceState } from "../src/gen/kiln/machine/v1/machine_pb.js";
-import { scratchDir } from "./scratch.js";
+import { scratchDir } from "../test/fixtures/scratch.js";
 
 const root = resolve(import.meta.dirname, "..");
 type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { freePort } from "../src/provision/qemu/create.js";
 import { apidAnswers, bootUntil, type Report, workingAccel } from "./vm.js";
-import { scratchDir } from "./scratch.js";
+import { scratchDir } from "../test/fixtures/scratch.js";
 
 const root = resolve(import.meta.dirname, "..");
 const MiB = 2 ** 20;

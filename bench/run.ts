@@ -7,7 +7,7 @@ import { build } from "esbuild";
 import { apidBenchmarks } from "./apid.js";
 import { clusterBenchmarks } from "./cluster.js";
 import { vmBenchmarks } from "./vm.js";
-import { scratchDir } from "./scratch.js";
+import { scratchDir } from "../test/fixtures/scratch.js";
 
 const root = resolve(import.meta.dirname, "..");
 const kilnctl = (args: string[]) => execFileSync(process.execPath, [join(root, "bin/kilnctl.js"), ...args], { encoding: "utf8" });

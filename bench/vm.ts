@@ -10,7 +10,7 @@ import { nodeSegment, pad4 } from "../src/image/build-image.js";
 import { freePort } from "../src/provision/qemu/create.js";
 import { cacheRoot } from "../src/image/paths.js";
 import { accelCandidates } from "../src/provision/qemu/accel.js";
-import { scratchDir } from "./scratch.js";
+import { scratchDir } from "../test/fixtures/scratch.js";
 
 export type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
 

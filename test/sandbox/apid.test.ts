@@ -1,12 +1,12 @@
 // The remote API end to end: gen config, a sandbox reached over its veth,
 // mTLS with roles, maintenance mode with a pinned fingerprint, apid restarts.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { consoleTail, createSandbox, destroySandbox, kilnctl, processesIn, type Sandbox, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kiln-gen-"));
+const dir = scratchDir("kiln-gen-");
 const names = { configured: "t-apid", maintenance: "t-maint" };
 let sb: Sandbox;
 

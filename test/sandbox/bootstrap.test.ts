@@ -2,13 +2,13 @@
 // admin runs `kilnctl bootstrap` through apid; then the image's etcd runs, healthy,
 // as a one-member cluster. A second bootstrap, a reader's and a worker's are
 // refused, each saying why.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { createSandbox, destroySandbox, kilnctl, type Sandbox, services, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kiln-boot-"));
+const dir = scratchDir("kiln-boot-");
 let cp: Sandbox;
 let wk: Sandbox;
 

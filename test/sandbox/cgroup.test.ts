@@ -2,14 +2,14 @@
 // kills nothing of the other (issue 11, finding 11: /system/apid used to be
 // one cgroup shared by every sandbox, so the first's shutdown killed the
 // second's apid and containerd, which the supervisor then restarted).
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { hostCgroupOf } from "../../src/provision/sandbox/cgroup.js";
 import { createSandbox, destroySandbox, kilnctl, type Sandbox, type ServiceRow, services, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kiln-cg-"));
+const dir = scratchDir("kiln-cg-");
 let a: Sandbox;
 let b: Sandbox;
 

@@ -5,8 +5,7 @@
 // and the API server answers on the node's address with the cluster CA's
 // certificate to a client certificate from that CA.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import YAML from "yaml";
@@ -15,10 +14,11 @@ import { issueComponentCert } from "../../src/pki/certs.js";
 import { decodeBase64Pem } from "../../src/pki/pem.js";
 import { kubernetesDir } from "../fixtures/kubernetes/binaries.js";
 import { createSandbox, destroySandbox, kilnctl, type Sandbox, services, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const bin = kubernetesDir();
 const skip = !bin && process.env.CI !== "true" && "needs the Kubernetes programs (bash hack/kubernetes.sh)";
-const dir = mkdtempSync(join(tmpdir(), "kiln-cp-sb-"));
+const dir = scratchDir("kiln-cp-sb-");
 const name = "t-ctlplane";
 let cp: Sandbox;
 

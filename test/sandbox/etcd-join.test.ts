@@ -3,8 +3,7 @@
 // API server at its endpoint, added as a learner, promoted) and runs its own
 // API server on the shared store. A bootstrap of the joined node is refused.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import YAML from "yaml";
@@ -13,10 +12,11 @@ import { issueComponentCert } from "../../src/pki/certs.js";
 import { decodeBase64Pem } from "../../src/pki/pem.js";
 import { kubernetesDir } from "../fixtures/kubernetes/binaries.js";
 import { createSandbox, destroySandbox, kilnctl, type Sandbox, services, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const bin = kubernetesDir();
 const skip = !bin && process.env.CI !== "true" && "needs the Kubernetes programs (bash hack/kubernetes.sh)";
-const dir = mkdtempSync(join(tmpdir(), "kiln-join-sb-"));
+const dir = scratchDir("kiln-join-sb-");
 const forward = "/proc/sys/net/ipv4/ip_forward";
 
 const ctl = (sb: Sandbox, ...args: string[]) => kilnctl(["--kilnconfig", join(dir, "kilnconfig"), "-e", sb.endpoint, ...args]);

@@ -3,13 +3,13 @@
 // machine CA); the host routes between their /30s for the length of the test
 // only. a starts with the default peers (its own /30), so b is not one until
 // a's config names it.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { createSandbox, destroySandbox, kilnctl, type Sandbox, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kiln-fan-"));
+const dir = scratchDir("kiln-fan-");
 const forward = "/proc/sys/net/ipv4/ip_forward";
 const saved = readFileSync(forward, "utf8").trim();
 let a: Sandbox;

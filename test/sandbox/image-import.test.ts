@@ -3,16 +3,16 @@
 // machined, into the sandbox's containerd, then listed by `kilnctl images`;
 // a reader and an operator refused; a junk file refused with the
 // importer's words.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { ociImageArchive } from "../../src/image/oci-image.js";
 import { consoleTail, createSandbox, destroySandbox, kilnctl, type Ran, type Sandbox, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const catatonit = "/usr/bin/catatonit";
-const dir = mkdtempSync(join(tmpdir(), "kiln-e2e-import-"));
+const dir = scratchDir("kiln-e2e-import-");
 const name = "t-image-import";
 const kilnconfig = join(dir, "kilnconfig");
 const image = "kiln.local/imported:e2e";

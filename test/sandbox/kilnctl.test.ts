@@ -1,12 +1,12 @@
 // kilnctl end to end over mTLS against a real sandbox: every command, its
 // -o json shape, and its exit code on failure.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { consoleTail, createSandbox, destroySandbox, kilnctl, type Ran, type Sandbox, services, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
+const dir = scratchDir("kiln-e2e-");
 const name = "t-kilnctl";
 const kilnconfig = join(dir, "kilnconfig");
 let sb: Sandbox;

@@ -4,16 +4,16 @@
 // worker, which holds no Kubernetes CA key, says to ask a control plane.
 import { spawnSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { parse } from "yaml";
 import { parseSecrets } from "../../src/pki/secrets-bundle.js";
 import { kubernetesDir } from "../fixtures/kubernetes/binaries.js";
 import { createSandbox, destroySandbox, kilnctl, type Sandbox, waitFor } from "./sandbox-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "kiln-kubeconfig-"));
+const dir = scratchDir("kiln-kubeconfig-");
 let cp: Sandbox;
 let wk: Sandbox;
 

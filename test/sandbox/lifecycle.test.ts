@@ -3,7 +3,7 @@
 // naming the reboot. A reboot during boot is test/vm/lifecycle.test.ts's: a
 // sandbox boots in ~150 ms, too fast to land a call in; a VM's boot can be
 // held on a config URL.
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { alive, consoleTail, createSandbox, destroySandbox, kilnctl, kilnctlJson, type Sandbox, waitFor } from "./sandbox-helpers.js";
 
@@ -82,6 +82,7 @@ t.test("an apply-config sent while a reboot stops services is refused, naming th
   const file = `/tmp/kiln-life-${process.pid}.yaml`;
   writeFileSync(file, config("sbx-refused"));
   const r = ctl("apply-config", "-f", file);
+  rmSync(file, { force: true });
   t.not(r.code, 0, "refused");
   t.match(r.stderr, /reboot \(requested through the API\) is running since \d\d:\d\d:\d\d; try again when it ends/);
   sb = await cameBack(oldPid);

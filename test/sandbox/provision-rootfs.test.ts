@@ -3,11 +3,11 @@
 // /sbin/init reaches machined through its shebang. Needs root for chroot;
 // on CI its absence fails.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { buildRootfs } from "../../src/image/rootfs.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && process.env.CI !== "true" && "needs root (chroot)";
@@ -17,7 +17,7 @@ t.test("programs run from the tree with only its own libraries", { skip }, async
     t.fail("needs root (chroot)");
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), "kiln-rootfs-"));
+  const dir = scratchDir("kiln-rootfs-");
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirDist(dir);
   const r = buildRootfs({ outDir: join(dir, "cache"), distDir: join(dir, "dist") });

@@ -3,8 +3,7 @@
 // stable socket link, a clean environment, restart after reboot(2) on the
 // same address, and destroy. Needs root; on CI its absence fails the test.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import t, { type Test } from "tap";
@@ -15,6 +14,7 @@ import { repoRoot } from "../../src/image/paths.js";
 import { createMachine, destroyMachine, listMachines, type MachineInfo } from "../../src/provision/index.js";
 import { cmdline, isAlive } from "../../src/provision/sandbox/proc.js";
 import { readRecord, stateLayout } from "../../src/provision/sandbox/state.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const isRoot = process.getuid?.() === 0;
 // Locally a non-root run skips; on CI a missing prerequisite fails, never skips.
@@ -28,7 +28,7 @@ function needsRoot(t: Test): boolean {
 
 /** Temporary state, cache, dist and VM directories, through the environment, so no machine of this host is listed. */
 function scratchEnv(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-prov-"));
+  const dir = scratchDir("kiln-prov-");
   // The host-side bundles resolve koffi from node_modules above dist/.
   symlinkSync(join(repoRoot(), "node_modules"), join(dir, "node_modules"));
   const saved = { ...process.env };

@@ -1,8 +1,7 @@
 // End to end: `createMachine` with the real machined (bundled from the
 // sources), the JSON contract `cluster create -o json` prints, PID 1 being
 // /sbin/init, and `destroyMachine`. Needs root; on CI its absence fails.
-import { existsSync, mkdtempSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { bundle, entries } from "../../src/image/bundle.js";
@@ -10,6 +9,7 @@ import { repoRoot } from "../../src/image/paths.js";
 import { createMachine, destroyMachine, listMachines } from "../../src/provision/index.js";
 import { cmdline, isAlive } from "../../src/provision/sandbox/proc.js";
 import { readRecord, stateLayout } from "../../src/provision/sandbox/state.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const isRoot = process.getuid?.() === 0;
 // Locally a non-root run skips; on CI a missing prerequisite fails, never skips.
@@ -17,7 +17,7 @@ const skip = !isRoot && process.env.CI !== "true" && "needs root (unshare, mount
 
 /** Temporary state, cache and dist directories, through the environment. */
 function scratchEnv(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
+  const dir = scratchDir("kiln-e2e-");
   symlinkSync(join(repoRoot(), "node_modules"), join(dir, "node_modules"));
   const saved = { ...process.env };
   Object.assign(process.env, { KILN_STATE_DIR: join(dir, "state"), KILN_DIST: join(dir, "dist") });
