@@ -4,14 +4,14 @@
 // kernel modules, and two builds from the same inputs are byte-identical.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, } from "node:fs";
 import { join, posix } from "node:path";
 import t from "tap";
 import { isElf } from "../../src/image/elf.js";
 import { IMAGE_OUTPUTS } from "../../src/image/image-manifest.js";
 import { cacheRoot } from "../../src/image/paths.js";
 import { kilnctl, skip, testImage } from "./vm-helpers.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 interface Manifest {
   kiln: string;
@@ -39,7 +39,7 @@ t.test("no shell, and every ELF is declared", { skip }, async (t) => {
     t.notOk(names.includes(shell), `no ${shell} in rootfs.sqsh`);
   }
   // Unpack the real squashfs and compare it with the manifest's list.
-  const out = join(mkdtempSync(join(tmpdir(), "kiln-sqsh-")), "root");
+  const out = join(scratchDir("kiln-sqsh-"), "root"); // ~330 MiB unpacked
   execFileSync("unsquashfs", ["-q", "-n", "-d", out, join(image, "rootfs.sqsh")]);
   const onDisk = walk(out).map((p) => p.slice(out.length) || "/");
   const listed = new Set(m.rootfs.map((f) => f.path));
@@ -54,8 +54,7 @@ t.test("no shell, and every ELF is declared", { skip }, async (t) => {
 t.test("two builds from the same inputs are byte-identical", { skip, timeout: 600_000 }, async (t) => {
   const first = testImage();
   // A fresh cache (the kernel package kept: it is an input, not a build product).
-  const cache = mkdtempSync(join(tmpdir(), "kiln-cache-"));
-  t.teardown(() => rmSync(cache, { recursive: true, force: true })); // ~1.2 GiB
+  const cache = scratchDir("kiln-cache-"); // ~1.2 GiB
   const kernelCache = join(cacheRoot(), "kernel");
   if (existsSync(kernelCache)) cpSync(kernelCache, join(cache, "kernel"), { recursive: true });
   const second = join(cache, "image");
