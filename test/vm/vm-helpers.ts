@@ -3,10 +3,10 @@
 // kilnctl over mTLS through the forwarded port. QEMU runs under KVM when it
 // works and TCG otherwise, so timeouts allow for a slow software-emulated boot.
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
+import { scratchDir } from "../fixtures/scratch.js";
 
 const root = resolve(import.meta.dirname, "../..");
 export const kilnctlBin = join(root, "bin/kilnctl.js");
@@ -45,9 +45,7 @@ export function testImage(): string {
   let out = given;
   if (!out) {
     // A scratch directory for this test process's images (this one, and the variants built beside it): gone when it exits.
-    const scratch = mkdtempSync(join(tmpdir(), "kiln-image-"));
-    process.once("exit", () => rmSync(scratch, { recursive: true, force: true }));
-    out = join(scratch, "image");
+    out = join(scratchDir("kiln-image-"), "image");
   }
   const r = kilnctl(["image", "build", "--out", out]);
   if (r.code !== 0) throw new Error(`kilnctl image build failed (${r.code}): ${r.stderr}`);
@@ -62,7 +60,7 @@ export interface Cluster {
 
 /** kilnctl gen config into a scratch directory; `patch` edits standalone.yaml's machine section (one machine: a worker holding the machine CA's key). */
 export function genCluster(name: string, patch: (machine: Record<string, unknown>) => void = () => {}): Cluster {
-  const dir = mkdtempSync(join(tmpdir(), `kiln-${name}-`));
+  const dir = scratchDir(`kiln-${name}-`);
   const r = kilnctl(["gen", "config", "--name", name, "--endpoint", "127.0.0.1", "--out", dir]);
   if (r.code !== 0) throw new Error(`gen config failed: ${r.stderr}`);
   const worker = join(dir, "standalone.yaml");

@@ -2,8 +2,7 @@
 // the reboot requests (returned to the sequence, or asked for by a failed
 // trial) for upgrade, stage, trial, rollback and refusals. The real
 // path (mkfs, the ESP, GRUB, kexec) runs in test/vm/upgrade.test.ts.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { BundleError, type BundleInfo } from "../../../src/machinery/upgrade-bundle.js";
@@ -15,6 +14,7 @@ import type { ServiceStatus } from "../../../src/machined/service.js";
 import { readRecord, writeRecord } from "../../../src/machined/upgrade/record.js";
 import { createUpgrader, type UpgraderDeps } from "../../../src/machined/upgrade/upgrade.js";
 import type { Uploads } from "../../../src/machined/upgrade/uploads.js";
+import { tempDir } from "../helpers.js";
 
 const running = (id: string, healthy: boolean | null): ServiceStatus => ({
   id, state: "Running", message: "", healthy, healthMessage: "", healthChangedAt: undefined, pid: 1, restarts: 0, dependsOn: [], since: new Date(),
@@ -26,8 +26,7 @@ function bundle(version: string): BundleInfo {
 }
 
 function setup(o: { slot?: "A" | "B"; bootMode?: string; version?: string; extract?: () => Promise<BundleInfo>; kexecOk?: boolean; services?: ServiceStatus[] } = {}) {
-  const stateDir = mkdtempSync(join(tmpdir(), "kiln-upgrade-"));
-  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  const stateDir = tempDir(t, "kiln-upgrade-");
   const env: Record<string, string> = { kiln_slot: "A", kiln_try: "" };
   const calls: string[] = [];
   const events: string[] = [];

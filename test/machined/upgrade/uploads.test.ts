@@ -3,20 +3,16 @@
 // a message saying what to do when before the bytes received, past the
 // window, overlapping, too big, unknown or without room; URLs fetched into an
 // upload.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { createUploads, MAX_AHEAD, MAX_BUNDLE, MAX_CHUNK, UPLOAD_WINDOW } from "../../../src/machined/upgrade/uploads.js";
+import { tempDir } from "../helpers.js";
 
 /** A scratch upload directory, removed when the file's tests end. */
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), "kiln-uploads-"));
-  t.teardown(() => rmSync(d, { recursive: true, force: true }));
-  return join(d, "upgrade");
-};
+const dir = () => join(tempDir(t, "kiln-uploads-"), "upgrade");
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 t.test("chunks append in order and the upload reads back whole", async (t) => {
