@@ -9,5 +9,16 @@ function exitOnClosedPipe(err: NodeJS.ErrnoException): void {
   process.exit(0);
 }
 
+/** Resolves once what was written to `stream` has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write("", () => resolve()));
+}
+
 process.stdout.on("error", exitOnClosedPipe);
-process.exitCode = await runCli(process.argv.slice(2), processDeps());
+const code = await runCli(process.argv.slice(2), processDeps());
+// The command is done when runCli is: exit now rather than when the last
+// handle closes. grpc-js may still be reconnecting to a machine the command
+// just powered off (cluster destroy), and a connection to an address that no
+// longer routes waits out TCP's retries: over two minutes.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(code);
