@@ -3,7 +3,7 @@
 // kilnctl over mTLS through the forwarded port. QEMU runs under KVM when it
 // works and TCG otherwise, so timeouts allow for a slow software-emulated boot.
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import { scratchDir } from "../fixtures/scratch.js";
@@ -158,10 +158,24 @@ export function versionOf(vm: Vm, c: Cluster): VersionJson | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Builds another image next to the tier's (`--version` and more), unless it is there from an earlier run of this tier. */
+/**
+ * Builds another image next to the tier's (`--version` and more), unless it is
+ * there already (hack/test.sh builds the Kubernetes one; an earlier file of
+ * this run may have built another). The tier runs two files at once, so the
+ * build goes to a directory of its own and is renamed into place: a file that
+ * finds `out` there boots a complete image, never one still being written.
+ */
 export function buildImage(out: string, args: string[]): string {
   if (existsSync(join(out, "kiln-upgrade.tar"))) return out;
-  const r = kilnctl(["image", "build", "--out", out, ...args], {}, 900_000);
+  const building = `${out}.building-${process.pid}`;
+  const r = kilnctl(["image", "build", "--out", building, ...args], {}, 900_000);
   if (r.code !== 0) throw new Error(`kilnctl image build ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  try {
+    renameSync(building, out);
+  } catch (err) {
+    // another file's build got there first: boot that one
+    if (!existsSync(join(out, "kiln-upgrade.tar"))) throw err;
+    rmSync(building, { recursive: true, force: true });
+  }
   return out;
 }
