@@ -109,11 +109,13 @@ mapfile -t vm < <(find test/vm -name '*.test.ts' 2>/dev/null | sort)
 if why=$(vm_prereqs); then
   # One image for the whole tier, built the way a user builds it.
   export KILN_TEST_IMAGE="$results/image"
-  step "image build" node bin/kilnctl.js image build --out "$KILN_TEST_IMAGE"
+  # A build that fails leaves nothing half-written for the tier to boot.
+  build_image() { node bin/kilnctl.js image build --out "$@" || { rm -rf "$1"; return 1; }; }
+  step "image build" build_image "$KILN_TEST_IMAGE"
   # The image with Kubernetes' programs, which two files boot, built once
   # here rather than by whichever of them starts first.
   if [[ -n ${KILN_KUBERNETES_DIR:-} ]]; then
-    step "image build (kubernetes)" node bin/kilnctl.js image build --out "$KILN_TEST_IMAGE-kubernetes" --kubernetes "$KILN_KUBERNETES_DIR"
+    step "image build (kubernetes)" build_image "$KILN_TEST_IMAGE-kubernetes" --kubernetes "$KILN_KUBERNETES_DIR"
   fi
   # Upgrades and rollbacks boot a VM five times or more under TCG, and the
   # Kubernetes cluster test boots two VMs and reboots both (17 minutes on a

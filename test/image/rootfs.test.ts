@@ -66,16 +66,14 @@ t.test("holds what kubelet, kube-proxy and the CNI plugins exec, as ELF programs
   t.notOk(paths.has("/usr/bin/nsenter"), "no nsenter: kubelet 1.20 with a remote runtime never runs it");
 });
 
-t.test("reuses the cached tree when nothing changed, quickly", async (t) => {
+// How fast a warm build is lives in the bench (image build warm and cold), not here.
+t.test("reuses the cached tree when nothing changed", async (t) => {
   const opts: RootfsOptions = { outDir: scratch(t, "kiln-cache-"), distDir: fakeDist(t) };
   const cold = buildRootfs(opts);
   t.equal(cold.cached, false);
-  const t0 = performance.now();
   const warm = buildRootfs(opts);
-  const ms = performance.now() - t0;
   t.equal(warm.cached, true);
   t.equal(warm.dir, cold.dir);
-  t.ok(ms < 500, `warm build took ${ms.toFixed(0)} ms`);
   writeFileSync(join(opts.distDir!, "machined.cjs"), "#!/usr/bin/node\n// changed\n");
   const changed = buildRootfs(opts);
   t.not(changed.hash, cold.hash, "a changed input is a new tree");

@@ -38,18 +38,13 @@ export function kilnctl(args: string[], env: NodeJS.ProcessEnv = {}, timeout = B
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The image directory the tier boots: $KILN_TEST_IMAGE, else built now into a scratch directory. */
+let ownImage: string | undefined;
+
+/** The image directory the tier boots: $KILN_TEST_IMAGE, else built once per test process into a scratch directory. */
 export function testImage(): string {
-  const given = process.env.KILN_TEST_IMAGE;
-  if (given && existsSync(join(given, "manifest.json"))) return given;
-  let out = given;
-  if (!out) {
-    // A scratch directory for this test process's images (this one, and the variants built beside it): gone when it exits.
-    out = join(scratchDir("kiln-image-"), "image");
-  }
-  const r = kilnctl(["image", "build", "--out", out]);
-  if (r.code !== 0) throw new Error(`kilnctl image build failed (${r.code}): ${r.stderr}`);
-  return out;
+  // A scratch directory for this test process's images (this one, and the variants built beside it): gone when it exits.
+  ownImage ??= process.env.KILN_TEST_IMAGE || join(scratchDir("kiln-image-"), "image");
+  return buildImage(ownImage, []);
 }
 
 export interface Cluster {
@@ -159,23 +154,28 @@ export function versionOf(vm: Vm, c: Cluster): VersionJson | undefined {
 }
 
 /**
- * Builds another image next to the tier's (`--version` and more), unless it is
- * there already (hack/test.sh builds the Kubernetes one; an earlier file of
- * this run may have built another). The tier runs two files at once, so the
- * build goes to a directory of its own and is renamed into place: a file that
- * finds `out` there boots a complete image, never one still being written.
+ * Builds an image (the tier's, or another beside it: `--version` and more)
+ * into `out`, unless a complete one is there already (hack/test.sh builds the
+ * tier's two; an earlier file of this run may have built another). The tier
+ * runs two files at once, so the build goes to a directory of its own and is
+ * renamed into place: a file that finds `out` boots a complete image, never
+ * one still being written.
  */
 export function buildImage(out: string, args: string[]): string {
-  if (existsSync(join(out, "kiln-upgrade.tar"))) return out;
+  const complete = () => existsSync(join(out, "kiln-upgrade.tar")); // the builder's last file
+  if (complete()) return out;
   const building = `${out}.building-${process.pid}`;
   const r = kilnctl(["image", "build", "--out", building, ...args], {}, 900_000);
-  if (r.code !== 0) throw new Error(`kilnctl image build ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  if (r.code !== 0) {
+    rmSync(building, { recursive: true, force: true });
+    throw new Error(`kilnctl image build ${args.join(" ")} failed (${r.code}): ${r.stderr}`);
+  }
   try {
     renameSync(building, out);
   } catch (err) {
-    // another file's build got there first: boot that one
-    if (!existsSync(join(out, "kiln-upgrade.tar"))) throw err;
     rmSync(building, { recursive: true, force: true });
+    // another file's build got there first: boot that one
+    if (!complete()) throw new Error(`${out} holds an incomplete image (no kiln-upgrade.tar): remove it and run again (${err})`);
   }
   return out;
 }

@@ -281,7 +281,9 @@ t.test("stopAll takes no longer than the grace in total", async (t) => {
   const t0 = Date.now();
   await h.sup.stopAll(300);
   const took = Date.now() - t0;
-  t.ok(took >= 290 && took < 600, `took ${took} ms`);
+  // Not 3 × 10 s of per-service grace: the 300 ms bound the whole stop (a
+  // wide margin above it, since the tier runs two files at once on shared cores).
+  t.ok(took >= 290 && took < 5000, `took ${took} ms`);
   t.match(h.status("a").message, /killed after \d+ ms grace/);
 });
 
