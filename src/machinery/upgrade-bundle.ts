@@ -20,6 +20,7 @@ import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import semverValid from "semver/functions/valid.js";
 import { extract as tarExtract, pack as tarPack, type Header } from "tar-stream";
+import { streamClosed } from "./stream-closed.js";
 
 /** The format this module writes and reads. */
 export const BUNDLE_FORMAT = 1;
@@ -65,7 +66,8 @@ export async function writeBundle(
   });
   const tmp = `${out}.tmp-${process.pid}`;
   const pack = tarPack();
-  const written = pipeline(pack, createWriteStream(tmp));
+  const file = createWriteStream(tmp);
+  const written = pipeline(pack, file);
   try {
     await new Promise<void>((resolve, reject) => pack.entry(header(BUNDLE_INFO, Buffer.byteLength(info)), info, (err) => (err ? reject(err) : resolve())));
     for (const name of BUNDLE_FILES) await pipeline(createReadStream(sources[name]), pack.entry(header(name, digests[name].size)) as unknown as Writable);
@@ -75,6 +77,7 @@ export async function writeBundle(
   } catch (err) {
     pack.destroy(err as Error);
     await written.catch(() => undefined);
+    await streamClosed(file);
     await rm(tmp, { force: true });
     throw new Error(`writing ${out}`, { cause: err });
   }

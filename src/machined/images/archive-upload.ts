@@ -11,6 +11,7 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync
 import { join } from "node:path";
 import { once } from "node:events";
 import { maxImageArchiveBytes } from "../../machinery/api-limits.js";
+import { streamClosed } from "../../machinery/stream-closed.js";
 import { cancelled, exhausted, invalid, unavailable } from "../errors.js";
 import { type ImportedImage, importArchive } from "./import-archive.js";
 
@@ -119,7 +120,7 @@ async function spool(req: ArchiveImportRequest, file: string): Promise<number> {
     if (req.signal.aborted) throw cancelled("the image import was cancelled by the caller", err);
     throw err;
   } finally {
-    if (!out.closed) await new Promise<void>((r) => out.destroy().once("close", () => r()));
+    await streamClosed(out.destroy());
   }
 }
 

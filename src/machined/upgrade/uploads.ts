@@ -14,6 +14,7 @@ import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readdirS
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { streamClosed } from "../../machinery/stream-closed.js";
 import { exhausted, invalid, notFound, refused } from "../errors.js";
 import type { UpgradeUploadChunk } from "../machine.js";
 
@@ -149,9 +150,11 @@ export function createUploads(dir: string, limits: { maxBundle: number } = { max
           yield b;
         }
       };
+      const out = createWriteStream(file(id));
       try {
-        await pipeline(body, capped, createWriteStream(file(id)), { signal });
+        await pipeline(body, capped, out, { signal });
       } catch (err) {
+        await streamClosed(out);
         rmSync(file(id), { force: true });
         throw err;
       }

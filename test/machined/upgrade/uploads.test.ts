@@ -107,6 +107,11 @@ t.test("a URL is capped by its Content-Length, or by the maximum without one", a
   const body = (n: number) => "x".repeat(n);
   const server = createServer((req, res) => {
     const [, kind, n] = req.url?.split("/") ?? [];
+    if (kind === "whole") {
+      // No Content-Length, and every byte in one piece: the limit is passed on the first chunk.
+      res.write(body(Number(n)));
+      return void res.end();
+    }
     if (kind === "chunked") {
       // No Content-Length: the body streams in pieces.
       res.write(body(Number(n) - 1));
@@ -129,6 +134,11 @@ t.test("a URL is capped by its Content-Length, or by the maximum without one", a
   await t.rejects(u.fetch(`${base}/chunked/17`, (done) => seen.push(done), signal), { message: `fetching ${base}/chunked/17: the body (no Content-Length) passed 16 bytes, the most this machine takes (0 MiB or what fits on /var)`, kind: "exhausted" });
   t.ok(seen.every((n) => n <= 16), "progress never passes the limit");
   t.same(readdirSync(d), [], "the partial download is removed");
+  // Refused on the first chunk, while the file may still be opening: it must not appear after the refusal.
+  for (let i = 0; i < 20; i++) {
+    await t.rejects(u.fetch(`${base}/whole/4096`, () => {}, signal), { message: /passed 16 bytes/, kind: "exhausted" });
+    t.same(readdirSync(d), [], `no file left by a download refused on its first chunk (${i + 1} of 20)`);
+  }
 });
 
 t.test("at most MAX_AHEAD chunks wait past a gap; the chunk that fills it is still taken", async (t) => {
