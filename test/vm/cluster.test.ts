@@ -237,8 +237,7 @@ t.test("a Kubernetes cluster of a control plane and a worker on a host bridge", 
       const r = ctl(["-n", n.address, "reboot"]);
       t.equal(r.code, 0, `${n.name}: kilnctl reboot is answered: ${r.stderr}`);
     }
-    // Another vm file runs beside this one (hack/test.sh: two at once).
-    const back = await until(BOOT_TIMEOUT_MS + 700_000, () =>
+    const back = await until(BOOT_TIMEOUT_MS + 400_000, () =>
       kubectl(k8s, ["get", "--raw", "/readyz"]).stdout === "ok" &&
       nodes.every((n) => {
         const id = bootId(n);
