@@ -114,4 +114,26 @@ if (kubeDir) {
     t.ok(log.some((l) => l.includes("foreign-ip") && l.includes("10.0.0.9")), "the log says why foreign-ip was left");
     t.ok(log.some((l) => l.startsWith("bootstrap resources:")), "bootstrap resources ensured first");
   });
+
+  t.test("a kube-proxy CSR posted before its Node exists is approved once the Node is registered, not at the next list", async (t) => {
+    const ac = new AbortController();
+    const log: string[] = [];
+    const running = runControlPlaneControllers(cp.admin, { cluster: { token } } as MachineConfig, ac.signal, { log: (l) => log.push(l) });
+    t.teardown(async () => {
+      ac.abort();
+      await running;
+    });
+    const n3Cert = await cp.clientCert("system:node:n3", ["system:nodes"]);
+    const n3 = createKubeClient({ server: cp.server, ca: cp.ca.crt, cert: n3Cert.crt, key: n3Cert.key });
+    t.teardown(() => n3.close());
+    await n3.create(csrPath, csrObject("early-proxy", "kubernetes.io/kube-apiserver-client", await pkcs10({ cn: "system:kube-proxy" }), clientUsages));
+    const deadline = Date.now() + 60_000;
+    while (!log.some((l) => l.includes("early-proxy") && l.includes("no Node n3")) && Date.now() < deadline) await sleep(200);
+    t.ok(log.some((l) => l.includes("early-proxy") && l.includes("no Node n3")), "left pending while there is no Node n3", { log });
+    const registered = Date.now();
+    await admin.create("/api/v1/nodes", nodeObject("n3", ["n3", "10.0.0.3"]));
+    // The approver's watches last 300 s; a CSR looked at again only when they end would wait that long.
+    const csr = await waitCsr(admin, "early-proxy", approved, 30_000);
+    t.ok(approved(csr), `approved ${Date.now() - registered} ms after the Node was registered`, { log });
+  });
 }

@@ -5,7 +5,9 @@
 // which the default binding system:node-proxier binds to the node-proxier
 // role). Each decision is a pure function of the CSR, its parsed request and
 // the requesting node's Node object; the loop around them lists, watches,
-// and reconnects with backoff until its signal aborts.
+// and reconnects with backoff until its signal aborts. A CSR left pending for
+// want of its Node (a node's kube-proxy asks before its Node is registered)
+// is looked at again when that Node is added or changes.
 import { isIP } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { x509 } from "../../pki/x509.js";
@@ -39,10 +41,14 @@ export interface CsrContents {
   otherSans: string[];
 }
 
-/** Approve (saying why), or leave the CSR to an admin (saying why). */
-export type Decision = { t: "approve"; message: string } | { t: "leave"; reason: string };
+/**
+ * Approve (saying why), or leave the CSR to an admin (saying why). `node`:
+ * the decision may change once Node `node` exists or lists more addresses.
+ */
+export type Decision = { t: "approve"; message: string } | { t: "leave"; reason: string; node?: string };
 
 export const csrPath = "/apis/certificates.k8s.io/v1/certificatesigningrequests";
+const nodesPath = "/api/v1/nodes";
 const servingUsages = new Set(["digital signature", "key encipherment", "server auth"]);
 const clientUsages = new Set(["digital signature", "key encipherment", "client auth"]);
 const nodePrefix = "system:node:";
@@ -82,7 +88,7 @@ export function decide(csr: CertificateSigningRequest, contents: CsrContents, no
   const name = requestingNode(csr);
   if (!name) return leave(`requested by ${csr.spec.username ?? "(nobody)"}, not a node`);
   if (!(csr.spec.groups ?? []).includes("system:nodes")) return leave(`requested by ${csr.spec.username}, not in group system:nodes`);
-  if (!node) return leave(`requested by ${csr.spec.username}, but there is no Node ${name}`);
+  if (!node) return leave(`requested by ${csr.spec.username}, but there is no Node ${name} (yet)`, name);
   if (csr.spec.signerName === "kubernetes.io/kubelet-serving") return decideServing(csr, contents, name, node);
   if (csr.spec.signerName === "kubernetes.io/kube-apiserver-client") return decideKubeProxy(csr, contents, name);
   return leave(`signer ${csr.spec.signerName} is not one kiln approves`);
@@ -99,7 +105,7 @@ function decideServing(csr: CertificateSigningRequest, c: CsrContents, name: str
   const addresses = node.status?.addresses ?? [];
   const known = new Set(addresses.map((a) => (isIP(a.address) ? normalizeIp(a.address) : a.address.toLowerCase())));
   const foreign = [...c.dns.map((d) => d.toLowerCase()), ...c.ips.map(normalizeIp)].filter((s) => !known.has(s));
-  if (foreign.length) return leave(`SANs not among Node ${name}'s addresses: ${foreign.join(", ")}`);
+  if (foreign.length) return leave(`SANs not among Node ${name}'s addresses: ${foreign.join(", ")}`, name);
   return { t: "approve", message: `kiln: serving certificate of node ${name} for its own addresses (${[...c.dns, ...c.ips].join(", ")})` };
 }
 
@@ -131,8 +137,8 @@ function usageProblem(csr: CertificateSigningRequest, allowed: Set<string>, need
   return usages.includes(needed) ? undefined : `usages lack ${needed}`;
 }
 
-function leave(reason: string): Decision {
-  return { t: "leave", reason };
+function leave(reason: string, node?: string): Decision {
+  return node === undefined ? { t: "leave", reason } : { t: "leave", reason, node };
 }
 
 /** An IP address in one spelling: IPv4 as is, IPv6 as eight groups of four hex digits. */
@@ -170,7 +176,7 @@ export async function handleCsr(client: KubeClient, csr: CertificateSigningReque
   const parsed = parseCsrRequest(csr.spec.request);
   if ("error" in parsed) return leave(parsed.error);
   const name = requestingNode(csr);
-  const node = name ? await client.getOptional<Node>(`/api/v1/nodes/${encodeURIComponent(name)}`) : undefined;
+  const node = name ? await client.getOptional<Node>(`${nodesPath}/${encodeURIComponent(name)}`) : undefined;
   const decision = decide(csr, parsed.value, node);
   if (decision.t === "approve") {
     const path = `${csrPath}/${encodeURIComponent(csr.metadata?.name ?? "")}/approval`;
@@ -199,16 +205,53 @@ export async function runCsrApprover(client: KubeClient, signal: AbortSignal, op
 
 type Log = (line: string, csr?: string) => void;
 
-/** One round: every CSR listed, then each one the watch brings, until the watch ends. */
+/** A CSR left pending until its Node exists or changes, and that Node's name. */
+type Waiting = Map<string, { node: string; csr: CertificateSigningRequest }>;
+
+/**
+ * One round: CSRs and Nodes listed, then watched together, until either
+ * watch ends or fails. A CSR is handled as it is listed or changes, and again
+ * whenever the Node it waits for is listed, added or changed. Every handling
+ * goes through one queue, so one CSR is never approved twice at once.
+ */
 async function listAndWatch(client: KubeClient, signal: AbortSignal, log: Log): Promise<void> {
-  const list = await client.list<CertificateSigningRequest>(csrPath);
-  for (const csr of list.items) await handleAndLog(client, csr, log);
-  for await (const ev of client.watch<CertificateSigningRequest>(csrPath, list.metadata.resourceVersion, signal)) {
+  const round = new AbortController();
+  const stop = () => round.abort();
+  signal.addEventListener("abort", stop, { once: true });
+  const waiting: Waiting = new Map();
+  let queue = Promise.resolve();
+  const enqueue = (work: () => Promise<void>) => {
+    queue = queue.then(work);
+    return queue;
+  };
+  const handle = (csr: CertificateSigningRequest) => enqueue(() => handleAndLog(client, csr, log, waiting));
+  const nodeChanged = (name: string | undefined) =>
+    enqueue(async () => {
+      for (const w of [...waiting.values()]) if (w.node === name) await handleAndLog(client, w.csr, log, waiting);
+    });
+  const watches = [
+    listWatch<CertificateSigningRequest>(client, csrPath, round.signal, handle),
+    listWatch<Node>(client, nodesPath, round.signal, (n) => nodeChanged(n.metadata?.name)),
+  ];
+  try {
+    await Promise.race(watches);
+  } finally {
+    round.abort();
+    signal.removeEventListener("abort", stop);
+    await Promise.allSettled([...watches, queue]);
+  }
+}
+
+/** Lists `path` and watches it from there, passing each object listed, added or changed to `seen`, until the watch ends (410 Gone too: list again). */
+async function listWatch<T>(client: KubeClient, path: string, signal: AbortSignal, seen: (o: T) => Promise<void>): Promise<void> {
+  const list = await client.list<T>(path);
+  for (const o of list.items) await seen(o);
+  for await (const ev of client.watch<T>(path, list.metadata.resourceVersion, signal)) {
     if (ev.type === "ERROR") {
-      if (ev.object.code === 410) return; // the resourceVersion is too old: list again
-      throw new Error(`watching CSRs: ${ev.object.message ?? "error event"}`);
+      if (ev.object.code === 410) return;
+      throw new Error(`watching ${path}: ${ev.object.message ?? "error event"}`);
     }
-    if (ev.type === "ADDED" || ev.type === "MODIFIED") await handleAndLog(client, ev.object, log);
+    if (ev.type === "ADDED" || ev.type === "MODIFIED") await seen(ev.object);
   }
 }
 
@@ -223,11 +266,13 @@ function logOnce(log: (line: string) => void): (line: string, csr?: string) => v
   };
 }
 
-/** handleCsr, logging its decision; an error with one CSR is logged, not thrown (the next list retries it). */
-async function handleAndLog(client: KubeClient, csr: CertificateSigningRequest, log: Log): Promise<void> {
+/** handleCsr, logging its decision and noting whether it waits for a Node; an error with one CSR is logged, not thrown (the next list retries it). */
+async function handleAndLog(client: KubeClient, csr: CertificateSigningRequest, log: Log, waiting: Waiting): Promise<void> {
   const name = csr.metadata?.name ?? "(unnamed)";
   try {
     const d = await handleCsr(client, csr);
+    if (d?.t === "leave" && d.node !== undefined) waiting.set(name, { node: d.node, csr });
+    else waiting.delete(name);
     if (d?.t === "approve") log(`csr ${name}: approved: ${d.message}`);
     else if (d) log(`csr ${name}: left pending for an admin: ${d.reason}`, name);
   } catch (err) {

@@ -162,3 +162,37 @@ t.test("the loop reconnects after an error, approves what it lists, and stops on
   t.same(put, ["/apis/certificates.k8s.io/v1/certificatesigningrequests/good/approval"]);
   t.match(log, [/connection refused; again in 10 ms/, /csr bad: left pending for an admin: requested by bob, not a node/, /csr good: approved/]);
 });
+
+t.test("a CSR left for want of its Node is approved when the Node watch brings that Node, not at the next list", async (t) => {
+  const proxy = csrObject("proxy", apiClient, await pkcs10({ cn: "system:kube-proxy" }), clientUsages, asNode("n1"));
+  const ac = new AbortController();
+  let registered = false;
+  const lists: string[] = [];
+  const put: string[] = [];
+  const log: string[] = [];
+  /** Yields `events` once the approver has looked at the CSR, then holds the watch open until the round ends. */
+  async function* held<T>(signal: AbortSignal | undefined, events: () => T[]) {
+    while (!log.some((l) => l.includes("no Node n1 (yet)"))) await new Promise((r) => setTimeout(r, 5));
+    registered = true;
+    yield* events();
+    if (!signal?.aborted) await new Promise((r) => signal?.addEventListener("abort", r, { once: true }));
+  }
+  const client = {
+    list: async (path: string) => {
+      lists.push(path);
+      return { metadata: { resourceVersion: "1" }, items: path.endsWith("certificatesigningrequests") ? [proxy] : [] };
+    },
+    getOptional: async (path: string) => (path === "/api/v1/nodes/n1" && registered ? n1 : undefined),
+    put: async (path: string) => {
+      put.push(path);
+      ac.abort();
+      return {};
+    },
+    watch: (path: string, _rv: string, signal?: AbortSignal) =>
+      path === "/api/v1/nodes" ? held(signal, () => [{ type: "ADDED", object: n1 }]) : held(signal, () => []),
+  } as unknown as KubeClient;
+  await runCsrApprover(client, ac.signal, { log: (l) => log.push(l) });
+  t.same(put, ["/apis/certificates.k8s.io/v1/certificatesigningrequests/proxy/approval"], "approved once the Node was added");
+  t.same(lists.sort(), ["/api/v1/nodes", "/apis/certificates.k8s.io/v1/certificatesigningrequests"], "within the first round: nothing was listed again");
+  t.match(log, [/csr proxy: left pending for an admin: .*no Node n1 \(yet\)/, /csr proxy: approved/]);
+});
