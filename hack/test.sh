@@ -30,13 +30,24 @@ generated_up_to_date() { # src/gen must be what buf generates from proto/
   buf generate && git diff --quiet --exit-code -- src/gen || { echo "src/gen is stale: run 'npx buf generate' and commit" >&2; return 1; }
 }
 
-tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file, $TIER_JOBS at once) and its time
-  local name=$1 started=$SECONDS; shift
+cpu_ticks() { # "busy total": the host's CPU ticks so far, all cores (/proc/stat; idle and iowait count as not busy)
+  local _ user nice system idle iowait rest
+  read -r _ user nice system idle iowait rest < /proc/stat
+  local total=$((user + nice + system + idle + iowait))
+  for n in $rest; do total=$((total + n)); done
+  echo "$((total - idle - iowait)) $total"
+}
+
+tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file, $TIER_JOBS at once), its time and how busy it kept the host's cores
+  local name=$1 started=$SECONDS busy0 total0 busy1 total1; shift
+  read -r busy0 total0 < <(cpu_ticks)
   echo "== tier $name (${#} files)" >&2
   tap --reporter=tap --timeout="${TIER_TIMEOUT:-600}" ${TIER_JOBS:+--jobs="$TIER_JOBS"} "$@" | tee "$results/$name.tap"
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
-  timings+=("$name $((SECONDS - started)) s")
-  echo "== tier $name: $((SECONDS - started)) s" >&2
+  read -r busy1 total1 < <(cpu_ticks)
+  local cpu=$(((busy1 - busy0) * 100 / (total1 - total0 > 0 ? total1 - total0 : 1)))
+  timings+=("$name $((SECONDS - started)) s (cpu $cpu %)")
+  echo "== tier $name: $((SECONDS - started)) s, the host's cores $cpu % busy" >&2
 }
 
 sandbox_prereqs() { # the sandbox tier needs root, unshare and containerd
