@@ -1,4 +1,5 @@
-// The way down: powerDown stages a kexec early for a default-mode reboot and
+// The way down: powerDown stages a kexec for a default-mode reboot (first when
+// forced, after the services have stopped when graceful) and
 // ends in reboot(RB.KEXEC) when that worked, in a full reboot otherwise
 // (powercycle, no slot, a failed load, a failed kexec), and says which in the
 // rebooting event. The fake Sys is PID 1, so killAll's kill(-1) only records.
@@ -41,6 +42,30 @@ t.test("a default reboot stages the kernel first and ends in reboot(RB.KEXEC)", 
   t.same(r.sys.argsOf("reboot"), [[RB.KEXEC]]);
   t.equal(r.message, "forced; kexec into slot A");
   t.ok(r.sys.argsOf("sync").length > 0, "synced before");
+});
+
+t.test("a graceful default reboot stages the kernel once the services have stopped, and says so at once", async (t) => {
+  const sys = createFakeSys();
+  const events = createEventBus({ capacity: 100 });
+  const order: string[] = [];
+  const deps = {
+    sys,
+    events,
+    log: () => {},
+    stopServices: async () => {
+      order.push("services stopped");
+    },
+    closeApi: async () => {},
+    stopReaper: () => {},
+    prepareKexec: async (): Promise<KexecPrepared> => {
+      order.push(`staged (${sys.argsOf("umount2").length} unmounts before)`);
+      return { ok: true, slot: "A" };
+    },
+  };
+  await powerDown(deps, "reboot", false, "default");
+  t.same(order, ["services stopped", "staged (0 unmounts before)"], "staged after the services stopped, before anything was unmounted");
+  t.same(sys.argsOf("reboot"), [[RB.KEXEC]]);
+  t.equal(await machineMessage(events), "graceful; kexec into the running slot once services have stopped");
 });
 
 t.test("nothing blocking runs in the caller's turn: a request that asked for the reboot is answered before the kernel is staged", async (t) => {
