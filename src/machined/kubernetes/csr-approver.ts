@@ -229,8 +229,12 @@ async function listAndWatch(client: KubeClient, signal: AbortSignal, log: Log): 
     enqueue(async () => {
       for (const w of [...waiting.values()]) if (w.node === name) await handleAndLog(client, w.csr, log, waiting);
     });
+  const deleted = (csr: CertificateSigningRequest) =>
+    enqueue(async () => {
+      waiting.delete(csr.metadata?.name ?? "");
+    });
   const watches = [
-    listWatch<CertificateSigningRequest>(client, csrPath, round.signal, handle),
+    listWatch<CertificateSigningRequest>(client, csrPath, round.signal, handle, deleted),
     listWatch<Node>(client, nodesPath, round.signal, (n) => nodeChanged(n.metadata?.name)),
   ];
   try {
@@ -242,8 +246,8 @@ async function listAndWatch(client: KubeClient, signal: AbortSignal, log: Log): 
   }
 }
 
-/** Lists `path` and watches it from there, passing each object listed, added or changed to `seen`, until the watch ends (410 Gone too: list again). */
-async function listWatch<T>(client: KubeClient, path: string, signal: AbortSignal, seen: (o: T) => Promise<void>): Promise<void> {
+/** Lists `path` and watches it from there, passing each object listed, added or changed to `seen` and each deleted one to `gone`, until the watch ends (410 Gone too: list again). */
+async function listWatch<T>(client: KubeClient, path: string, signal: AbortSignal, seen: (o: T) => Promise<void>, gone?: (o: T) => Promise<void>): Promise<void> {
   const list = await client.list<T>(path);
   for (const o of list.items) await seen(o);
   for await (const ev of client.watch<T>(path, list.metadata.resourceVersion, signal)) {
@@ -252,6 +256,7 @@ async function listWatch<T>(client: KubeClient, path: string, signal: AbortSigna
       throw new Error(`watching ${path}: ${ev.object.message ?? "error event"}`);
     }
     if (ev.type === "ADDED" || ev.type === "MODIFIED") await seen(ev.object);
+    else if (ev.type === "DELETED" && gone) await gone(ev.object);
   }
 }
 

@@ -172,7 +172,11 @@ t.test("a CSR left for want of its Node is approved when the Node watch brings t
   const log: string[] = [];
   /** Yields `events` once the approver has looked at the CSR, then holds the watch open until the round ends. */
   async function* held<T>(signal: AbortSignal | undefined, events: () => T[]) {
-    while (!log.some((l) => l.includes("no Node n1 (yet)"))) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + 10_000;
+    while (!log.some((l) => l.includes("no Node n1 (yet)"))) {
+      if (Date.now() > deadline) throw new Error(`the CSR was not left for want of its Node within 10 s: ${log.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     registered = true;
     yield* events();
     if (!signal?.aborted) await new Promise((r) => signal?.addEventListener("abort", r, { once: true }));
@@ -195,4 +199,44 @@ t.test("a CSR left for want of its Node is approved when the Node watch brings t
   t.same(put, ["/apis/certificates.k8s.io/v1/certificatesigningrequests/proxy/approval"], "approved once the Node was added");
   t.same(lists.sort(), ["/api/v1/nodes", "/apis/certificates.k8s.io/v1/certificatesigningrequests"], "within the first round: nothing was listed again");
   t.match(log, [/csr proxy: left pending for an admin: .*no Node n1 \(yet\)/, /csr proxy: approved/]);
+});
+
+t.test("a CSR deleted while it waits for its Node is not handled again when the Node comes", async (t) => {
+  const proxy = csrObject("proxy", apiClient, await pkcs10({ cn: "system:kube-proxy" }), clientUsages, asNode("n1"));
+  const ac = new AbortController();
+  const put: string[] = [];
+  const log: string[] = [];
+  let registered = false;
+  let deletedSeen = false;
+  const until = async (cond: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${log.join("; ")}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const client = {
+    list: async (path: string) => ({ metadata: { resourceVersion: "1" }, items: path.endsWith("certificatesigningrequests") ? [proxy] : [] }),
+    getOptional: async (path: string) => (path === "/api/v1/nodes/n1" && registered ? n1 : undefined),
+    put: async (path: string) => {
+      put.push(path);
+      return {};
+    },
+    watch: async function* (path: string) {
+      await until(() => log.some((l) => l.includes("no Node n1 (yet)")));
+      if (path === "/api/v1/nodes") {
+        await until(() => deletedSeen);
+        registered = true;
+        yield { type: "ADDED", object: n1 };
+        // Past the queue: the Node's arrival has been handled by now.
+        setTimeout(() => ac.abort(), 50);
+      } else {
+        yield { type: "DELETED", object: proxy };
+        deletedSeen = true;
+      }
+      await new Promise((r) => ac.signal.addEventListener("abort", r, { once: true }));
+    },
+  } as unknown as KubeClient;
+  await runCsrApprover(client, ac.signal, { log: (l) => log.push(l) });
+  t.same(put, [], "no approval for a CSR that is gone");
 });
