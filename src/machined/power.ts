@@ -51,17 +51,21 @@ export async function powerDown(deps: PowerDeps, action: PowerAction, force: boo
   // The request that asked for this is answered first, before anything of the way down starts.
   await new Promise((r) => setTimeout(r, answerFirstMs));
   const stage = action === "reboot" ? "rebooting" : "shutting-down";
-  // A graceful kexec reboot is announced at once and staged once the services have stopped.
+  // A graceful kexec reboot is announced at once, staged once the services have stopped, and announced again with what the staging decided.
   const stageLater = !force && action === "reboot" && mode === "default" && deps.prepareKexec !== undefined;
   let path: RebootPath | undefined;
   if (stageLater) {
-    deps.events.publish({ t: "machine", stage, message: "graceful; kexec into the running slot once services have stopped" });
+    deps.events.publish({ t: "machine", stage, message: "graceful; kexec once services have stopped" });
   } else {
     path = action === "reboot" ? await rebootPath(deps, mode) : undefined;
     deps.events.publish({ t: "machine", stage, message: [force ? "forced" : "graceful", path?.message].filter(Boolean).join("; ") });
   }
   if (!force) await step(deps, "stopping services", () => deps.stopServices());
-  if (stageLater) path = await rebootPath(deps, mode);
+  if (stageLater) {
+    path = await rebootPath(deps, mode);
+    // What the staging decided: the kernel it staged (an upgrade's trial slot, say), or a full reboot and why.
+    deps.events.publish({ t: "machine", stage, message: `graceful; ${path.message}` });
+  }
   await step(deps, "closing the API", () => deps.closeApi());
   await step(deps, "ending leftover processes", () => killAll(deps.sys, force ? 0 : leftoverGraceMs));
   deps.stopReaper();

@@ -5,7 +5,6 @@
 // rebooting event. The fake Sys is PID 1, so killAll's kill(-1) only records.
 import t from "tap";
 import { createEventBus } from "../../../src/machined/event-bus.js";
-import type { EventPayload } from "../../../src/machined/events.js";
 import type { KexecPrepared } from "../../../src/machined/kexec.js";
 import type { RebootMode } from "../../../src/machined/machine.js";
 import { type PowerAction, powerDown } from "../../../src/machined/power.js";
@@ -28,12 +27,17 @@ async function run(action: PowerAction, mode: RebootMode | undefined, prepared?:
   return { sys, logged, stagedBeforeUnmount, message: await machineMessage(events) };
 }
 
+/** The messages of the machine events published, in order. */
+async function machineMessages(bus: ReturnType<typeof createEventBus>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of bus.watch({ tail: -1, sinceId: 0, follow: false })) if (e.payload.t === "machine") out.push(e.payload.message);
+  return out;
+}
+
 /** The message of the (only) machine event published. */
 async function machineMessage(bus: ReturnType<typeof createEventBus>): Promise<string> {
-  const out: EventPayload[] = [];
-  for await (const e of bus.watch({ tail: -1, sinceId: 0, follow: false })) out.push(e.payload);
-  const machine = out.filter((p) => p.t === "machine");
-  return machine.length === 1 && machine[0]?.t === "machine" ? machine[0].message : `expected one machine event, got ${JSON.stringify(out)}`;
+  const machine = await machineMessages(bus);
+  return machine.length === 1 ? (machine[0] ?? "") : `expected one machine event, got ${JSON.stringify(machine)}`;
 }
 
 t.test("a default reboot stages the kernel first and ends in reboot(RB.KEXEC)", async (t) => {
@@ -65,7 +69,16 @@ t.test("a graceful default reboot stages the kernel once the services have stopp
   await powerDown(deps, "reboot", false, "default");
   t.same(order, ["services stopped", "staged (0 unmounts before)"], "staged after the services stopped, before anything was unmounted");
   t.same(sys.argsOf("reboot"), [[RB.KEXEC]]);
-  t.equal(await machineMessage(events), "graceful; kexec into the running slot once services have stopped");
+  t.same(await machineMessages(events), ["graceful; kexec once services have stopped", "graceful; kexec into slot A"], "announced at once, then what was staged");
+});
+
+t.test("a graceful default reboot whose staging fails reboots fully and says why in its second event", async (t) => {
+  const sys = createFakeSys();
+  const events = createEventBus({ capacity: 100 });
+  const deps = { sys, events, log: () => {}, stopServices: async () => {}, closeApi: async () => {}, stopReaper: () => {} };
+  await powerDown({ ...deps, prepareKexec: async (): Promise<KexecPrepared> => ({ ok: false, why: "slot B is on trial" }) }, "reboot", false, "default");
+  t.same(sys.argsOf("reboot"), [[RB.AUTOBOOT]]);
+  t.same(await machineMessages(events), ["graceful; kexec once services have stopped", "graceful; full reboot: slot B is on trial"]);
 });
 
 t.test("nothing blocking runs in the caller's turn: a request that asked for the reboot is answered before the kernel is staged", async (t) => {
