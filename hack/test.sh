@@ -30,11 +30,10 @@ generated_up_to_date() { # src/gen must be what buf generates from proto/
   buf generate && git diff --quiet --exit-code -- src/gen || { echo "src/gen is stale: run 'npx buf generate' and commit" >&2; return 1; }
 }
 
-cpu_ticks() { # "busy total": the host's CPU ticks so far, all cores (/proc/stat; idle and iowait count as not busy)
-  local _ user nice system idle iowait rest
-  read -r _ user nice system idle iowait rest < /proc/stat
-  local total=$((user + nice + system + idle + iowait))
-  for n in $rest; do total=$((total + n)); done
+cpu_ticks() { # "busy total": the host's CPU ticks so far, all cores (/proc/stat; idle and iowait count as not busy; guest time is already in user and nice)
+  local _ user nice system idle iowait irq softirq steal
+  read -r _ user nice system idle iowait irq softirq steal _ < /proc/stat
+  local total=$((user + nice + system + idle + iowait + irq + softirq + steal))
   echo "$((total - idle - iowait)) $total"
 }
 
