@@ -131,7 +131,7 @@ if why=$(vm_prereqs); then
     step "image build (kubernetes)" build_image "$KILN_TEST_IMAGE-kubernetes" --kubernetes "$KILN_KUBERNETES_DIR"
   fi
   # Upgrades and rollbacks boot a VM five times or more under TCG, and the
-  # Kubernetes cluster test boots two VMs and reboots both (12 minutes on a
+  # Kubernetes cluster test boots two VMs and reboots both (9 minutes on a
   # quiet machine): 40 minutes a file.
   # The cluster test first, alone: its two VMs need both cores (beside
   # another vm file its control plane missed its health checks for 20
