@@ -1,7 +1,7 @@
 // machined's Kubernetes client, bootstrap resources and CSR approver against
 // a real etcd, kube-apiserver and controller manager (1.20).
 import { setTimeout as sleep } from "node:timers/promises";
-import t from "tap";
+import t, { type Test } from "tap";
 import { bootstrapGroup, ensureBootstrapResources, type Secret } from "../../src/machined/kubernetes/bootstrap-resources.js";
 import { createKubeClient, type KubeClient, KubeApiError, type KubeConnection } from "../../src/machinery/kube-client.js";
 import { type CertificateSigningRequest, csrPath, type Node } from "../../src/machined/kubernetes/csr-approver.js";
@@ -69,15 +69,20 @@ if (kubeDir) {
     t.match((err as KubeApiError).message, /^GET \/apis\/certificates.k8s.io\/v1\/certificatesigningrequests: 401 /);
   });
 
-  t.test("the approver approves a node's own serving and kube-proxy CSRs, and leaves the rest", async (t) => {
+  /** The control plane's controllers, run until the test ends; their log lines. */
+  const runControllers = (t: Test): string[] => {
     const ac = new AbortController();
     const log: string[] = [];
-    const config = { cluster: { token } } as MachineConfig;
-    const running = runControlPlaneControllers(cp.admin, config, ac.signal, { log: (l) => log.push(l) });
+    const running = runControlPlaneControllers(cp.admin, { cluster: { token } } as MachineConfig, ac.signal, { log: (l) => log.push(l) });
     t.teardown(async () => {
       ac.abort();
       await running;
     });
+    return log;
+  };
+
+  t.test("the approver approves a node's own serving and kube-proxy CSRs, and leaves the rest", async (t) => {
+    const log = runControllers(t);
     await admin.create("/api/v1/nodes", nodeObject("n1", ["n1", "10.0.0.1"]));
     await admin.create("/api/v1/nodes", nodeObject("n2", ["n2", "10.0.0.2"]));
     const n1Cert = await cp.clientCert("system:node:n1", ["system:nodes"]);
@@ -116,13 +121,7 @@ if (kubeDir) {
   });
 
   t.test("a kube-proxy CSR posted before its Node exists is approved once the Node is registered, not at the next list", async (t) => {
-    const ac = new AbortController();
-    const log: string[] = [];
-    const running = runControlPlaneControllers(cp.admin, { cluster: { token } } as MachineConfig, ac.signal, { log: (l) => log.push(l) });
-    t.teardown(async () => {
-      ac.abort();
-      await running;
-    });
+    const log = runControllers(t);
     const n3Cert = await cp.clientCert("system:node:n3", ["system:nodes"]);
     const n3 = createKubeClient({ server: cp.server, ca: cp.ca.crt, cert: n3Cert.crt, key: n3Cert.key });
     t.teardown(() => n3.close());
