@@ -19,11 +19,12 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
 timings=()
+failed_steps=()
 
 step() { # step NAME CMD... : runs a check, failing the suite if it fails
   local name=$1; shift
   echo "== $name" >&2
-  if ! "$@"; then echo "== $name: FAILED" >&2; status=1; fi
+  if ! "$@"; then echo "== $name: FAILED" >&2; status=1; failed_steps+=("$name"); fi
 }
 
 generated_up_to_date() { # src/gen must be what buf generates from proto/
@@ -168,6 +169,16 @@ failed_tests=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^    not ok ')
 failed_files=$(cat "$results"/*.tap 2>/dev/null | grep -cE '^not ok ')
 fail=$((failed_tests > failed_files ? failed_tests : failed_files))
 [[ $status == 0 || $fail -gt 0 ]] || fail=1
+failures() { # the failing files and tests of every tier, one line each, so the run's last lines name them
+  local f
+  for f in "${failed_steps[@]}"; do echo "  step: $f"; done
+  for f in "$results"/*.tap; do
+    [[ -f $f ]] || continue
+    sed -nE "s|^(    )?not ok [0-9]+ - (.*)|  $(basename "$f" .tap): \2|p" "$f" | cut -c1-300
+  done
+}
+failed_list=$(failures)
+[[ -z $failed_list ]] || printf 'failed:\n%s\n' "$failed_list"
 alone_times=$(file_times vm-alone) paired_times=$(file_times vm)
 vm_times="$alone_times${alone_times:+${paired_times:+, }}$paired_times"
 [[ -z $vm_times ]] || echo "vm file times: $vm_times"
