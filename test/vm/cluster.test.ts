@@ -233,6 +233,8 @@ t.test("a Kubernetes cluster of a control plane and a worker on a host bridge", 
     const ready = (n: Node) => kubectl(k8s, ["get", "node", n.name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}"]).stdout === "True";
     const before = new Map(nodes.map((n) => [n.name, bootId(n)]));
     t.ok([...before.values()].every((id) => id !== ""), "both Nodes report their boot ids");
+    const rebooted = Date.now();
+    const since = () => `${Math.round((Date.now() - rebooted) / 1000)} s after the reboots`;
     for (const n of nodes) {
       const r = ctl(["-n", n.address, "reboot"]);
       t.equal(r.code, 0, `${n.name}: kilnctl reboot is answered: ${r.stderr}`);
@@ -244,6 +246,7 @@ t.test("a Kubernetes cluster of a control plane and a worker on a host bridge", 
         return id !== "" && id !== before.get(n.name) && ready(n);
       }));
     t.ok(back, "the API answers again (etcd's data was kept on the control plane's disk), and both Nodes are Ready with new boot ids");
+    t.comment(`the API answers and both Nodes are Ready again ${since()}`);
     // The worker's config came from disk, so apid may start before the DHCP lease: its certificate must come to hold the address.
     let last = "";
     const answers = await until(120_000, () => {
@@ -252,7 +255,9 @@ t.test("a Kubernetes cluster of a control plane and a worker on a host bridge", 
       return v.code === 0;
     });
     t.ok(answers, `the worker's API answers on its own address again: ${last}`);
+    t.comment(`the worker's API answers on its own address ${since()}`);
     const health = ctl(["health", "--wait-timeout", "600s", "-o", "json"], 700_000);
+    t.comment(`kilnctl health holds ${since()}`);
     t.equal(health.code, 0, `kilnctl health holds again: ${health.stdout} ${health.stderr}`);
     t.equal(kubectl(k8s, ["get", "nodes", "-o", "name"]).stdout.trim().split("\n").length, 2, "no second Node for either");
     t.equal(kubectl(k8s, ["get", "service", "web", "-o", "name"]).stdout.trim(), "service/web", "the objects made before the reboot are still there");

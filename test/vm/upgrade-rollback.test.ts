@@ -3,11 +3,10 @@
 // build whose containerd never becomes healthy (the trial times out and
 // reboots). Each time the machine comes back on slot A, `upgrade --wait` exits
 // 6 saying it rolled back, and version and events show the failed attempt.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { writeBundle } from "../../src/machinery/upgrade-bundle.js";
-import { BOOT_TIMEOUT_MS, buildImage, createVm, destroyVm, genCluster, kilnctl, skip, testImage, versionOf } from "./vm-helpers.js";
+import { BOOT_TIMEOUT_MS, buildImage, createVm, cutBundle, destroyVm, genCluster, kilnctl, skip, testImage, versionOf } from "./vm-helpers.js";
 
 const name = "vm-upgrade-fail";
 
@@ -21,12 +20,7 @@ t.test("bundles that cannot boot or never become healthy roll back by themselves
   chmodSync(join(overlay, "usr/bin/containerd"), 0o755);
   const unhealthy = buildImage(`${image}-0.3.0-unhealthy`, ["--version", "0.3.0", "--overlay", overlay]);
   // A bundle whose initramfs is cut short: the kernel finds no /init and panics.
-  const cut = join(cluster.dir, "initramfs.cut");
-  writeFileSync(cut, readFileSync(join(image, "initramfs")).subarray(0, 4 << 20));
-  const manifest = join(cluster.dir, "manifest.json");
-  writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(join(image, "manifest.json"), "utf8")), kiln: "0.4.0" }));
-  const broken = join(cluster.dir, "broken.tar");
-  await writeBundle(broken, { vmlinuz: join(image, "kernel"), initramfs: cut, manifest, cmdline: join(image, "cmdline") }, { version: "0.4.0", kernel: "broken", epoch: 0 });
+  const broken = await cutBundle(image, join(cluster.dir, "broken.tar"), "0.4.0");
 
   const env = { KILNCONFIG: cluster.kilnconfig };
   t.teardown(() => void destroyVm(name));

@@ -6,6 +6,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse, stringify } from "yaml";
+import { writeBundle } from "../../src/machinery/upgrade-bundle.js";
 import { scratchDir } from "../fixtures/scratch.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -177,5 +178,19 @@ export function buildImage(out: string, args: string[]): string {
     // another file's build got there first: boot that one
     if (!complete()) throw new Error(`${out} holds an incomplete image (no kiln-upgrade.tar): remove it and run again (${err})`);
   }
+  return out;
+}
+
+/**
+ * An upgrade bundle of `image`'s kernel and only the first `bytes` of its
+ * initramfs, as kiln `version` (at `out`): small to upload (~12 MiB against
+ * ~120 MiB), and a kernel that boots it finds no /init and panics.
+ */
+export async function cutBundle(image: string, out: string, version: string, bytes = 4 << 20): Promise<string> {
+  const cut = `${out}.initramfs`;
+  writeFileSync(cut, readFileSync(join(image, "initramfs")).subarray(0, bytes));
+  const manifest = `${out}.manifest.json`;
+  writeFileSync(manifest, JSON.stringify({ ...JSON.parse(readFileSync(join(image, "manifest.json"), "utf8")), kiln: version }));
+  await writeBundle(out, { vmlinuz: join(image, "kernel"), initramfs: cut, manifest, cmdline: join(image, "cmdline") }, { version, kernel: "broken", epoch: 0 });
   return out;
 }
