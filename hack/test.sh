@@ -6,7 +6,8 @@
 # containerd), kubernetes (root, real etcd and Kubernetes programs as kiln runs
 # them), vm (the bootable image in QEMU: KVM when it works, else TCG).
 # On CI (CI=true) a tier whose prerequisite is missing fails.
-# Ends with one line "N passed, N failed".
+# Ends with the failed steps, files and tests, the vm files' and tiers' times,
+# and one line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # What git says before anything runs: the suite must leave tracked files as it found them.
