@@ -106,20 +106,36 @@ function mtls(ctx: NamedContext): Omit<ClientTls, "host"> {
   return { trust: { t: "ca", ca: decodeBase64Pem(ca) }, identity };
 }
 
+/** Socket errors that say nothing answers yet (a machine booting or rebooting), not that it refused us. */
+const passing = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EAI_AGAIN"]);
+
+/** No endpoint could be reached (exit 4); `transient` when none refused us, only failed to answer. */
+export class UnreachableError extends CliError {
+  override name = "UnreachableError";
+  constructor(
+    what: string,
+    reason: string,
+    readonly transient: boolean,
+  ) {
+    super(what, reason, ExitCode.unavailable);
+  }
+}
+
 /** The first endpoint whose TLS handshake succeeds; exit 4 naming each failure when none does. */
 async function firstReachable(endpoints: Endpoint[], base: Omit<ClientTls, "host">, timeoutMs: number) {
-  const failures: [Endpoint, string][] = [];
+  const failures: [Endpoint, string, boolean][] = [];
   for (const endpoint of endpoints) {
     if (endpoint.t !== "tcp") continue;
     const tls = { ...base, host: endpoint.host };
     try {
       return { endpoint, tls, peer: await probeServer(tls, endpoint.port, timeoutMs) };
     } catch (err) {
-      failures.push([endpoint, probeReason(err, timeoutMs, base.identity !== undefined)]);
+      failures.push([endpoint, probeReason(err, timeoutMs, base.identity !== undefined), passing.has((err as { code?: string }).code ?? "")]);
     }
   }
   const reason = failures.length === 1 ? failures[0]![1] : failures.map(([e, why]) => `${e.text}: ${why}`).join("; ");
-  throw new CliError(`connecting to ${endpoints.map((e) => e.text).join(", ")}`, reason, ExitCode.unavailable);
+  const transient = failures.length > 0 && failures.every(([, , t]) => t);
+  throw new UnreachableError(`connecting to ${endpoints.map((e) => e.text).join(", ")}`, reason, transient);
 }
 
 /** TLS alerts a server sends after the handshake, when it rejects the client's certificate. */

@@ -19,15 +19,15 @@ import { testCa, worker } from "../config/fixtures.js";
 import { createFakeMachine } from "../machined/api/fixtures/fake-machine.js";
 import { createFakeDeps } from "./fixtures/fake-deps.js";
 
-/** Runs kilnctl in-process; out and err are what this run wrote. */
-async function run(args: string[], env: Record<string, string> = {}) {
-  const deps = createFakeDeps({ env: { HOME: dir, ...env } });
+/** Runs kilnctl in-process; out and err are what this run wrote. `clock`: real time passes (waits end). */
+async function run(args: string[], env: Record<string, string> = {}, clock = false) {
+  const deps = createFakeDeps({ env: { HOME: dir, ...env }, ...(clock ? { now: () => new Date() } : {}) });
   const code = await runCli(args, deps);
   return { code, out: deps.out(), err: deps.err() };
 }
 
 /** A machine API on 127.0.0.1 with `creds`; records the `nodes` metadata of each Version call. */
-async function apiServer(creds: ServerCredentials, machine = createFakeMachine()): Promise<{ port: number; nodes: string[] }> {
+async function apiServer(creds: ServerCredentials, machine = createFakeMachine(), at = 0): Promise<{ port: number; nodes: string[] }> {
   const nodes: string[] = [];
   const handlers = createMachineHandlers(machine, () => "node-a");
   const version = handlers.version;
@@ -38,7 +38,7 @@ async function apiServer(creds: ServerCredentials, machine = createFakeMachine()
   const server = new Server();
   const { definition, implementation } = grpcImplementation(MachineService, handlers);
   server.addService(definition, implementation);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", creds, (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${at}`, creds, (err, p) => (err ? reject(err) : resolve(p))));
   t.teardown(() => server.forceShutdown());
   return { port, nodes };
 }
@@ -115,6 +115,29 @@ t.test("exits 4 when the server's certificate is not from the context's CA", asy
     r.err,
     `kilnctl: connecting to 127.0.0.1:${other.port}: untrusted server certificate: unable to verify the first certificate (not signed by the kilnconfig context's CA; a machine in maintenance mode needs --insecure)\n`,
   );
+});
+
+t.test("health --wait-timeout waits for an endpoint that refuses connections, and checks once it answers", async (t) => {
+  const port = await closedPort();
+  const checking = run(["-e", `127.0.0.1:${port}`, "health", "--wait-timeout", "4s"], { KILNCONFIG: kilnconfig }, true);
+  // The first attempt is refused at once; the API comes up before the next, 3 s later.
+  await new Promise((r) => setTimeout(r, 500));
+  await apiServer(tlsCreds(await issueServerCert(machineCa, { commonName: "apid", sans: ["127.0.0.1"] }), machineCa.crt), undefined, port);
+  const r = await checking;
+  t.match(r.err, `kilnctl: waiting for the machine API: connection refused (is apid running?)\n`, "it says what it waits for");
+  t.equal(r.code, 7, `it connected and ran the checks (the fake machine has no Kubernetes, so they do not hold): ${r.err}`);
+  t.match(r.err, /Kubernetes API.* did not hold within 4s/);
+});
+
+t.test("health --wait-timeout gives up with exit 4 when nothing answers in time, and does not wait for a refusal", async (t) => {
+  const port = await closedPort();
+  const r = await run(["-e", `127.0.0.1:${port}`, "health", "--wait-timeout", "4s"], { KILNCONFIG: kilnconfig }, true);
+  t.equal(r.code, 4);
+  t.equal(r.err, `kilnctl: waiting for the machine API: connection refused (is apid running?)\nkilnctl: connecting to 127.0.0.1:${port}: connection refused (is apid running?)\n`);
+  const other = await apiServer(tlsCreds(await issueServerCert(await createCA("other"), { commonName: "apid", sans: ["127.0.0.1"] })));
+  const untrusted = await run(["-e", `127.0.0.1:${other.port}`, "health", "--wait-timeout", "5m"], { KILNCONFIG: kilnconfig }, true);
+  t.equal(untrusted.code, 4, "an untrusted certificate is not something waiting mends");
+  t.match(untrusted.err, /^kilnctl: connecting to [^\n]*untrusted server certificate[^\n]*\n$/);
 });
 
 t.test("exits 4 when the server's certificate does not name the address dialled", async (t) => {

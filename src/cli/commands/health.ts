@@ -13,6 +13,7 @@ import { parseDurationFlag } from "../duration.js";
 import { CliError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { addGlobalOptions } from "../global-options.js";
+import { UnreachableError } from "../kilnconfig-connection.js";
 import { type CheckResult, evaluateHealth, type KubeState, type MachineState } from "../health-checks.js";
 import { renderList } from "../output.js";
 import { serviceRecord } from "../service-view.js";
@@ -37,13 +38,37 @@ export function createHealthCommand(deps: CliDeps): Command {
     .option("--wait-timeout <duration>", "how long to wait for every check to hold (0: check once)", "5m");
   return addGlobalOptions(cmd, { connect: true }).action((o: { waitTimeout: string }, c: Command) => {
     const waitMs = parseDurationFlag("--wait-timeout", o.waitTimeout);
-    return withMachine(c, deps, "checking health", async (m) => {
-      const results = await waitForHealth(m, waitMs);
-      m.print(renderList(m.format, results, columns));
-      const failed = results.filter((r) => !r.ok);
-      if (failed.length) throw new CliError("health", `${failed.map((r) => r.check).join(", ")} did not hold${waitMs ? ` within ${o.waitTimeout}` : ""}`, ExitCode.unhealthy);
-    });
+    const deadline = deps.now().getTime() + waitMs;
+    return untilConnected(deps, deadline, () =>
+      withMachine(c, deps, "checking health", async (m) => {
+        const results = await waitForHealth(m, Math.max(0, deadline - deps.now().getTime()));
+        m.print(renderList(m.format, results, columns));
+        const failed = results.filter((r) => !r.ok);
+        if (failed.length) throw new CliError("health", `${failed.map((r) => r.check).join(", ")} did not hold${waitMs ? ` within ${o.waitTimeout}` : ""}`, ExitCode.unhealthy);
+      }),
+    );
   });
+}
+
+/**
+ * Runs `connect` again while no endpoint answers (a machine mid-reboot
+ * refuses connections) and the deadline allows: waiting for health includes
+ * waiting for the API to come back. A server that answers and refuses us
+ * (its certificate, ours) is not waited for.
+ */
+async function untilConnected(deps: CliDeps, deadline: number, connect: () => Promise<void>): Promise<void> {
+  let said = "";
+  for (;;) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (!(err instanceof UnreachableError && err.transient) || deps.now().getTime() + pollMs > deadline) throw err;
+      const line = `waiting for the machine API: ${err.reason}`;
+      if (line !== said) deps.io.stderr.write(`kilnctl: ${line}\n`);
+      said = line;
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
 }
 
 /** Rounds of checks until all hold or the time is up; the last round's verdicts. */
