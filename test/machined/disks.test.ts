@@ -2,14 +2,14 @@
 // real image, and mountDisks' decisions (mount STATE, format a blank
 // EPHEMERAL, refuse a blank STATE, keep booting on a failure).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { hasExtFilesystem, mountDisks, namedPartitions, type Partition } from "../../src/machined/disks.js";
 import { createFakeSys } from "../../src/sys/fake.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
-const scratch = () => mkdtempSync(join(tmpdir(), "kiln-disks-"));
+const scratch = () => scratchDir("kiln-disks-");
 
 t.test("namedPartitions reads PARTNAME from each block device's uevent", async (t) => {
   const sys = scratch();

@@ -1,11 +1,11 @@
 // Boot slots: kiln.slot/kiln.boot from the command line, and each BOOT
 // partition's version read from its manifest.json (mounted read-only).
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { readSlots, slotFromCmdline } from "../../src/machined/slots.js";
 import { createFakeSys } from "../../src/sys/fake.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 t.test("slotFromCmdline", async (t) => {
   t.same(slotFromCmdline("console=ttyS0 panic=10 quiet kiln.slot=B kiln.boot=trial"), { slot: "B", bootMode: "trial" });
@@ -19,7 +19,7 @@ t.test("readSlots mounts each BOOT partition read-only and reads its version", a
   const dirs: string[] = [];
   // The fake mount does nothing: stand in for the mounted slot by writing its manifest into the directory.
   const scratch = () => {
-    const d = mkdtempSync(join(tmpdir(), "kiln-slot-"));
+    const d = scratchDir("kiln-slot-");
     if (dirs.length === 0) writeFileSync(join(d, "manifest.json"), JSON.stringify({ kiln: "0.1.0" }));
     else mkdirSync(join(d, "empty"));
     dirs.push(d);

@@ -1,14 +1,14 @@
 // Where a sandbox's cgroup subtree is: the host's cgroup2 mount, found in
 // mountinfo (unified or hybrid), and one subtree a machine and state root.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { cgroup2Mount, sandboxCgroup } from "../../src/provision/sandbox/cgroup.js";
+import { scratchDir } from "../fixtures/scratch.js";
 
 /** A mountinfo file with these lines. */
 function mountinfo(lines: string[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), "kiln-mountinfo-")), "mountinfo");
+  const file = join(scratchDir("kiln-mountinfo-"), "mountinfo");
   writeFileSync(file, `${lines.join("\n")}\n`);
   return file;
 }

@@ -136,10 +136,7 @@ t.test("parseSize and prepareDisk's refusal of a disk smaller than the image", a
   t.equal(parseSize("2048"), 2048 * 2 ** 20, "a bare number is MiB");
   t.equal(parseSize("1GiB"), 2 ** 30);
   for (const bad of ["", "0", "-1G", "4X", "lots"]) t.equal(parseSize(bad), undefined, `"${bad}" is not a size`);
-  const { mkdtempSync, writeFileSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const { tmpdir } = await import("node:os");
-  const dir = mkdtempSync(join(tmpdir(), "kiln-disk-"));
+  const dir = scratch(t);
   writeFileSync(join(dir, "disk.raw"), Buffer.alloc(3 * 2 ** 20));
   t.throws(() => prepareDisk(join(dir, "disk.raw"), join(dir, "copy.raw"), 2 * 2 ** 20), /--disk 2M is smaller than the image's disk\.raw \(3M\)/);
 });

@@ -1,16 +1,15 @@
 // Source "state": config.yaml, or the last known good copy when config.yaml
 // cannot be read or no longer validates (said in a note); the store writes
 // both on every save.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import t from "tap";
 import { createConfigStore } from "../../../src/machined/config-store.js";
 import { stateSource } from "../../../src/machined/config-sources/state.js";
 import { worker } from "../../config/fixtures.js";
+import { scratchDir } from "../../fixtures/scratch.js";
 
 const setup = () => {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-state-"));
+  const dir = scratchDir("kiln-state-");
   const store = createConfigStore(dir);
   const notes: string[] = [];
   return { dir, store, notes, fetch: () => stateSource(store).fetch((n) => notes.push(n)) };
