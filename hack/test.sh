@@ -17,7 +17,9 @@ bash hack/setup.sh || exit 1
 export PATH="$PWD/node_modules/.bin:$PATH"
 results=$(mktemp -d)
 # Its images (the vm tier's, ~2 GiB) and tap results are for this run only: a machine that runs the suite often must not fill up.
-trap 'rm -rf "$results"' EXIT
+# The sandbox tier turns the host's ip_forward on; an interrupted run puts it back too.
+forward=""
+trap '[[ -z $forward ]] || echo "$forward" > /proc/sys/net/ipv4/ip_forward; rm -rf "$results"' EXIT
 status=0
 timings=()
 failed_steps=()
@@ -54,10 +56,16 @@ tier_ended() { # tier_ended NAME : keeps the tier's time and how busy it kept th
   echo "== tier $1: $((SECONDS - tier_started)) s, the host's cores $cpu % busy" >&2
 }
 
+# Every tap run is given --save with a list of exactly its files: without
+# one, tap clears .tap/processinfo as it starts, where the node processes of
+# another tap run at the same time write as they exit (mkdir, then write: a
+# removal between the two fails that process).
 tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIER_TIMEOUT s per file, $TIER_JOBS at once)
   local name=$1; shift
+  (($#)) || { echo "== tier $name: FAILED, no files" >&2; status=1; return; }
   tier_began "$name" $# ""
-  tap --reporter=tap --timeout="${TIER_TIMEOUT:-600}" ${TIER_JOBS:+--jobs="$TIER_JOBS"} "$@" | tee "$results/$name.tap"
+  printf '%s\n' "$@" > "$results/$name.save"
+  tap --reporter=tap --save="$results/$name.save" --timeout="${TIER_TIMEOUT:-600}" ${TIER_JOBS:+--jobs="$TIER_JOBS"} "$@" | tee "$results/$name.tap"
   [[ ${PIPESTATUS[0]} == 0 ]] || status=1
   tier_ended "$name"
 }
@@ -67,12 +75,14 @@ tier() { # tier NAME FILES... : runs tap on the files, keeping its summary ($TIE
 # output printed when it ends.
 tier_queue() {
   local name=$1 dir="$results/$1.d"; shift
+  (($#)) || { echo "== tier $name: FAILED, no files" >&2; status=1; return; }
   mkdir -p "$dir"
   tier_began "$name" $# ", ${TIER_JOBS:-1} at once, in this order: ${*##*/}"
   # shellcheck disable=SC2016 # expanded by the inner bash
   printf '%s\0' "$@" | xargs -0 -n1 -P "${TIER_JOBS:-1}" bash -c '
     out="$0/$(basename "$2")"
-    tap --reporter=tap --timeout="$1" "$2" > "$out.tap" 2> "$out.err"; rc=$?
+    printf "%s\n" "$2" > "$out.save"
+    tap --reporter=tap --save="$out.save" --timeout="$1" "$2" > "$out.tap" 2> "$out.err"; rc=$?
     cat "$out.tap"; cat "$out.err" >&2
     exit $((rc == 0 ? 0 : 1))' "$dir" "${TIER_TIMEOUT:-600}" || status=1
   cat "$dir"/*.tap > "$results/$name.tap" 2>/dev/null
@@ -149,6 +159,7 @@ if why=$(sandbox_prereqs); then
   TIER_JOBS=1 tier sandbox-alone "${alone[@]}"
   TIER_JOBS=2 tier sandbox "${paired[@]}"
   echo "$forward" > /proc/sys/net/ipv4/ip_forward
+  forward=""
 elif [[ ${CI:-} == true ]]; then
   echo "== tier sandbox: FAILED, prerequisite missing on CI: $why" >&2; status=1
 else

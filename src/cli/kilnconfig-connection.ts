@@ -107,9 +107,9 @@ function mtls(ctx: NamedContext): Omit<ClientTls, "host"> {
 }
 
 /** Socket errors that say nothing answers yet (a machine booting or rebooting), not that it refused us. */
-const passing = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET", "EAI_AGAIN"]);
+const passing = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
 
-/** No endpoint could be reached (exit 4); `transient` when none refused us, only failed to answer. */
+/** No endpoint could be reached (exit 4); `transient` when none answered at all (a reset says a server is there, maybe not apid). */
 export class UnreachableError extends CliError {
   override name = "UnreachableError";
   constructor(
