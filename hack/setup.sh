@@ -53,4 +53,9 @@ fi
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci (from package-lock.json)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+  # tap's test class as package.json's plugins make it. npm ci installs it
+  # with every default plugin; tap rebuilds it when it sees the difference,
+  # but only for its next run, so the first tier would run with the mock and
+  # typescript loaders on every test file (~45 % slower).
+  npx tap build >/dev/null
 fi
