@@ -11,6 +11,12 @@
 // worker wraps that worker's spawn into the same set. A worker must load it
 // before spawning (anything importing src/init does; kiln's one worker, the config parser, spawns nothing)
 // and then the reaper, on the main thread, never takes their statuses.
+//
+// A worker's child can exit before its pid is in the set: fork returns, the
+// child exits at once, and the main thread scans before the worker has
+// added the pid. So every spawn counts itself in flight (shared too) from
+// before the fork until its pid is added, and the reaper takes no unknown
+// zombie while a spawn is in flight: it looks again at its next scan.
 import { ChildProcess } from "node:child_process";
 import { getEnvironmentData, isMainThread, setEnvironmentData } from "node:worker_threads";
 
@@ -24,6 +30,8 @@ const SLOTS = 16_384;
 /** The pids of our live children, whichever thread spawned them. */
 export interface SpawnedPids {
   has(pid: number): boolean;
+  /** True while some thread is inside spawn: it may have a child whose pid is not in the set yet. */
+  spawning(): boolean;
 }
 
 type SpawnFn = (this: ChildProcess, ...args: unknown[]) => unknown;
@@ -37,9 +45,14 @@ export function trackSpawnedChildren(): SpawnedPids {
   const pids = new SharedPidSet(sharedMemory());
   const original = proto.spawn;
   proto.spawn = function (this: ChildProcess, ...args: unknown[]) {
-    const result = original.apply(this, args);
-    remember(pids, this);
-    return result;
+    pids.began();
+    try {
+      const result = original.apply(this, args);
+      remember(pids, this);
+      return result;
+    } finally {
+      pids.ended();
+    }
   };
   proto[SET] = pids;
   return pids;
@@ -49,7 +62,7 @@ export function trackSpawnedChildren(): SpawnedPids {
 function sharedMemory(): SharedArrayBuffer {
   const found = getEnvironmentData(SHARED);
   if (found instanceof SharedArrayBuffer) return found;
-  const sab = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT);
+  const sab = new SharedArrayBuffer((SLOTS + 1) * Int32Array.BYTES_PER_ELEMENT);
   // Workers started before this see none; they are not tracked (and a worker creating its own only tracks itself).
   if (isMainThread) setEnvironmentData(SHARED, sab);
   return sab;
@@ -63,11 +76,25 @@ function remember(pids: SharedPidSet, child: ChildProcess): void {
   child.once("exit", () => pids.delete(pid));
 }
 
-/** A set of pids in shared memory: slots hold a pid or 0, claimed and freed with compare-and-swap. */
+/**
+ * A set of pids in shared memory: slots hold a pid or 0, claimed and freed
+ * with compare-and-swap. The word before them counts the spawns in flight.
+ */
 class SharedPidSet implements SpawnedPids {
+  private readonly inFlight: Int32Array;
   private readonly slots: Int32Array;
   constructor(sab: SharedArrayBuffer) {
-    this.slots = new Int32Array(sab);
+    this.inFlight = new Int32Array(sab, 0, 1);
+    this.slots = new Int32Array(sab, Int32Array.BYTES_PER_ELEMENT);
+  }
+  began(): void {
+    Atomics.add(this.inFlight, 0, 1);
+  }
+  ended(): void {
+    Atomics.sub(this.inFlight, 0, 1);
+  }
+  spawning(): boolean {
+    return Atomics.load(this.inFlight, 0) > 0;
   }
   /** Claims a free slot; with none left the pid goes untracked (16,384 live children). */
   add(pid: number): void {

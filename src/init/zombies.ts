@@ -4,13 +4,16 @@
 import { listChildren, listPids, type ProcStat, readStat } from "./proc-stat.js";
 import type { SpawnedPids } from "./spawned.js";
 
-/** Zombies whose parent is `ourPid` and that are not in `spawned`. */
+/**
+ * Zombies whose parent is `ourPid` and that are not in `spawned`; none while
+ * a spawn is in flight. That is asked after the zombies were seen: a spawn
+ * that forked one of them and has ended has put its pid in the set.
+ */
 export function selectOrphanZombies(stats: Iterable<ProcStat>, ourPid: number, spawned: SpawnedPids): number[] {
-  const pids: number[] = [];
-  for (const s of stats) {
-    if (s.state === "Z" && s.ppid === ourPid && !spawned.has(s.pid)) pids.push(s.pid);
-  }
-  return pids;
+  const zombies: number[] = [];
+  for (const s of stats) if (s.state === "Z" && s.ppid === ourPid) zombies.push(s.pid);
+  if (zombies.length === 0 || spawned.spawning()) return [];
+  return zombies.filter((pid) => !spawned.has(pid));
 }
 
 /**
