@@ -109,6 +109,17 @@ tier_join() { # waits for the tiers tier_beside started, then prints their outpu
   beside=()
 }
 
+members() { # members in|out FILE... -- SET... : the FILEs, in order, that are (in) or are not (out) in SET
+  local want=$1 f; shift
+  local -a files=()
+  while (($#)) && [[ $1 != -- ]]; do files+=("$1"); shift; done
+  (($#)) && shift
+  for f in "${files[@]}"; do
+    if [[ " $* " == *" $f "* ]]; then [[ $want == in ]] && echo "$f"; else [[ $want == out ]] && echo "$f"; fi
+  done
+  return 0
+}
+
 sandbox_prereqs() { # the sandbox tier needs root, unshare and containerd
   [[ $(id -u) == 0 ]] || { echo "needs root"; return 1; }
   command -v unshare >/dev/null && command -v containerd >/dev/null || { echo "needs unshare and containerd"; return 1; }
@@ -153,7 +164,7 @@ if why=$(sandbox_prereqs); then
   # net.ipv4.ip_forward; on for the whole tier, neither can turn it off under
   # the other.
   alone=(test/sandbox/control-plane.test.ts test/sandbox/etcd-join.test.ts)
-  mapfile -t paired < <(printf '%s\n' "${sandbox[@]}" | grep -vxF -f <(printf '%s\n' "${alone[@]}"))
+  mapfile -t paired < <(members out "${sandbox[@]}" -- "${alone[@]}")
   forward=$(cat /proc/sys/net/ipv4/ip_forward)
   echo 1 > /proc/sys/net/ipv4/ip_forward
   TIER_JOBS=1 tier sandbox-alone "${alone[@]}"
@@ -212,13 +223,13 @@ if why=$(vm_prereqs); then
   # much of the time, so two share the cores better than one (boot and disk:
   # 204 s one after the other, 155 s together).
   alone=(test/vm/cluster.test.ts)
-  mapfile -t paired < <(printf '%s\n' "${vm[@]}" | grep -vxF -f <(printf '%s\n' "${alone[@]}"))
+  mapfile -t paired < <(members out "${vm[@]}" -- "${alone[@]}")
   TIER_JOBS=1 TIER_TIMEOUT=2400 tier vm-alone "${alone[@]}"
   # Longest first (file times of the last CI runs), so that no long file
   # starts last and runs alone: a queue of two, not tap's name order.
-  longest=(upgrade-rollback upgrade install state-crash reset join-kubeadm disk config-sources boot image lifecycle maintenance time)
-  mapfile -t queue < <(for n in "${longest[@]}"; do printf '%s\n' "${paired[@]}" | grep -xF "test/vm/$n.test.ts"; done
-    printf '%s\n' "${paired[@]}" | grep -vxF -f <(printf 'test/vm/%s.test.ts\n' "${longest[@]}"))
+  mapfile -t longest < <(printf 'test/vm/%s.test.ts\n' upgrade-rollback upgrade install state-crash reset join-kubeadm disk config-sources boot image lifecycle maintenance time)
+  # The listed files that exist, then any new one.
+  mapfile -t queue < <(members in "${longest[@]}" -- "${paired[@]}"; members out "${paired[@]}" -- "${longest[@]}")
   TIER_JOBS=2 TIER_TIMEOUT=2400 tier_queue vm "${queue[@]}"
 elif [[ ${CI:-} == true ]]; then
   echo "== tier vm: FAILED, prerequisite missing on CI: $why" >&2; status=1
