@@ -3,7 +3,6 @@
 // admits each call by the client certificate's role and forwards it, as
 // bytes, to machined's socket for apid. PID 1 never parses network input.
 import { join } from "node:path";
-import { credentials } from "@grpc/grpc-js";
 import { apidTlsFiles } from "../machinery/apid.js";
 import { deniedCertificatesFile } from "./denied-certificates.js";
 import { createRemotes } from "./fan-out.js";
@@ -13,7 +12,7 @@ import { selfRoute } from "./self.js";
 import { startApid } from "./server.js";
 import { startTrust } from "./trust.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
-import { createLanes } from "./upstream.js";
+import { createLanes } from "./lanes.js";
 import { codeCacheState } from "../machinery/code-cache-state.js";
 
 /** apid's log: stdout, which machined keeps as the service's log. */
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
 async function serve(a: ApidArgs) {
   const mtls = a.mode === "mtls";
   const tls = await readServerTls(a.tlsDir, mtls);
-  const machined = createLanes(`unix://${a.machinedSocket}`, credentials.createInsecure());
+  const machined = createLanes(a.machinedSocket);
   const port = listenPort(a.listen);
   const self = port === undefined ? undefined : selfRoute(machined, port);
   const remotes = createRemotes(mtls ? await readClientTls(a.tlsDir) : undefined, peersFile(join(a.tlsDir, apidTlsFiles.peers)), undefined, self);

@@ -16,7 +16,8 @@ import type { Caller } from "./identity.js";
 import { redactions } from "./redact.js";
 import type { StreamLimits } from "./stream-limits.js";
 import { roleHeader } from "./roles.js";
-import { type ForwardOptions, type Lanes, rawBytes } from "./upstream.js";
+import type { Lanes } from "./lanes.js";
+import { type ForwardOptions, rawBytes } from "./upstream.js";
 
 /** What the proxy forwards with. */
 export interface ProxyContext {

@@ -6,7 +6,8 @@
 import { apidModeHeader } from "../machinery/apid.js";
 import { localAddresses } from "../machinery/local-addresses.js";
 import { isRole, roleHeader } from "./roles.js";
-import type { ForwardOptions, Lanes, Upstream } from "./upstream.js";
+import type { Lanes } from "./lanes.js";
+import type { ForwardOptions, Upstream } from "./upstream.js";
 
 /** Whether a target ("host:port", "[v6]:port") is this machine's apid, and how to reach machined for it. */
 export interface SelfRoute {

@@ -10,7 +10,7 @@ import { machineProxy } from "./proxy.js";
 import { reflectionServices } from "./reflection.js";
 import { createStreamLimits, type StreamLimits } from "./stream-limits.js";
 import { type ServerTls, serverCredentials } from "./tls-credentials.js";
-import type { Lanes } from "./upstream.js";
+import type { Lanes } from "./lanes.js";
 
 export interface ApidOptions {
   mode: Mode;

@@ -14,7 +14,7 @@ import { methodPath } from "./authorization.js";
 import { rawDefinition } from "./proxy.js";
 import { bindFirst, stop } from "./server.js";
 import { type ServerTls, serverCredentials } from "./tls-credentials.js";
-import type { Lanes } from "./upstream.js";
+import type { Lanes } from "./lanes.js";
 
 /** The trust port's limits: calls in flight at once (all callers, and from one address), a request's bytes, how long machined may take. */
 export const trustLimits: TrustLimits = { inFlight: 4, perPeer: 1, requestBytes: 32_768, timeoutMs: 30_000 };

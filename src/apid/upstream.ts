@@ -1,8 +1,8 @@
-// Raw gRPC calls, bytes in and bytes out, to machined's socket or to another
-// apid: nothing is decoded on the way. Each call carries the caller's
-// deadline and is cancelled when the caller's signal aborts.
+// Raw gRPC calls, bytes in and bytes out: what an Upstream is, and one over
+// grpc-js, for other apids (machined's is socket-upstream.ts, in lanes.ts).
+// Nothing is decoded on the way. Each call carries the caller's deadline and
+// is cancelled when the caller's signal aborts.
 import { type ChannelCredentials, type ChannelOptions, Client, type Deadline, Metadata } from "@grpc/grpc-js";
-import type { Role } from "./roles.js";
 
 /** How one forwarded call runs. */
 export interface ForwardOptions {
@@ -12,7 +12,7 @@ export interface ForwardOptions {
   metadata?: Record<string, string>;
 }
 
-/** A server apid forwards to. Errors are grpc-js ServiceErrors (code, details). */
+/** A server apid forwards to. Errors carry a gRPC code: grpc-js ServiceErrors (code, details) or ApiErrors. */
 export interface Upstream {
   unary(path: string, request: Buffer, o: ForwardOptions): Promise<Buffer>;
   stream(path: string, request: Buffer, o: ForwardOptions): AsyncIterable<Buffer>;
@@ -33,37 +33,6 @@ export function createUpstream(target: string, credentials: ChannelCredentials, 
     clientStream: (path, requests, o) => clientStream(client, path, requests, o),
     close: () => client.close(),
   };
-}
-
-/** Whose calls share a connection: a caller's role, "apid" for apid's own calls (health) and maintenance mode, "trust" for the trust port's. */
-export type Lane = Role | "apid" | "trust";
-
-/** Upstreams to one target, a connection per lane, so one role's calls never wait behind another's. */
-export interface Lanes {
-  of(lane: Lane): Upstream;
-  close(): void;
-}
-
-/**
- * Lanes to `target`, each opened on first use. grpc-js shares one connection
- * among channels with the same target and options unless each keeps its own
- * subchannel pool: a reader's held streams would then count against the same
- * HTTP/2 connection (its stream limit, its flow control) as an admin's call.
- */
-export function createLanes(target: string, credentials: ChannelCredentials, options: ChannelOptions = {}): Lanes {
-  const lanes = new Map<Lane, Upstream>();
-  const of = (lane: Lane) => {
-    const open = lanes.get(lane);
-    if (open) return open;
-    const u = createUpstream(target, credentials, { ...options, "grpc.use_local_subchannel_pool": 1 });
-    lanes.set(lane, u);
-    return u;
-  };
-  const close = () => {
-    for (const u of lanes.values()) u.close();
-    lanes.clear();
-  };
-  return { of, close };
 }
 
 /** grpc-js Metadata from plain pairs. */

@@ -1,11 +1,10 @@
 // Which named node is this machine: one of its addresses, or localhost, at apid's own port.
-import { credentials } from "@grpc/grpc-js";
 import t from "tap";
 import { selfRoute } from "../../src/apid/self.js";
-import { createLanes } from "../../src/apid/upstream.js";
+import { createLanes } from "../../src/apid/lanes.js";
 
 t.test("a target is this machine at its addresses and localhost, on apid's port only", async (t) => {
-  const lanes = createLanes("unix:///nonexistent.sock", credentials.createInsecure());
+  const lanes = createLanes("/nonexistent.sock");
   t.teardown(() => lanes.close());
   const route = selfRoute(lanes, 50000, () => ["10.5.0.3", "fd00::3", "127.0.0.1"]);
   const cases: [string, boolean][] = [

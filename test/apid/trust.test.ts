@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { credentials, status } from "@grpc/grpc-js";
 import t, { type Test } from "tap";
 import { startTrust } from "../../src/apid/trust.js";
-import { createLanes } from "../../src/apid/upstream.js";
+import { createLanes } from "../../src/apid/lanes.js";
 import { TrustService } from "../../src/gen/kiln/trust/v1/trust_pb.js";
 import { createClient } from "../../src/grpc/client.js";
 import { startMachineApi } from "../../src/machined/api/server.js";
@@ -30,7 +30,7 @@ async function trustStack(t: Test, limits: { inFlight?: number; perPeer?: number
     },
   };
   const api = await startMachineApi(machine, [{ path: join(dir, "m.sock"), apid: true }], { closeGraceMs: 100 });
-  const machined = createLanes(`unix://${join(dir, "m.sock")}`, credentials.createInsecure());
+  const machined = createLanes(join(dir, "m.sock"));
   const pki = await createTestPki();
   const trust = await startTrust({ tls: { cert: Buffer.from(pki.server.crt), key: Buffer.from(pki.server.key) }, listen: [["127.0.0.1:0"]], machined, limits });
   const client = createClient(TrustService, `127.0.0.1:${trust.ports[0]}`, credentials.createSsl(Buffer.from(pki.ca.crt)));
