@@ -107,6 +107,22 @@ t.test("bridge, taps and dnsmasq give each MAC its fixed lease; destroy leaves n
   t.equal(await destroyCluster(cluster, { graceMs: 0 }), false, "a second destroy finds nothing and does not fail");
 });
 
+t.test("destroy ends a dnsmasq that neither the record nor a pid file names", { skip, timeout: 120_000 }, async (t) => {
+  // as a create cut short leaves it: dnsmasq up, and no record or pid file saying so
+  const name = `orphan-${process.pid}`;
+  const layout = clusterLayout(name);
+  const plan = planCluster(name, chooseSubnet(hostNetworks()), 1, 0);
+  t.teardown(() => destroyCluster(name, { graceMs: 0 }).catch(() => {}));
+  mkdirSync(layout.nodes, { recursive: true });
+  createBridge(plan);
+  const dnsmasq = await startDnsmasq(plan, layout);
+  rmSync(layout.pidFile);
+  t.ok(isAlive(dnsmasq), `dnsmasq runs (pid ${dnsmasq.pid}), its pid file gone`);
+  t.equal(await destroyCluster(name, { graceMs: 0 }), true);
+  t.notOk(isAlive(dnsmasq), "dnsmasq has ended");
+  t.notOk(hostLinks().includes(plan.bridge), "the bridge is gone");
+});
+
 t.test("a create that fails cleans up after itself; a name in use is refused", { skip, timeout: 120_000 }, async (t) => {
   const { createCluster } = await import("../../src/provision/qemu/cluster-create.js");
   const { bridgeName } = await import("../../src/provision/qemu/cluster-plan.js");

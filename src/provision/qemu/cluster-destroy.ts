@@ -4,11 +4,11 @@
 // interrupted destroy started; links are found by the name they derive from
 // the cluster's, even without its state.
 import { existsSync, readdirSync, rmSync } from "node:fs";
-import { cmdline, isAlive, type ProcRef } from "../sandbox/proc.js";
+import { isAlive, type ProcRef, processesWithArg } from "../sandbox/proc.js";
 import { checkName } from "../sandbox/name.js";
 import { readRecord } from "../sandbox/state.js";
 import { type ClusterLayout, type ClusterRecord, clusterLayout, nodeLayout } from "./cluster-state.js";
-import { readPid, stopDnsmasq } from "./dnsmasq.js";
+import { stopDnsmasq } from "./dnsmasq.js";
 import { stopVm } from "./destroy.js";
 import { removeClusterLinks } from "./host-net.js";
 
@@ -29,7 +29,7 @@ export async function destroyCluster(name: string, opts: ClusterStopOptions = {}
   if (nodes.length) progress(`stopping ${nodes.join(", ")}`);
   await Promise.all(nodes.map((n) => stopVm(nodeLayout(layout, n), { graceMs: opts.graceMs ?? 10_000 })));
   progress("stopping dnsmasq");
-  await stopDnsmasq(dnsmasqOf(rec, layout));
+  await Promise.all(dnsmasqsOf(rec, layout).map((d) => stopDnsmasq(d)));
   progress("removing the bridge and taps");
   const links = removeClusterLinks(name);
   progress("removing state");
@@ -46,14 +46,14 @@ function nodeDirs(layout: ClusterLayout): string[] {
   }
 }
 
-/** The cluster's dnsmasq: as recorded, else as its pid file names it, if that process is a dnsmasq. */
-function dnsmasqOf(rec: ClusterRecord | undefined, layout: ClusterLayout): ProcRef | undefined {
-  if (isAlive(rec?.dnsmasq)) return rec?.dnsmasq;
-  const ref = readPid(layout.pidFile);
-  if (!ref) return undefined;
-  try {
-    return cmdline(ref.pid).some((a) => a === `--pid-file=${layout.pidFile}`) ? ref : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The cluster's dnsmasqs: as recorded (a PID with its start time), and every
+ * process started with the cluster's pid file path, which is unique to its
+ * state directory: a create cut short before dnsmasq wrote its pid file, or
+ * before the record named it, leaves one only its arguments name.
+ */
+function dnsmasqsOf(rec: ClusterRecord | undefined, layout: ClusterLayout): ProcRef[] {
+  const byArgs = processesWithArg(`--pid-file=${layout.pidFile}`);
+  const recorded = rec?.dnsmasq;
+  return isAlive(recorded) && !byArgs.some((r) => r.pid === recorded!.pid) ? [recorded!, ...byArgs] : byArgs;
 }

@@ -1,7 +1,7 @@
 // What the host's /proc says about a process: alive, started when, whose
 // children. A PID with its start time names one process even after the PID
 // is reused.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** A process that can be recognised later: PID plus start time (clock ticks since boot). */
 export interface ProcRef {
@@ -58,6 +58,22 @@ export function cmdline(pid: number): string[] {
   const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
   if (argv.at(-1) === "") argv.pop();
   return argv;
+}
+
+/** The live processes whose argv holds `arg` exactly (a scan of /proc; processes that end meanwhile are skipped). */
+export function processesWithArg(arg: string): ProcRef[] {
+  const found: ProcRef[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      const ref = procRef(pid);
+      if (ref && cmdline(pid).includes(arg)) found.push(ref);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
 }
 
 /** Sends `signal`, ignoring a process that is already gone. */
