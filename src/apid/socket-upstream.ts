@@ -14,6 +14,9 @@ import type { ForwardOptions, Upstream } from "./upstream.js";
 /** What grpc-js's client took by default, kept: a larger answer from machined is refused. */
 export const maxAnswerBytes = 4 * 1024 * 1024;
 
+/** The longest wait setTimeout takes. */
+const maxTimerMs = 2 ** 31 - 1;
+
 /** An Upstream over one HTTP/2 connection to the unix socket `path`, opened on first use and again after it closes. */
 export function createSocketUpstream(path: string, maxBytes = maxAnswerBytes): Upstream {
   let session: ClientHttp2Session | undefined;
@@ -21,7 +24,9 @@ export function createSocketUpstream(path: string, maxBytes = maxAnswerBytes): U
   const open = (): ClientHttp2Session => {
     if (closed) throw new ApiError(Code.UNAVAILABLE, "apid is closing its connection to machined");
     if (session && !session.closed && !session.destroyed) return session;
-    const s = http2.connect("http://localhost", { createConnection: () => connect(path), settings: { enablePush: false } });
+    // Node's default session memory (10 MB) counts bytes queued to send: a few large client-stream messages on one lane
+    // would pass it and get every call on the lane refused (as grpc-js does, the writes' own backpressure bounds it).
+    const s = http2.connect("http://localhost", { createConnection: () => connect(path), settings: { enablePush: false }, maxSessionMemory: Number.MAX_SAFE_INTEGER });
     const forget = () => {
       if (session === s) session = undefined;
     };
@@ -64,6 +69,9 @@ function startCall(session: ClientHttp2Session, method: string, o: ForwardOption
   const timeout = grpcTimeout(o.deadline);
   if (timeout) headers["grpc-timeout"] = timeout.header;
   const stream = session.request(headers);
+  // A stream can fail after its reader has stopped listening (machined gone while an early-answered upload is still open):
+  // the failure is the call's, read from `ended` or the reset code, never an uncaught error.
+  stream.on("error", () => {});
   // Why the call was cut short, if it was; made only then (an error's stack costs, and most calls end well).
   let ended: ApiError | undefined;
   let complete = false;
@@ -72,15 +80,21 @@ function startCall(session: ClientHttp2Session, method: string, o: ForwardOption
     ended = why();
     if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
   };
+  // A call machined has ended whose sending side is still open (an upload answered early): closed without error.
+  const release = () => {
+    if (complete && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  };
   const onAbort = () => cancel(() => new ApiError(Code.CANCELLED, "the caller cancelled the call"));
   o.signal.addEventListener("abort", onAbort, { once: true });
   if (o.signal.aborted) onAbort();
-  const timer = timeout ? setTimeout(() => cancel(() => new ApiError(Code.DEADLINE_EXCEEDED, `${method}: deadline exceeded`)), timeout.ms) : undefined;
+  // setTimeout cannot wait past 2^31-1 ms (it would fire at once): a deadline further off is left to machined.
+  const timer = timeout && timeout.ms <= maxTimerMs ? setTimeout(() => cancel(() => new ApiError(Code.DEADLINE_EXCEEDED, `${method}: deadline exceeded`)), timeout.ms) : undefined;
   timer?.unref();
   const finish = () => {
     clearTimeout(timer);
     o.signal.removeEventListener("abort", onAbort);
     cancel(() => new ApiError(Code.CANCELLED, "apid stopped reading the answer"));
+    release();
   };
   let head: IncomingHttpHeaders | undefined;
   let trailers: IncomingHttpHeaders | undefined;

@@ -19,7 +19,7 @@ const method = (name: string, requestStream = false, responseStream = false) => 
   responseDeserialize: same,
   originalName: name,
 });
-const definition = { echo: method("Echo"), fail: method("Fail"), hang: method("Hang"), big: method("Big"), count: method("Count", false, true), sum: method("Sum", true) };
+const definition = { echo: method("Echo"), fail: method("Fail"), hang: method("Hang"), big: method("Big"), count: method("Count", false, true), sum: method("Sum", true), hold: method("Hold", true) };
 
 /** What the server saw. */
 interface Seen {
@@ -27,11 +27,13 @@ interface Seen {
   deadline?: number;
   cancelled: string[];
   received: number[];
+  /** Client streams whose request side the server saw end (half-closed, reset or cancelled). */
+  over: string[];
 }
 
 /** A grpc-js server on a fresh unix socket; `restart` binds a new one on the same path. */
 async function startServer(t: { teardown(fn: () => unknown): void }, sock = join(scratchDir("kiln-upstream-"), "m.sock")) {
-  const seen: Seen = { cancelled: [], received: [] };
+  const seen: Seen = { cancelled: [], received: [], over: [] };
   const server = new Server();
   server.addService(definition, {
     echo: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
@@ -63,6 +65,8 @@ async function startServer(t: { teardown(fn: () => unknown): void }, sock = join
     },
     sum: (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
       call.on("cancelled", () => seen.cancelled.push("sum"));
+      call.on("cancelled", () => seen.over.push("sum"));
+      call.on("end", () => seen.over.push("sum"));
       let total = 0;
       call.on("data", (m: Buffer) => {
         seen.received.push(m.length);
@@ -70,6 +74,11 @@ async function startServer(t: { teardown(fn: () => unknown): void }, sock = join
         if (m.length === 0) cb(null, Buffer.from(`early ${total}`));
       });
       call.on("end", () => cb(null, Buffer.from(`total ${total}`)));
+    },
+    // reads nothing for a second, then answers
+    hold: (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
+      call.pause();
+      setTimeout(() => cb(null, Buffer.from("held")), 1000);
     },
   });
   await new Promise<void>((ok, fail) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? fail(err) : ok())));
@@ -189,14 +198,51 @@ t.test("the server's early answer ends the sending; the caller's failure cancels
     }
   }
   t.equal((await up.clientStream("/t.T/Sum", endless(), opts())).toString(), "early 20");
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => seen.over.includes("sum"));
+  t.pass("the stream is closed after the early answer: machined holds nothing for it");
   t.ok(asked <= 4, `asked for ${asked} messages`);
+  seen.over.length = 0;
   async function* broken() {
     yield Buffer.alloc(10);
     throw new Error("the caller went away");
   }
   t.same(await failure(up.clientStream("/t.T/Sum", broken(), opts())), { code: undefined, message: "the caller went away" });
   await waitFor(() => seen.cancelled.includes("sum"));
+});
+
+t.test("answers after a server shuts down with an early-answered stream: no error escapes", async (t) => {
+  const { sock, server } = await startServer(t);
+  const up = createSocketUpstream(sock);
+  t.teardown(() => up.close());
+  async function* twoThenWait() {
+    yield Buffer.alloc(10);
+    yield Buffer.alloc(0);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  t.equal((await up.clientStream("/t.T/Sum", twoThenWait(), opts())).toString(), "early 10");
+  server.forceShutdown();
+  await new Promise((r) => setTimeout(r, 300));
+  t.pass("apid is still here");
+});
+
+t.test("several large client streams on one connection do not starve its other calls", async (t) => {
+  const { sock } = await startServer(t);
+  const up = createSocketUpstream(sock);
+  t.teardown(() => up.close());
+  async function* big() {
+    for (let i = 0; i < 3; i++) yield Buffer.alloc(4 * 1024 * 1024 - 16, i);
+  }
+  const held = [1, 2, 3, 4].map(() => up.clientStream("/t.T/Hold", big(), opts()));
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal((await up.unary("/t.T/Echo", Buffer.from("x"), opts())).toString(), "echo:x", "with 16 MiB waiting to be sent");
+  t.same((await Promise.all(held)).map(String), ["held", "held", "held", "held"]);
+});
+
+t.test("a deadline weeks away is no deadline to the local timer", async (t) => {
+  const { sock } = await startServer(t);
+  const up = createSocketUpstream(sock);
+  t.teardown(() => up.close());
+  t.equal((await up.unary("/t.T/Echo", Buffer.from("w"), opts({ deadline: Date.now() + 30 * 86_400_000 }))).toString(), "echo:w");
 });
 
 t.test("no server is UNAVAILABLE; a server that comes back is reached again; close ends it", async (t) => {
