@@ -14,12 +14,11 @@ import type { ForwardOptions, Upstream } from "./upstream.js";
 /** What grpc-js's client took by default, kept: a larger answer from machined is refused. */
 export const maxAnswerBytes = 4 * 1024 * 1024;
 
-/** The longest wait setTimeout takes. */
-const maxTimerMs = 2 ** 31 - 1;
-
 /** An Upstream over one HTTP/2 connection to the unix socket `path`, opened on first use and again after it closes. */
 export function createSocketUpstream(path: string, maxBytes = maxAnswerBytes): Upstream {
   let session: ClientHttp2Session | undefined;
+  // Every session not yet closed: one that got a GOAWAY still drains its streams (a follow) after new calls moved on.
+  const sessions = new Set<ClientHttp2Session>();
   let closed = false;
   const open = (): ClientHttp2Session => {
     if (closed) throw new ApiError(Code.UNAVAILABLE, "apid is closing its connection to machined");
@@ -33,7 +32,11 @@ export function createSocketUpstream(path: string, maxBytes = maxAnswerBytes): U
     // A failed connection fails its streams, which say so; the session's own error needs no listener of its own.
     s.on("error", forget);
     s.on("goaway", forget);
-    s.on("close", forget);
+    s.on("close", () => {
+      forget();
+      sessions.delete(s);
+    });
+    sessions.add(s);
     s.unref();
     session = s;
     return s;
@@ -48,7 +51,8 @@ export function createSocketUpstream(path: string, maxBytes = maxAnswerBytes): U
     clientStream: async (method, requests, o) => clientStream(start(method, o), requests),
     close: () => {
       closed = true;
-      session?.destroy();
+      for (const s of sessions) s.destroy();
+      sessions.clear();
       session = undefined;
     },
   };
@@ -87,8 +91,7 @@ function startCall(session: ClientHttp2Session, method: string, o: ForwardOption
   const onAbort = () => cancel(() => new ApiError(Code.CANCELLED, "the caller cancelled the call"));
   o.signal.addEventListener("abort", onAbort, { once: true });
   if (o.signal.aborted) onAbort();
-  // setTimeout cannot wait past 2^31-1 ms (it would fire at once): a deadline further off is left to machined.
-  const timer = timeout && timeout.ms <= maxTimerMs ? setTimeout(() => cancel(() => new ApiError(Code.DEADLINE_EXCEEDED, `${method}: deadline exceeded`)), timeout.ms) : undefined;
+  const timer = timeout ? setTimeout(() => cancel(() => new ApiError(Code.DEADLINE_EXCEEDED, `${method}: deadline exceeded`)), timeout.ms) : undefined;
   timer?.unref();
   const finish = () => {
     clearTimeout(timer);

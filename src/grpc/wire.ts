@@ -67,14 +67,19 @@ export class MessageFrames {
   }
 }
 
-/** The grpc-timeout header for `deadline` (at most 8 digits, so the unit grows) and the milliseconds left; undefined for none. */
+/**
+ * The longest timeout sent or timed: 2^31-1 ms (~24.8 days). grpc-js reads
+ * grpc-timeout into a 32-bit integer, so a longer one wraps negative and
+ * fires at once, and so does setTimeout; a deadline further off is this far.
+ */
+export const maxTimeoutMs = 2 ** 31 - 1;
+
+/** The grpc-timeout header for `deadline` (milliseconds below 8 digits, else whole seconds) and the milliseconds left; undefined for none. */
 export function grpcTimeout(deadline: Deadline): { header: string; ms: number } | undefined {
   const at = deadline instanceof Date ? deadline.getTime() : deadline;
   if (!Number.isFinite(at)) return undefined;
-  const ms = Math.max(1, Math.ceil(at - Date.now()));
-  if (ms < 1e8) return { header: `${ms}m`, ms };
-  const s = Math.ceil(ms / 1000);
-  return { header: s < 1e8 ? `${s}S` : `${Math.min(99_999_999, Math.ceil(s / 3600))}H`, ms };
+  const ms = Math.min(maxTimeoutMs, Math.max(1, Math.ceil(at - Date.now())));
+  return { header: ms < 1e8 ? `${ms}m` : `${Math.floor(ms / 1000)}S`, ms };
 }
 
 /** gRPC's mapping of HTTP statuses, for an answer that carries none of its own. */

@@ -19,7 +19,7 @@ const method = (name: string, requestStream = false, responseStream = false) => 
   responseDeserialize: same,
   originalName: name,
 });
-const definition = { echo: method("Echo"), fail: method("Fail"), hang: method("Hang"), big: method("Big"), count: method("Count", false, true), sum: method("Sum", true), hold: method("Hold", true) };
+const definition = { echo: method("Echo"), fail: method("Fail"), hang: method("Hang"), big: method("Big"), count: method("Count", false, true), sum: method("Sum", true), hold: method("Hold", true), slow: method("Slow") };
 
 /** What the server saw. */
 interface Seen {
@@ -75,6 +75,7 @@ async function startServer(t: { teardown(fn: () => unknown): void }, sock = join
       });
       call.on("end", () => cb(null, Buffer.from(`total ${total}`)));
     },
+    slow: (_call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => setTimeout(() => cb(null, Buffer.from("slow")), 50),
     // reads nothing for a second, then answers
     hold: (call: ServerReadableStream<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
       call.pause();
@@ -238,11 +239,14 @@ t.test("several large client streams on one connection do not starve its other c
   t.same((await Promise.all(held)).map(String), ["held", "held", "held", "held"]);
 });
 
-t.test("a deadline weeks away is no deadline to the local timer", async (t) => {
-  const { sock } = await startServer(t);
+t.test("a deadline weeks away holds on both sides (capped at ~24.8 days, not wrapped around)", async (t) => {
+  const { sock, seen } = await startServer(t);
   const up = createSocketUpstream(sock);
   t.teardown(() => up.close());
-  t.equal((await up.unary("/t.T/Echo", Buffer.from("w"), opts({ deadline: Date.now() + 30 * 86_400_000 }))).toString(), "echo:w");
+  const far = { deadline: Date.now() + 30 * 86_400_000 };
+  t.equal((await up.unary("/t.T/Slow", Buffer.alloc(0), opts(far))).toString(), "slow", "a call of 50 ms");
+  await up.unary("/t.T/Echo", Buffer.alloc(0), opts(far));
+  t.ok(seen.deadline! - Date.now() > 24 * 86_400_000, "machined has a deadline more than 24 days away");
 });
 
 t.test("no server is UNAVAILABLE; a server that comes back is reached again; close ends it", async (t) => {
