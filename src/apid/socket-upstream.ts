@@ -29,7 +29,7 @@ export function createSocketUpstream(path: string, maxBytes = maxAnswerBytes): U
     const forget = () => {
       if (session === s) session = undefined;
     };
-    // A failed connection fails its streams, which say so; the session's own error needs no listener of its own.
+    // A failed connection fails its streams too, and they report it to their calls: here it only retires the session.
     s.on("error", forget);
     s.on("goaway", forget);
     s.on("close", () => {

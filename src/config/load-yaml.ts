@@ -21,7 +21,9 @@ export const leadingZeroIsString: ScalarTag = {
 /** "YAML syntax error at line 3, column 5: …" for a parser error or warning. */
 function describeYamlError(error: YAMLError, lines: LineCounter, kind: string): string {
   const { line, col } = lines.linePos(error.pos[0]);
-  return `YAML ${kind} at line ${line}, column ${col}: ${error.message}`;
+  // The parser recurses per level of nesting: running out of stack means the document nests too deeply.
+  const message = /Maximum call stack size exceeded/.test(error.message) ? "the document nests too deeply here; flatten it" : error.message;
+  return `YAML ${kind} at line ${line}, column ${col}: ${message}`;
 }
 
 /** "YAML syntax error at line 5, column 3: Map keys must be unique" for each repeated key of `doc`. */

@@ -13,6 +13,13 @@ import { invalid } from "./errors.js";
 export const PARSE_DEADLINE_MS = 10_000;
 /** The worker's heap: far above what a 256 KiB config needs, far below what would starve the machine. */
 const WORKER_HEAP_MB = 256;
+/**
+ * The worker's stack, as small as the main thread's: nesting is refused when
+ * the parser's recursion runs out of it. On a worker's default 4 MiB, flow
+ * maps nested ~13,000 deep (in 54 KB) took the 256 MiB heap with them (the
+ * fuzz tier's seed 1802071150); on 1 MiB the parser stops near 3,000.
+ */
+const WORKER_STACK_MB = 1;
 /** A worker with nothing to parse for this long is ended: configs are rare, its memory is not free. */
 export const PARSER_IDLE_MS = 30_000;
 
@@ -65,7 +72,7 @@ export function createConfigParser(o: { deadlineMs?: number; idleMs?: number; wo
     }, o.idleMs ?? PARSER_IDLE_MS).unref();
   };
   const start = (): Running => {
-    const worker = new Worker(o.workerFile ?? parseWorkerFile(), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    const worker = new Worker(o.workerFile ?? parseWorkerFile(), { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, stackSizeMb: WORKER_STACK_MB } });
     const r: Running = { worker, pending: new Map() };
     worker.unref();
     worker.on("message", (m: { id: number; result: ParseResult }) => {

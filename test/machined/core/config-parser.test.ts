@@ -37,6 +37,18 @@ t.test("a costly config leaves the caller's event loop free", async (t) => {
   t.ok(h.max / 1e6 < 200, `the loop was never blocked 200 ms (max ${(h.max / 1e6).toFixed(0)} ms while the parse took ${took.toFixed(0)} ms)`);
 });
 
+t.test("flow maps nested 10,000 deep are refused as too deep, not a worker out of memory", async (t) => {
+  // The fuzz tier's case (seed 1802071150): with the worker's default 4 MiB stack the parser went ~13,000 columns deep
+  // and its 256 MiB heap ran out; on a 1 MiB stack, as on the main thread, it stops at ~3,000 with a few MiB in use.
+  const parser = createConfigParser();
+  const deep = `apiVersion: kiln/v1alpha1\nkind: MachineConfig\nmachine2: ${"{a: ".repeat(10_000)}1${"}".repeat(10_000)}\n`;
+  const result = await parser.parse(deep);
+  t.ok("errors" in result, "refused, not thrown");
+  const column = "errors" in result ? Number(/^YAML syntax error at line 3, column (\d+): the document nests too deeply here; flatten it$/.exec(result.errors[0] ?? "")?.[1]) : 0;
+  t.ok(column > 0 && column < 6000, `stopped at column ${column} of line 3 (a 1 MiB stack, not 4)`);
+  t.same(await parser.parse(valid), parseConfig(valid), "and the same worker goes on");
+});
+
 t.test("past its deadline the worker is ended, the caller told why, and the next parse works", async (t) => {
   const parser = createConfigParser({ deadlineMs: 1 });
   const big = `${valid}\nmachine_extra: ${"{a: ".repeat(3000)}1${"}".repeat(3000)}\n`;
