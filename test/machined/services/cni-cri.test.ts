@@ -50,9 +50,16 @@ t.test("containerd writes the conflist from the template and a pod gets an addre
   t.teardown(() => cri.close());
   const conflist = join(paths.cniConf, "10-containerd-net.conflist");
   t.notOk(existsSync(conflist), "no conflist before kubelet reports the podCIDR");
+  const before = await cri.networkReady();
+  t.notOk(before.ready, `nor a ready network: ${before.reason}: ${before.message}`);
   await cri.updatePodCidr("10.244.7.0/24");
   const written = JSON.parse(readFileSync(conflist, "utf8"));
   t.match(written.plugins[0], { type: "bridge", bridge: "cni0", ipam: { ranges: [[{ subnet: "10.244.7.0/24" }]] } }, "containerd rendered the template");
+  // containerd loads the conflist it wrote from an fsnotify watch, later; as
+  // kubelet does, wait for the runtime to say its network is ready.
+  let network = await cri.networkReady();
+  for (const until = Date.now() + 60_000; !network.ready && Date.now() < until; network = await cri.networkReady()) await new Promise((r) => setTimeout(r, 100));
+  t.ok(network.ready, network.ready ? "containerd's network is ready" : `containerd's network is not ready after 60 s: ${network.reason}: ${network.message}`);
 
   mkdirSync(join(dir, "logs"));
   const id = await cri.runPodSandbox("cni-test", join(dir, "logs"));
