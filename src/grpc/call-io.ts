@@ -14,13 +14,15 @@ export type ErrorMapper = (err: unknown) => ApiError;
 const cancelledByClient = new ApiError(1, "cancelled by the client");
 
 /**
- * Aborts when the client cancels the call (or its deadline passes). grpc-js
- * also emits "cancelled" once a call has ended normally, so this runs on
- * every call.
+ * Aborts when the client cancels the call (or its deadline passes), or at
+ * once when it already has. grpc-js also emits "cancelled" once a call has
+ * ended normally, so a signal made for a call is aborted at its end: make it
+ * only when something will listen (CallContext's signal is made on first read).
  */
-export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unknown }): AbortSignal {
+export function cancelSignal(call: { on(event: "cancelled", fn: () => void): unknown; readonly cancelled?: boolean }): AbortSignal {
   const ac = new AbortController();
-  call.on("cancelled", () => ac.abort(cancelledByClient));
+  if (call.cancelled) ac.abort(cancelledByClient);
+  else call.on("cancelled", () => ac.abort(cancelledByClient));
   return ac.signal;
 }
 
