@@ -12,6 +12,7 @@ import { selfRoute } from "./self.js";
 import { startApid } from "./server.js";
 import { startTrust } from "./trust.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
+import { tlsComplete } from "./tls-complete.js";
 import { createLanes } from "./lanes.js";
 import { codeCacheState } from "../machinery/code-cache-state.js";
 
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
 /** Reads the TLS files, connects to machined and starts listening. */
 async function serve(a: ApidArgs) {
   const mtls = a.mode === "mtls";
+  if (a.tlsStamp !== undefined) await tlsComplete(a.tlsDir, a.tlsStamp, () => log(`waiting for machined to finish writing ${a.tlsDir}`));
   const tls = await readServerTls(a.tlsDir, mtls);
   const machined = createLanes(a.machinedSocket);
   const port = listenPort(a.listen);

@@ -13,12 +13,14 @@ export interface ApidArgs {
   machinedSocket: string;
   /** The trust port's listen addresses (a control plane's); absent: no trust port. */
   trustListen?: string[][];
+  /** machined writes the TLS directory as apid starts: read it once its `complete` file holds this. Absent: read it at once. */
+  tlsStamp?: string;
 }
 
 /** Where machined puts apid's files. */
 export const apidDefaults = apidFiles;
 
-export const usage = "usage: apid [--maintenance] [--port N | --listen HOST:PORT...] [--trust-port N] [--tls-dir DIR] [--machined-socket PATH]";
+export const usage = "usage: apid [--maintenance] [--port N | --listen HOST:PORT...] [--trust-port N] [--tls-dir DIR [--tls-stamp STAMP]] [--machined-socket PATH]";
 
 /** Parses apid's arguments; errors are values. */
 export function parseApidArgs(argv: string[]): { value: ApidArgs } | { error: string } {
@@ -32,7 +34,8 @@ export function parseApidArgs(argv: string[]): { value: ApidArgs } | { error: st
   if (trustPort !== undefined && v.maintenance) return { error: `--trust-port needs mTLS mode: a machine in maintenance mode has no certificate to serve it with\n${usage}` };
   const listen = v.listen?.map((a) => [a]) ?? [dualStack(port)];
   const trust = trustPort === undefined ? {} : { trustListen: [dualStack(trustPort)] };
-  return { value: { mode: v.maintenance ? "maintenance" : "mtls", listen, tlsDir: v["tls-dir"], machinedSocket: v["machined-socket"], ...trust } };
+  const stamp = v["tls-stamp"] === undefined ? {} : { tlsStamp: v["tls-stamp"] };
+  return { value: { mode: v.maintenance ? "maintenance" : "mtls", listen, tlsDir: v["tls-dir"], machinedSocket: v["machined-socket"], ...trust, ...stamp } };
 }
 
 /** A port number from a flag's value, or the error naming the flag. */
@@ -55,6 +58,7 @@ function parseFlags(argv: string[]) {
     listen: { type: "string", multiple: true },
     "trust-port": { type: "string" },
     "tls-dir": { type: "string", default: apidDefaults.tlsDir },
+    "tls-stamp": { type: "string" },
     "machined-socket": { type: "string", default: apidDefaults.machinedSocket },
   } as const;
   try {

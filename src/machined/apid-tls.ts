@@ -35,6 +35,8 @@ export interface ApidTlsOptions {
   owner?: { uid: number; gid: number };
   /** The server certificate a control plane issued, for a config without machine.ca's key. */
   issued?: IssuedServerCert;
+  /** Written into the `complete` file, last: apid, started with it, waits for it there. Default "". */
+  stamp?: string;
 }
 
 /** What was written: the names and addresses the server certificate holds; in maintenance mode, its SHA-256 fingerprint. */
@@ -44,6 +46,7 @@ export type ApidTls = { mode: "mtls"; sans: string[] } | { mode: "maintenance"; 
 export async function writeApidTls(o: ApidTlsOptions): Promise<ApidTls> {
   await freshDir(o.dir);
   const written = await writeFiles(o, apidSans(o.config, o.hostname, o.addresses ?? localAddresses()));
+  await put(o, tlsFiles.complete, o.stamp ?? "", 0o644);
   // Handed over only once complete: until then apid's user cannot enter the directory.
   if (o.owner) await chown(o.dir, o.owner.uid, o.owner.gid);
   return written;

@@ -113,6 +113,13 @@ export interface ServiceDefinition {
   conditions?: Condition[];
   /** Writes config files, creates directories; runs in state Preparing. */
   prepare?: (m: MachineContext) => Promise<void>;
+  /**
+   * Start the process while prepare runs, not after it: the process waits
+   * for what prepare writes by itself. run() is called after prepare() has
+   * been called (and has run to its first await). A failed prepare stops the
+   * process and fails the start, as it would have before the process ran.
+   */
+  prepareAlongside?: boolean;
   run: (m: MachineContext) => Runner;
   restart: RestartPolicy;
   health?: HealthSpec;

@@ -37,6 +37,11 @@ export const apidTlsFiles = {
   denied: "denied-certificates",
   /** machine.api.peers, one entry a line, or machinery/peers.ts defaultPeersLine when unset; rewritten on apply. */
   peers: "peers",
+  /**
+   * Written last, holding the stamp machined gave apid (--tls-stamp): apid may
+   * start before its files are written and reads them once this holds its stamp.
+   */
+  complete: "complete",
 } as const;
 
 /**

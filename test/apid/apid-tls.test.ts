@@ -29,7 +29,7 @@ t.test("from the machine CA: server and impersonator certificates, keys 0600, di
     mode: "mtls",
     sans: ["api.example.com", "10.9.8.7", "node-1", "192.168.1.5", "fe80::1", "127.0.0.1", "::1", "localhost"],
   });
-  t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "denied-certificates", "peers", "server.crt", "server.key"]);
+  t.same(readdirSync(dir).sort(), ["ca.crt", "client.crt", "client.key", "complete", "denied-certificates", "peers", "server.crt", "server.key"]);
   t.same([mode(dir), mode(join(dir, "server.key")), mode(join(dir, "client.key")), mode(join(dir, "server.crt"))], ["700", "600", "600", "644"]);
   t.equal(statSync(join(dir, "server.key")).uid, self.uid);
   const caCert = new X509Certificate(ca.crt);
@@ -47,8 +47,9 @@ t.test("from the machine CA: server and impersonator certificates, keys 0600, di
 
 t.test("in maintenance mode: a self-signed certificate and its fingerprint, nothing else", async (t) => {
   const dir = tlsDir(t);
-  const res = await writeApidTls({ dir, config: undefined, hostname: "kiln-abc", addresses: ["10.0.0.2"] });
-  t.same(readdirSync(dir).sort(), ["server.crt", "server.key"]);
+  const res = await writeApidTls({ dir, config: undefined, hostname: "kiln-abc", addresses: ["10.0.0.2"], stamp: "start-7" });
+  t.same(readdirSync(dir).sort(), ["complete", "server.crt", "server.key"]);
+  t.equal(readFileSync(join(dir, "complete"), "utf8"), "start-7", "the complete file, written last, holds the start's stamp");
   const crt = readFileSync(join(dir, "server.crt"), "utf8");
   t.same(res, { mode: "maintenance", fingerprint: fingerprint(crt), sans: ["kiln-abc", "10.0.0.2", "127.0.0.1", "::1", "localhost"] });
   t.match(res.mode === "maintenance" && res.fingerprint, /^[0-9a-f]{64}$/);
@@ -63,7 +64,7 @@ t.test("starts from an empty directory each time", async (t) => {
   const dir = tlsDir(t);
   await writeApidTls({ dir, config, hostname: "n", addresses: [] });
   await writeApidTls({ dir, config: undefined, hostname: "n", addresses: [] });
-  t.same(readdirSync(dir).sort(), ["server.crt", "server.key"], "no stale CA or client certificate");
+  t.same(readdirSync(dir).sort(), ["complete", "server.crt", "server.key"], "no stale CA or client certificate");
 });
 
 t.test("without the machine CA's key: the certificate a control plane issued, and no client certificate", async (t) => {
@@ -75,7 +76,7 @@ t.test("without the machine CA's key: the certificate a control plane issued, an
   const issued = await issueServerCert(ca, { commonName: "n", sans: ["n"] });
   const dir = tlsDir(t);
   t.same(await writeApidTls({ dir, config, hostname: "n", addresses: ["10.0.0.3"], issued: { ...issued, ca: ca.crt } }), { mode: "mtls", sans: ["n", "10.0.0.3", "127.0.0.1", "::1", "localhost"] });
-  t.same(readdirSync(dir).sort(), ["ca.crt", "denied-certificates", "peers", "server.crt", "server.key"]);
+  t.same(readdirSync(dir).sort(), ["ca.crt", "complete", "denied-certificates", "peers", "server.crt", "server.key"]);
   t.same([readFileSync(join(dir, "server.crt"), "utf8"), readFileSync(join(dir, "ca.crt"), "utf8")], [issued.crt, ca.crt]);
   t.equal(mode(join(dir, "server.key")), "600");
 });

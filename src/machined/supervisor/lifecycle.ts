@@ -39,12 +39,39 @@ async function phases(e: Entry, env: LifecycleEnv, a: Active): Promise<void> {
   if (!(await waitDependencies(e, env, signal))) return;
   if (!(await waitConditions(e, env, signal))) return;
   env.set(e, state("Preparing", "preparing"));
+  if (e.def.prepareAlongside) return alongside(e, env, a);
   await prepare(e, env.m);
   if (signal.aborted) return;
+  startLoop(e, env, a);
+  await a.loop?.done;
+}
+
+/** Starts the process under its restart policy. */
+function startLoop(e: Entry, env: LifecycleEnv, a: Active): void {
   const runner = e.def.run(env.m);
   const scope = { id: e.def.id, cgroupRoot: env.m.paths.cgroupRoot };
   a.loop = restartLoop(runner, e.def.restart, { log: env.sink(e.def.id), scope, backoff: env.backoff, onEvent: (ev) => onLoopEvent(e, env, a, ev) });
-  await a.loop.done;
+}
+
+/**
+ * prepare and the process at once (prepareAlongside); a failed prepare stops
+ * the process, then fails the start with prepare's error. A stop waits for
+ * prepare too, so the next start's prepare never overlaps this one's.
+ */
+async function alongside(e: Entry, env: LifecycleEnv, a: Active): Promise<void> {
+  const prepared = prepare(e, env.m);
+  prepared.catch(() => {}); // awaited below; until then, not unhandled
+  startLoop(e, env, a);
+  try {
+    await prepared;
+  } catch (err) {
+    if (!a.abort.signal.aborted) {
+      stopHealth(e, a);
+      await a.loop?.stop(e.def.stopGraceMs ?? 10_000);
+    }
+    throw err;
+  }
+  await a.loop?.done;
 }
 
 /** A reason to skip when a dependency was skipped: it will never be ready. */

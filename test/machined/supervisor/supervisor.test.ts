@@ -170,6 +170,64 @@ t.test("a failing prepare makes the service Failed, keeping the cause", async (t
   t.equal(h.status("svc").message, "preparing: disk full");
 });
 
+t.test("prepareAlongside: the process starts while prepare runs, and Running waits for neither", async (t) => {
+  const h = harness(t);
+  const fake = fakeRunner();
+  let finish!: () => void;
+  let runsWhenPrepareStarted = -1;
+  const prepare = () => {
+    runsWhenPrepareStarted = fake.runs.length;
+    return new Promise<void>((r) => (finish = r));
+  };
+  h.sup.register(def("svc", { prepareAlongside: true, prepare }, fake));
+  await h.sup.start("svc");
+  await h.until("svc", "Running");
+  t.equal(runsWhenPrepareStarted, 0, "prepare was called before the process started");
+  t.equal(fake.runs.length, 1, "the process runs while prepare has not finished");
+  finish();
+  t.equal(await h.sup.stop("svc"), "service svc: stopped");
+  t.same(await h.history("svc"), ["Finished", "Preparing", "Running", "Stopping", "Finished"]);
+});
+
+t.test("prepareAlongside: a failing prepare stops the running process and fails the start with its cause", async (t) => {
+  const h = harness(t);
+  const fake = fakeRunner();
+  let fail!: (err: Error) => void;
+  h.sup.register(def("svc", { prepareAlongside: true, prepare: () => new Promise<void>((_, no) => (fail = no)) }, fake));
+  await h.sup.start("svc");
+  await h.until("svc", "Running");
+  fail(new Error("the CA key does not parse"));
+  await h.until("svc", "Failed");
+  t.equal(h.status("svc").message, "preparing: the CA key does not parse");
+  t.same(fake.last().signals, ["SIGTERM"], "the process was stopped");
+  t.equal(fake.runs.length, 1, "and not started again");
+});
+
+t.test("prepareAlongside: a stop waits for prepare, so the next start's prepare never overlaps it", async (t) => {
+  const h = harness(t);
+  const fake = fakeRunner();
+  let finish!: () => void;
+  let running = 0;
+  let most = 0;
+  const prepare = () => {
+    most = Math.max(most, ++running);
+    return new Promise<void>((r) => (finish = r)).finally(() => running--);
+  };
+  h.sup.register(def("svc", { prepareAlongside: true, prepare }, fake));
+  await h.sup.start("svc");
+  await h.until("svc", "Running");
+  let stopped = false;
+  const stopping = h.sup.stop("svc").then(() => (stopped = true));
+  await new Promise((r) => setTimeout(r, 50));
+  t.notOk(stopped, "the stop waits while prepare runs");
+  finish();
+  await stopping;
+  await h.sup.start("svc");
+  await h.until("svc", "Running");
+  finish();
+  t.equal(most, 1, "one prepare at a time");
+});
+
 t.test("stopping a Waiting service never starts it", async (t) => {
   const h = harness(t);
   const fake = fakeRunner();
