@@ -118,6 +118,8 @@ export interface ServiceDefinition {
    * for what prepare writes by itself. run() is called after prepare() has
    * been called (and has run to its first await). A failed prepare stops the
    * process and fails the start, as it would have before the process ran.
+   * With restart "once" or "until-success" the process may end while
+   * prepare still runs; the start ends (and may be started again) only after.
    */
   prepareAlongside?: boolean;
   run: (m: MachineContext) => Runner;

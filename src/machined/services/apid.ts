@@ -130,8 +130,11 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
       else o.onTlsWritten?.(apidPaths(m).tls, tls.sans);
     },
     run: (m) => {
-      const stamp = hold.stamp === undefined ? [] : ["--tls-stamp", hold.stamp];
-      const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port, o.trustPort ?? trustPort), ...stamp];
+      // Each start's stamp is taken once: a run() without its prepare's stamp is a bug, not an older directory to read.
+      const stamp = hold.stamp;
+      hold.stamp = undefined;
+      if (stamp === undefined) throw new Error("apid's run() found no TLS stamp: prepare must set it before its first await");
+      const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port, o.trustPort ?? trustPort), "--tls-stamp", stamp];
       return processRunner(argv, { ...apidOwner(), oomScoreAdj: apidOomScoreAdj, cgroup: cgroupPaths.apid }, m);
     },
     restart: "forever",

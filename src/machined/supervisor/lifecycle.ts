@@ -61,7 +61,13 @@ function startLoop(e: Entry, env: LifecycleEnv, a: Active): void {
 async function alongside(e: Entry, env: LifecycleEnv, a: Active): Promise<void> {
   const prepared = prepare(e, env.m);
   prepared.catch(() => {}); // awaited below; until then, not unhandled
-  startLoop(e, env, a);
+  try {
+    startLoop(e, env, a);
+  } catch (err) {
+    // The start ends only once prepare has: a next start's prepare must not overlap this one.
+    await prepared.catch(() => {});
+    throw err;
+  }
   try {
     await prepared;
   } catch (err) {

@@ -50,6 +50,18 @@ t.test("prepared without a config: announces maintenance mode with the fingerpri
   t.same(await payloads(h), [{ t: "machine", stage: "maintenance", message: line }]);
 });
 
+t.test("each start's run() passes the stamp its prepare wrote into the complete file, once", async (t) => {
+  const h = harness(t);
+  const def = h.control.definition;
+  t.throws(() => def.run(h.ctx), /found no TLS stamp: prepare must set it before its first await/, "no run without a prepare");
+  const preparing = def.prepare!(h.ctx);
+  def.run(h.ctx); // the runner only: nothing starts until the supervisor calls start()
+  await preparing;
+  const stamp = readFileSync(join(apidPaths(h.ctx).tls, "complete"), "utf8");
+  t.match(stamp, /^[0-9a-f-]{36}$/);
+  t.throws(() => def.run(h.ctx), /found no TLS stamp/, "the stamp was taken by the first run()");
+});
+
 t.test("the first config after maintenance mode restarts apid, once", async (t) => {
   const h = harness(t);
   await h.control.definition.prepare!(h.ctx);

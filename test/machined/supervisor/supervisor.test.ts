@@ -228,6 +228,27 @@ t.test("prepareAlongside: a stop waits for prepare, so the next start's prepare 
   t.equal(most, 1, "one prepare at a time");
 });
 
+t.test("prepareAlongside: a run() that throws fails the start, which ends only once prepare has", async (t) => {
+  const h = harness(t);
+  let finish!: () => void;
+  let prepareDone = false;
+  const prepare = async () => {
+    await new Promise<void>((r) => (finish = r));
+    prepareDone = true;
+  };
+  const run = () => {
+    throw new Error("no command");
+  };
+  h.sup.register(def("svc", { prepareAlongside: true, prepare, run }));
+  await h.sup.start("svc");
+  await new Promise((r) => setTimeout(r, 30));
+  t.not(h.status("svc").state, "Failed", "not ended while prepare runs");
+  finish();
+  await h.until("svc", "Failed");
+  t.ok(prepareDone);
+  t.match(h.status("svc").message, /no command/);
+});
+
 t.test("stopping a Waiting service never starts it", async (t) => {
   const h = harness(t);
   const fake = fakeRunner();
