@@ -229,28 +229,50 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
   followAddresses(d.events, (address) => {
     if (!maintenance && tlsDir && !covered.has(address)) restartSoon(`its certificate lacks the new address ${address}`);
   });
+  const definition = apidService({
+    ...d.service,
+    onMaintenance,
+    onTlsWritten: (dir, sans) => {
+      tlsDir = dir;
+      covered = new Set(sans);
+      // An address added while the certificate was being issued.
+      const missed = localAddresses().find((a) => !covered.has(a));
+      if (missed) restartSoon(`its certificate lacks the new address ${missed}`);
+    },
+  });
+  /** machine.api's lists replaced in apid's live directory; apid reads them at its next call. */
+  const writeListsInPlace = (dir: string, next: MachineConfig) => {
+    try {
+      writeApiLists(dir, next, apidOwner());
+      const peers = next.machine.api?.peers;
+      d.log(`apid: ${next.machine.api?.deniedCertificates?.length ?? 0} denied client certificates; peers: ${peers ? peers.length : "this machine's networks"}`);
+    } catch (err) {
+      // A restart writes the whole directory again, the lists with it.
+      restartSoon(`its denied certificates and peers could not be updated in place (${(err as Error).message})`);
+    }
+  };
+  // While a start's prepare rebuilds the TLS directory, the lists must not be written into it in place:
+  // prepare creates them exclusively (and from the config it started with).
+  let preparing = 0;
+  const prepare = definition.prepare!;
   return {
-    definition: apidService({
-      ...d.service,
-      onMaintenance,
-      onTlsWritten: (dir, sans) => {
-        tlsDir = dir;
-        covered = new Set(sans);
-        // An address added while the certificate was being issued.
-        const missed = localAddresses().find((a) => !covered.has(a));
-        if (missed) restartSoon(`its certificate lacks the new address ${missed}`);
+    definition: {
+      ...definition,
+      // prepare(m) is called before this function's first await: it sets the start's stamp before run() is called.
+      prepare: async (m) => {
+        preparing++;
+        try {
+          await prepare(m);
+        } finally {
+          preparing--;
+        }
       },
-    }),
+    },
     afterApply: (prev, next) => {
       if (!maintenance && tlsDir && !isDeepStrictEqual(prev?.machine.api, next.machine.api)) {
-        try {
-          writeApiLists(tlsDir, next, apidOwner());
-          const peers = next.machine.api?.peers;
-          d.log(`apid: ${next.machine.api?.deniedCertificates?.length ?? 0} denied client certificates; peers: ${peers ? peers.length : "this machine's networks"}`);
-        } catch (err) {
-          // A restart writes the whole directory again, the lists with it.
-          restartSoon(`its denied certificates and peers could not be updated in place (${(err as Error).message})`);
-        }
+        // A restart waits for the prepare under way, then writes the whole directory from this config.
+        if (preparing > 0) restartSoon("its denied certificates or peers changed while its TLS directory was being written");
+        else writeListsInPlace(tlsDir, next);
       }
       if (maintenance) restartSoon("configured; leaving maintenance mode for mTLS");
       else if (prev && certificateInputsChanged(prev, next)) restartSoon("its certificate's names or CA changed");

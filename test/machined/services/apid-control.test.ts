@@ -109,6 +109,25 @@ t.test("denied certificates: written with apid's TLS files, then replaced live o
   t.same(h.restarts, [], "apid keeps running");
 });
 
+t.test("a list changed while a start's prepare rebuilds the TLS directory: a restart after it, not a write into it", async (t) => {
+  const h = harness(t);
+  const made = await createCA("test");
+  const ca = { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+  h.ctx.config = configOf(worker({ hostname: "a", ca }));
+  await h.control.definition.prepare!(h.ctx);
+  // The next start's prepare is under way (a restart for a new certificate, say) when a config changing the deny list lands.
+  const preparing = h.control.definition.prepare!(h.ctx);
+  const next = configOf(worker({ hostname: "a", ca, api: { deniedCertificates: ["01:02"] } }));
+  h.control.afterApply(h.ctx.config, next);
+  await preparing;
+  t.equal(readFileSync(join(apidPaths(h.ctx).tls, "denied-certificates"), "utf8"), "", "prepare wrote the lists of the config it started with, undisturbed");
+  await waitFor("the restart", () => h.restarts.length === 1);
+  t.match(h.logged.at(-1), /restarting apid: its denied certificates or peers changed while its TLS directory was being written/);
+  // Once prepare is done, a change is written in place again.
+  h.control.afterApply(next, configOf(worker({ hostname: "a", ca, api: { deniedCertificates: ["01:03"] } })));
+  t.equal(readFileSync(join(apidPaths(h.ctx).tls, "denied-certificates"), "utf8"), "serial:103\n");
+});
+
 t.test("peers: the default written with apid's TLS files, then a list replaced live on apply without a restart", async (t) => {
   const h = harness(t);
   const made = await createCA("test");
