@@ -39,6 +39,12 @@ async function payloads(h: ReturnType<typeof harness>): Promise<EventPayload[]> 
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh machine CA, as machine.ca holds it (base64 PEM, key included). */
+async function machineCa() {
+  const made = await createCA("test");
+  return { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+}
 const base = configOf(worker({ hostname: "a", ca: testCa }));
 
 t.test("prepared without a config: announces maintenance mode with the fingerprint on the console and as an event", async (t) => {
@@ -94,8 +100,7 @@ t.test("restarts when what the certificate is made from changes, not for other c
 t.test("denied certificates: written with apid's TLS files, then replaced live on apply without a restart", async (t) => {
   const h = harness(t);
   const fp = "ab".repeat(32);
-  const made = await createCA("test");
-  const ca = { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+  const ca = await machineCa();
   h.ctx.config = configOf(worker({ hostname: "a", ca, api: { deniedCertificates: ["01:02"] } }));
   await h.control.definition.prepare!(h.ctx);
   const file = join(apidPaths(h.ctx).tls, "denied-certificates");
@@ -111,8 +116,7 @@ t.test("denied certificates: written with apid's TLS files, then replaced live o
 
 t.test("a list changed while a start's prepare rebuilds the TLS directory: a restart after it, not a write into it", async (t) => {
   const h = harness(t);
-  const made = await createCA("test");
-  const ca = { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+  const ca = await machineCa();
   h.ctx.config = configOf(worker({ hostname: "a", ca }));
   await h.control.definition.prepare!(h.ctx);
   // The next start's prepare is under way (a restart for a new certificate, say) when a config changing the deny list lands.
@@ -130,8 +134,7 @@ t.test("a list changed while a start's prepare rebuilds the TLS directory: a res
 
 t.test("peers: the default written with apid's TLS files, then a list replaced live on apply without a restart", async (t) => {
   const h = harness(t);
-  const made = await createCA("test");
-  const ca = { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) };
+  const ca = await machineCa();
   h.ctx.config = configOf(worker({ hostname: "a", ca }));
   await h.control.definition.prepare!(h.ctx);
   const file = join(apidPaths(h.ctx).tls, "peers");
@@ -152,8 +155,7 @@ t.test("a denied certificate entry that is neither a fingerprint nor a serial fa
 
 t.test("an address the network adds after apid's certificate was issued restarts apid, once; an address it holds does not", async (t) => {
   const h = harness(t);
-  const made = await createCA("test");
-  h.ctx.config = configOf(worker({ hostname: "a", ca: { crt: encodeBase64Pem(made.crt), key: encodeBase64Pem(made.key) } }));
+  h.ctx.config = configOf(worker({ hostname: "a", ca: await machineCa() }));
   await h.control.definition.prepare!(h.ctx);
   const added = (address: string) => h.events.publish({ t: "network", kind: "address-added", link: "eth0", address, source: "dhcp", message: `${address} (dhcp)` });
   added("127.0.0.1/8");
