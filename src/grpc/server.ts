@@ -81,15 +81,11 @@ class LazyCallContext implements CallContext {
   }
 }
 
-function contextOf(call: AnyServerCall): CallContext {
-  return new LazyCallContext(call);
-}
-
 /** Wraps a promise-returning handler; thrown errors become gRPC statuses. */
 function unaryHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown, toApiError?: ErrorMapper) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     Promise.resolve()
-      .then(() => fn(call.request, contextOf(call)))
+      .then(() => fn(call.request, new LazyCallContext(call)))
       .then(
         (res) => callback(null, create(output, res as Init<DescMessage>)),
         (err: unknown) => callback(toStatus(err, toApiError)),
@@ -100,7 +96,7 @@ function unaryHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) 
 /** Wraps an async-iterable handler, honouring backpressure and cancellation. */
 function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext) => unknown, toApiError?: ErrorMapper) {
   return (call: ServerWritableStream<unknown, unknown>) => {
-    const ctx = contextOf(call);
+    const ctx = new LazyCallContext(call);
     const source = async function* () {
       for await (const msg of fn(call.request, ctx) as AsyncIterable<Init<DescMessage>>) yield create(output, msg);
     };
@@ -115,7 +111,7 @@ function streamHandler(output: DescMessage, fn: (req: unknown, ctx: CallContext)
  */
 function clientStreamHandler(output: DescMessage, fn: (reqs: unknown, ctx: CallContext) => unknown, toApiError?: ErrorMapper) {
   return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-    const ctx = contextOf(call);
+    const ctx = new LazyCallContext(call);
     // A cancelled call ends the handler's reading with the cancel, rather than leaving it waiting for a message.
     // The handler's reading sees the error; with no reading under way (the handler is importing, say) nothing else must.
     call.on("error", () => {});
