@@ -3,6 +3,7 @@ import { create, type DescMessage, type MessageInitShape, type MessageShape } fr
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type {
   Metadata,
+  MetadataValue,
   sendUnaryData,
   ServerReadableStream,
   ServerUnaryCall,
@@ -12,12 +13,17 @@ import type {
 import { cancelSignal, type ErrorMapper, pump, toStatus } from "./call-io.js";
 import { grpcDefinition } from "./service.js";
 
+/** What a handler reads of its call's metadata. */
+export interface MetadataReader {
+  get(key: string): MetadataValue[];
+}
+
 /** What a handler learns about its call besides the request. */
 export interface CallContext {
   /** Aborted when the client cancels or the deadline passes. */
   signal: AbortSignal;
-  /** Request metadata (headers). */
-  metadata: Metadata;
+  /** Request metadata (headers): every value of a key, as grpc-js's Metadata gives them. */
+  metadata: MetadataReader;
   /** Peer address as grpc-js reports it. */
   peer: string;
 }

@@ -1,7 +1,7 @@
 // The MachineService implementation: each RPC maps its request to one call
 // of the Machine facade and the answer back to protobuf, tagged with the node.
-import type { Metadata } from "@grpc/grpc-js";
 import { ApiError, Code } from "../../grpc/errors.js";
+import type { MetadataReader } from "../../grpc/server.js";
 import { apidModeHeader } from "../../machinery/apid.js";
 import type { Machine } from "../machine.js";
 import { toEventsResponse } from "./event-mapping.js";
@@ -106,7 +106,7 @@ async function apply(
 }
 
 /** Whether a call came through apid's maintenance mode: apid says so, on apid's socket only. */
-function viaMaintenance(o: HandlerOptions, md: Metadata): boolean {
+function viaMaintenance(o: HandlerOptions, md: MetadataReader): boolean {
   return o.apidSocket === true && md.get(apidModeHeader).some((v) => v === "maintenance");
 }
 

@@ -1,13 +1,17 @@
 // The machine API on machined's local unix sockets: a grpc-js server whose
 // main socket only root can reach (mode 0600 in a 0700 directory we create),
-// and a second one only apid's user can reach (apid forwards to it).
+// and a second one only apid's user can reach, where apid forwards its
+// callers' calls over the link (src/grpc/link-frames.ts) rather than gRPC.
 import { chmod, chown, lstat, mkdir, unlink } from "node:fs/promises";
 import { connect } from "node:net";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
-import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import { Server, ServerCredentials, ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
 import { MachineService } from "../../gen/kiln/machine/v1/machine_pb.js";
 import { TrustService } from "../../gen/kiln/trust/v1/trust_pb.js";
+import { toStatus } from "../../grpc/call-io.js";
+import { createLinkServer, type LinkServer } from "../../grpc/link-server.js";
+import { linkRoutes } from "../../grpc/link-routes.js";
 import { grpcImplementation } from "../../grpc/server.js";
 import { maxOpenStreams } from "../../machinery/api-limits.js";
 import type { Machine } from "../machine.js";
@@ -21,9 +25,9 @@ export interface MachineApiOptions {
   node?: () => string;
   /** How long close() lets calls finish before cancelling them. Default 2000. */
   closeGraceMs?: number;
-  /** grpc-js server interceptors (tests observe which calls arrive). */
-  interceptors?: ServerInterceptor[];
-  /** HTTP/2 streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); default: grpc-js's, no limit. */
+  /** Called with each call's path as it arrives, on every socket (tests observe which calls arrive). */
+  onCall?: (path: string) => void;
+  /** Calls one client connection may have open at once (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS; on apid's socket, the link's own); default: no limit. */
   maxStreamsPerConnection?: number;
   /** The most streams open at once over every socket; default maxOpenStreams (src/machinery/api-limits.ts). */
   maxStreams?: number;
@@ -46,8 +50,8 @@ export interface MachineApi {
 export async function startMachineApi(machine: Machine, sockets: string | ApiSocket[], opts: MachineApiOptions = {}): Promise<MachineApi> {
   const list = typeof sockets === "string" ? [{ path: sockets }] : sockets;
   const gate = createStreamGate(opts.maxStreams ?? maxOpenStreams);
-  const servers: Server[] = [];
-  const close = () => Promise.all(servers.map((server, i) => stop(server, [list[i]!.path], opts.closeGraceMs ?? 2000))).then(() => undefined);
+  const servers: (Server | LinkServer)[] = [];
+  const close = () => Promise.all(servers.map((server, i) => stop(server, list[i]!.path, opts.closeGraceMs ?? 2000))).then(() => undefined);
   try {
     for (const s of list) servers.push(await serve(machine, s, gate, opts));
   } catch (err) {
@@ -58,24 +62,51 @@ export async function startMachineApi(machine: Machine, sockets: string | ApiSoc
 }
 
 /** One server per socket, so a handler knows which socket its call came through; `gate` counts streams over all of them. */
-async function serve(machine: Machine, s: ApiSocket, gate: StreamGate, opts: MachineApiOptions): Promise<Server> {
+async function serve(machine: Machine, s: ApiSocket, gate: StreamGate, opts: MachineApiOptions): Promise<Server | LinkServer> {
+  const apidSocket = s.apid === true;
+  const machineHandlers = limitStreams(createMachineHandlers(machine, opts.node ?? hostname, { apidSocket }), gate);
+  const trustHandlers = createTrustHandlers(machine, { apidSocket });
+  if (apidSocket) {
+    const routes = new Map([...linkRoutes(MachineService, machineHandlers), ...linkRoutes(TrustService, trustHandlers)]);
+    const link = createLinkServer({
+      route: (path) => routes.get(path),
+      toStatus: (err) => toStatus(err, toApiError),
+      ...(opts.onCall ? { onCall: opts.onCall } : {}),
+      ...(opts.maxStreamsPerConnection === undefined ? {} : { maxCallsPerConnection: opts.maxStreamsPerConnection }),
+    });
+    await listen(s, () => listenLink(link, s.path)).catch(async (err: unknown) => {
+      await link.close(0);
+      throw err;
+    });
+    return link;
+  }
   const streams = opts.maxStreamsPerConnection === undefined ? {} : { "grpc.max_concurrent_streams": opts.maxStreamsPerConnection };
-  const server = new Server({ interceptors: opts.interceptors ?? [], ...streams });
-  const handlers = limitStreams(createMachineHandlers(machine, opts.node ?? hostname, { apidSocket: s.apid === true }), gate);
-  for (const { definition, implementation } of [grpcImplementation(MachineService, handlers, { toApiError }), grpcImplementation(TrustService, createTrustHandlers(machine, { apidSocket: s.apid === true }), { toApiError })]) {
+  const server = new Server({ interceptors: opts.onCall ? [arrivals(opts.onCall)] : [], ...streams });
+  for (const { definition, implementation } of [grpcImplementation(MachineService, machineHandlers, { toApiError }), grpcImplementation(TrustService, trustHandlers, { toApiError })]) {
     server.addService(definition, implementation);
   }
-  await listen(server, s).catch((err: unknown) => {
+  await listen(s, () => bind(server, `unix://${s.path}`)).catch((err: unknown) => {
     server.forceShutdown();
     throw err;
   });
   return server;
 }
 
-/** Binds one socket: 0600, then handed to its owner. */
-async function listen(server: Server, s: ApiSocket): Promise<void> {
+/** A grpc-js interceptor telling `onCall` each call's path. */
+function arrivals(onCall: (path: string) => void): ServerInterceptor {
+  return (method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) => {
+        onCall(method.path);
+        next();
+      },
+    });
+}
+
+/** Binds one socket with `bind`: 0600, then handed to its owner. */
+async function listen(s: ApiSocket, bind: () => Promise<void>): Promise<void> {
   await prepareSocketPath(s.path, s.owner);
-  await bind(server, `unix://${s.path}`);
+  await bind();
   await chmod(s.path, 0o600);
   if (s.owner) await chown(s.path, s.owner.uid, s.owner.gid);
 }
@@ -112,14 +143,24 @@ function bind(server: Server, address: string): Promise<void> {
   });
 }
 
-/** Graceful shutdown, forced after `graceMs`; then the socket files go. */
-async function stop(server: Server, socketPaths: string[], graceMs: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(() => server.forceShutdown(), graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
+/** Listens on the link's socket. */
+function listenLink(link: LinkServer, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    link.server.once("error", (err) => reject(new Error(`binding the machine API's link to ${path}`, { cause: err })));
+    link.server.listen(path, () => resolve());
   });
-  for (const p of socketPaths) await unlink(p).catch(() => undefined);
+}
+
+/** Graceful shutdown, forced after `graceMs`; then the socket file goes. */
+async function stop(server: Server | LinkServer, socketPath: string, graceMs: number): Promise<void> {
+  if (server instanceof Server) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => server.forceShutdown(), graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } else await server.close(graceMs);
+  await unlink(socketPath).catch(() => undefined);
 }

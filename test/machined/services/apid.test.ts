@@ -45,7 +45,7 @@ t.test("maintenance mode, then mTLS after a config, then back after kill -9", as
   const pki = await createTestPki();
   const ctx = testContext(base);
   const fake = createFakeMachine();
-  const api = await startMachineApi(fake, [{ path: apidPaths(ctx).machinedSocket, owner: apidOwner() }], { node: () => "node-a", closeGraceMs: 100 });
+  const api = await startMachineApi(fake, [{ path: apidPaths(ctx).machinedSocket, owner: apidOwner(), apid: true }], { node: () => "node-a", closeGraceMs: 100 });
   const events = createEventBus({ capacity: 100 });
   const supervisor = createSupervisor({ context: ctx, events, backoff: { initialMs: 50 }, log: () => {} });
   const port = await freePort();
