@@ -49,8 +49,10 @@ class Connection {
   }
 
   start(path: string, o: ForwardOptions): Call {
-    const id = this.#next;
-    this.#next = this.#next >= 0x7fffffff ? 1 : this.#next + 1;
+    // Ids wrap after 2^31 calls; one still held by a long call (a follow) is skipped.
+    let id = this.#next;
+    while (this.calls.has(id)) id = id >= 0x7fffffff ? 1 : id + 1;
+    this.#next = id >= 0x7fffffff ? 1 : id + 1;
     const call = new Call(this, id, path, o);
     // A call under way keeps the process alive, as any request does; an idle connection does not.
     if (this.calls.size === 0) this.sock.ref();
@@ -182,11 +184,8 @@ export function createLinkUpstream(path: string, maxBytes = maxAnswerBytes): Ups
 
 /** The one answer of a call whose sending is done or under way. */
 async function oneAnswer(call: Call): Promise<Buffer> {
-  let answer: Buffer | undefined;
-  for await (const m of call.inbox.read()) {
-    if (answer) throw new ApiError(Code.INTERNAL, "machined sent more than one answer to a call that has one");
-    answer = m;
-  }
+  const [answer, more] = await call.inbox.all();
+  if (more) throw new ApiError(Code.INTERNAL, "machined sent more than one answer to a call that has one");
   if (!answer) throw new ApiError(Code.INTERNAL, "machined ended the call without an answer");
   return answer;
 }

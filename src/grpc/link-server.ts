@@ -232,11 +232,8 @@ function serveConnection(sock: Socket, o: LinkServerOptions): () => number {
 
 /** The one request of a unary or server-streaming call. */
 async function oneRequest(inbox: Inbox): Promise<Buffer> {
-  let request: Buffer | undefined;
-  for await (const m of inbox.read()) {
-    if (request) throw new ApiError(Code.INTERNAL, "more than one request message on a call that takes one");
-    request = m;
-  }
+  const [request, more] = await inbox.all();
+  if (more) throw new ApiError(Code.INTERNAL, "more than one request message on a call that takes one");
   if (!request) throw new ApiError(Code.INTERNAL, "the call ended without its request message");
   return request;
 }

@@ -73,6 +73,20 @@ export class Inbox {
     this.#kick();
   }
 
+  /**
+   * Every message, once the sender has ended (no credit: nothing more will
+   * come); an error it ended with is thrown instead. For calls of one
+   * message, where a reader that asks one at a time only costs turns.
+   */
+  async all(): Promise<Buffer[]> {
+    while (this.#ended === undefined) await new Promise<void>((resolve) => (this.#wake = resolve));
+    if (this.#ended !== true) throw this.#ended;
+    const all = this.#messages;
+    this.#messages = [];
+    this.#bytes = 0;
+    return all;
+  }
+
   async *read(): AsyncGenerator<Buffer> {
     for (;;) {
       const m = this.#messages.shift();

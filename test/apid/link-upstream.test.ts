@@ -327,6 +327,21 @@ t.test("a peer that breaks the framing loses its connection, not the server", as
   t.equal((await up.unary("/t.T/Echo", Buffer.from("x"), opts())).toString(), "echo:x", "others are served");
 });
 
+t.test("a unary call with two requests or none ends with INTERNAL, naming it", async (t) => {
+  const { sock } = await startServer(t);
+  const raw = connect(sock);
+  t.teardown(() => raw.destroy());
+  const got: Buffer[] = [];
+  raw.on("data", (d: Buffer) => got.push(d));
+  const open = (id: number) => frame(Kind.open, id, Buffer.from(JSON.stringify({ path: "/t.T/Echo", metadata: {} })));
+  raw.write(Buffer.concat([...open(1), ...frame(Kind.message, 1, Buffer.from("a")), ...frame(Kind.message, 1, Buffer.from("b")), ...frame(Kind.end, 1)]));
+  raw.write(Buffer.concat([...open(3), ...frame(Kind.end, 3)]));
+  await waitFor(() => Buffer.concat(got).includes("without"));
+  const text = Buffer.concat(got).toString("latin1");
+  t.match(text, /more than one request message on a call that takes one/);
+  t.match(text, /the call ended without its request message/);
+});
+
 t.test("a client that sends past its window loses its connection: machined never buffers more for it", async (t) => {
   const { sock } = await startServer(t);
   const raw = connect(sock);
