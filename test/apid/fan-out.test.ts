@@ -4,6 +4,9 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { Metadata, status } from "@grpc/grpc-js";
 import t from "tap";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRemotes, nodesOf } from "../../src/apid/fan-out.js";
@@ -11,6 +14,7 @@ import { peersFile } from "../../src/apid/peers-file.js";
 import { peersFileText } from "../../src/machinery/peers.js";
 import { LogsRequestSchema } from "../../src/gen/kiln/machine/v1/machine_pb.js";
 import { maxFanOutNodes } from "../../src/machinery/api-limits.js";
+import { issueServerCert } from "../../src/pki/certs.js";
 import { createTestPki, type TestPki } from "./fixtures/pki.js";
 import { apidClient, callUnary, loopbackPeers, startStack } from "./fixtures/stack.js";
 
@@ -116,4 +120,36 @@ t.test("only peers are called: any other node is refused before any is reached, 
   rmSync(file);
   const gone = await callUnary(reader, machine("Hostname"), Buffer.alloc(0), { nodes: nodeB });
   t.equal(gone.code, status.PERMISSION_DENIED, "no file: no peers (fails closed)");
+});
+
+/** A TLS HTTP/2 server on loopback serving `cert` that answers every call with status UNIMPLEMENTED, and records the server name each connection asked for. */
+async function tlsServer(t: { teardown(fn: () => unknown): void }, cert: { crt: string; key: string }) {
+  const names: string[] = [];
+  const server = http2.createSecureServer({ cert: cert.crt, key: cert.key, ca: pki.ca.crt, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.3" });
+  server.on("secureConnection", (s: TLSSocket) => names.push(String((s as TLSSocket & { servername?: string | false }).servername)));
+  server.on("stream", (stream) => stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(status.UNIMPLEMENTED), "grpc-message": "here" }, { endStream: true }));
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  t.teardown(() => server.close());
+  return { port: (server.address() as AddressInfo).port, names };
+}
+
+t.test("another node's apid is verified against the address dialled, which is never sent as the TLS server name", async (t) => {
+  const named = await tlsServer(t, pki.server);
+  const unnamed = await tlsServer(t, await issueServerCert(pki.ca, { commonName: "node-z", sans: ["node-z.example"] }));
+  const remotes = createRemotes(clientTls(), loopbackPeers);
+  t.teardown(() => remotes.close());
+  const call = async (port: number) => {
+    try {
+      await remotes.get(`127.0.0.1:${port}`).unary(machine("Version"), Buffer.alloc(0), forward());
+    } catch (err) {
+      return err as { code: number; details?: string; message: string };
+    }
+    throw new Error("the call did not fail");
+  };
+  const reached = await call(named.port);
+  t.same([reached.code, reached.details], [status.UNIMPLEMENTED, "here"], "a certificate naming 127.0.0.1 is taken");
+  t.same(named.names, ["kiln-apid"], "SNI is a name, not the IP (RFC 6066)");
+  const refused = await call(unnamed.port);
+  t.equal(refused.code, status.UNAVAILABLE, "a certificate of the machine CA that does not name 127.0.0.1 is refused");
+  t.match(refused.details ?? refused.message, /127\.0\.0\.1|altnames|IP/);
 });
