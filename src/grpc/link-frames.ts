@@ -25,7 +25,7 @@ export const Kind = {
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
-export const headBytes = 9;
+const headBytes = 9;
 
 /**
  * Bytes of messages one side of a call may send before the other side's

@@ -49,18 +49,13 @@ export class Inbox {
     return this.#ended !== undefined;
   }
 
-  /** Bytes that arrived and are not taken yet. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
   /**
    * Takes a message, unless the sender had no right to send it: a window's
    * worth was already waiting (the sender ignored flow control). Then
    * returns false, and the caller treats the peer as broken.
    */
-  push(m: Buffer, window = linkWindowBytes): boolean {
-    if (this.#bytes >= window) return false;
+  push(m: Buffer): boolean {
+    if (this.#bytes >= linkWindowBytes) return false;
     this.#messages.push(m);
     this.#bytes += m.length;
     this.#kick();
