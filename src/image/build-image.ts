@@ -26,6 +26,7 @@ import { defaultLibDirs, resolveLibraries } from "./libs.js";
 import { cacheRoot, distDir, repoRoot } from "./paths.js";
 import { buildRootfs, koffiFiles } from "./rootfs.js";
 import { hostNode } from "./code-cache.js";
+import { keptEntries, markUsed, pruneCache } from "./cache.js";
 import { buildSquashfs } from "./squashfs.js";
 import { type ImageManifest, imageManifest } from "./image-manifest.js";
 import { ociImageArchive } from "./oci-image.js";
@@ -254,7 +255,10 @@ export function nodeSegment(cache: string, how: Compression, epoch: number): Buf
   ];
   const key = sha256(JSON.stringify([how, epoch, files.map((f) => [f.path, f.mode, fileKey(f.source)])]));
   const path = join(cache, "initramfs", `${key}.${how}`);
-  if (existsSync(path)) return readFileSync(path);
+  if (existsSync(path)) {
+    markUsed(join(cache, "initramfs"), basename(path));
+    return readFileSync(path);
+  }
   const entries: CpioEntry[] = [
     ...Object.entries(mergedUsrLinks).map(([p, target]): CpioEntry => ({ path: p, type: "symlink", target })),
     ...files.map((f): CpioEntry => ({ path: f.path, type: "file", mode: f.mode, data: readFileSync(f.source) })),
@@ -262,6 +266,8 @@ export function nodeSegment(cache: string, how: Compression, epoch: number): Buf
   const data = compress(writeCpio(entries, { mtime: epoch }), how, how === "zstd" ? 10 : undefined);
   mkdirSync(join(cache, "initramfs"), { recursive: true });
   atomicWrite(path, data);
+  markUsed(join(cache, "initramfs"), basename(path));
+  pruneCache(join(cache, "initramfs"), keptEntries);
   return data;
 }
 

@@ -106,8 +106,9 @@ script.runInThisContext()(m.exports, Module.createRequire(file), m, file, __dirn
  * `nodeModules` holds what the bundle leaves external (koffi), as the image's
  * /usr/lib/kiln/node_modules does; `at` is the directory the image has the
  * program in (the name V8 records, so the cache is the same wherever it is made).
+ * After a build, `root` keeps its `keep` most recently used entries.
  */
-export function codeCached(root: string, bundlePath: string, program: string, nodeModules: string, at: string, node = hostNode): CodeCachedProgram {
+export function codeCached(root: string, bundlePath: string, program: string, nodeModules: string, at: string, node = hostNode, keep = Number.POSITIVE_INFINITY): CodeCachedProgram {
   const source = readFileSync(bundlePath);
   const st = statSync(node);
   const key = createHash("sha256").update(`${loaderSource(program)}\0${at}\0${node}:${st.ino}:${st.size}:${st.mtimeMs}\0`).update(source).digest("hex");
@@ -128,7 +129,7 @@ export function codeCached(root: string, bundlePath: string, program: string, no
     if (!existsSync(cache) || !existsSync(`${cache}.twin`)) throw new Error(`making the V8 code cache of ${bundlePath}: the loader wrote none`);
     writeFileSync(cache, withoutScriptId(readFileSync(cache), readFileSync(`${cache}.twin`)));
     rmSync(`${cache}.twin`);
-  });
+  }, keep);
   return { loader: join(hit.dir, names.loader), bundle: join(hit.dir, names.bundle), cache: join(hit.dir, names.cache) };
 }
 

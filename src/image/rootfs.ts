@@ -8,8 +8,8 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "n
 import { basename, join, posix } from "node:path";
 import { canonicalPath, mergedUsrLinks } from "../machinery/image-layout.js";
 import { imagePaths } from "../machinery/paths.js";
-import { cachedDir } from "./cache.js";
-import { codeCached } from "./code-cache.js";
+import { cachedDir, keptEntries } from "./cache.js";
+import { codeCached, hostNode } from "./code-cache.js";
 import { entries as bundleEntries } from "./bundle.js";
 import { cmp, defaultLibDirs, resolveLibraries } from "./libs.js";
 import { type BinarySpec, type Manifest, parseManifest } from "./manifest.js";
@@ -68,7 +68,8 @@ export function buildRootfs(opts: RootfsOptions = {}): RootfsResult {
   const entries = planRootfs(root, opts);
   const hash = planHash(entries, `${builderVersion}:${epoch}:${opts.salt ?? ""}`);
   const out = opts.outDir ?? join(cacheRoot(), "rootfs");
-  const hit = cachedDir(out, hash, (tmp) => materialize(tmp, entries, epoch));
+  // A tree built where the caller asked is theirs to keep; the shared cache keeps the latest few.
+  const hit = cachedDir(out, hash, (tmp) => materialize(tmp, entries, epoch), opts.outDir ? Number.POSITIVE_INFINITY : keptEntries);
   return { ...hit, hash, entries };
 }
 
@@ -141,7 +142,8 @@ function addBinaryDir(plan: PlanBuilder, dir: string, to: string, optional: bool
 
 /** Adds the image's bundles (each a loader, the bundle and its V8 code cache: code-cache.ts) and koffi (JS + native module); returns the native module. */
 function addKiln(plan: PlanBuilder, dist: string, nodeModules: string): string[] {
-  for (const e of bundleEntries.filter((x) => x.image)) {
+  const programs = bundleEntries.filter((x) => x.image);
+  for (const e of programs) {
     const src = join(dist, e.out);
     if (!existsSync(src)) {
       if (!e.optional) throw new Error(`${src} is missing: run \`npm run build\` (npx tsx hack/build.ts) first`);
@@ -151,7 +153,8 @@ function addKiln(plan: PlanBuilder, dist: string, nodeModules: string): string[]
       plan.file(posix.join(imagePaths.kilnLib, e.out), src, "content", 0o755);
       continue;
     }
-    const p = codeCached(join(cacheRoot(), "code-cache"), src, e.out, nodeModules, imagePaths.kilnLib);
+    // An entry per program: the code cache keeps the latest few builds' worth.
+    const p = codeCached(join(cacheRoot(), "code-cache"), src, e.out, nodeModules, imagePaths.kilnLib, hostNode, keptEntries * programs.length);
     plan.file(posix.join(imagePaths.kilnLib, e.out), p.loader, "content", 0o755);
     plan.file(posix.join(imagePaths.kilnLib, basename(p.bundle)), p.bundle, "content", 0o644);
     plan.file(posix.join(imagePaths.kilnLib, basename(p.cache)), p.cache, "content", 0o644);

@@ -1,11 +1,12 @@
 // rootfs.sqsh: the read-only root as a squashfs image, made by Debian's
 // mksquashfs with every source of variation pinned (times, owners, the
 // reproducible ordering mksquashfs uses by default), so the same tree gives
-// the same bytes. Cached by the tree's hash.
+// the same bytes. Cached by the tree's hash; the cache keeps the latest few.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { keptEntries, markUsed, pruneCache } from "./cache.js";
 
 export interface SquashfsOptions {
   /** The tree to pack. */
@@ -29,7 +30,10 @@ export function buildSquashfs(o: SquashfsOptions): { path: string; cached: boole
   // The arguments are part of the key: changing how we pack changes the bytes.
   const how = createHash("sha256").update(mksquashfsArgs("", "", o.epoch).join(" ")).digest("hex").slice(0, 12);
   const path = join(o.cacheDir, `${o.key}-${how}.sqsh`);
-  if (existsSync(path)) return { path, cached: true };
+  if (existsSync(path)) {
+    markUsed(o.cacheDir, basename(path));
+    return { path, cached: true };
+  }
   mkdirSync(o.cacheDir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   try {
@@ -41,5 +45,7 @@ export function buildSquashfs(o: SquashfsOptions): { path: string; cached: boole
     const stderr = String((err as { stderr?: Buffer }).stderr ?? "").trim();
     throw new Error(missing ? "mksquashfs is not installed: apt-get install squashfs-tools" : `mksquashfs failed: ${stderr}`, { cause: err });
   }
+  markUsed(o.cacheDir, basename(path));
+  pruneCache(o.cacheDir, keptEntries);
   return { path, cached: false };
 }

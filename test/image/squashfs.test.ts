@@ -72,7 +72,8 @@ t.test("a second build into the same cache is cached; another epoch is not", asy
   const other = buildSquashfs({ tree: src, cacheDir, key: "abc", epoch: epoch + 1 });
   t.equal(other.cached, false);
   t.not(other.path, first.path);
-  t.same(readdirSync(cacheDir).sort(), [basename(first.path), basename(other.path)].sort(), "no temporary files left");
+  t.same(readdirSync(cacheDir).sort(), [".used", basename(first.path), basename(other.path)].sort(), "no temporary files left");
+  t.same(readdirSync(join(cacheDir, ".used")).sort(), [basename(first.path), basename(other.path)].sort(), "each image is stamped used");
 });
 
 t.test("unsquashfs lists every file owned by 0/0 with its mode", async (t) => {
