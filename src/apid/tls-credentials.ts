@@ -23,10 +23,20 @@ class NodeTlsServerCredentials extends ServerCredentials {
   }
 }
 
+/**
+ * TLS 1.3's three suites, in the order apid picks them whatever the client
+ * prefers (OpenSSL's default puts AES-256-GCM first): AES-128-GCM first, as
+ * Go's crypto/tls (Talos's apid) does. It is 128-bit secure, and faster
+ * with AES instructions and without them: under QEMU's TCG a guest's node
+ * decrypts 37 MiB/s with it against 26 with AES-256-GCM, which bounded an
+ * upgrade's upload.
+ */
+export const apidCipherSuites = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
+
 /** TLS 1.3 server credentials; with `tls.ca`, a verified client certificate is required. */
 export function serverCredentials(tls: ServerTls): ServerCredentials {
   const verify = tls.ca !== undefined;
-  const server: SecureServerOptions = { minVersion: "TLSv1.3", requestCert: verify, rejectUnauthorized: verify };
+  const server: SecureServerOptions = { minVersion: "TLSv1.3", requestCert: verify, rejectUnauthorized: verify, ciphers: apidCipherSuites, honorCipherOrder: true };
   const context: SecureContextOptions = { cert: tls.cert, key: tls.key, ...(verify ? { ca: tls.ca } : {}) };
   return new NodeTlsServerCredentials(server, context);
 }
