@@ -15,6 +15,9 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
 }
 
 process.stdout.on("error", exitOnClosedPipe);
+// A closed stderr (`kilnctl upgrade … 2>&1 | head -1`) loses the messages, not the work: the command
+// runs on and exits with its own code, which a script still reads (a throw here made it 1).
+process.stderr.on("error", () => {});
 const code = await runCli(process.argv.slice(2), processDeps());
 // The command is done when runCli is: exit now rather than when the last
 // handle closes. grpc-js may still be reconnecting to a machine the command

@@ -52,6 +52,14 @@ function failed(t: Asserts, r: Run, code: number, line: string | RegExp): void {
   t.equal(r.stdout, "");
 }
 
+t.test("a closed stderr keeps the exit code: the failure is still 4 (unavailable), not a crash's 1", async (t) => {
+  const shown = await kilnctl(["-e", "unix:///nonexistent.sock", "version"]);
+  t.equal(shown.code, 4);
+  const run = start(["-e", "unix:///nonexistent.sock", "version"]);
+  run.child.stderr?.destroy();
+  t.equal((await run.done).code, 4);
+});
+
 t.test("version -o json prints one object for the node", async (t) => {
   const r = await kilnctl(["-e", e, "version", "-o", "json"]);
   t.equal(r.code, 0);
