@@ -13,6 +13,7 @@ import { startApid } from "./server.js";
 import { startTrust } from "./trust.js";
 import { readClientTls, readServerTls } from "./tls-credentials.js";
 import { tlsComplete } from "./tls-complete.js";
+import { reloadServerCertificate } from "./certificate-reload.js";
 import { createLanes } from "./lanes.js";
 import { codeCacheState } from "../machinery/code-cache-state.js";
 
@@ -48,7 +49,15 @@ async function serve(a: ApidArgs) {
   log(`serving ${mtls ? "mTLS (client certificates required)" : "maintenance mode (TLS, no client certificate)"} on port ${apid.ports.join(", ")}, uid ${process.getuid?.()}${cacheNote()}`);
   const trust = a.trustListen ? await startTrust({ tls: { cert: tls.cert, key: tls.key }, listen: a.trustListen, machined }) : undefined;
   if (trust) log(`issuing machine certificates to holders of the machine token on port ${trust.ports.join(", ")} (TLS, no client certificate)`);
+  // Maintenance mode's self-signed certificate is pinned by its fingerprint: it is never replaced.
+  const reload = mtls
+    ? reloadServerCertificate(a.tlsDir, tls, (next) => {
+        apid.replaceCertificate(next);
+        trust?.replaceCertificate({ cert: next.cert, key: next.key });
+      }, log)
+    : undefined;
   const close = async (ms: number) => {
+    reload?.close();
     await Promise.all([apid.close(ms), trust?.close(ms)]);
     remotes.close();
     machined.close();

@@ -37,6 +37,8 @@ export interface Apid {
   ports: number[];
   /** Stops taking calls; lets open ones finish for `graceMs`, then cancels them. */
   close(graceMs?: number): Promise<void>;
+  /** Serves new connections with `tls` (a checked pair); open ones keep their certificate. */
+  replaceCertificate(tls: ServerTls): void;
 }
 
 /** Starts apid's server. */
@@ -49,7 +51,7 @@ export async function startApid(o: ApidOptions): Promise<Apid> {
   const creds = serverCredentials(o.tls);
   const ports: number[] = [];
   for (const alternatives of o.listen) ports.push(await bindFirst(server, alternatives, creds));
-  return { ports, close: (graceMs = 2000) => stop(server, graceMs) };
+  return { ports, close: (graceMs = 2000) => stop(server, graceMs), replaceCertificate: (tls) => creds.replace(tls) };
 }
 
 /** grpc-js's server options for apid's per-connection limits (apidConnectionLimits, overridden by `given`). */

@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SecureServerOptions } from "node:http2";
-import type { SecureContextOptions } from "node:tls";
+import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { ServerCredentials } from "@grpc/grpc-js";
 import { apidTlsFiles as tlsFiles } from "../machinery/apid.js";
 
@@ -16,11 +16,30 @@ export interface ServerTls {
   ca?: Buffer;
 }
 
-/** grpc-js server credentials whose TLS options are Node's, verbatim. */
-class NodeTlsServerCredentials extends ServerCredentials {
+/** grpc-js server credentials whose TLS options are Node's, verbatim; `replace` swaps the certificate of every server bound with them. */
+export class NodeTlsServerCredentials extends ServerCredentials {
   override _equals(other: ServerCredentials): boolean {
     return other === this;
   }
+
+  /** New connections get `tls`'s certificate; open ones keep theirs. `tls` must be a checked pair (certificatePair). */
+  replace(tls: ServerTls): void {
+    this.updateSecureContextOptions(contextOptions(tls));
+  }
+}
+
+/**
+ * The secure context: the certificate and key, the CA, and the protocol and
+ * suites, which Node's setSecureContext (how grpc-js applies `replace`)
+ * resets to its defaults unless they are given with the certificate again.
+ */
+function contextOptions(tls: ServerTls): SecureContextOptions {
+  return { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), minVersion: "TLSv1.3", ciphers: apidCipherSuites, honorCipherOrder: true };
+}
+
+/** Throws unless `tls`'s key is the certificate's (a certificate read while machined was replacing the pair). */
+export function checkPair(tls: ServerTls): void {
+  createSecureContext(contextOptions(tls));
 }
 
 /**
@@ -34,11 +53,10 @@ class NodeTlsServerCredentials extends ServerCredentials {
 export const apidCipherSuites = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 
 /** TLS 1.3 server credentials; with `tls.ca`, a verified client certificate is required. */
-export function serverCredentials(tls: ServerTls): ServerCredentials {
+export function serverCredentials(tls: ServerTls): NodeTlsServerCredentials {
   const verify = tls.ca !== undefined;
-  const server: SecureServerOptions = { minVersion: "TLSv1.3", requestCert: verify, rejectUnauthorized: verify, ciphers: apidCipherSuites, honorCipherOrder: true };
-  const context: SecureContextOptions = { cert: tls.cert, key: tls.key, ...(verify ? { ca: tls.ca } : {}) };
-  return new NodeTlsServerCredentials(server, context);
+  const server: SecureServerOptions = { requestCert: verify, rejectUnauthorized: verify };
+  return new NodeTlsServerCredentials(server, contextOptions(tls));
 }
 
 /** Reads the server's TLS files from `dir`; the CA only when clients are verified. */

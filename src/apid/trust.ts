@@ -51,6 +51,8 @@ export interface TrustOptions {
 export interface TrustServer {
   ports: number[];
   close(graceMs?: number): Promise<void>;
+  /** Serves new connections with this certificate and key (a checked pair). */
+  replaceCertificate(tls: Omit<ServerTls, "ca">): void;
 }
 
 /** Starts the trust port's server. */
@@ -95,5 +97,5 @@ export async function startTrust(o: TrustOptions): Promise<TrustServer> {
     server.forceShutdown();
     throw err;
   }
-  return { ports, close: (graceMs = 2000) => stop(server, graceMs) };
+  return { ports, close: (graceMs = 2000) => stop(server, graceMs), replaceCertificate: (tls) => creds.replace(tls) };
 }

@@ -76,6 +76,32 @@ async function writeFiles(o: ApidTlsOptions, sans: string[]): Promise<ApidTls> {
   return { mode: "mtls", sans };
 }
 
+/**
+ * A new server certificate from the machine CA (the config must hold its
+ * key) for the names and addresses the machine has now, for writeServerCert.
+ */
+export async function issueServerCertFor(o: { config: MachineConfig; hostname: string; addresses?: string[] }): Promise<{ cert: CertAndKey; sans: string[] }> {
+  const sans = apidSans(o.config, o.hostname, o.addresses ?? localAddresses());
+  return { cert: await issueServerCert(machineCa(o.config), { commonName: o.hostname, sans }), sans };
+}
+
+/**
+ * Renames a server certificate into apid's live directory, the key first,
+ * then the certificate, synchronously (a start's prepare never interleaves);
+ * apid serves it without a restart (src/apid/certificate-reload.ts).
+ */
+export function writeServerCert(dir: string, cert: CertAndKey, owner?: { uid: number; gid: number }): void {
+  replaceFile(dir, tlsFiles.key, cert.key, 0o600, owner);
+  replaceFile(dir, tlsFiles.cert, cert.crt, 0o644, owner);
+}
+
+/** Renames `text` into place as dir/file, then gives it to apid's user. */
+function replaceFile(dir: string, file: string, text: string, mode: number, owner?: { uid: number; gid: number }): void {
+  const path = join(dir, file);
+  writeFileAtomic(path, text, mode);
+  if (owner) chownSync(path, owner.uid, owner.gid);
+}
+
 /** machine.api's lists as apid reads them: the denied client certificates and the peers. */
 function apiListFiles(config: MachineConfig): [string, string][] {
   return [
@@ -86,11 +112,7 @@ function apiListFiles(config: MachineConfig): [string, string][] {
 
 /** Replaces apid's lists (denied certificates, peers); apid reads each again at its next call: applied live. */
 export function writeApiLists(dir: string, config: MachineConfig, owner?: { uid: number; gid: number }): void {
-  for (const [file, text] of apiListFiles(config)) {
-    const path = join(dir, file);
-    writeFileAtomic(path, text, 0o644);
-    if (owner) chownSync(path, owner.uid, owner.gid);
-  }
+  for (const [file, text] of apiListFiles(config)) replaceFile(dir, file, text, 0o644, owner);
 }
 
 /** Names and addresses in apid's certificate: machine.certSANs, the hostname, the machine's addresses, loopback. */

@@ -15,7 +15,7 @@ import { apidPort, trustPort } from "../../machinery/apid.js";
 import { endpointHost, hostPort } from "../../machinery/endpoint.js";
 import { decodeBase64Pem } from "../../pki/pem.js";
 import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
-import { apidSans, localAddresses, writeApidTls, writeApiLists } from "../apid-tls.js";
+import { apidSans, issueServerCertFor, localAddresses, writeApidTls, writeApiLists, writeServerCert } from "../apid-tls.js";
 import type { EventBus } from "../events.js";
 import type { Condition, HealthCheck, MachineContext, ServiceDefinition } from "../service.js";
 import { errorText } from "../supervisor/exit.js";
@@ -223,11 +223,47 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       d.supervisor.restart("apid").catch((err: Error) => d.log(`restarting apid: ${err.message}`));
     }, d.restartDelayMs ?? 250);
   };
-  // An address added after apid's certificate was issued (a DHCP lease that came after apid started, as on a
-  // reboot from disk whose config needs no network): clients reaching the machine there would be refused, so the
-  // certificate is issued again. Maintenance mode's self-signed one is pinned by fingerprint, and stays.
+  // The context of apid's last start: its config is the machine's live one.
+  let context: MachineContext | undefined;
+  // Replacements, one after another.
+  let replacing: Promise<void> = Promise.resolve();
+  let replacePending = false;
+  /** A server certificate with every address, renamed into apid's directory for apid to swap in; else a restart. */
+  const replaceSoon = (why: string) => {
+    if (replacePending) return;
+    replacePending = true;
+    setTimeout(() => {
+      replacePending = false;
+      replacing = replacing.then(() => replaceCertificate(why));
+    }, d.restartDelayMs ?? 250);
+  };
+  const replaceCertificate = async (why: string) => {
+    const dir = tlsDir;
+    const config = context?.config;
+    // A start under way writes the whole directory itself; with no CA key the certificate is a control plane's, asked for at start.
+    if (preparing > 0 || !dir || maintenance || !config?.machine.ca?.key) return restartSoon(why);
+    try {
+      const next = await issueServerCertFor({ config, hostname: hostname() });
+      // A start began while it was issued: it rebuilds the directory with the addresses it finds (and checks them after).
+      if (preparing > 0 || tlsDir !== dir) return;
+      writeServerCert(dir, next.cert, apidOwner());
+      covered = new Set(next.sans);
+      d.log(`apid: a new server certificate, served without a restart: ${why}`);
+    } catch (err) {
+      return restartSoon(`${why}; its certificate could not be replaced in place (${(err as Error).message})`);
+    }
+    lacksAddress();
+  };
+  /** Replaces apid's certificate when the machine has an address it lacks (one added while it was being issued). */
+  const lacksAddress = () => {
+    const missed = localAddresses().find((a) => !covered.has(a));
+    if (missed) replaceSoon(`its certificate lacks the new address ${missed}`);
+  };
+  // An address added after apid's certificate was issued (a DHCP lease or an IPv6 router's prefix that came after
+  // apid started): clients reaching the machine there would be refused, so a certificate is issued again, and apid
+  // serves it without a restart. Maintenance mode's self-signed one is pinned by fingerprint, and stays.
   followAddresses(d.events, (address) => {
-    if (!maintenance && tlsDir && !covered.has(address)) restartSoon(`its certificate lacks the new address ${address}`);
+    if (!maintenance && tlsDir && !covered.has(address)) replaceSoon(`its certificate lacks the new address ${address}`);
   });
   const definition = apidService({
     ...d.service,
@@ -235,9 +271,7 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
     onTlsWritten: (dir, sans) => {
       tlsDir = dir;
       covered = new Set(sans);
-      // An address added while the certificate was being issued.
-      const missed = localAddresses().find((a) => !covered.has(a));
-      if (missed) restartSoon(`its certificate lacks the new address ${missed}`);
+      lacksAddress();
     },
   });
   /** machine.api's lists replaced in apid's live directory; apid reads them at its next call. */
@@ -261,6 +295,7 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       // prepare(m) is called before this function's first await: it sets the start's stamp before run() is called.
       prepare: async (m) => {
         preparing++;
+        context = m;
         try {
           await prepare(m);
         } finally {
