@@ -60,6 +60,19 @@ t.test("a closed stderr keeps the exit code: the failure is still 4 (unavailable
   t.equal((await run.done).code, 4);
 });
 
+t.test("health --wait-timeout bounds the last round: a machine that never answers fails the check when the wait ends, not after --timeout", async (t) => {
+  const hung = join(dir, "hung.sock");
+  const never = () => new Promise<never>(() => {});
+  const stuck = await startMachineApi({ ...createFakeMachine(), kubeconfig: never, services: () => [] }, hung, { node: () => "node-h", closeGraceMs: 100 });
+  t.teardown(() => stuck.close());
+  const t0 = Date.now();
+  const r = await kilnctl(["-e", `unix://${hung}`, "health", "--wait-timeout", "2s", "--timeout", "120s"]);
+  const tookS = (Date.now() - t0) / 1000;
+  t.equal(r.code, 7, "unhealthy");
+  t.match(r.stderr, /kilnctl: health: .*Kubernetes API.* did not hold within 2s/);
+  t.ok(tookS < 60, `ended with the wait (${tookS.toFixed(1)} s), far before --timeout's 120 s`);
+});
+
 t.test("version -o json prints one object for the node", async (t) => {
   const r = await kilnctl(["-e", e, "version", "-o", "json"]);
   t.equal(r.code, 0);

@@ -7,6 +7,7 @@ import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Command } from "commander";
 import { parse } from "yaml";
 import { connectionFromKubeconfig, createKubeClient, type KubeClient, type Kubeconfig } from "../../machinery/kube-client.js";
+import type { CallOpts } from "../../grpc/client.js";
 import { ApiError, Code } from "../../grpc/errors.js";
 import type { CliDeps } from "../deps.js";
 import { parseDurationFlag } from "../duration.js";
@@ -78,8 +79,11 @@ export async function waitForHealth(m: MachineSession, waitMs: number): Promise<
   let said = "";
   try {
     for (;;) {
-      const machines = await gatherMachines(m);
-      const results = evaluateHealth(machines, await kube.gather());
+      // With a wait, a round ends with it: a machine or an API that does not answer by then is a failed check, not a longer wait.
+      const left = deadline - m.deps.now().getTime();
+      const call = waitMs > 0 ? { ...m.call, timeoutMs: Math.max(1, Math.min(m.call.timeoutMs ?? left, left)) } : m.call;
+      const [machines, kubeState] = await Promise.all([gatherMachines(m, call), within(kube.gather(call), call.timeoutMs, { t: "unavailable", why: "the Kubernetes API did not answer within --wait-timeout" } as const)]);
+      const results = evaluateHealth(machines, kubeState);
       const first = results.find((r) => !r.ok);
       if (!first || m.deps.now().getTime() + pollMs > deadline) return results;
       const line = `waiting for ${first.check}: ${first.detail}`;
@@ -92,11 +96,21 @@ export async function waitForHealth(m: MachineSession, waitMs: number): Promise<
   }
 }
 
+/** `work`'s result, or `late` once `ms` have passed first (no limit: `work`'s). */
+function within<T>(work: Promise<T>, ms: number | undefined, late: T): Promise<T> {
+  if (ms === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Each target machine's hostname and services, or its error. */
-async function gatherMachines(m: MachineSession): Promise<MachineState[]> {
+async function gatherMachines(m: MachineSession, call: CallOpts): Promise<MachineState[]> {
   const fallback = m.nodes.length ? m.nodes : [m.endpoint];
   try {
-    const [hosts, lists] = await Promise.all([m.client.hostname({}, m.call), m.client.serviceList({}, m.call)]);
+    const [hosts, lists] = await Promise.all([m.client.hostname({}, call), m.client.serviceList({}, call)]);
     return lists.messages.map((list, i) => {
       const node = list.metadata?.node || fallback[i] || m.endpoint;
       if (list.metadata?.error) return { node, error: list.metadata.error };
@@ -114,9 +128,9 @@ class KubeAccess {
   private refused: string | undefined;
   constructor(private readonly m: MachineSession) {}
 
-  async gather(): Promise<KubeState> {
+  async gather(call: CallOpts): Promise<KubeState> {
     if (this.refused) return { t: "unavailable", why: this.refused };
-    const client = this.client ?? (await this.connect());
+    const client = this.client ?? (await this.connect(call));
     if (typeof client === "string") return { t: "unavailable", why: client };
     const [readyz, nodes] = await Promise.all([
       client.text("/readyz").catch((err: Error) => ({ error: err.message })),
@@ -134,9 +148,9 @@ class KubeAccess {
   }
 
   /** A client from the first control plane that issues a kubeconfig, or why there is none yet. */
-  private async connect(): Promise<KubeClient | string> {
+  private async connect(call: CallOpts): Promise<KubeClient | string> {
     try {
-      const res = await this.m.client.kubeconfig({ crtTtl: durationFromMs(checkCertTtlMs) }, this.m.call);
+      const res = await this.m.client.kubeconfig({ crtTtl: durationFromMs(checkCertTtlMs) }, call);
       const got = res.messages.find((k) => !k.metadata?.error);
       if (!got) return `no control plane issued a kubeconfig: ${res.messages.map((k) => k.metadata?.error).join("; ")}`;
       this.client = createKubeClient(connectionFromKubeconfig(parse(new TextDecoder().decode(got.kubeconfig)) as Kubeconfig));
