@@ -198,10 +198,15 @@ export interface ApidControlDeps {
   log(line: string): void;
   /** Wait before restarting, so the reply to ApplyConfiguration leaves through apid first. Default 250. */
   restartDelayMs?: number;
+  /** The machine's addresses (tests); default: every local interface's. */
+  addresses?: () => string[];
+  /** How often the addresses are compared with the certificate's, for those no event announces. Default 10 s. */
+  addressPollMs?: number;
 }
 
 /** apid's service, announcing maintenance mode on the console and as an event, restarted when the config requires. */
 export function createApidControl(d: ApidControlDeps): ApidControl {
+  const addresses = d.addresses ?? localAddresses;
   let maintenance = false;
   // apid's TLS directory in mTLS mode, once written.
   let tlsDir: string | undefined;
@@ -243,7 +248,7 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
     // A start under way writes the whole directory itself; with no CA key the certificate is a control plane's, asked for at start.
     if (preparing > 0 || !dir || maintenance || !config?.machine.ca?.key) return restartSoon(why);
     try {
-      const next = await issueServerCertFor({ config, hostname: hostname() });
+      const next = await issueServerCertFor({ config, hostname: hostname(), addresses: addresses() });
       // A start began while it was issued: it rebuilds the directory with the addresses it finds (and checks them after).
       if (preparing > 0 || tlsDir !== dir) return;
       writeServerCert(dir, next.cert, apidOwner());
@@ -254,11 +259,18 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
     }
     lacksAddress();
   };
-  /** Replaces apid's certificate when the machine has an address it lacks (one added while it was being issued). */
+  /**
+   * Replaces apid's certificate when the machine has an address it lacks: one added while it was being issued, or
+   * one the kernel added itself (IPv6 autoconfiguration), which no event announces. Link-local addresses (one per
+   * pod's veth) are not asked for: no client reaches apid there.
+   */
   const lacksAddress = () => {
-    const missed = localAddresses().find((a) => !covered.has(a));
+    const missed = addresses().find((a) => !covered.has(a) && !isLinkLocal(a));
     if (missed) replaceSoon(`its certificate lacks the new address ${missed}`);
   };
+  setInterval(() => {
+    if (!maintenance && tlsDir && !replacePending) lacksAddress();
+  }, d.addressPollMs ?? 10_000).unref();
   // An address added after apid's certificate was issued (a DHCP lease or an IPv6 router's prefix that came after
   // apid started): clients reaching the machine there would be refused, so a certificate is issued again, and apid
   // serves it without a restart. Maintenance mode's self-signed one is pinned by fingerprint, and stays.

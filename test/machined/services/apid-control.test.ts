@@ -11,12 +11,13 @@ import type { EventPayload } from "../../../src/machined/events.js";
 import { createCA } from "../../../src/pki/certs.js";
 import { fingerprint } from "../../../src/pki/fingerprint.js";
 import { encodeBase64Pem } from "../../../src/pki/pem.js";
-import { apidPaths, certificateInputsChanged, createApidControl } from "../../../src/machined/services/apid.js";
+import { type ApidControlDeps, apidPaths, certificateInputsChanged, createApidControl } from "../../../src/machined/services/apid.js";
+import { localAddresses } from "../../../src/machined/apid-tls.js";
 import { configOf, testCa, worker } from "../../config/fixtures.js";
 import { testContext, waitFor } from "../helpers.js";
 
 /** A control over a supervisor that records restarts, and a machine context in a temp dir. */
-function harness(t: { teardown(fn: () => unknown): void }) {
+function harness(t: { teardown(fn: () => unknown): void }, more: Partial<ApidControlDeps> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "kiln-apid-control-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const restarts: string[] = [];
@@ -28,7 +29,7 @@ function harness(t: { teardown(fn: () => unknown): void }) {
       return `service ${id}: restarted`;
     },
   };
-  const control = createApidControl({ supervisor, events, log: (l) => void logged.push(l), restartDelayMs: 1 });
+  const control = createApidControl({ supervisor, events, log: (l) => void logged.push(l), restartDelayMs: 1, ...more });
   return { control, restarts, logged, events, ctx: testContext(dir) };
 }
 
@@ -175,6 +176,24 @@ t.test("an address the network adds after apid's certificate was issued gets a n
   t.not(crt, before);
   t.ok(new X509Certificate(crt).checkPrivateKey(createPrivateKey(readFileSync(join(dir, "server.key")))), "the key beside it is its own");
   t.same(readdirSync(dir).filter((f) => f.includes(".tmp-")), [], "no temporary file left");
+});
+
+t.test("an address the kernel adds itself (no event: IPv6 autoconfiguration) is found by the poll; a link-local one is not asked for", async (t) => {
+  let extra: string[] = [];
+  const h = harness(t, { addresses: () => [...localAddresses(), ...extra], addressPollMs: 20 });
+  h.ctx.config = configOf(worker({ hostname: "a", ca: await machineCa() }));
+  await h.control.definition.prepare!(h.ctx);
+  const crt = () => new X509Certificate(readFileSync(join(apidPaths(h.ctx).tls, "server.crt"), "utf8"));
+  extra = ["fe80::99"];
+  await sleep(100);
+  t.same(h.logged, [], "a link-local address changes nothing");
+  extra = ["fe80::99", "2001:db8::5"];
+  await waitFor("the new certificate", () => h.logged.length > 0);
+  t.same(h.logged, ["apid: a new server certificate, served without a restart: its certificate lacks the new address 2001:db8::5"]);
+  t.ok(crt().checkIP("2001:db8::5"), "the new certificate holds it");
+  await sleep(100);
+  t.equal(h.logged.length, 1, "covered from then on");
+  t.same(h.restarts, []);
 });
 
 t.test("without machine.ca's key (a control plane's certificate) a new address restarts apid, which asks again", async (t) => {
