@@ -1,9 +1,13 @@
 // The remote API end to end: gen config, a sandbox reached over its veth,
-// mTLS with roles, maintenance mode with a pinned fingerprint, apid restarts.
+// mTLS with roles, maintenance mode with a pinned fingerprint, apid restarts,
+// and a new address's certificate served without one.
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import t from "tap";
-import { consoleTail, createSandbox, destroySandbox, kilnctl, processesIn, type Sandbox, waitFor } from "./sandbox-helpers.js";
+import YAML from "yaml";
+import { consoleTail, createSandbox, destroySandbox, inSandbox, kilnctl, kilnctlBin, processesIn, type Sandbox, waitFor } from "./sandbox-helpers.js";
 import { scratchDir } from "../fixtures/scratch.js";
 
 const dir = scratchDir("kiln-gen-");
@@ -66,6 +70,41 @@ t.test("apid killed with kill -9 is restarted and answers again", async (t) => {
   const cfg = join(dir, "kilnconfig");
   await waitFor("apid to answer again", () => remote(cfg, "version").code === 0 && processesIn(sb).some((p) => p.cmdline.includes("apid.cjs") && p.pid !== apid!.pid), 15_000, 250);
   t.ok(processesIn(sb).some((p) => p.pid === sb.pid), "machined (PID 1) is unaffected");
+});
+
+/** The SANs of the certificate apid serves now, seen with the kilnconfig's client certificate. */
+function servedSans(cfg: string): Promise<string> {
+  const file = YAML.parse(readFileSync(cfg, "utf8")) as { context: string; contexts: Record<string, { ca: string; crt: string; key: string }> };
+  const ctx = file.contexts[file.context]!;
+  const [ca, cert, key] = [ctx.ca, ctx.crt, ctx.key].map((b) => Buffer.from(b, "base64"));
+  const [host, port] = sb.endpoint.split(":") as [string, string];
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host, port: Number(port), ca, cert, key, servername: "kiln-apid", ALPNProtocols: ["h2"], checkServerIdentity: () => undefined });
+    s.once("secureConnect", () => {
+      resolve(s.getPeerCertificate().subjectaltname ?? "");
+      s.destroy();
+    });
+    s.once("error", reject);
+  });
+}
+
+t.test("an address added in the machine gets apid a new certificate without a restart; a follow open before goes on", async (t) => {
+  const cfg = join(dir, "kilnconfig");
+  const before = processesIn(sb).find((p) => p.cmdline.includes("apid.cjs"))!;
+  t.notMatch(await servedSans(cfg), /10\.99\.0\.5/);
+  const follow = spawn(process.execPath, [kilnctlBin, "--kilnconfig", cfg, "-e", sb.endpoint, "events", "-f"], { stdio: "ignore" });
+  t.teardown(() => void follow.kill());
+  await new Promise((r) => setTimeout(r, 2000));
+  const added = inSandbox(sb, ["-n"], ["ip", "addr", "add", "10.99.0.5/32", "dev", "lo"]);
+  t.equal(added.code, 0, added.stderr);
+  // machined looks for addresses no event announces every 10 s.
+  let sans = "";
+  for (const end = Date.now() + 40_000; Date.now() < end && !/IP Address:10\.99\.0\.5/.test(sans); await new Promise((r) => setTimeout(r, 500))) sans = await servedSans(cfg);
+  t.match(sans, /IP Address:10\.99\.0\.5/, "apid serves a certificate with the new address");
+  t.equal(processesIn(sb).find((p) => p.cmdline.includes("apid.cjs"))?.pid, before.pid, "the same apid process");
+  t.equal(follow.exitCode, null, "the follow opened before is still running");
+  const logs = remote(cfg, "logs", "apid");
+  t.match(logs.stdout, /serving a new server certificate from \/run\/apid\/tls/);
 });
 
 t.test("maintenance mode: only apply and version, fingerprint pinned, then mTLS only", async (t) => {
