@@ -1,7 +1,7 @@
 // apid's server certificate replaced without a restart. When the machine
-// gains an address, machined issues a new server certificate and renames it
-// and its key into apid's TLS directory (src/machined/apid-tls.ts,
-// replaceServerCert); apid sees the directory change, reads the pair, checks
+// gains an address, machined issues a new server certificate and renames its
+// key and then it into apid's TLS directory (src/machined/apid-tls.ts,
+// writeServerCert); apid sees the directory change, reads the pair, checks
 // that the key is the certificate's (it may have read between the two
 // renames: the second one's event checks again) and hands it to its
 // servers. New connections get the new certificate; calls under way go on.

@@ -22,7 +22,7 @@ export class NodeTlsServerCredentials extends ServerCredentials {
     return other === this;
   }
 
-  /** New connections get `tls`'s certificate; open ones keep theirs. `tls` must be a checked pair (certificatePair). */
+  /** New connections get `tls`'s certificate; open ones keep theirs. `tls` must be a checked pair (checkPair). */
   replace(tls: ServerTls): void {
     this.updateSecureContextOptions(contextOptions(tls));
   }

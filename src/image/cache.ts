@@ -71,7 +71,8 @@ export const pruneSpareMs = 15 * 60_000;
 export function pruneCache(root: string, keep: number, now = Date.now()): string[] {
   if (!Number.isFinite(keep)) return [];
   // Unstamped (from before stamping, just renamed into place, or a build's temporary file): its ctime, when it was last written or renamed.
-  const usedAt = (name: string) => statSync(join(root, ".used", name), { throwIfNoEntry: false })?.mtimeMs ?? statSync(join(root, name)).ctimeMs;
+  // One another build removed meanwhile counts as in use: there is nothing left to remove.
+  const usedAt = (name: string) => statSync(join(root, ".used", name), { throwIfNoEntry: false })?.mtimeMs ?? statSync(join(root, name), { throwIfNoEntry: false })?.ctimeMs ?? now;
   const entries = readdirSync(root)
     .filter((n) => !n.startsWith("."))
     .map((name) => ({ name, at: usedAt(name) }))

@@ -245,8 +245,10 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
   const replaceCertificate = async (why: string) => {
     const dir = tlsDir;
     const config = context?.config;
-    // A start under way writes the whole directory itself; with no CA key the certificate is a control plane's, asked for at start.
-    if (preparing > 0 || !dir || maintenance || !config?.machine.ca?.key) return restartSoon(why);
+    // A start under way writes the whole directory, then looks for missing addresses again.
+    if (preparing > 0 || !dir || maintenance) return;
+    // Without the CA's key the certificate is a control plane's, asked for at each start.
+    if (!config?.machine.ca?.key) return restartSoon(why);
     try {
       const next = await issueServerCertFor({ config, hostname: hostname(), addresses: addresses() });
       // A start began while it was issued: it rebuilds the directory with the addresses it finds (and checks them after).
