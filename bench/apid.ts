@@ -10,7 +10,6 @@ import YAML from "yaml";
 import { createClient } from "../src/grpc/client.js";
 import { MachineService, ServiceState } from "../src/gen/kiln/machine/v1/machine_pb.js";
 import { scratchDir } from "../test/fixtures/scratch.js";
-import { apidCipherSuites } from "../src/apid/tls-credentials.js";
 
 const root = resolve(import.meta.dirname, "..");
 type Report = (name: string, kiln: number, floor: number, unit: string, more?: "better" | "worse") => void;
@@ -139,8 +138,7 @@ async function emptyFloor(info: { pid: number; address: string }, _ca: Buffer, c
   const tls = `/proc/${info.pid}/root/run/apid/tls`;
   const addr = `${info.address}:50001`;
   const server = spawn("nsenter", ["-t", String(info.pid), "-n", process.execPath, join(root, "bench/fixtures/empty-server.cjs"), addr, `${tls}/ca.crt`, `${tls}/server.crt`, `${tls}/server.key`], {
-    // The same suite apid picks (AES-128-GCM): grpc-js's createSsl takes its cipher list from this variable only.
-    env: { ...process.env, NODE_PATH: join(root, "node_modules"), GRPC_SSL_CIPHER_SUITES: apidCipherSuites.split(":")[0] },
+    env: { ...process.env, NODE_PATH: join(root, "node_modules") },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((r) => server.stdout!.once("data", r));

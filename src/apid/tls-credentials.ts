@@ -29,28 +29,18 @@ export class NodeTlsServerCredentials extends ServerCredentials {
 }
 
 /**
- * The secure context: the certificate and key, the CA, and the protocol and
- * suites, which Node's setSecureContext (how grpc-js applies `replace`)
- * resets to its defaults unless they are given with the certificate again.
+ * The secure context: the certificate and key, the CA, and TLS 1.3 only,
+ * which Node's setSecureContext (how grpc-js applies `replace`) resets to
+ * its default (TLS 1.2) unless it is given with the certificate again.
  */
 function contextOptions(tls: ServerTls): SecureContextOptions {
-  return { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), minVersion: "TLSv1.3", ciphers: apidCipherSuites, honorCipherOrder: true };
+  return { cert: tls.cert, key: tls.key, ...(tls.ca ? { ca: tls.ca } : {}), minVersion: "TLSv1.3" };
 }
 
 /** Throws unless `tls`'s key is the certificate's (a certificate read while machined was replacing the pair). */
 export function checkPair(tls: ServerTls): void {
   createSecureContext(contextOptions(tls));
 }
-
-/**
- * TLS 1.3's three suites, in the order apid picks them whatever the client
- * prefers (OpenSSL's default puts AES-256-GCM first): AES-128-GCM first, as
- * Go's crypto/tls (Talos's apid) does. It is 128-bit secure, and faster
- * with AES instructions and without them: under QEMU's TCG a guest's node
- * decrypts 37 MiB/s with it against 26 with AES-256-GCM, which bounded an
- * upgrade's upload.
- */
-export const apidCipherSuites = "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384";
 
 /** TLS 1.3 server credentials; with `tls.ca`, a verified client certificate is required. */
 export function serverCredentials(tls: ServerTls): NodeTlsServerCredentials {

@@ -50,21 +50,20 @@ async function eventually(check: () => boolean, ms = 3000): Promise<void> {
 }
 
 /** How a TLS handshake with apid ends: the protocol agreed, or the error. */
-function handshake(port: number, cert: CertAndKey, o: { maxVersion?: "TLSv1.2" | "TLSv1.3"; ciphers?: string }): Promise<string> {
+function handshake(port: number, cert: CertAndKey, o: { maxVersion?: "TLSv1.2" | "TLSv1.3" }): Promise<string> {
   return new Promise((resolve) => {
     const s = tlsConnect({ host: "127.0.0.1", port, ca: pki.ca.crt, cert: cert.crt, key: cert.key, ALPNProtocols: ["h2"], ...o });
     s.once("secureConnect", () => {
-      resolve(`${s.getProtocol()} ${s.alpnProtocol} ${s.getCipher().standardName}`);
+      resolve(`${s.getProtocol()} ${s.alpnProtocol}`);
       s.destroy();
     });
     s.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
 }
 
-t.test("speaks TLS 1.3 only, with AES-128-GCM first whatever the client prefers", async (t) => {
+t.test("speaks TLS 1.3 only", async (t) => {
   const stack = await startStack(t, pki, "mtls");
-  t.equal(await handshake(stack.port, pki.clients.admin, {}), "TLSv1.3 h2 TLS_AES_128_GCM_SHA256", "node's client offers AES-256-GCM first");
-  t.equal(await handshake(stack.port, pki.clients.admin, { ciphers: "TLS_AES_256_GCM_SHA384" }), "TLSv1.3 h2 TLS_AES_256_GCM_SHA384", "a client offering only another suite still connects");
+  t.equal(await handshake(stack.port, pki.clients.admin, {}), "TLSv1.3 h2");
   t.match(await handshake(stack.port, pki.clients.admin, { maxVersion: "TLSv1.2" }), /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL/);
 });
 

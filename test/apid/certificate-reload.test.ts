@@ -1,6 +1,6 @@
 // apid serving a new server certificate without a restart: machined renames
 // a new pair into apid's TLS directory (writeServerCert); apid checks it and
-// swaps it in for new connections, keeping TLS 1.3, its suite and the
+// swaps it in for new connections, keeping TLS 1.3, the suite and the
 // client-certificate rule, while a connection opened before goes on.
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -71,14 +71,14 @@ async function watched(t: Test, before: (dir: string) => void = () => {}) {
 t.test("a new pair in the directory is served to new connections; TLS 1.3, the suite and client certificates stay; an open connection goes on", async (t) => {
   const { stack, dir, logged } = await watched(t);
   const admin = pki.clients.admin;
-  t.match(await handshake(stack.port, { cert: admin }), "IP Address:127.0.0.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1 TLSv1.3 TLS_AES_128_GCM_SHA256", "the first certificate");
+  t.match(await handshake(stack.port, { cert: admin }), "IP Address:127.0.0.1, DNS:localhost, IP Address:0:0:0:0:0:0:0:1 TLSv1.3 TLS_AES_256_GCM_SHA384", "the first certificate");
   const open = apidClient(t, stack.port, pki.ca, admin);
   t.equal((await callUnary(open, version)).code, status.OK, "a connection opened before the swap");
 
   const next = await issueServerCert(pki.ca, { commonName: "node-a", sans: ["node-a", "10.9.9.9", "127.0.0.1"] });
   writeServerCert(dir, next);
   await until(async () => (await handshake(stack.port, { cert: admin })).includes("IP Address:10.9.9.9"));
-  t.equal(await handshake(stack.port, { cert: admin }), "DNS:node-a, IP Address:10.9.9.9, IP Address:127.0.0.1 TLSv1.3 TLS_AES_128_GCM_SHA256", "the new certificate, the same protocol and suite");
+  t.equal(await handshake(stack.port, { cert: admin }), "DNS:node-a, IP Address:10.9.9.9, IP Address:127.0.0.1 TLSv1.3 TLS_AES_256_GCM_SHA384", "the new certificate, the same protocol and suite");
   t.match(await handshake(stack.port, { cert: admin, maxVersion: "TLSv1.2" }), /PROTOCOL_VERSION|UNSUPPORTED_PROTOCOL/, "TLS 1.2 is still refused");
   t.match(await handshake(stack.port), /CERTIFICATE_REQUIRED|ECONNRESET|EPIPE/, "a client without a certificate is still refused");
   t.equal((await callUnary(open, version)).code, status.OK, "the connection opened before goes on");
