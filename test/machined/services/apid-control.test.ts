@@ -12,12 +12,16 @@ import { createCA } from "../../../src/pki/certs.js";
 import { fingerprint } from "../../../src/pki/fingerprint.js";
 import { encodeBase64Pem } from "../../../src/pki/pem.js";
 import { type ApidControlDeps, apidPaths, certificateInputsChanged, createApidControl } from "../../../src/machined/services/apid.js";
-import { localAddresses } from "../../../src/machined/apid-tls.js";
 import { configOf, testCa, worker } from "../../config/fixtures.js";
 import { testContext, waitFor } from "../helpers.js";
 
-/** A control over a supervisor that records restarts, and a machine context in a temp dir. */
+/**
+ * A control over a supervisor that records restarts, and a machine context in a temp dir. The machine's
+ * addresses, as the control sees them after its first certificate, are `addresses` (the host's change while
+ * other tests run): a test adds to it what the machine gains.
+ */
 function harness(t: { teardown(fn: () => unknown): void }, more: Partial<ApidControlDeps> = {}) {
+  const addresses: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), "kiln-apid-control-"));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const restarts: string[] = [];
@@ -29,8 +33,8 @@ function harness(t: { teardown(fn: () => unknown): void }, more: Partial<ApidCon
       return `service ${id}: restarted`;
     },
   };
-  const control = createApidControl({ supervisor, events, log: (l) => void logged.push(l), restartDelayMs: 1, ...more });
-  return { control, restarts, logged, events, ctx: testContext(dir) };
+  const control = createApidControl({ supervisor, events, log: (l) => void logged.push(l), restartDelayMs: 1, addresses: () => addresses, ...more });
+  return { control, restarts, logged, events, addresses, ctx: testContext(dir) };
 }
 
 /** Every event payload so far. */
@@ -162,7 +166,10 @@ t.test("an address the network adds after apid's certificate was issued gets a n
   await h.control.definition.prepare!(h.ctx);
   const dir = apidPaths(h.ctx).tls;
   const before = readFileSync(join(dir, "server.crt"), "utf8");
-  const added = (address: string) => h.events.publish({ t: "network", kind: "address-added", link: "eth0", address, source: "dhcp", message: `${address} (dhcp)` });
+  const added = (address: string) => {
+    h.addresses.push(address.replace(/\/\d+$/, ""));
+    h.events.publish({ t: "network", kind: "address-added", link: "eth0", address, source: "dhcp", message: `${address} (dhcp)` });
+  };
   added("127.0.0.1/8");
   await sleep(20);
   t.equal(readFileSync(join(dir, "server.crt"), "utf8"), before, "loopback is in the certificate already");
@@ -179,15 +186,14 @@ t.test("an address the network adds after apid's certificate was issued gets a n
 });
 
 t.test("an address the kernel adds itself (no event: IPv6 autoconfiguration) is found by the poll; a link-local one is not asked for", async (t) => {
-  let extra: string[] = [];
-  const h = harness(t, { addresses: () => [...localAddresses(), ...extra], addressPollMs: 20 });
+  const h = harness(t, { addressPollMs: 20 });
   h.ctx.config = configOf(worker({ hostname: "a", ca: await machineCa() }));
   await h.control.definition.prepare!(h.ctx);
   const crt = () => new X509Certificate(readFileSync(join(apidPaths(h.ctx).tls, "server.crt"), "utf8"));
-  extra = ["fe80::99"];
+  h.addresses.push("fe80::99");
   await sleep(100);
   t.same(h.logged, [], "a link-local address changes nothing");
-  extra = ["fe80::99", "2001:db8::5"];
+  h.addresses.push("2001:db8::5");
   await waitFor("the new certificate", () => h.logged.length > 0);
   t.same(h.logged, ["apid: a new server certificate, served without a restart: its certificate lacks the new address 2001:db8::5"]);
   t.ok(crt().checkIP("2001:db8::5"), "the new certificate holds it");
