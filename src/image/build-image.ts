@@ -15,7 +15,7 @@ import semverValid from "semver/functions/valid.js";
 import { type ImageComponents, KUBERNETES_PROGRAMS, pauseImageName, versionInLine } from "../machinery/components.js";
 import { mergedUsrLinks } from "../machinery/image-layout.js";
 import { resolveModules } from "../machinery/modules-dep.js";
-import { BOOT_MODULES, EXTRA_MODULES, RUNTIME_MODULES } from "../machinery/modules-list.js";
+import { BOOT_MODULES, EXTRA_MODULES, ROOT_MODULES, RUNTIME_MODULES } from "../machinery/modules-list.js";
 import { imagePaths, initramfsPaths } from "../machinery/paths.js";
 import { writeBundle } from "../machinery/upgrade-bundle.js";
 import { type CpioEntry, writeCpio } from "./cpio.js";
@@ -97,8 +97,10 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const kernel = await run("kernel", () => fetchKernel({ cacheDir: join(cache, "kernel"), ...(opts.kernelRelease ? { release: opts.kernelRelease } : {}) }));
     const head = join(work, "disk-head.img");
     await run("disk-head", () => buildDiskHead({ outFile: head, cmdline: DEFAULT_CMDLINE, epoch }));
-    const bootModules = resolveModules(kernel.modulesDir, BOOT_MODULES);
-    const allModules = [...new Set([...bootModules, ...resolveModules(kernel.modulesDir, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
+    const rootModules = resolveModules(kernel.modulesDir, ROOT_MODULES);
+    const bootModules = resolveModules(kernel.modulesDir, [...ROOT_MODULES, ...BOOT_MODULES]).filter((m) => !rootModules.includes(m));
+    const stage1Modules = { root: rootModules, boot: bootModules };
+    const allModules = [...new Set([...rootModules, ...bootModules, ...resolveModules(kernel.modulesDir, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
     const rootfs = await run("rootfs", () =>
       buildRootfs({
         epoch,
@@ -111,7 +113,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const sqsh = await run("squashfs", () => buildSquashfs({ tree: rootfs.dir, cacheDir: join(cache, "squashfs"), key: `${rootfs.hash}-${epoch}`, epoch }));
     mkdirSync(opts.outDir, { recursive: true });
     const out = (name: string) => join(opts.outDir, name);
-    await run("initramfs", () => writeBootFiles(opts, out, cache, kernel, bootModules, sqsh.path, epoch));
+    await run("initramfs", () => writeBootFiles(opts, out, cache, kernel, stage1Modules, sqsh.path, epoch));
     const manifest = await run("manifest", () => {
       const m = imageManifest({ outDir: opts.outDir, kernel, version, entries: rootfs.entries, tree: rootfs.dir, components, compress: opts.compress ?? "zstd" });
       atomicWrite(out("manifest.json"), `${JSON.stringify(m, null, 2)}\n`);
@@ -151,9 +153,9 @@ function checkInputs(opts: ImageOptions, version: string): void {
 }
 
 /** The initramfs, and the kernel, rootfs.sqsh and cmdline next to it. */
-function writeBootFiles(opts: ImageOptions, out: (name: string) => string, cache: string, kernel: Kernel, bootModules: string[], sqsh: string, epoch: number): void {
+function writeBootFiles(opts: ImageOptions, out: (name: string) => string, cache: string, kernel: Kernel, modules: Stage1Modules, sqsh: string, epoch: number): void {
   const how = opts.compress ?? "zstd";
-  const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, bootModules, how, epoch), writeCpio([{ path: initramfsPaths.rootfs, type: "file", mode: 0o444, data: readFileSync(sqsh) }], { mtime: epoch })];
+  const parts = [nodeSegment(cache, how, epoch), stage1Segment(kernel, modules, how, epoch), writeCpio([{ path: initramfsPaths.rootfs, type: "file", mode: 0o444, data: readFileSync(sqsh) }], { mtime: epoch })];
   atomicWrite(out("initramfs"), Buffer.concat(parts.map(pad4)));
   copyFileSync(kernel.vmlinuz, `${out("kernel")}.tmp`);
   renameSync(`${out("kernel")}.tmp`, out("kernel"));
@@ -271,16 +273,23 @@ export function nodeSegment(cache: string, how: Compression, epoch: number): Buf
   return data;
 }
 
-/** /init (stage 1), the boot modules and their load order, /dev/console. */
-function stage1Segment(kernel: Kernel, bootModules: string[], how: Compression, epoch: number): Buffer {
+/** Stage 1's two module sets: what mounting the root needs, then the rest of the boot set; each in load order. */
+interface Stage1Modules {
+  root: string[];
+  boot: string[];
+}
+
+/** /init (stage 1), the root and boot modules and their load orders, /dev/console. */
+function stage1Segment(kernel: Kernel, modules: Stage1Modules, how: Compression, epoch: number): Buffer {
   const init = join(distDir(), "stage1-metal.cjs");
   if (!existsSync(init)) throw new Error(`${init} is missing: run \`npm run build\` first`);
   const at = (f: string) => posix.join(imagePaths.kernelModules, kernel.version, relative(kernel.modulesDir, f));
   const entries: CpioEntry[] = [
     { path: initramfsPaths.init, type: "file", mode: 0o755, data: readFileSync(init) },
     { path: "/dev/console", type: "chardev", mode: 0o600, major: 5, minor: 1 },
-    { path: initramfsPaths.moduleList, type: "file", mode: 0o644, data: `${bootModules.map(at).join("\n")}\n` },
-    ...bootModules.map((f): CpioEntry => ({ path: at(f), type: "file", mode: 0o644, data: readFileSync(f) })),
+    { path: initramfsPaths.rootModuleList, type: "file", mode: 0o644, data: `${modules.root.map(at).join("\n")}\n` },
+    { path: initramfsPaths.moduleList, type: "file", mode: 0o644, data: `${modules.boot.map(at).join("\n")}\n` },
+    ...[...modules.root, ...modules.boot].map((f): CpioEntry => ({ path: at(f), type: "file", mode: 0o644, data: readFileSync(f) })),
   ];
   return compress(writeCpio(entries, { mtime: epoch }), how, how === "zstd" ? 10 : undefined);
 }

@@ -1,13 +1,17 @@
 // Stage 1 on a real kernel: runs as /init from the initramfs (PID 1). Mounts
-// the kernel filesystems, loads the boot modules, loop-mounts the read-only
-// rootfs.sqsh, frees the initramfs, moves the new root over / and execs
-// /sbin/init (machined). Takes a Sys so tests can record the sequence.
+// the kernel filesystems, loads the modules the root needs, starts loading
+// the rest of the boot set on a worker thread, loop-mounts the read-only
+// rootfs.sqsh, frees the initramfs and moves the new root over /. It then
+// hands over to /sbin/init (machined) in this same process (stage1-metal.ts):
+// machined's bundle loads while the kernel verifies the boot modules. Takes a
+// Sys so tests can record the sequence.
 import { existsSync, lstatSync, readFileSync, readdirSync, rmdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { imagePaths, initramfsPaths, mountPoints } from "../machinery/paths.js";
 import { MNT, MS, type Sys } from "../sys/sys.js";
 import { attachLoop } from "./loop.js";
-import { loadModules, type ModuleResult } from "./modules.js";
+import { loaderInPlace, type ModuleLoader } from "./boot-modules-worker.js";
+import { loadModules, type ModuleResult, openModules, summarizeModules } from "./modules.js";
 import { describeError, initEnv } from "./sandbox-root.js";
 
 export interface MetalStage1Options {
@@ -18,12 +22,27 @@ export interface MetalStage1Options {
   /** Root of the initramfs (tests use a scratch directory); "/" for real. */
   root?: string;
   env: NodeJS.ProcessEnv;
+  /** What loads the boot set, started first thing (stage1-metal.ts: a worker thread); default: this thread, in turn. */
+  bootModuleLoader?(): ModuleLoader;
 }
+
+/** How long stage 1 waits for the module loader to hold what it needs of the initramfs. */
+const loaderStartMs = 10_000;
 
 const SAFE = MS.NOSUID | MS.NODEV | MS.NOEXEC;
 
-/** Sets up the root and execs /sbin/init; returns only by throwing. */
-export function stage1Metal(o: MetalStage1Options): never {
+/** What stage 1 leaves for machined, which runs next in this process. */
+export interface MetalHandoff {
+  /** /sbin/init, in the new root (now /). */
+  init: string;
+  /** machined's environment, as "NAME=value". */
+  env: string[];
+  /** The boot set, maybe still loading; never rejects. */
+  bootModules: Promise<ModuleResult[]>;
+}
+
+/** Sets up the root and returns what machined needs; a failure throws, naming the step. */
+export function stage1Metal(o: MetalStage1Options): MetalHandoff {
   const chdir = o.chdir ?? process.chdir;
   const at = (p: string) => join(o.root ?? "/", p);
   const step = <T>(what: string, fn: () => T): T => {
@@ -43,8 +62,12 @@ export function stage1Metal(o: MetalStage1Options): never {
       o.sys.mount(fs, at(dir), fs, fs === "devtmpfs" ? MS.NOSUID : SAFE, fs === "devtmpfs" ? "mode=0755" : undefined);
     });
   }
-  const results = step("loading boot modules", () => loadModules(o.sys, moduleList(at(initramfsPaths.moduleList))));
-  o.log(summarizeModules(results));
+  const loader = step("starting the boot modules' loader", () => (o.bootModuleLoader ?? (() => loaderInPlace(o.sys)))());
+  const results = step("loading the root's modules", () => loadModules(o.sys, moduleList(at(initramfsPaths.rootModuleList))));
+  o.log(summarizeModules("stage1: root modules", results));
+  // Opened now: their files go with the initramfs before the last one loads.
+  const opened = step("opening the boot modules", () => openModules(moduleList(at(initramfsPaths.moduleList))));
+  loader.load(opened);
   const loop = step(`attaching ${initramfsPaths.rootfs} to a loop device`, () => attachLoop(o.sys, at(initramfsPaths.rootfs), at(mountPoints.dev)));
   const newRoot = at(initramfsPaths.newRoot);
   step(`mounting ${loop} (squashfs) on ${initramfsPaths.newRoot}`, () => {
@@ -63,6 +86,7 @@ export function stage1Metal(o: MetalStage1Options): never {
   });
   // machined mounts its own /proc, /sys and /dev on the new root.
   for (const dir of ["/proc", "/sys", "/dev"]) step(`detaching ${dir}`, () => o.sys.umount2(at(dir), MNT.DETACH));
+  if (!loader.started(loaderStartMs)) o.log(`stage1: the boot modules' worker did not start in ${loaderStartMs / 1000} s; machined's thread loads them`);
   const freed = step("freeing the initramfs", () => freeInitramfs(at("/"), [newRoot, at(initramfsPaths.node)]));
   o.log(`stage1: freed ${(freed / 2 ** 20).toFixed(1)} MiB of initramfs`);
   step(`moving ${initramfsPaths.newRoot} over /`, () => {
@@ -71,7 +95,7 @@ export function stage1Metal(o: MetalStage1Options): never {
     o.sys.chroot(".");
     chdir("/");
   });
-  return step(`executing ${imagePaths.init}`, () => o.sys.execve(imagePaths.init, [imagePaths.init], metalEnv(o.env)));
+  return { init: imagePaths.init, env: metalEnv(o.env), bootModules: loader.done };
 }
 
 /** The module list the builder wrote (missing: none). */
@@ -82,14 +106,6 @@ function moduleList(file: string): { file: string }[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith("#"))
     .map((file) => ({ file }));
-}
-
-/** One console line: how many loaded, and each failure with why. */
-export function summarizeModules(results: ModuleResult[]): string {
-  const loaded = results.filter((r) => r.outcome !== "failed").length;
-  const failed = results.filter((r) => r.outcome === "failed");
-  const why = failed.map((r) => `${r.name}: ${r.error}`).join("; ");
-  return `stage1: ${loaded}/${results.length} boot modules loaded${failed.length ? `; failed: ${why}` : ""}`;
 }
 
 /**
@@ -128,4 +144,4 @@ export function metalEnv(env: NodeJS.ProcessEnv): string[] {
   return initEnv(env, "metal", { PATH: "/usr/bin:/usr/sbin" });
 }
 
-export { describeError };
+export { describeError, summarizeModules };

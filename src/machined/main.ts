@@ -6,6 +6,8 @@ import { codeCacheState } from "../machinery/code-cache-state.js";
 import { describeFdLimit, raiseFdLimit, readNrOpen } from "../init/fd-limit.js";
 import { mountAll, mountTable } from "../init/mounts.js";
 import { becomeSubreaper, startReaper } from "../init/reaper.js";
+import { bootModulesFromStage1 } from "../init/handoff.js";
+import { summarizeModules } from "../init/modules.js";
 import { disableCtrlAltDel, installSignalHandlers } from "../init/signals.js";
 import { uptimeStamp } from "../init/uptime.js";
 import { createLibcSys } from "../sys/libc.js";
@@ -48,6 +50,9 @@ async function main(): Promise<void> {
     sigintMeansReboot: platform === "metal" && disableCtrlAltDel(sys),
     log,
   });
+  // On metal stage 1 ran in this process and left the boot set loading (disks, NICs, filesystems): the boot needs it.
+  const bootModules = bootModulesFromStage1();
+  if (bootModules) log(summarizeModules("boot modules", await bootModules));
   await machined.boot();
 }
 

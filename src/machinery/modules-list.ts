@@ -1,17 +1,16 @@
-// Which kernel modules the image carries. Stage 1 loads the boot set from the
-// initramfs (storage, filesystems, the NIC, fw_cfg: what finding the root and
+// Which kernel modules the image carries. Stage 1 loads the root and boot sets
+// from the initramfs (storage, filesystems, the NIC, fw_cfg: what finding the root and
 // the config needs); machined loads the runtime set on metal (what containerd
 // and kubelet need). Both sets, and their dependencies, are also in
 // rootfs.sqsh under /usr/lib/modules/<release> for machine.kernel.modules.
 // EXTRA_MODULES are in rootfs.sqsh too, loaded only when the config asks.
 // Names built into Debian's kernel are skipped by resolveModules.
 
-/** Loaded by stage 1, in this order (dependencies first, resolved by the builder). */
+/** Loaded by stage 1 before it mounts the root (a squashfs image on a loop device, /etc as an overlay), dependencies first. */
+export const ROOT_MODULES = ["loop", "squashfs", "overlay"];
+
+/** Loaded by stage 1 once the root is mounted, beside machined's start (machined waits for them before its boot sequence). */
 export const BOOT_MODULES = [
-  // the root: a squashfs image on a loop device, /etc as an overlay
-  "loop",
-  "squashfs",
-  "overlay",
   // virtual hardware: PCI transport, disks, NICs, QEMU's firmware config
   "virtio_pci",
   "virtio_blk",

@@ -16,7 +16,9 @@ export const initramfsPaths = {
   rootfs: "/rootfs.sqsh",
   /** node: run by stage 1, then bound over the root's copy. */
   node: "/usr/bin/node",
-  /** The boot modules, one absolute path a line, in load order. */
+  /** The modules mounting the root needs (loop, squashfs, overlay), one absolute path a line, in load order: loaded first. */
+  rootModuleList: "/etc/kiln/root-modules",
+  /** The rest of the boot set, the same way: loaded on libuv's pool while machined's bundle loads. */
   moduleList: "/etc/kiln/modules",
   /** Where stage 1 assembles the root before moving it over /. */
   newRoot: "/newroot",
