@@ -5,6 +5,7 @@
 import { RUNTIME_MODULES, RUNTIME_SYSCTLS } from "../machinery/modules-list.js";
 import type { Sys } from "../sys/sys.js";
 import { loadRuntimeModules } from "./apply/modules.js";
+import { apidSettled } from "./services/apid-settled.js";
 import { applySysctls } from "./apply/sysctls.js";
 import { createConfigStore } from "./config-store.js";
 import { kindOf } from "./errors.js";
@@ -53,6 +54,9 @@ function restartApidAfterStep(supervisor: Supervisor, log: (line: string) => voi
   const active = supervisor.status().some((s) => s.id === "apid" && ["Waiting", "Preparing", "Running"].includes(s.state));
   if (active) void supervisor.restart("apid").catch((err: Error) => log(`time: restarting apid after the step: ${err.message}`));
 }
+
+/** The longest the runtime modules wait for apid to answer (it takes ~2 s of a boot under TCG). */
+const apidSettleCapMs = 10_000;
 
 export function createMachined(m: MachinedDeps): Machined {
   const { sys, platform, log } = m;
@@ -111,15 +115,17 @@ export function createMachined(m: MachinedDeps): Machined {
     startMachineApi: () => startMachineApiTask(b, runtime),
     checkUpgrade: () => state.upgrader?.atBoot(),
     loadConfig: (signal) => runtime.loadConfig(signal),
-    // Bridges and netfilter are for pods, not for booting: loaded alongside the
-    // config, then forwarding and bridge netfilter on; kubelet waits for both
-    // (services/runtime-modules.ts).
-    loadRuntimeModules: () =>
-      (platform === "metal" ? loadRuntimeModules(sys, RUNTIME_MODULES, log) : Promise.resolve())
+    // Bridges and netfilter are for pods, not for booting: loaded in the
+    // background once apid answers (services/apid-settled.ts), so the boot
+    // sequence does not hold the lock for them; then forwarding and bridge
+    // netfilter on. kubelet waits for both (services/runtime-modules.ts).
+    loadRuntimeModules: async () => {
+      void (platform === "metal" ? apidSettled(() => supervisor.status(), apidSettleCapMs).then(() => loadRuntimeModules(sys, RUNTIME_MODULES, log)) : Promise.resolve())
         .then(() => {
           for (const w of applySysctls(state.applyEnv, RUNTIME_SYSCTLS)) log(`runtime sysctls: ${w}`);
         })
-        .finally(runtimeModulesDone),
+        .finally(runtimeModulesDone);
+    },
     startApid: () => runtime.startApid(),
   });
   return {

@@ -61,7 +61,7 @@ t.test("get sequences -o json lists boot's phases, whose durations add up to the
   t.equal(boot.sequence, "boot");
   t.same(
     boot.phases.map((p) => p.name),
-    ["disks", "identity", "network", "api", "config", "networkApi", "install"],
+    ["disks", "identity", "network", "api", "config", "networkApi", "install", "runtimeModules"],
   );
   t.ok(boot.phases.find((p) => p.name === "config")?.tasks.some((x) => x.name === "loadConfig"));
   const total = boot.durationMs ?? 0;

@@ -8,8 +8,9 @@
 //   network     links up, DHCP in the background (metal)
 //   api         the machine API's sockets ‖ an upgrade's trial or rollback
 //   config      the config found and applied, or maintenance
-//   networkApi  apid ‖ runtime modules
+//   networkApi  apid started
 //   install     the install the config asks for, then the reboot into the disk
+//   runtimeModules  bridges, netfilter and their sysctls, in the background once apid answers
 import type { BootNext } from "../config-sources/boot-config.js";
 import { type Phase, phase, task } from "./runner.js";
 
@@ -20,6 +21,7 @@ export interface BootSteps {
   startMachineApi(): Promise<void>;
   checkUpgrade(): void;
   loadConfig(signal: AbortSignal): Promise<BootNext>;
+  /** Starts loading them in the background (services/runtime-modules.ts is what waits). */
   loadRuntimeModules(): Promise<void>;
   startApid(): Promise<void>;
 }
@@ -37,8 +39,9 @@ export function bootSequence(s: BootSteps): Phase[] {
         next = await s.loadConfig(ctx.signal);
       }),
     ),
-    // apid does not need the runtime modules (the kubelet and kube-proxy wait for them): it starts while they load.
-    phase("networkApi", task("startApid", () => s.startApid()), task("loadRuntimeModules", () => s.loadRuntimeModules())),
+    // apid does not need the runtime modules (the kubelet and kube-proxy wait for them): they load once it answers.
+    phase("networkApi", task("startApid", () => s.startApid())),
     phase("install", task("installToDisk", () => next.install?.())),
+    phase("runtimeModules", task("loadRuntimeModules", () => s.loadRuntimeModules())),
   ];
 }
