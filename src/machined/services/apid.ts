@@ -233,13 +233,16 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
   // Replacements, one after another.
   let replacing: Promise<void> = Promise.resolve();
   let replacePending = false;
+  // Replacements queued or being issued: the poll waits for them (each looks for missing addresses when it is done).
+  let replacesQueued = 0;
   /** A server certificate with every address, renamed into apid's directory for apid to swap in; else a restart. */
   const replaceSoon = (why: string) => {
     if (replacePending) return;
     replacePending = true;
     setTimeout(() => {
       replacePending = false;
-      replacing = replacing.then(() => replaceCertificate(why));
+      replacesQueued++;
+      replacing = replacing.then(() => replaceCertificate(why)).finally(() => replacesQueued--);
     }, d.restartDelayMs ?? 250);
   };
   const replaceCertificate = async (why: string) => {
@@ -271,7 +274,7 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
     if (missed) replaceSoon(`its certificate lacks the new address ${missed}`);
   };
   setInterval(() => {
-    if (!maintenance && tlsDir && !replacePending) lacksAddress();
+    if (!maintenance && tlsDir && !replacePending && replacesQueued === 0) lacksAddress();
   }, d.addressPollMs ?? 10_000).unref();
   // An address added after apid's certificate was issued (a DHCP lease or an IPv6 router's prefix that came after
   // apid started): clients reaching the machine there would be refused, so a certificate is issued again, and apid
