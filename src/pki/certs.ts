@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { clientTtlProblem, maxClientTtlMs } from "./client-ttl.js";
 import { exportPrivateKey, generateKeyPair, importPrivateKey, signingAlgorithm } from "./keys.js";
 import { pemEncode } from "./pem.js";
+import type * as X509 from "@peculiar/x509";
 import { x509 } from "./x509.js";
 
 /** A certificate and its private key, both PEM. */
@@ -73,7 +74,7 @@ export async function issueServerCert(ca: CertAndKey, opts: ServerCertOptions): 
 }
 
 /** A server certificate for a key held elsewhere (a certificate signing request's), signed by `ca`: the certificate alone, PEM. */
-export function signServerCert(ca: CertAndKey, publicKey: x509.PublicKey, opts: ServerCertOptions): Promise<string> {
+export function signServerCert(ca: CertAndKey, publicKey: X509.PublicKey, opts: ServerCertOptions): Promise<string> {
   return sign(ca, publicKey, [{ CN: [opts.commonName] }], x509.ExtendedKeyUsage.serverAuth, [sanExtension(opts.sans)], validity(opts, defaultTtlMs.server));
 }
 
@@ -110,14 +111,14 @@ export async function selfSigned(opts: ServerCertOptions): Promise<CertAndKey> {
 type Name = Record<string, string[]>[];
 
 /** A fresh key pair and a certificate for it, signed by `ca`. */
-async function issue(ca: CertAndKey, subject: Name, usage: string | string[], extra: x509.Extension[], dates: Dates): Promise<CertAndKey> {
+async function issue(ca: CertAndKey, subject: Name, usage: string | string[], extra: X509.Extension[], dates: Dates): Promise<CertAndKey> {
   const keys = await generateKeyPair();
   const crt = await sign(ca, keys.publicKey, subject, usage, extra, dates);
   return { crt, key: await exportPrivateKey(keys.privateKey) };
 }
 
 /** A certificate (PEM) for `publicKey`, signed by `ca`. */
-async function sign(ca: CertAndKey, publicKey: x509.PublicKey | webcrypto.CryptoKey, subject: Name, usage: string | string[], extra: x509.Extension[], dates: Dates): Promise<string> {
+async function sign(ca: CertAndKey, publicKey: X509.PublicKey | webcrypto.CryptoKey, subject: Name, usage: string | string[], extra: X509.Extension[], dates: Dates): Promise<string> {
   const issuer = new x509.X509Certificate(ca.crt);
   const signingKey = await importPrivateKey(ca.key).catch((err: unknown) => {
     throw new Error("reading the CA key", { cause: err });
@@ -133,7 +134,7 @@ async function sign(ca: CertAndKey, publicKey: x509.PublicKey | webcrypto.Crypto
 }
 
 /** Extensions of every end-entity certificate: not a CA, signing only, its extended usages. */
-function leafExtensions(usage: string | string[]): x509.Extension[] {
+function leafExtensions(usage: string | string[]): X509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -142,7 +143,7 @@ function leafExtensions(usage: string | string[]): x509.Extension[] {
 }
 
 /** Subject alternative names: IP addresses as IP entries, the rest as DNS names. */
-export function sanExtension(sans: string[]): x509.Extension {
+export function sanExtension(sans: string[]): X509.Extension {
   const names = sans.map((value) => ({ type: isIP(value) ? ("ip" as const) : ("dns" as const), value }));
   return new x509.SubjectAlternativeNameExtension(names, false);
 }
@@ -159,6 +160,6 @@ function validity(opts: Validity, defaultMs: number): Dates {
 }
 
 /** A certificate as PEM ending in a newline, like every PEM kiln writes. */
-function certPem(cert: x509.X509Certificate): string {
+function certPem(cert: X509.X509Certificate): string {
   return pemEncode("CERTIFICATE", new Uint8Array(cert.rawData));
 }

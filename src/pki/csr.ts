@@ -6,6 +6,7 @@ import { isIP } from "node:net";
 import { sanExtension } from "./certs.js";
 import { exportPrivateKey, generateKeyPair, signingAlgorithm } from "./keys.js";
 import { pemDecode, pemEncode } from "./pem.js";
+import type * as X509 from "@peculiar/x509";
 import { x509 } from "./x509.js";
 
 /** A request (PEM) and the private key it was made for (PKCS #8 PEM), which never leaves the machine. */
@@ -32,7 +33,7 @@ export async function createServerCsr(names: ServerNames): Promise<CsrAndKey> {
 
 /** A request read and checked: its key, and the names it asks for. */
 export interface ReadCsr extends ServerNames {
-  publicKey: x509.PublicKey;
+  publicKey: X509.PublicKey;
 }
 
 /** Reads a PEM request, verifying its signature; the error names what is wrong with it. */
@@ -47,7 +48,7 @@ export async function readServerCsr(pem: string): Promise<ReadCsr> {
 }
 
 /** The request in a PEM block labelled CERTIFICATE REQUEST. */
-function parse(pem: string): x509.Pkcs10CertificateRequest {
+function parse(pem: string): X509.Pkcs10CertificateRequest {
   let block: ReturnType<typeof pemDecode>;
   try {
     block = pemDecode(pem);
@@ -63,7 +64,7 @@ function parse(pem: string): x509.Pkcs10CertificateRequest {
 }
 
 /** The one common name of the subject, a host name. */
-function commonNameOf(req: x509.Pkcs10CertificateRequest): string {
+function commonNameOf(req: X509.Pkcs10CertificateRequest): string {
   const names = req.subjectName.getField("CN");
   if (names.length !== 1) throw new Error(`the certificate request names ${names.length} common names; expected one, the machine's host name`);
   const cn = names[0]!;
@@ -72,7 +73,7 @@ function commonNameOf(req: x509.Pkcs10CertificateRequest): string {
 }
 
 /** The DNS names and IP addresses the request asks for; any other kind of name is refused. */
-function sansOf(req: x509.Pkcs10CertificateRequest): string[] {
+function sansOf(req: X509.Pkcs10CertificateRequest): string[] {
   const ext = req.extensions.filter((e) => e instanceof x509.SubjectAlternativeNameExtension);
   if (ext.length > 1) throw new Error("the certificate request has more than one subject alternative name extension");
   const items = ext[0]?.names.items ?? [];

@@ -5,10 +5,11 @@ import t from "tap";
 import { createServerCsr, csrLimits, readServerCsr } from "../../src/pki/csr.js";
 import { generateKeyPair, signingAlgorithm } from "../../src/pki/keys.js";
 import { pemEncode } from "../../src/pki/pem.js";
+import type * as X509 from "@peculiar/x509";
 import { x509 } from "../../src/pki/x509.js";
 
 /** A request made with the library directly, for shapes createServerCsr never makes. */
-async function rawCsr(o: { cn?: string[]; sans?: x509.JsonGeneralNames; keys?: webcrypto.CryptoKeyPair; signer?: webcrypto.CryptoKeyPair; algorithm?: webcrypto.Algorithm }): Promise<string> {
+async function rawCsr(o: { cn?: string[]; sans?: X509.JsonGeneralNames; keys?: webcrypto.CryptoKeyPair; signer?: webcrypto.CryptoKeyPair; algorithm?: webcrypto.Algorithm }): Promise<string> {
   const keys = o.keys ?? (await generateKeyPair());
   const name = o.cn === undefined ? [{ CN: ["w-1"] }] : o.cn.map((cn) => ({ CN: [cn] }));
   const extensions = o.sans ? [new x509.SubjectAlternativeNameExtension(o.sans)] : [];
