@@ -7,6 +7,7 @@ import { apidTlsFiles } from "../machinery/apid.js";
 import { deniedCertificatesFile } from "./denied-certificates.js";
 import { createRemotes } from "./fan-out.js";
 import { peersFile } from "./peers-file.js";
+import { argsFromStdin, argsOnStdinFlag } from "./args-on-stdin.js";
 import { type ApidArgs, parseApidArgs } from "./options.js";
 import { selfRoute } from "./self.js";
 import { startApid } from "./server.js";
@@ -23,7 +24,13 @@ function log(line: string): void {
 }
 
 async function main(): Promise<void> {
-  const args = parseApidArgs(process.argv.slice(2));
+  let argv = process.argv.slice(2);
+  if (argv.length === 1 && argv[0] === argsOnStdinFlag) {
+    const given = await argsFromStdin(process.stdin);
+    if (!given) return; // not needed after all
+    argv = given;
+  }
+  const args = parseApidArgs(argv);
   if ("error" in args) {
     log(args.error);
     process.exitCode = 2;

@@ -43,6 +43,8 @@ export interface Machined {
   boot(): Promise<void>;
   /** A reboot or shutdown from a signal, through the lock. */
   request(action: PowerAction, why: string): void;
+  /** Starts apid's process before the boot asks for it: its node loads while the boot runs up to it. */
+  prespawnApid(): void;
 }
 
 /**
@@ -138,5 +140,6 @@ export function createMachined(m: MachinedDeps): Machined {
       });
     },
     request: (action, why) => void runtime.request(action, why),
+    prespawnApid: () => runtime.prespawnApid(),
   };
 }

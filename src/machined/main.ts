@@ -43,6 +43,7 @@ async function main(): Promise<void> {
   raiseOpenFiles(sys);
   const reaper = startReaper({ sys, onError: (err) => log(`reaper: ${err.message}`) });
   const machined = createMachined({ sys, platform, log, reaper });
+  machined.prespawnApid();
   installSignalHandlers({
     onShutdown: (why) => machined.request("poweroff", `signal: ${why}`),
     onReboot: (why) => machined.request("reboot", `signal: ${why}`),

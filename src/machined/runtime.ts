@@ -103,6 +103,8 @@ export interface Runtime extends Machine {
   loadConfig(signal?: AbortSignal): Promise<BootNext>;
   /** boot's last phase: apid, the network API. */
   startApid(): Promise<void>;
+  /** Starts apid's process ahead of the boot's startApid (its node loads meanwhile). */
+  prespawnApid(): void;
   /** Starts a reboot or shutdown sequence (signals, a failed trial); false when another sequence refused it (logged). */
   request(action: PowerAction, why: string, mode?: RebootMode): boolean;
 }
@@ -163,6 +165,7 @@ export function createRuntime(d: RuntimeDeps): Runtime {
   return {
     loadConfig: (signal) => bootConfig({ ...bootConfigDeps(d), applyLive, configEvent, ...(installs ? { install: installs.atBoot } : {}) }, signal),
     startApid: async () => void (apid ? await d.supervisor.start("apid") : undefined),
+    prespawnApid: () => apid?.prespawn(d.ctx),
     request,
     version: () => {
       const upgrade = d.upgrader?.status();

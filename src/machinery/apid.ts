@@ -50,3 +50,6 @@ export const apidTlsFiles = {
  * machined believes it only on apid's socket.
  */
 export const apidModeHeader = "kiln-apid-mode";
+
+/** apid's only argument when machined starts it ahead of its first start (src/machined/supervisor/prespawn.ts): its arguments come on stdin. */
+export const apidArgsOnStdin = "--args-on-stdin";

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual } from "node:util";
 import type { MachineConfig } from "../../config/schema.js";
 import { ApiError, codeName } from "../../grpc/errors.js";
-import { apidPort, trustPort } from "../../machinery/apid.js";
+import { apidArgsOnStdin, apidPort, trustPort } from "../../machinery/apid.js";
 import { endpointHost, hostPort } from "../../machinery/endpoint.js";
 import { decodeBase64Pem } from "../../pki/pem.js";
 import { cgroupPaths, imagePaths } from "../../machinery/paths.js";
@@ -21,6 +21,7 @@ import type { Condition, HealthCheck, MachineContext, ServiceDefinition } from "
 import { errorText } from "../supervisor/exit.js";
 import { sleep } from "../supervisor/wait.js";
 import { type IssuedServerCert, requestServerCert, type TrustTarget } from "../trust/request.js";
+import { type Prespawned, prespawn } from "../supervisor/prespawn.js";
 import { processRunner } from "../supervisor/process-runner.js";
 import type { Supervisor } from "../supervisor/supervisor.js";
 
@@ -44,6 +45,8 @@ export interface ApidServiceOptions {
   port?: number;
   /** The trust port, served on control planes and asked on workers; default 50001. */
   trustPort?: number;
+  /** An apid started ahead (prespawnApid), for the first start to take; called once per start. */
+  takePrespawned?(): Prespawned | undefined;
 }
 
 /** Why apid does not run on a configured machine that can neither issue its certificate nor ask for one. */
@@ -134,14 +137,31 @@ export function apidService(o: ApidServiceOptions): ServiceDefinition {
       const stamp = hold.stamp;
       hold.stamp = undefined;
       if (stamp === undefined) throw new Error("apid's run() found no TLS stamp: prepare must set it before its first await");
-      const argv = [...(o.command ?? [process.execPath, apidScript()]), ...apidArgs(m, port, o.trustPort ?? trustPort), "--tls-stamp", stamp];
-      return processRunner(argv, { ...apidOwner(), oomScoreAdj: apidOomScoreAdj, cgroup: cgroupPaths.apid }, m);
+      const args = [...apidArgs(m, port, o.trustPort ?? trustPort), "--tls-stamp", stamp];
+      const runner = processRunner([...apidCommand(o), ...args], apidProcess(), m);
+      const early = o.takePrespawned?.();
+      return early ? { start: (log, scope) => early.take(args, log) ?? runner.start(log, scope) } : runner;
     },
     restart: "forever",
     // Its start period covers the certificates it may wait for, under TCG on a loaded host.
     health: { check: listening(port), initialDelayMs: 200, intervalMs: 5000, startPeriodMs: 30_000 },
     stopGraceMs: 5000,
   };
+}
+
+/** How apid is run: the options' command, else this node with apid's bundle. */
+function apidCommand(o: Pick<ApidServiceOptions, "command">): string[] {
+  return o.command ?? [process.execPath, apidScript()];
+}
+
+/** apid's process: its user, its OOM score, its cgroup. */
+function apidProcess() {
+  return { ...apidOwner(), oomScoreAdj: apidOomScoreAdj, cgroup: cgroupPaths.apid };
+}
+
+/** apid started now, before its first start is asked for: its node and bundle load meanwhile, and it waits for its arguments on stdin. */
+export function prespawnApid(o: Pick<ApidServiceOptions, "command">, m: MachineContext): Prespawned {
+  return prespawn([...apidCommand(o), apidArgsOnStdin], apidProcess(), m);
 }
 
 /** apid's arguments: its files, its port, --maintenance while there is no config, the trust port on a control plane that can sign. */
@@ -188,7 +208,12 @@ export interface ApidControl {
   definition: ServiceDefinition;
   /** After a config was applied live: restart apid if it serves maintenance mode or its certificate must change; update its deny list. */
   afterApply(prev: MachineConfig | undefined, next: MachineConfig): void;
+  /** Starts apid's process now, for its first start to take (ended if none has within a minute). */
+  prespawn(m: MachineContext): void;
 }
+
+/** How long a prespawned apid waits to be taken before it is ended (apid skipped, or waiting for a control plane). */
+const prespawnKeepMs = 60_000;
 
 export interface ApidControlDeps {
   supervisor: Pick<Supervisor, "restart">;
@@ -282,8 +307,14 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
   followAddresses(d.events, (address) => {
     if (!maintenance && tlsDir && !covered.has(address)) replaceSoon(`its certificate lacks the new address ${address}`);
   });
+  let early: Prespawned | undefined;
   const definition = apidService({
     ...d.service,
+    takePrespawned: () => {
+      const taken = early;
+      early = undefined;
+      return taken;
+    },
     onMaintenance,
     onTlsWritten: (dir, sans) => {
       tlsDir = dir;
@@ -329,6 +360,16 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       if (maintenance) restartSoon("configured; leaving maintenance mode for mTLS");
       else if (prev && certificateInputsChanged(prev, next)) restartSoon("its certificate's names or CA changed");
       maintenance = false;
+    },
+    prespawn: (m) => {
+      early?.discard();
+      const started = prespawnApid(d.service ?? {}, m);
+      early = started;
+      setTimeout(() => {
+        if (early !== started) return;
+        early = undefined;
+        started.discard();
+      }, prespawnKeepMs).unref();
     },
   };
 }

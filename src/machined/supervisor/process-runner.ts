@@ -37,29 +37,35 @@ export function processRunner(argv: string[], opts: ProcessOptions = {}, deps: P
 
 /** Spawns in place (cgroup, oom score), pipes output, returns the handle. */
 function start(argv: string[], opts: ProcessOptions, deps: ProcessDeps, log: LogSink, scope?: RunScope): RunningProcess {
+  const { child, killAll } = spawnInPlace(argv, opts, deps, scope, "ignore");
+  pipeTo(child, log);
+  return handle(argv[0]!, child, killAll);
+}
+
+/** The child, born in its cgroup with its oom score, and how to kill all of it. */
+export function spawnInPlace(argv: string[], opts: ProcessOptions, deps: ProcessDeps, scope: RunScope | undefined, stdin: "ignore" | "pipe") {
   const root = deps.paths?.cgroupRoot ?? scope?.cgroupRoot;
   const cgroups = deps.cgroups ?? (root ? cgroupsAt(root) : noCgroups);
   const group = opts.cgroup ?? `${cgroupPaths.system}/${scope?.id ?? basename(argv[0]!)}`;
   const oomFile = deps.oomScoreAdjFile ?? "/proc/self/oom_score_adj";
-  const child = cgroups.within(group, () => withOomScoreAdj(oomFile, opts.oomScoreAdj, () => spawnChild(argv, opts)));
-  pipeTo(child, log);
-  return handle(argv[0]!, child, () => (cgroups.enabled ? cgroups.kill(group) : killProcessGroup(child.pid)));
+  const child = cgroups.within(group, () => withOomScoreAdj(oomFile, opts.oomScoreAdj, () => spawnChild(argv, opts, stdin)));
+  return { child, killAll: () => (cgroups.enabled ? cgroups.kill(group) : killProcessGroup(child.pid)) };
 }
 
-/** The spawn itself: new session (so the process group can be killed), no stdin. */
-function spawnChild(argv: string[], opts: ProcessOptions): ChildProcess {
+/** The spawn itself: new session (so the process group can be killed), stdin only when asked. */
+function spawnChild(argv: string[], opts: ProcessOptions, stdin: "ignore" | "pipe"): ChildProcess {
   return spawn(argv[0]!, argv.slice(1), {
     env: { PATH: DEFAULT_PATH, ...opts.env },
     cwd: opts.cwd,
     uid: opts.uid,
     gid: opts.gid,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [stdin, "pipe", "pipe"],
     detached: true,
   });
 }
 
 /** Sends stdout and stderr, as they come, to the log. */
-function pipeTo(child: ChildProcess, log: LogSink): void {
+export function pipeTo(child: ChildProcess, log: LogSink): void {
   for (const stream of [child.stdout, child.stderr]) {
     stream?.on("data", (chunk: Buffer) => log.write(chunk));
     stream?.on("error", () => {});
@@ -67,7 +73,7 @@ function pipeTo(child: ChildProcess, log: LogSink): void {
 }
 
 /** The RunningProcess view of a child; `exited` rejects if it never started. */
-function handle(program: string, child: ChildProcess, killAll: () => void): RunningProcess {
+export function handle(program: string, child: ChildProcess, killAll: () => void): RunningProcess {
   const exited = new Promise<ExitStatus>((resolve, reject) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
     child.once("error", (err) => {
