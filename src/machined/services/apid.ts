@@ -365,9 +365,9 @@ export function createApidControl(d: ApidControlDeps): ApidControl {
       early?.discard();
       const started = prespawnApid(d.service ?? {}, m);
       early = started;
+      // Ended unless a start took it: one handed to a run whose start never came (no take) is ended too.
       setTimeout(() => {
-        if (early !== started) return;
-        early = undefined;
+        if (early === started) early = undefined;
         started.discard();
       }, prespawnKeepMs).unref();
     },
