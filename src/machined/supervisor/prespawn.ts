@@ -15,7 +15,7 @@ export interface Prespawned {
   readonly pid: number;
   /** The process, handed `args` (one JSON line on its stdin) and its log; undefined if it is gone or was taken (then spawn anew). */
   take(args: string[], log: LogSink): RunningProcess | undefined;
-  /** Ends it unless it was taken. */
+  /** Ends it (its process group: it has no children yet) unless it was taken. */
   discard(): void;
 }
 
@@ -64,7 +64,10 @@ export function prespawn(argv: string[], opts: ProcessOptions, deps: ProcessDeps
       if (!c || gone) return;
       release();
       c.stdin?.end();
-      killAll();
+      // Its own process group only, not the service's cgroup: a start that spawned anew may be running there.
+      try {
+        if (c.pid) process.kill(-c.pid, "SIGKILL");
+      } catch {}
     },
   };
 }
