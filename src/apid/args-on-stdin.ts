@@ -5,8 +5,6 @@
 import type { Readable } from "node:stream";
 import { apidArgsOnStdin as argsOnStdinFlag } from "../machinery/apid.js";
 
-export { argsOnStdinFlag };
-
 /** At most this much is read for the line. */
 const maxBytes = 64 * 1024;
 

@@ -7,7 +7,8 @@ import { apidTlsFiles } from "../machinery/apid.js";
 import { deniedCertificatesFile } from "./denied-certificates.js";
 import { createRemotes } from "./fan-out.js";
 import { peersFile } from "./peers-file.js";
-import { argsFromStdin, argsOnStdinFlag } from "./args-on-stdin.js";
+import { apidArgsOnStdin } from "../machinery/apid.js";
+import { argsFromStdin } from "./args-on-stdin.js";
 import { type ApidArgs, parseApidArgs } from "./options.js";
 import { selfRoute } from "./self.js";
 import { startApid } from "./server.js";
@@ -25,7 +26,7 @@ function log(line: string): void {
 
 async function main(): Promise<void> {
   let argv = process.argv.slice(2);
-  if (argv.length === 1 && argv[0] === argsOnStdinFlag) {
+  if (argv.length === 1 && argv[0] === apidArgsOnStdin) {
     const given = await argsFromStdin(process.stdin);
     if (!given) return; // not needed after all
     argv = given;

@@ -14,7 +14,7 @@ import { basename, join, posix, relative } from "node:path";
 import semverValid from "semver/functions/valid.js";
 import { type ImageComponents, KUBERNETES_PROGRAMS, pauseImageName, versionInLine } from "../machinery/components.js";
 import { mergedUsrLinks } from "../machinery/image-layout.js";
-import { resolveModules } from "../machinery/modules-dep.js";
+import { readModuleTable, resolveModules } from "../machinery/modules-dep.js";
 import { BOOT_MODULES, EXTRA_MODULES, ROOT_MODULES, RUNTIME_MODULES } from "../machinery/modules-list.js";
 import { imagePaths, initramfsPaths } from "../machinery/paths.js";
 import { writeBundle } from "../machinery/upgrade-bundle.js";
@@ -97,10 +97,11 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     const kernel = await run("kernel", () => fetchKernel({ cacheDir: join(cache, "kernel"), ...(opts.kernelRelease ? { release: opts.kernelRelease } : {}) }));
     const head = join(work, "disk-head.img");
     await run("disk-head", () => buildDiskHead({ outFile: head, cmdline: DEFAULT_CMDLINE, epoch }));
-    const rootModules = resolveModules(kernel.modulesDir, ROOT_MODULES);
-    const bootModules = resolveModules(kernel.modulesDir, [...ROOT_MODULES, ...BOOT_MODULES]).filter((m) => !rootModules.includes(m));
+    const table = readModuleTable(kernel.modulesDir);
+    const rootModules = resolveModules(table, ROOT_MODULES);
+    const bootModules = resolveModules(table, [...ROOT_MODULES, ...BOOT_MODULES]).filter((m) => !rootModules.includes(m));
     const stage1Modules = { root: rootModules, boot: bootModules };
-    const allModules = [...new Set([...rootModules, ...bootModules, ...resolveModules(kernel.modulesDir, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
+    const allModules = [...new Set([...rootModules, ...bootModules, ...resolveModules(table, [...RUNTIME_MODULES, ...EXTRA_MODULES])])].sort();
     const rootfs = await run("rootfs", () =>
       buildRootfs({
         epoch,

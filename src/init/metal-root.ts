@@ -144,4 +144,4 @@ export function metalEnv(env: NodeJS.ProcessEnv): string[] {
   return initEnv(env, "metal", { PATH: "/usr/bin:/usr/sbin" });
 }
 
-export { describeError, summarizeModules };
+export { describeError };

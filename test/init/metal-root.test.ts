@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import type { ModuleLoader } from "../../src/init/boot-modules-worker.js";
-import { describeError, freeInitramfs, type MetalHandoff, type MetalStage1Options, metalEnv, stage1Metal, summarizeModules } from "../../src/init/metal-root.js";
-import type { ModuleResult, OpenedModule } from "../../src/init/modules.js";
+import { describeError, freeInitramfs, type MetalHandoff, type MetalStage1Options, metalEnv, stage1Metal } from "../../src/init/metal-root.js";
+import { type ModuleResult, type OpenedModule, summarizeModules } from "../../src/init/modules.js";
 import { createFakeSys, type FakeSys, type SysCall } from "../../src/sys/fake.js";
 import { MS } from "../../src/sys/sys.js";
 

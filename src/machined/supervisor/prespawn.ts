@@ -5,7 +5,7 @@
 // Under TCG a node start is ~1 s of two vCPUs.
 import type { ChildProcess } from "node:child_process";
 import type { LogSink, RunningProcess, RunScope } from "../service.js";
-import { handle, type ProcessDeps, type ProcessOptions, pipeTo, spawnInPlace } from "./process-runner.js";
+import { handle, killProcessGroup, type ProcessDeps, type ProcessOptions, pipeTo, spawnInPlace } from "./process-runner.js";
 
 /** What a prespawned process says before it is taken, kept for its log: at most this much. */
 const earlyOutputBytes = 64 * 1024;
@@ -65,9 +65,7 @@ export function prespawn(argv: string[], opts: ProcessOptions, deps: ProcessDeps
       release();
       c.stdin?.end();
       // Its own process group only, not the service's cgroup: a start that spawned anew may be running there.
-      try {
-        if (c.pid) process.kill(-c.pid, "SIGKILL");
-      } catch {}
+      killProcessGroup(c.pid);
     },
   };
 }

@@ -85,7 +85,7 @@ export function handle(program: string, child: ChildProcess, killAll: () => void
 }
 
 /** Without cgroups: SIGKILL the service's process group (its session leader's). */
-function killProcessGroup(pid: number | undefined): void {
+export function killProcessGroup(pid: number | undefined): void {
   if (!pid) return;
   try {
     process.kill(-pid, "SIGKILL");
